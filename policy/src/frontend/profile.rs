@@ -1,0 +1,379 @@
+//! The profile language as read from YAML: serde types, kept close to what the user wrote.
+//!
+//! Names (syscalls, capabilities, actions, constants) stay strings here; the IR builder checks
+//! them and reports problems at the line and column kept by [`Sp`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::spanned::Sp;
+
+/// A Palisade security profile: one workload's capabilities, seccomp filter, Landlock rules and
+/// (reserved) isolation settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name of the profile (defaults to the file name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Sp<String>>,
+    /// One line saying what the profile is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Profiles merged before this one: a built-in name (`docker-default`, `builtin:web`) or a
+    /// path relative to this file; a list is merged left to right.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<Sp<OneOrMany>>,
+    /// User, privileges and resource limits of the workload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+    /// Linux capabilities, Docker style: drop, then add.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Capabilities>,
+    /// The seccomp system-call filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<Seccomp>,
+    /// Landlock filesystem, network and scope restrictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landlock: Option<Landlock>,
+    /// Namespace isolation for runtime-lite (reserved: parsed and validated only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
+}
+
+/// One string or a list of strings.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// A single name.
+    One(String),
+    /// Several names, merged in order.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The names in order.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The workload process.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    /// `uid` or `uid:gid` (numbers; 0 is root). Default `0:0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Sp<UserSpec>>,
+    /// Set `PR_SET_NO_NEW_PRIVS` so setuid binaries and file capabilities cannot raise
+    /// privileges. Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_new_privs: Option<Sp<bool>>,
+    /// `locked` sets and locks SECBIT_NOROOT, SECBIT_NO_SETUID_FIXUP and SECBIT_KEEP_CAPS
+    /// (off), so root cannot regain capabilities on exec; `none` leaves securebits alone.
+    /// Default `locked` when the user is 0, else `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub securebits: Option<Sp<Securebits>>,
+    /// Resource limits by name (`nofile`, `nproc`, `core`, ...): a number, `unlimited`, or
+    /// `{ soft, hard }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rlimits: BTreeMap<String, Sp<Rlimit>>,
+}
+
+/// A user as a number or a `uid:gid` string.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum UserSpec {
+    /// A uid; the gid is the same number.
+    Uid(u32),
+    /// `uid` or `uid:gid`.
+    Text(String),
+}
+
+/// Securebits mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Securebits {
+    /// Leave securebits as they are.
+    None,
+    /// NOROOT, NO_SETUID_FIXUP and KEEP_CAPS (off), each locked.
+    Locked,
+}
+
+/// One resource limit.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Rlimit {
+    /// Soft and hard limit equal.
+    Value(RlimitValue),
+    /// Separate soft and hard limits.
+    Pair {
+        /// The soft limit.
+        soft: RlimitValue,
+        /// The hard limit.
+        hard: RlimitValue,
+    },
+}
+
+/// A limit: a number or `unlimited`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RlimitValue {
+    /// A number.
+    Number(u64),
+    /// `unlimited` (RLIM_INFINITY).
+    Word(String),
+}
+
+/// Capabilities: the parent's set (empty without `extends`), minus `drop`, plus `add`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    /// Capabilities to remove, with or without `CAP_`; `ALL` removes every capability.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop: Vec<Sp<String>>,
+    /// Capabilities to grant, with or without `CAP_`; `ALL` grants every capability except
+    /// those in `drop`. An added capability wins over the same one in `drop`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<Sp<String>>,
+    /// `auto` (default): for a non-root user every granted capability becomes ambient (and
+    /// inheritable) so it survives exec; `none`: no ambient capabilities; or an explicit list
+    /// (a subset of the granted ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ambient: Option<Sp<Ambient>>,
+}
+
+/// Ambient capability mode.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Ambient {
+    /// `auto` or `none`.
+    Mode(String),
+    /// Explicit capability names.
+    List(Vec<String>),
+}
+
+/// The seccomp filter: a default verdict and an ordered list of rules; **the last matching rule
+/// wins**, parent profiles' rules come before the child's.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Seccomp {
+    /// Verdict when no rule matches: `allow`, `errno(N|NAME)`, `kill` (= `kill-process`),
+    /// `kill-thread`, `trap`, `log`, `trace(N)`, `notify`. Default `errno(EPERM)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Sp<String>>,
+    /// Verdict for syscall numbers the arch's table does not know (newer kernels' calls): an
+    /// action, `enosys` (= `errno(ENOSYS)`, the default) or `default` (same as `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<Sp<String>>,
+    /// Architectures the filter accepts (`x86_64`, `x86`, `x32`, `aarch64`, `arm`, ...); every
+    /// other one gets kill-process. Default `[x86_64, aarch64]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arches: Option<Vec<Sp<String>>>,
+    /// Ordered rules; the last one that matches a call decides it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Sp<Rule>>,
+    /// Deny creating or joining namespaces: `unshare`, `setns`, and `clone` with any
+    /// `CLONE_NEW*` flag get EPERM (added after all rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restrict_namespaces: Option<Sp<bool>>,
+    /// Only these socket address families may be used with `socket`/`socketpair`; others get
+    /// EAFNOSUPPORT (added after all rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restrict_address_families: Option<Sp<Vec<Sp<ArgValue>>>>,
+    /// Deny `io_uring_setup`, `io_uring_enter` and `io_uring_register` (io_uring operations
+    /// bypass seccomp) with EPERM (added after all rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_io_uring: Option<Sp<bool>>,
+}
+
+/// One seccomp rule: exactly one of `allow`, `deny` or `syscalls`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Syscalls (or `@groups`) to allow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<Sp<String>>>,
+    /// Syscalls (or `@groups`) to deny, with `action` (default `errno(EPERM)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny: Option<Vec<Sp<String>>>,
+    /// Syscalls (or `@groups`) that get `action` (required), e.g. `log` or `notify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscalls: Option<Vec<Sp<String>>>,
+    /// The verdict for `deny` and `syscalls` rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Sp<String>>,
+    /// Argument conditions, all of which must hold (AND).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Sp<ArgCond>>,
+    /// When the rule applies at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<When>,
+    /// Free text, kept in exports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// A condition on one syscall argument.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArgCond {
+    /// Argument index, 0..=5.
+    pub index: Sp<u8>,
+    /// Comparison: `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `masked_eq` (`arg & mask == value`),
+    /// `in`, `not_in` (with `values`).
+    pub op: Sp<ArgOp>,
+    /// The value compared with (a number or a constant name such as `AF_INET`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Sp<ArgValue>>,
+    /// Values for `in` / `not_in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<Sp<ArgValue>>>,
+    /// Mask for `masked_eq`; constant names may be joined with `|`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<Sp<ArgValue>>,
+    /// Bits compared: 32 (low word only) or 64. Default: the argument's C type (e.g. 32 for
+    /// `ioctl` cmd and `socket` family).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<Sp<u8>>,
+}
+
+/// Argument comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgOp {
+    /// Equal.
+    Eq,
+    /// Not equal.
+    Ne,
+    /// Less than (unsigned).
+    Lt,
+    /// Less or equal (unsigned).
+    Le,
+    /// Greater than (unsigned).
+    Gt,
+    /// Greater or equal (unsigned).
+    Ge,
+    /// `arg & mask == value`.
+    MaskedEq,
+    /// One of `values`.
+    In,
+    /// None of `values`.
+    NotIn,
+}
+
+/// A number (decimal, `0x` hex, negative for two's complement) or a constant name; names may be
+/// joined with `|` (`CLONE_NEWUSER|CLONE_NEWNS`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ArgValue {
+    /// A non-negative number.
+    Number(u64),
+    /// A negative number, taken as 64-bit two's complement.
+    Negative(i64),
+    /// A constant name or a number written as text.
+    Name(String),
+}
+
+/// Conditions on when a rule is in force (all must hold).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    /// The rule applies only if the profile grants all of these capabilities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caps_present: Vec<Sp<String>>,
+    /// The rule applies only if the profile grants none of these capabilities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caps_absent: Vec<Sp<String>>,
+    /// The rule applies only on these host architectures, named as Docker does (`amd64`,
+    /// `arm64`, `x86`, `x32`, `arm`, `s390x`, `ppc64le`, `riscv64`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arches: Vec<Sp<String>>,
+    /// The rule does not apply on these host architectures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_arches: Vec<Sp<String>>,
+    /// The rule applies only on kernels at least this version (`"4.8"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_kernel: Option<Sp<String>>,
+    /// The rule applies only on kernels older than this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_kernel_below: Option<Sp<String>>,
+}
+
+/// Landlock restrictions.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Landlock {
+    /// `enforce` (default): refuse to run when the kernel's Landlock ABI is below `min_abi`;
+    /// `best-effort`: run with what the kernel supports and report what was dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Sp<LandlockMode>>,
+    /// Lowest Landlock ABI the profile needs (1..). Default: the lowest ABI that covers every
+    /// right the profile uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_abi: Option<Sp<u32>>,
+    /// Paths and what may be done beneath them; everything else is denied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filesystem: Vec<Sp<FsRule>>,
+    /// TCP ports that may be bound or connected to; when present, all others are denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    /// IPC scopes: `abstract-unix-socket`, `signal` (ABI 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<Sp<String>>>,
+}
+
+/// Landlock enforcement mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LandlockMode {
+    /// Fail when the kernel cannot enforce what the profile asks.
+    Enforce,
+    /// Enforce what the kernel can; report the rest.
+    BestEffort,
+    /// No Landlock at all.
+    Off,
+}
+
+/// A filesystem rule.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FsRule {
+    /// Absolute path of a file or directory (rules apply beneath it).
+    pub path: Sp<String>,
+    /// Rights: groups `read`, `write`, `execute`, `all`, or single rights (`read_file`,
+    /// `read_dir`, `write_file`, `truncate`, `make_dir`, `remove_file`, `refer`, `ioctl_dev`,
+    /// ...).
+    pub access: Vec<Sp<String>>,
+}
+
+/// TCP port rules (Landlock ABI 4).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Ports that may be bound.
+    #[serde(default)]
+    pub bind: Vec<Sp<u16>>,
+    /// Ports that may be connected to.
+    #[serde(default)]
+    pub connect: Vec<Sp<u16>>,
+}
+
+/// Namespace isolation (reserved for runtime-lite; validated, not yet applied).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Isolation {
+    /// Namespaces to create: `user`, `pid`, `mount`, `net`, `uts`, `ipc`, `cgroup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<Sp<String>>>,
+    /// Host name inside a new UTS namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<Sp<String>>,
+    /// Absolute path of the root filesystem to pivot into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<Sp<String>>,
+}

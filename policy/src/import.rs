@@ -1,0 +1,184 @@
+//! Docker seccomp JSON → profile: the importer behind `policyc import`.
+//!
+//! Keeps the meaning Docker (runc + libseccomp) gives the file: archMap arches, per-entry
+//! errnoRet (EPERM when absent), includes/excludes (caps, arches, minKernel), comments, and the
+//! legacy single `name`. Docker JSON rules are order-free; libseccomp's meaning is kept as long
+//! as entries with different actions do not overlap, which holds for Docker's and Podman's
+//! profiles. An entry that repeats an argument index is split into one rule per condition, as
+//! runc does (moby#52494).
+
+use std::collections::BTreeMap;
+
+use crate::action::Action;
+use crate::caps::DOCKER_DEFAULT;
+use crate::error::{Diagnostic, Error, Origin};
+use crate::frontend::docker::{DockerArg, DockerFilter, DockerProfile, DockerSyscall};
+use crate::frontend::profile::{ArgCond, ArgOp, ArgValue, Capabilities, Profile, Rule, Seccomp, When};
+use crate::frontend::spanned::Sp;
+use crate::syscalls::Arch;
+
+/// The imported profile and what the importer had to say.
+#[derive(Debug)]
+pub struct Imported {
+    /// The profile.
+    pub profile: Profile,
+    /// Warnings (entries split, unknown names...).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Parse Docker JSON text (`file` names it in errors).
+pub fn parse_docker(file: &str, text: &str) -> Result<DockerProfile, Error> {
+    serde_json::from_str(text).map_err(|e| Error::DockerJson {
+        file: file.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
+    })
+}
+
+fn bad(file: &str, message: String, hint: &str) -> Error {
+    Error::Invalid(vec![Diagnostic::error(Origin::new(file, 1, 1), message).with_hint(hint)])
+}
+
+fn action_of(file: &str, name: &str, errno: Option<u32>) -> Result<Action, Error> {
+    let data = |d: Option<u32>, fallback: u16| -> Result<u16, Error> {
+        match d {
+            None => Ok(fallback),
+            Some(v) if v <= 4095 => Ok(v as u16),
+            Some(v) => Err(bad(file, format!("errnoRet {v} is out of range"), "errno must be 1..=4095")),
+        }
+    };
+    Ok(match name {
+        "SCMP_ACT_ERRNO" => Action::Errno(data(errno, 1)?),
+        "SCMP_ACT_TRACE" => Action::Trace(data(errno, 0)?),
+        other => Action::parse(other).map_err(|_| bad(file, format!("unknown action `{other}`"), "use an SCMP_ACT_* action"))?,
+    })
+}
+
+fn value(v: u64) -> Sp<ArgValue> {
+    Sp::new(if v > 0xffff { ArgValue::Name(format!("{v:#x}")) } else { ArgValue::Number(v) })
+}
+
+fn arg_cond(file: &str, a: &DockerArg) -> Result<ArgCond, Error> {
+    let op = match a.op.as_str() {
+        "SCMP_CMP_EQ" => ArgOp::Eq,
+        "SCMP_CMP_NE" => ArgOp::Ne,
+        "SCMP_CMP_LT" => ArgOp::Lt,
+        "SCMP_CMP_LE" => ArgOp::Le,
+        "SCMP_CMP_GT" => ArgOp::Gt,
+        "SCMP_CMP_GE" => ArgOp::Ge,
+        "SCMP_CMP_MASKED_EQ" => ArgOp::MaskedEq,
+        other => return Err(bad(file, format!("unknown comparison `{other}`"), "use an SCMP_CMP_* operator")),
+    };
+    if a.index > 5 {
+        return Err(bad(file, format!("argument index {} is out of range", a.index), "indexes are 0..=5"));
+    }
+    let (value_, mask) = if op == ArgOp::MaskedEq { (a.value_two, Some(value(a.value))) } else { (a.value, None) };
+    Ok(ArgCond { index: Sp::new(a.index as u8), op: Sp::new(op), value: Some(value(value_)), values: None, mask, width: None })
+}
+
+fn when_of(file: &str, inc: Option<&DockerFilter>, exc: Option<&DockerFilter>) -> Result<Option<When>, Error> {
+    let strings = |v: &[String]| v.iter().map(|s| Sp::new(s.clone())).collect::<Vec<_>>();
+    let mut w = When::default();
+    if let Some(i) = inc {
+        w.caps_present = strings(&i.caps);
+        w.arches = strings(&i.arches);
+        w.min_kernel = i.min_kernel.clone().map(Sp::new);
+    }
+    if let Some(e) = exc {
+        w.caps_absent = strings(&e.caps);
+        w.not_arches = strings(&e.arches);
+        if e.min_kernel.is_some() {
+            return Err(bad(file, "excludes.minKernel is not supported".into(), "Docker applies minKernel only in includes"));
+        }
+    }
+    let empty = w.caps_present.is_empty() && w.caps_absent.is_empty() && w.arches.is_empty() && w.not_arches.is_empty() && w.min_kernel.is_none();
+    Ok((!empty).then_some(w))
+}
+
+fn rules_of(file: &str, s: &DockerSyscall, warnings: &mut Vec<Diagnostic>) -> Result<Vec<Rule>, Error> {
+    let mut names: Vec<String> = s.names.clone();
+    if let Some(n) = &s.name {
+        names.push(n.clone());
+    }
+    if names.is_empty() {
+        warnings.push(Diagnostic::warning(Origin::new(file, 1, 1), format!("an entry with action {} names no syscall; skipped", s.action)));
+        return Ok(vec![]);
+    }
+    let action = action_of(file, &s.action, s.errno_ret)?;
+    let list: Vec<Sp<String>> = names.into_iter().map(Sp::new).collect();
+    let mut base = Rule { when: when_of(file, s.includes.as_ref(), s.excludes.as_ref())?, comment: s.comment.clone().filter(|c| !c.is_empty()), ..Rule::default() };
+    match action {
+        Action::Allow => base.allow = Some(list),
+        a if a.permits() || matches!(a, Action::Trace(_) | Action::Notify) => {
+            base.syscalls = Some(list);
+            base.action = Some(Sp::new(a.to_string()));
+        }
+        a => {
+            base.deny = Some(list);
+            base.action = Some(Sp::new(a.to_string()));
+        }
+    }
+    let conds: Vec<ArgCond> = s.args.iter().flatten().map(|a| arg_cond(file, a)).collect::<Result<_, _>>()?;
+    let mut seen = BTreeMap::new();
+    for c in &conds {
+        *seen.entry(c.index.value).or_insert(0) += 1;
+    }
+    if seen.values().any(|n| *n > 1) {
+        warnings.push(Diagnostic::warning(
+            Origin::new(file, 1, 1),
+            format!("an entry for {} repeats an argument index; runc adds each condition as a separate rule (OR), and so does this import", base.allow.as_ref().or(base.deny.as_ref()).or(base.syscalls.as_ref()).map(|l| l.iter().map(|s| s.value.clone()).collect::<Vec<_>>().join(",")).unwrap_or_default()),
+        ).with_hint("if AND was meant, write one rule with all conditions in the profile language"));
+        return Ok(conds
+            .into_iter()
+            .map(|c| {
+                let mut r = base.clone();
+                r.args = vec![Sp::new(c)];
+                r
+            })
+            .collect());
+    }
+    base.args = conds.into_iter().map(Sp::new).collect();
+    Ok(vec![base])
+}
+
+/// Convert a Docker profile. `name` becomes the profile name.
+pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Error> {
+    let mut warnings = Vec::new();
+    let default = action_of(file, &d.default_action, d.default_errno_ret)?;
+    let mut arches: Vec<String> = Vec::new();
+    let all = d.arch_map.iter().flat_map(|m| std::iter::once(&m.architecture).chain(m.sub_architectures.iter().flatten())).chain(&d.architectures);
+    for a in all {
+        let arch = Arch::parse(a).ok_or_else(|| bad(file, format!("unknown architecture `{a}`"), "use SCMP_ARCH_* names"))?;
+        if !arches.iter().any(|x| x == arch.name()) {
+            arches.push(arch.name().to_string());
+        }
+    }
+    let mut rules = Vec::new();
+    for s in &d.syscalls {
+        rules.extend(rules_of(file, s, &mut warnings)?.into_iter().map(Sp::new));
+    }
+    if !d.flags.is_empty() {
+        warnings.push(Diagnostic::warning(Origin::new(file, 1, 1), format!("seccomp flags {:?} are not part of the profile language; dropped", d.flags)));
+    }
+    let profile = Profile {
+        name: Some(Sp::new(name.to_string())),
+        description: Some(format!("Imported from Docker seccomp profile {}", file.rsplit('/').next().unwrap_or(file))),
+        capabilities: Some(Capabilities { add: DOCKER_DEFAULT.iter().map(|c| Sp::new(c.to_string())).collect(), ..Capabilities::default() }),
+        seccomp: Some(Seccomp {
+            default: Some(Sp::new(default.to_string())),
+            unknown: Some(Sp::new("default".into())),
+            arches: (!arches.is_empty()).then(|| arches.into_iter().map(Sp::new).collect()),
+            rules,
+            ..Seccomp::default()
+        }),
+        ..Profile::default()
+    };
+    Ok(Imported { profile, warnings })
+}
+
+/// The profile as YAML text, with the schema line editors use.
+pub fn to_yaml(profile: &Profile) -> Result<String, Error> {
+    let body = serde_saphyr::to_string(profile).map_err(|e| Error::Export { format: "yaml", message: e.to_string() })?;
+    Ok(format!("# Imported by `policyc import`; the last matching seccomp rule wins.\n{body}"))
+}

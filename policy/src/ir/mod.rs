@@ -1,0 +1,351 @@
+//! The canonical intermediate representation: a fully resolved policy.
+//!
+//! Sets are sorted, groups expanded, names checked, capability conditions resolved against the
+//! profile's own capability set, and syscall numbers resolved per arch. `policyc compile --emit
+//! ir` prints it as stable JSON; snapshot tests and `policyc diff` compare it.
+
+mod build;
+pub mod eval;
+pub mod points;
+
+use std::collections::BTreeMap;
+
+use serde::{Serialize, Serializer};
+
+use crate::action::Action;
+use crate::frontend::profile::ArgOp;
+use crate::syscalls::Arch;
+
+pub use build::{build, CompileOptions};
+
+/// A compiled policy.
+#[derive(Clone, Debug, Serialize)]
+pub struct Policy {
+    /// Profile name.
+    pub name: String,
+    /// Profile description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Files merged, parents first.
+    pub sources: Vec<String>,
+    /// The workload process.
+    pub process: ProcessIr,
+    /// The five capability sets.
+    pub capabilities: CapsIr,
+    /// The seccomp filter.
+    pub seccomp: SeccompIr,
+    /// Landlock.
+    pub landlock: LandlockIr,
+    /// Namespace isolation (reserved).
+    pub isolation: IsolationIr,
+}
+
+/// User, privileges, limits.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProcessIr {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+    /// PR_SET_NO_NEW_PRIVS.
+    pub no_new_privs: bool,
+    /// Securebits to set.
+    pub securebits: SecurebitsIr,
+    /// Resource limits by name.
+    pub rlimits: BTreeMap<String, RlimitIr>,
+}
+
+/// Securebits.
+#[derive(Clone, Debug, Serialize)]
+pub struct SecurebitsIr {
+    /// `none` or `locked`.
+    pub mode: String,
+    /// The value for `PR_SET_SECUREBITS`.
+    pub bits: u32,
+    /// The bit names.
+    pub names: Vec<String>,
+}
+
+/// One resource limit (`null` = unlimited).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RlimitIr {
+    /// Soft limit.
+    pub soft: Option<u64>,
+    /// Hard limit.
+    pub hard: Option<u64>,
+}
+
+/// The five capability sets, as `CAP_*` names.
+#[derive(Clone, Debug, Serialize)]
+pub struct CapsIr {
+    /// Capabilities the profile grants (the Docker-style result of add/drop).
+    pub granted: Vec<String>,
+    /// Bounding set.
+    pub bounding: Vec<String>,
+    /// Permitted set.
+    pub permitted: Vec<String>,
+    /// Effective set.
+    pub effective: Vec<String>,
+    /// Inheritable set.
+    pub inheritable: Vec<String>,
+    /// Ambient set.
+    pub ambient: Vec<String>,
+}
+
+/// A kernel version `major.minor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KernelVersion(pub u32, pub u32);
+
+impl KernelVersion {
+    /// Parse `"4.8"` or `"5.10.3"`.
+    pub fn parse(s: &str) -> Option<KernelVersion> {
+        let mut it = s.trim().split('.');
+        let major = it.next()?.parse().ok()?;
+        let minor = it.next().map(|m| m.parse().ok()).unwrap_or(Some(0))?;
+        Some(KernelVersion(major, minor))
+    }
+}
+
+impl std::fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+impl Serialize for KernelVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The seccomp tier.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeccompIr {
+    /// When no rule matches.
+    pub default_action: Action,
+    /// For numbers not in the arch's table.
+    pub unknown_action: Action,
+    /// Accepted arches; every other one gets kill-process.
+    #[serde(serialize_with = "ser_arches")]
+    pub arches: Vec<Arch>,
+    /// The rules in order (the last matching one wins).
+    pub rules: Vec<RuleIr>,
+    /// Per arch: the syscalls whose verdict is not simply the default.
+    pub tables: BTreeMap<String, ArchTable>,
+}
+
+fn ser_arches<S: Serializer>(arches: &[Arch], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(arches.iter().map(|a| a.name()))
+}
+
+/// One rule, resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleIr {
+    /// Syscall names (groups expanded, sorted).
+    pub syscalls: Vec<String>,
+    /// Verdict.
+    pub action: Action,
+    /// Argument conditions (all must hold).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<ArgCondIr>,
+    /// When the rule is in force.
+    #[serde(skip_serializing_if = "WhenIr::is_empty")]
+    pub when: WhenIr,
+    /// Whether the capability conditions hold for this profile's capabilities.
+    pub active: bool,
+    /// `file:line` of the rule.
+    pub origin: String,
+    /// Comment from the profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// Rule conditions.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct WhenIr {
+    /// All of these capabilities granted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caps_present: Vec<String>,
+    /// None of these capabilities granted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caps_absent: Vec<String>,
+    /// Host arches (Docker names) the rule is limited to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub arches: Vec<String>,
+    /// Host arches where the rule does not apply.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_arches: Vec<String>,
+    /// Minimum kernel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_kernel: Option<KernelVersion>,
+}
+
+impl WhenIr {
+    /// No condition at all.
+    pub fn is_empty(&self) -> bool {
+        *self == WhenIr::default()
+    }
+
+    /// Whether the arch conditions admit `host`.
+    pub fn host_ok(&self, host: &str) -> bool {
+        (self.arches.is_empty() || self.arches.iter().any(|a| a == host))
+            && !self.not_arches.iter().any(|a| a == host)
+    }
+
+    /// Whether the kernel condition holds for `kernel` (`None` = a current kernel, which
+    /// satisfies every minimum).
+    pub fn kernel_ok(&self, kernel: Option<KernelVersion>) -> bool {
+        match (self.min_kernel, kernel) {
+            (Some(min), Some(k)) => k >= min,
+            _ => true,
+        }
+    }
+
+    /// Whether the capability conditions hold for a set of `CAP_*` names.
+    pub fn caps_ok(&self, granted: &[String]) -> bool {
+        self.caps_present.iter().all(|c| granted.contains(c))
+            && !self.caps_absent.iter().any(|c| granted.contains(c))
+    }
+}
+
+/// A condition on one argument.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ArgCondIr {
+    /// Argument index 0..=5.
+    pub index: u8,
+    /// Bits compared on 64-bit arches (32-bit arches always compare 32).
+    pub width: u8,
+    /// Operator.
+    pub op: ArgOp,
+    /// Value (`in`/`not_in`: the sorted values).
+    #[serde(serialize_with = "ser_hex_vec")]
+    pub values: Vec<u64>,
+    /// Mask for `masked_eq`.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_hex_opt")]
+    pub mask: Option<u64>,
+}
+
+fn ser_hex_vec<S: Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| format!("{x:#x}")))
+}
+
+fn ser_hex_opt<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) => s.collect_str(&format_args!("{x:#x}")),
+        None => s.serialize_none(),
+    }
+}
+
+impl ArgCondIr {
+    /// Whether the condition holds for `arg` on an arch whose arguments are `arch32` bits.
+    pub fn matches(&self, arg: u64, arch32: bool) -> bool {
+        let w = if arch32 { 32 } else { self.width };
+        let m = if w == 32 { u64::from(u32::MAX) } else { u64::MAX };
+        let a = arg & m;
+        let v = self.values.first().map(|v| v & m).unwrap_or(0);
+        match self.op {
+            ArgOp::Eq => a == v,
+            ArgOp::Ne => a != v,
+            ArgOp::Lt => a < v,
+            ArgOp::Le => a <= v,
+            ArgOp::Gt => a > v,
+            ArgOp::Ge => a >= v,
+            ArgOp::MaskedEq => a & self.mask.unwrap_or(0) & m == v,
+            ArgOp::In => self.values.iter().any(|x| a == x & m),
+            ArgOp::NotIn => !self.values.iter().any(|x| a == x & m),
+        }
+    }
+}
+
+/// One arch's resolved syscall verdicts.
+#[derive(Clone, Debug, Serialize)]
+pub struct ArchTable {
+    /// `AUDIT_ARCH_*` value.
+    #[serde(serialize_with = "ser_hex_u32")]
+    pub audit_arch: u32,
+    /// The host (Docker name) this arch runs under in this policy.
+    pub host: String,
+    /// Highest syscall number in the table (above it: the unknown verdict).
+    pub max_nr: u32,
+    /// Syscalls whose verdict is not plainly the default, by name.
+    pub syscalls: BTreeMap<String, SyscallIr>,
+}
+
+fn ser_hex_u32<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{v:#x}"))
+}
+
+/// A syscall's verdict on one arch.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SyscallIr {
+    /// Number on this arch.
+    pub nr: u32,
+    /// Verdict when no conditional rule matches.
+    pub action: Action,
+    /// The rule that set it (`null`: the default).
+    pub origin: Option<String>,
+    /// Argument-dependent rules, in order; the last matching one wins over `action`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditional: Vec<CondIr>,
+}
+
+/// An argument-dependent verdict.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CondIr {
+    /// Conditions (AND).
+    pub args: Vec<ArgCondIr>,
+    /// Verdict.
+    pub action: Action,
+    /// `file:line`.
+    pub origin: String,
+}
+
+/// The Landlock tier.
+#[derive(Clone, Debug, Serialize)]
+pub struct LandlockIr {
+    /// `enforce`, `best-effort` or `off`.
+    pub mode: String,
+    /// Lowest ABI the profile needs.
+    pub min_abi: u32,
+    /// Whether filesystem access is restricted.
+    pub restrict_fs: bool,
+    /// Path rules, sorted by path.
+    pub filesystem: Vec<PathRuleIr>,
+    /// Port rules; `None` = network not restricted.
+    pub network: Option<NetworkIr>,
+    /// Scopes (`abstract-unix-socket`, `signal`).
+    pub scopes: Vec<String>,
+}
+
+/// Rights beneath one path.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PathRuleIr {
+    /// Absolute path.
+    pub path: String,
+    /// Right names, sorted by bit.
+    pub access: Vec<String>,
+    /// `file:line`s of the rules merged here.
+    pub origins: Vec<String>,
+}
+
+/// TCP ports.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct NetworkIr {
+    /// Ports that may be bound.
+    pub bind: Vec<u16>,
+    /// Ports that may be connected to.
+    pub connect: Vec<u16>,
+}
+
+/// Namespace isolation (reserved for runtime-lite).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IsolationIr {
+    /// Namespaces to create, sorted.
+    pub namespaces: Vec<String>,
+    /// Host name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Root filesystem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<String>,
+}
