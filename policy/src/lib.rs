@@ -28,6 +28,7 @@ pub mod frontend;
 pub mod import;
 pub mod ir;
 pub mod landlock_rights;
+pub mod report;
 pub mod syscalls;
 
 pub use action::Action;

@@ -1,1 +1,326 @@
-fn main() {}
+//! `policyc`: compile Palisade profiles. Argument parsing only; the work is in `policy`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use policy::backend::{caps, landlock, seccomp};
+use policy::{report, Arch, CompileOptions, Compiled, Error};
+
+/// Compile one YAML security profile into capabilities, seccomp and Landlock.
+///
+/// PROFILE is a path or `builtin:NAME` (see `policyc list`). Exit codes: 0 ok, 1 invalid
+/// input (messages as file:line:column: error: ...), 2 usage.
+#[derive(Parser)]
+#[command(name = "policyc", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a profile and print (or write) one or all outputs.
+    Compile {
+        /// Profile path or builtin:NAME.
+        profile: String,
+        /// What to emit.
+        #[arg(long, value_enum, default_value = "ir")]
+        emit: Emit,
+        /// Output file (or directory with `--emit all`); stdout when absent.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Native arch for `oci-seccomp` (default: this machine's, if the profile has it).
+        #[arg(long)]
+        arch: Option<String>,
+        /// Target kernel `MAJOR.MINOR` for `when.min_kernel` (default: a current kernel).
+        #[arg(long)]
+        kernel: Option<String>,
+    },
+    /// Check profiles; print every error and warning.
+    Validate {
+        /// Profiles.
+        #[arg(required = true)]
+        profiles: Vec<String>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Summarise every tier, or say what happens to one syscall and which rule decides it.
+    Explain {
+        /// Profile path or builtin:NAME.
+        profile: String,
+        /// `NAME[:a0,a1,...]`; arguments are numbers or constants (AF_INET, 0x5412, ...).
+        #[arg(long)]
+        syscall: Option<String>,
+        /// Only this arch (default: every arch of the profile).
+        #[arg(long)]
+        arch: Option<String>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Convert a Docker/Podman seccomp JSON profile into a Palisade profile.
+    Import {
+        /// Docker seccomp JSON file.
+        file: PathBuf,
+        /// Output YAML file; stdout when absent.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of the profile language.
+    Schema,
+    /// List the built-in profiles.
+    List {
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// List syscall groups, or the members of one.
+    Groups {
+        /// Group name (with or without `@`).
+        name: Option<String>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Emit {
+    /// Canonical IR (JSON).
+    Ir,
+    /// Capability sets and Docker CLI flags (JSON).
+    Caps,
+    /// Docker/Podman seccomp profile (JSON).
+    DockerSeccomp,
+    /// OCI `linux.seccomp` with conditions resolved (JSON).
+    OciSeccomp,
+    /// Landlock ruleset per ABI (JSON).
+    Landlock,
+    /// All of the above, one file each, into the `-o` directory.
+    All,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    /// Human-readable.
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// An invalid-input failure (exit 1) whose message was already printed.
+#[derive(Debug)]
+struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid input")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Reported>().is_some() => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("policyc: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn compile(profile: &str, opts: &CompileOptions) -> Result<Compiled> {
+    match policy::compile(profile, opts) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("{w}");
+            }
+            Ok(c)
+        }
+        Err(e @ Error::Invalid(_)) => {
+            eprintln!("{e}");
+            Err(Reported.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn parse_arch(a: &str) -> Result<Arch> {
+    Arch::parse(a).with_context(|| format!("unknown arch `{a}`"))
+}
+
+fn json(v: &impl serde::Serialize) -> Result<String> {
+    Ok(serde_json::to_string_pretty(v)? + "\n")
+}
+
+fn write_out(output: Option<&Path>, text: &str) -> Result<()> {
+    match output {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn emit_one(c: &Compiled, emit: Emit, arch: Option<Arch>, opts: &CompileOptions) -> Result<String> {
+    let p = &c.policy;
+    match emit {
+        Emit::Ir => json(p),
+        Emit::Caps => json(&caps::caps_output(p)),
+        Emit::DockerSeccomp => json(&seccomp::docker::to_docker(p)?),
+        Emit::OciSeccomp => {
+            let native = seccomp::oci::target_arch(p, arch.or_else(host_arch)).context("the profile lists no arch")?;
+            json(&seccomp::oci::to_oci(p, native, opts.kernel))
+        }
+        Emit::Landlock => json(&landlock::landlock_output(p)),
+        Emit::All => bail!("--emit all needs -o DIR"),
+    }
+}
+
+fn host_arch() -> Option<Arch> {
+    Arch::parse(std::env::consts::ARCH)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Compile { profile, emit, output, arch, kernel } => {
+            let kernel = match kernel {
+                Some(k) => Some(policy::ir::KernelVersion::parse(&k).with_context(|| format!("invalid kernel version `{k}`"))?),
+                None => None,
+            };
+            let arch = arch.as_deref().map(parse_arch).transpose()?;
+            let opts = CompileOptions { kernel };
+            let c = compile(&profile, &opts)?;
+            if emit == Emit::All {
+                let dir = output.context("--emit all needs -o DIR")?;
+                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                for (e, file) in [
+                    (Emit::Ir, "ir.json"),
+                    (Emit::Caps, "caps.json"),
+                    (Emit::DockerSeccomp, "docker-seccomp.json"),
+                    (Emit::OciSeccomp, "oci-seccomp.json"),
+                    (Emit::Landlock, "landlock.json"),
+                ] {
+                    write_out(Some(&dir.join(file)), &emit_one(&c, e, arch, &opts)?)?;
+                }
+                return Ok(());
+            }
+            write_out(output.as_deref(), &emit_one(&c, emit, arch, &opts)?)
+        }
+        Command::Validate { profiles, format } => {
+            let mut failed = false;
+            let mut reports = Vec::new();
+            for p in &profiles {
+                match policy::compile(p, &CompileOptions::default()) {
+                    Ok(c) => {
+                        if format == Format::Text {
+                            for w in &c.warnings {
+                                eprintln!("{w}");
+                            }
+                            println!("{p}: ok");
+                        }
+                        reports.push(serde_json::json!({"profile": p, "valid": true, "diagnostics": c.warnings}));
+                    }
+                    Err(e) => {
+                        failed = true;
+                        if format == Format::Text {
+                            eprintln!("{e}");
+                        }
+                        let diags: Vec<_> = e.diagnostics().to_vec();
+                        let message = if diags.is_empty() { Some(e.to_string()) } else { None };
+                        reports.push(serde_json::json!({"profile": p, "valid": false, "diagnostics": diags, "error": message}));
+                    }
+                }
+            }
+            if format == Format::Json {
+                print!("{}", json(&reports)?);
+            }
+            if failed {
+                return Err(Reported.into());
+            }
+            Ok(())
+        }
+        Command::Explain { profile, syscall, arch, format } => {
+            let c = compile(&profile, &CompileOptions::default())?;
+            let arches: Vec<Arch> = arch.as_deref().map(parse_arch).transpose()?.into_iter().collect();
+            match syscall {
+                Some(q) => {
+                    let q = report::parse_query(&q).map_err(anyhow::Error::msg)?;
+                    let results = report::query(&c.policy, &q, &arches);
+                    match format {
+                        Format::Text => print!("{}", report::query_text(&results)),
+                        Format::Json => print!("{}", json(&results)?),
+                    }
+                }
+                None => match format {
+                    Format::Text => print!("{}", report::explain_text(&c.policy)),
+                    Format::Json => print!("{}", json(&c.policy)?),
+                },
+            }
+            Ok(())
+        }
+        Command::Import { file, output } => {
+            let name = file.display().to_string();
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {name}"))?;
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".into());
+            let result = policy::import::parse_docker(&name, &text).and_then(|d| policy::import::import(&name, &stem, &d));
+            let imported = match result {
+                Ok(i) => i,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Err(Reported.into());
+                }
+            };
+            for w in &imported.warnings {
+                eprintln!("{w}");
+            }
+            write_out(output.as_deref(), &policy::import::to_yaml(&imported.profile)?)
+        }
+        Command::Schema => {
+            print!("{}", json(&policy::schema())?);
+            Ok(())
+        }
+        Command::List { format } => {
+            let items: Vec<_> = policy::builtin::names()
+                .into_iter()
+                .map(|n| serde_json::json!({"name": format!("builtin:{n}"), "description": policy::builtin::description(n)}))
+                .collect();
+            match format {
+                Format::Json => print!("{}", json(&items)?),
+                Format::Text => {
+                    for n in policy::builtin::names() {
+                        println!("builtin:{n:<16} {}", policy::builtin::description(n).unwrap_or_default());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Groups { name, format } => {
+            let groups = report::groups(name.as_deref()).map_err(anyhow::Error::msg)?;
+            match format {
+                Format::Json => print!("{}", json(&groups)?),
+                Format::Text if name.is_some() => {
+                    for g in &groups {
+                        println!("{} - {}", g.name, g.description);
+                        for s in &g.syscalls {
+                            println!("  {s}");
+                        }
+                    }
+                }
+                Format::Text => {
+                    for g in &groups {
+                        println!("{:<16} {:>4}  {}", g.name, g.syscalls.len(), g.description);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! ir` prints it as stable JSON; snapshot tests and `policyc diff` compare it.
 
 mod build;
+pub mod equiv;
 pub mod eval;
 pub mod points;
 
@@ -275,18 +276,34 @@ fn ser_hex_u32<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&format_args!("{v:#x}"))
 }
 
-/// A syscall's verdict on one arch.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+/// A syscall's verdict on one arch. Serialized as `"NR VERDICT ORIGIN"` when it does not
+/// depend on arguments, else as an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyscallIr {
     /// Number on this arch.
     pub nr: u32,
     /// Verdict when no conditional rule matches.
     pub action: Action,
-    /// The rule that set it (`null`: the default).
+    /// The rule that set it (`None`: the default).
     pub origin: Option<String>,
     /// Argument-dependent rules, in order; the last matching one wins over `action`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditional: Vec<CondIr>,
+}
+
+impl Serialize for SyscallIr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let origin = self.origin.as_deref().unwrap_or("default");
+        if self.conditional.is_empty() {
+            return s.collect_str(&format_args!("{} {} {}", self.nr, self.action, origin));
+        }
+        let mut st = s.serialize_struct("SyscallIr", 4)?;
+        st.serialize_field("nr", &self.nr)?;
+        st.serialize_field("action", &self.action)?;
+        st.serialize_field("origin", origin)?;
+        st.serialize_field("conditional", &self.conditional)?;
+        st.end()
+    }
 }
 
 /// An argument-dependent verdict.

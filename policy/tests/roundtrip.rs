@@ -1,0 +1,75 @@
+//! Docker JSON import/export round trips keep the meaning (compared with the reference
+//! evaluator at every syscall, capability combination and boundary argument).
+
+use policy::backend::seccomp::docker::to_docker;
+use policy::import::{import, parse_docker, to_yaml};
+use policy::ir::equiv::seccomp_differences;
+use policy::{compile, compile_text, CompileOptions, Policy};
+
+const MOBY: &str = include_str!("../../tests/fixtures/seccomp/moby-default.json");
+const PODMAN: &str = include_str!("../../tests/fixtures/seccomp/podman-containers-common.json");
+const PODMAN_EXAMPLE: &str = include_str!("../../tests/fixtures/seccomp/podman-example.json");
+
+/// Import Docker JSON, write the profile as YAML, compile that YAML.
+fn import_compile(file: &str, json: &str) -> Policy {
+    let d = parse_docker(file, json).expect("valid Docker JSON");
+    let imported = import(file, "imported", &d).expect("imports");
+    let yaml = to_yaml(&imported.profile).expect("serializes");
+    compile_text("imported.yaml", &yaml, None, &CompileOptions::default()).expect("imported profile compiles").policy
+}
+
+fn assert_same(a: &Policy, b: &Policy, what: &str) {
+    let diffs = seccomp_differences(a, b, 20);
+    assert!(diffs.is_empty(), "{what}: {} differences, first: {:#?}", diffs.len(), diffs);
+}
+
+fn round_trip(file: &str, json: &str) {
+    let first = import_compile(file, json);
+    let exported = serde_json::to_string_pretty(&to_docker(&first).expect("exports")).unwrap();
+    let second = import_compile("exported.json", &exported);
+    assert_same(&first, &second, file);
+    // And once more: export of the re-import is stable.
+    let again = serde_json::to_string_pretty(&to_docker(&second).unwrap()).unwrap();
+    assert_eq!(exported, again, "{file}: export is not a fixed point");
+}
+
+#[test]
+fn moby_default_round_trips() {
+    round_trip("moby-default.json", MOBY);
+}
+
+#[test]
+fn podman_default_round_trips() {
+    round_trip("podman-containers-common.json", PODMAN);
+}
+
+#[test]
+fn podman_example_round_trips() {
+    round_trip("podman-example.json", PODMAN_EXAMPLE);
+}
+
+#[test]
+fn builtin_docker_default_means_what_moby_default_means() {
+    let moby = import_compile("moby-default.json", MOBY);
+    let builtin = compile("builtin:docker-default", &CompileOptions::default()).unwrap().policy;
+    assert_same(&moby, &builtin, "builtin:docker-default vs moby default.json");
+}
+
+#[test]
+fn every_builtin_exports_and_reimports_with_the_same_meaning() {
+    for name in policy::builtin::names() {
+        let p = compile(&format!("builtin:{name}"), &CompileOptions::default()).unwrap().policy;
+        let exported = serde_json::to_string(&to_docker(&p).unwrap()).unwrap();
+        let back = import_compile("exported.json", &exported);
+        assert_same(&p, &back, name);
+    }
+}
+
+#[test]
+fn equivalence_check_notices_a_change() {
+    let moby = import_compile("moby-default.json", MOBY);
+    let mut changed = moby.clone();
+    let i = changed.seccomp.rules.iter().position(|r| r.syscalls.iter().any(|s| s == "personality")).unwrap();
+    changed.seccomp.rules.remove(i);
+    assert!(!seccomp_differences(&moby, &changed, 1).is_empty());
+}
