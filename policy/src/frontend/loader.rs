@@ -198,6 +198,7 @@ fn clean_message(raw: &str) -> String {
     let first = raw.lines().next().unwrap_or(raw).trim();
     let cut = first.find(" at line ").map(|i| &first[..i]).unwrap_or(first);
     let cut = cut.strip_prefix("error: ").unwrap_or(cut);
+    let cut = cut.split(", set DuplicateKeyPolicy").next().unwrap_or(cut);
     cut.trim_end_matches('.').to_string()
 }
 
@@ -206,7 +207,7 @@ fn hint_for(message: &str) -> Option<String> {
         Some("check the spelling; docs/profile-language.md lists every key".into())
     } else if message.contains("duplicate") {
         Some("each key may appear once per mapping; merge the two entries".into())
-    } else if message.contains("invalid type") || message.contains("did not match any variant") {
+    } else if message.contains("invalid type") || message.contains("did not match any variant") || message.starts_with("expected") {
         Some("see docs/profile-language.md for the expected type of this key".into())
     } else if message.contains("unknown variant") {
         Some("use one of the values listed in the message".into())
