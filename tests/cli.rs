@@ -73,7 +73,8 @@ fn bad_profiles_fail_with_located_messages() {
         // The location is in the profile itself or, for extends errors, in the profile whose
         // `extends` line is at fault.
         assert!(first.starts_with("tests/bad-profiles/"), "{f}: message does not start with a file: {first}");
-        let end = first.find(".yaml:").unwrap_or_else(|| panic!("{f}: no file:line:col in {first}")) + ".yaml:".len();
+        let end = first.find(".yaml:").unwrap_or_else(|| panic!("{f}: no file:line:col in {first}"))
+            + ".yaml:".len();
         let mut parts = first[end..].splitn(3, ':');
         let line: u64 = parts.next().unwrap().parse().unwrap_or_else(|_| panic!("{f}: no line in {first}"));
         let col: u64 = parts.next().unwrap().parse().unwrap_or_else(|_| panic!("{f}: no column in {first}"));
@@ -90,7 +91,13 @@ fn bad_profiles_fail_with_located_messages() {
 
 #[test]
 fn validate_json_lists_diagnostics() {
-    let o = policyc(&["validate", "--format", "json", "tests/bad-profiles/unknown-capability.yaml", "builtin:web"]);
+    let o = policyc(&[
+        "validate",
+        "--format",
+        "json",
+        "tests/bad-profiles/unknown-capability.yaml",
+        "builtin:web",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["valid"], false);
@@ -110,8 +117,13 @@ fn builtins_validate() {
 fn schema_file_is_current() {
     let o = policyc(&["schema"]);
     assert!(o.status.success());
-    let committed = std::fs::read_to_string("schemas/profile.schema.json").expect("schemas/profile.schema.json exists");
-    assert_eq!(stdout(&o), committed, "schemas/profile.schema.json is stale: run `policyc schema > schemas/profile.schema.json`");
+    let committed =
+        std::fs::read_to_string("schemas/profile.schema.json").expect("schemas/profile.schema.json exists");
+    assert_eq!(
+        stdout(&o),
+        committed,
+        "schemas/profile.schema.json is stale: run `policyc schema > schemas/profile.schema.json`"
+    );
 }
 
 #[test]
@@ -139,7 +151,14 @@ fn import_then_compile_keeps_moby_meaning() {
 
 #[test]
 fn explain_names_the_deciding_rule() {
-    let o = policyc(&["explain", "builtin:docker-default", "--arch", "x86_64", "--syscall", "personality:0xffffffff"]);
+    let o = policyc(&[
+        "explain",
+        "builtin:docker-default",
+        "--arch",
+        "x86_64",
+        "--syscall",
+        "personality:0xffffffff",
+    ]);
     assert!(o.status.success());
     insta::assert_snapshot!("explain-personality", stdout(&o));
     let o = policyc(&["explain", "builtin:web", "--arch", "x86_64", "--syscall", "ptrace"]);

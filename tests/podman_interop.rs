@@ -58,7 +58,9 @@ fn ensure_image(dir: &Path) {
 
 fn export(profile: &str, dir: &Path) -> PathBuf {
     let out = dir.join(format!("{}.json", profile.replace(':', "-")));
-    let o = run(Command::new(env!("CARGO_BIN_EXE_policyc")).args(["compile", profile, "--emit", "docker-seccomp", "-o"]).arg(&out));
+    let o = run(Command::new(env!("CARGO_BIN_EXE_policyc"))
+        .args(["compile", profile, "--emit", "docker-seccomp", "-o"])
+        .arg(&out));
     assert!(o.status.success(), "policyc: {}", String::from_utf8_lossy(&o.stderr));
     out
 }
@@ -117,7 +119,10 @@ fn podman_runc_enforces_exported_profiles() {
     let st = export("builtin:strict", &dir);
     let out = in_container(st.to_str().unwrap(), script);
     assert!(out.contains("allowed-ok"), "strict: {out}");
-    assert!(out.contains("Address family not supported"), "strict: socket(AF_INET) should fail with EAFNOSUPPORT: {out}");
+    assert!(
+        out.contains("Address family not supported"),
+        "strict: socket(AF_INET) should fail with EAFNOSUPPORT: {out}"
+    );
     assert!(out.contains("unshare-rc=1") && out.contains("Operation not permitted"), "strict: {out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -134,7 +134,17 @@ mod tests {
 
     #[test]
     fn parse_and_print() {
-        for s in ["allow", "errno(EPERM)", "errno(1234)", "kill-process", "kill-thread", "trap", "log", "trace(7)", "notify"] {
+        for s in [
+            "allow",
+            "errno(EPERM)",
+            "errno(1234)",
+            "kill-process",
+            "kill-thread",
+            "trap",
+            "log",
+            "trace(7)",
+            "notify",
+        ] {
             assert_eq!(Action::parse(s).unwrap().to_string(), s);
         }
         assert_eq!(Action::parse("kill"), Ok(Action::KillProcess));

@@ -51,7 +51,8 @@ fn action_of(file: &str, name: &str, errno: Option<u32>) -> Result<Action, Error
     Ok(match name {
         "SCMP_ACT_ERRNO" => Action::Errno(data(errno, 1)?),
         "SCMP_ACT_TRACE" => Action::Trace(data(errno, 0)?),
-        other => Action::parse(other).map_err(|_| bad(file, format!("unknown action `{other}`"), "use an SCMP_ACT_* action"))?,
+        other => Action::parse(other)
+            .map_err(|_| bad(file, format!("unknown action `{other}`"), "use an SCMP_ACT_* action"))?,
     })
 }
 
@@ -68,16 +69,30 @@ fn arg_cond(file: &str, a: &DockerArg) -> Result<ArgCond, Error> {
         "SCMP_CMP_GT" => ArgOp::Gt,
         "SCMP_CMP_GE" => ArgOp::Ge,
         "SCMP_CMP_MASKED_EQ" => ArgOp::MaskedEq,
-        other => return Err(bad(file, format!("unknown comparison `{other}`"), "use an SCMP_CMP_* operator")),
+        other => {
+            return Err(bad(file, format!("unknown comparison `{other}`"), "use an SCMP_CMP_* operator"))
+        }
     };
     if a.index > 5 {
         return Err(bad(file, format!("argument index {} is out of range", a.index), "indexes are 0..=5"));
     }
-    let (value_, mask) = if op == ArgOp::MaskedEq { (a.value_two, Some(value(a.value))) } else { (a.value, None) };
-    Ok(ArgCond { index: Sp::new(a.index as u8), op: Sp::new(op), value: Some(value(value_)), values: None, mask, width: None })
+    let (value_, mask) =
+        if op == ArgOp::MaskedEq { (a.value_two, Some(value(a.value))) } else { (a.value, None) };
+    Ok(ArgCond {
+        index: Sp::new(a.index as u8),
+        op: Sp::new(op),
+        value: Some(value(value_)),
+        values: None,
+        mask,
+        width: None,
+    })
 }
 
-fn when_of(file: &str, inc: Option<&DockerFilter>, exc: Option<&DockerFilter>) -> Result<Option<When>, Error> {
+fn when_of(
+    file: &str,
+    inc: Option<&DockerFilter>,
+    exc: Option<&DockerFilter>,
+) -> Result<Option<When>, Error> {
     let strings = |v: &[String]| v.iter().map(|s| Sp::new(s.clone())).collect::<Vec<_>>();
     let mut w = When::default();
     if let Some(i) = inc {
@@ -89,10 +104,18 @@ fn when_of(file: &str, inc: Option<&DockerFilter>, exc: Option<&DockerFilter>) -
         w.caps_absent = strings(&e.caps);
         w.not_arches = strings(&e.arches);
         if e.min_kernel.is_some() {
-            return Err(bad(file, "excludes.minKernel is not supported".into(), "Docker applies minKernel only in includes"));
+            return Err(bad(
+                file,
+                "excludes.minKernel is not supported".into(),
+                "Docker applies minKernel only in includes",
+            ));
         }
     }
-    let empty = w.caps_present.is_empty() && w.caps_absent.is_empty() && w.arches.is_empty() && w.not_arches.is_empty() && w.min_kernel.is_none();
+    let empty = w.caps_present.is_empty()
+        && w.caps_absent.is_empty()
+        && w.arches.is_empty()
+        && w.not_arches.is_empty()
+        && w.min_kernel.is_none();
     Ok((!empty).then_some(w))
 }
 
@@ -102,12 +125,19 @@ fn rules_of(file: &str, s: &DockerSyscall, warnings: &mut Vec<Diagnostic>) -> Re
         names.push(n.clone());
     }
     if names.is_empty() {
-        warnings.push(Diagnostic::warning(Origin::new(file, 1, 1), format!("an entry with action {} names no syscall; skipped", s.action)));
+        warnings.push(Diagnostic::warning(
+            Origin::new(file, 1, 1),
+            format!("an entry with action {} names no syscall; skipped", s.action),
+        ));
         return Ok(vec![]);
     }
     let action = action_of(file, &s.action, s.errno_ret)?;
     let list: Vec<Sp<String>> = names.into_iter().map(Sp::new).collect();
-    let mut base = Rule { when: when_of(file, s.includes.as_ref(), s.excludes.as_ref())?, comment: s.comment.clone().filter(|c| !c.is_empty()), ..Rule::default() };
+    let mut base = Rule {
+        when: when_of(file, s.includes.as_ref(), s.excludes.as_ref())?,
+        comment: s.comment.clone().filter(|c| !c.is_empty()),
+        ..Rule::default()
+    };
     match action {
         Action::Allow => base.allow = Some(list),
         a if a.permits() || matches!(a, Action::Trace(_) | Action::Notify) => {
@@ -147,9 +177,14 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
     let mut warnings = Vec::new();
     let default = action_of(file, &d.default_action, d.default_errno_ret)?;
     let mut arches: Vec<String> = Vec::new();
-    let all = d.arch_map.iter().flat_map(|m| std::iter::once(&m.architecture).chain(m.sub_architectures.iter().flatten())).chain(&d.architectures);
+    let all = d
+        .arch_map
+        .iter()
+        .flat_map(|m| std::iter::once(&m.architecture).chain(m.sub_architectures.iter().flatten()))
+        .chain(&d.architectures);
     for a in all {
-        let arch = Arch::parse(a).ok_or_else(|| bad(file, format!("unknown architecture `{a}`"), "use SCMP_ARCH_* names"))?;
+        let arch = Arch::parse(a)
+            .ok_or_else(|| bad(file, format!("unknown architecture `{a}`"), "use SCMP_ARCH_* names"))?;
         if !arches.iter().any(|x| x == arch.name()) {
             arches.push(arch.name().to_string());
         }
@@ -159,12 +194,21 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
         rules.extend(rules_of(file, s, &mut warnings)?.into_iter().map(Sp::new));
     }
     if !d.flags.is_empty() {
-        warnings.push(Diagnostic::warning(Origin::new(file, 1, 1), format!("seccomp flags {:?} are not part of the profile language; dropped", d.flags)));
+        warnings.push(Diagnostic::warning(
+            Origin::new(file, 1, 1),
+            format!("seccomp flags {:?} are not part of the profile language; dropped", d.flags),
+        ));
     }
     let profile = Profile {
         name: Some(Sp::new(name.to_string())),
-        description: Some(format!("Imported from Docker seccomp profile {}", file.rsplit('/').next().unwrap_or(file))),
-        capabilities: Some(Capabilities { add: DOCKER_DEFAULT.iter().map(|c| Sp::new(c.to_string())).collect(), ..Capabilities::default() }),
+        description: Some(format!(
+            "Imported from Docker seccomp profile {}",
+            file.rsplit('/').next().unwrap_or(file)
+        )),
+        capabilities: Some(Capabilities {
+            add: DOCKER_DEFAULT.iter().map(|c| Sp::new(c.to_string())).collect(),
+            ..Capabilities::default()
+        }),
         seccomp: Some(Seccomp {
             default: Some(Sp::new(default.to_string())),
             unknown: Some(Sp::new("default".into())),
@@ -179,6 +223,7 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
 
 /// The profile as YAML text, with the schema line editors use.
 pub fn to_yaml(profile: &Profile) -> Result<String, Error> {
-    let body = serde_saphyr::to_string(profile).map_err(|e| Error::Export { format: "yaml", message: e.to_string() })?;
+    let body = serde_saphyr::to_string(profile)
+        .map_err(|e| Error::Export { format: "yaml", message: e.to_string() })?;
     Ok(format!("# Imported by `policyc import`; the last matching seccomp rule wins.\n{body}"))
 }

@@ -53,7 +53,12 @@ pub fn compile(spec: &str, opts: &CompileOptions) -> Result<Compiled, Error> {
 }
 
 /// Compile profile text named `file`; relative `extends` resolve against `dir`.
-pub fn compile_text(file: &str, text: &str, dir: Option<&std::path::Path>, opts: &CompileOptions) -> Result<Compiled, Error> {
+pub fn compile_text(
+    file: &str,
+    text: &str,
+    dir: Option<&std::path::Path>,
+    opts: &CompileOptions,
+) -> Result<Compiled, Error> {
     let layers = frontend::loader::load_text(file, text, dir)?;
     let (policy, warnings) = ir::build(&layers, opts)?;
     Ok(Compiled { policy, warnings })

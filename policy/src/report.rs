@@ -67,10 +67,19 @@ pub fn query(policy: &Policy, q: &SyscallQuery, arches: &[Arch]) -> Vec<QueryRes
             let nr = table::table(arch).and_then(|t| t.nr(&q.name));
             let evaluation = nr.map(|n| policy.evaluate(arch.audit_arch(), n, q.args));
             let comment = match &evaluation {
-                Some(Evaluation { decided_by: Decider::Rule { index, .. }, .. }) => policy.seccomp.rules[*index].comment.clone(),
+                Some(Evaluation { decided_by: Decider::Rule { index, .. }, .. }) => {
+                    policy.seccomp.rules[*index].comment.clone()
+                }
                 _ => None,
             };
-            QueryResult { arch: arch.name().into(), syscall: q.name.clone(), nr, args: q.args.iter().map(|a| format!("{a:#x}")).collect(), evaluation, comment }
+            QueryResult {
+                arch: arch.name().into(),
+                syscall: q.name.clone(),
+                nr,
+                args: q.args.iter().map(|a| format!("{a:#x}")).collect(),
+                evaluation,
+                comment,
+            }
         })
         .collect()
 }
@@ -106,10 +115,19 @@ pub fn query_text(results: &[QueryResult]) -> String {
 /// A one-page summary of every tier.
 pub fn explain_text(p: &Policy) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "profile {}{}", p.name, p.description.as_ref().map(|d| format!(": {d}")).unwrap_or_default());
+    let _ = writeln!(
+        o,
+        "profile {}{}",
+        p.name,
+        p.description.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+    );
     let _ = writeln!(o, "  from: {}", p.sources.join(" -> "));
     let pr = &p.process;
-    let _ = writeln!(o, "\nprocess\n  user {}:{}, no_new_privs {}, securebits {} ({:#x})", pr.uid, pr.gid, pr.no_new_privs, pr.securebits.mode, pr.securebits.bits);
+    let _ = writeln!(
+        o,
+        "\nprocess\n  user {}:{}, no_new_privs {}, securebits {} ({:#x})",
+        pr.uid, pr.gid, pr.no_new_privs, pr.securebits.mode, pr.securebits.bits
+    );
     for (k, v) in &pr.rlimits {
         let f = |x: Option<u64>| x.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into());
         let _ = writeln!(o, "  rlimit {k}: soft {} hard {}", f(v.soft), f(v.hard));
@@ -118,8 +136,19 @@ pub fn explain_text(p: &Policy) -> String {
     let list = |v: &Vec<String>| if v.is_empty() { "(none)".to_string() } else { v.join(" ") };
     let _ = writeln!(o, "\ncapabilities\n  granted     {}\n  bounding    {}\n  permitted   {}\n  effective   {}\n  inheritable {}\n  ambient     {}", list(&c.granted), list(&c.bounding), list(&c.permitted), list(&c.effective), list(&c.inheritable), list(&c.ambient));
     let s = &p.seccomp;
-    let _ = writeln!(o, "\nseccomp\n  default {}, unknown syscalls {}, other arches kill-process\n  arches {}", s.default_action, s.unknown_action, s.arches.iter().map(|a| a.name()).collect::<Vec<_>>().join(" "));
-    let _ = writeln!(o, "  {} rules ({} inactive: capability conditions not met)", s.rules.len(), s.rules.iter().filter(|r| !r.active).count());
+    let _ = writeln!(
+        o,
+        "\nseccomp\n  default {}, unknown syscalls {}, other arches kill-process\n  arches {}",
+        s.default_action,
+        s.unknown_action,
+        s.arches.iter().map(|a| a.name()).collect::<Vec<_>>().join(" ")
+    );
+    let _ = writeln!(
+        o,
+        "  {} rules ({} inactive: capability conditions not met)",
+        s.rules.len(),
+        s.rules.iter().filter(|r| !r.active).count()
+    );
     for (arch, t) in &s.tables {
         let allowed = t.syscalls.values().filter(|x| x.action.permits() && x.conditional.is_empty()).count();
         let cond = t.syscalls.values().filter(|x| !x.conditional.is_empty()).count();
@@ -139,7 +168,13 @@ pub fn explain_text(p: &Policy) -> String {
     }
     match &l.network {
         Some(n) => {
-            let ports = |v: &Vec<u16>| if v.is_empty() { "none".into() } else { v.iter().map(u16::to_string).collect::<Vec<_>>().join(" ") };
+            let ports = |v: &Vec<u16>| {
+                if v.is_empty() {
+                    "none".into()
+                } else {
+                    v.iter().map(u16::to_string).collect::<Vec<_>>().join(" ")
+                }
+            };
             let _ = writeln!(o, "  tcp bind {}; tcp connect {}", ports(&n.bind), ports(&n.connect));
         }
         None => {
@@ -177,6 +212,10 @@ pub fn groups(name: Option<&str>) -> Result<Vec<GroupInfo>, String> {
     };
     Ok(pick
         .into_iter()
-        .map(|g| GroupInfo { name: g.name.into(), description: g.description.into(), syscalls: g.expand().into_iter().map(String::from).collect() })
+        .map(|g| GroupInfo {
+            name: g.name.into(),
+            description: g.description.into(),
+            syscalls: g.expand().into_iter().map(String::from).collect(),
+        })
         .collect())
 }

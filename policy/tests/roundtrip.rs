@@ -15,7 +15,9 @@ fn import_compile(file: &str, json: &str) -> Policy {
     let d = parse_docker(file, json).expect("valid Docker JSON");
     let imported = import(file, "imported", &d).expect("imports");
     let yaml = to_yaml(&imported.profile).expect("serializes");
-    compile_text("imported.yaml", &yaml, None, &CompileOptions::default()).expect("imported profile compiles").policy
+    compile_text("imported.yaml", &yaml, None, &CompileOptions::default())
+        .expect("imported profile compiles")
+        .policy
 }
 
 fn assert_same(a: &Policy, b: &Policy, what: &str) {

@@ -176,7 +176,8 @@ fn emit_one(c: &Compiled, emit: Emit, arch: Option<Arch>, opts: &CompileOptions)
         Emit::Caps => json(&caps::caps_output(p)),
         Emit::DockerSeccomp => json(&seccomp::docker::to_docker(p)?),
         Emit::OciSeccomp => {
-            let native = seccomp::oci::target_arch(p, arch.or_else(host_arch)).context("the profile lists no arch")?;
+            let native =
+                seccomp::oci::target_arch(p, arch.or_else(host_arch)).context("the profile lists no arch")?;
             json(&seccomp::oci::to_oci(p, native, opts.kernel))
         }
         Emit::Landlock => json(&landlock::landlock_output(p)),
@@ -192,7 +193,10 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Compile { profile, emit, output, arch, kernel } => {
             let kernel = match kernel {
-                Some(k) => Some(policy::ir::KernelVersion::parse(&k).with_context(|| format!("invalid kernel version `{k}`"))?),
+                Some(k) => Some(
+                    policy::ir::KernelVersion::parse(&k)
+                        .with_context(|| format!("invalid kernel version `{k}`"))?,
+                ),
                 None => None,
             };
             let arch = arch.as_deref().map(parse_arch).transpose()?;
@@ -226,7 +230,9 @@ fn run(cli: Cli) -> Result<()> {
                             }
                             println!("{p}: ok");
                         }
-                        reports.push(serde_json::json!({"profile": p, "valid": true, "diagnostics": c.warnings}));
+                        reports.push(
+                            serde_json::json!({"profile": p, "valid": true, "diagnostics": c.warnings}),
+                        );
                     }
                     Err(e) => {
                         failed = true;
@@ -269,8 +275,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import { file, output } => {
             let name = file.display().to_string();
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {name}"))?;
-            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".into());
-            let result = policy::import::parse_docker(&name, &text).and_then(|d| policy::import::import(&name, &stem, &d));
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "imported".into());
+            let result = policy::import::parse_docker(&name, &text)
+                .and_then(|d| policy::import::import(&name, &stem, &d));
             let imported = match result {
                 Ok(i) => i,
                 Err(e) => {

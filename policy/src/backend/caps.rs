@@ -65,7 +65,11 @@ pub fn docker_cli(policy: &Policy) -> Vec<String> {
 /// Build the caps output.
 pub fn caps_output(policy: &Policy) -> CapsOutput {
     let c = &policy.capabilities;
-    let set = |name, caps: &Vec<String>| CapSet { set: name, mask: format!("{:016x}", mask_of(caps)), caps: caps.clone() };
+    let set = |name, caps: &Vec<String>| CapSet {
+        set: name,
+        mask: format!("{:016x}", mask_of(caps)),
+        caps: caps.clone(),
+    };
     CapsOutput {
         user: format!("{}:{}", policy.process.uid, policy.process.gid),
         sets: vec![

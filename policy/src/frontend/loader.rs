@@ -179,7 +179,8 @@ pub fn parse(file: &str, text: &str) -> Result<Profile, Error> {
             format!("profile is larger than {MAX_PROFILE_BYTES} bytes"),
         )]));
     }
-    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         return Ok(Profile::default());
     }
     serde_saphyr::from_str::<Profile>(text).map_err(|e| {
@@ -207,7 +208,10 @@ fn hint_for(message: &str) -> Option<String> {
         Some("check the spelling; docs/profile-language.md lists every key".into())
     } else if message.contains("duplicate") {
         Some("each key may appear once per mapping; merge the two entries".into())
-    } else if message.contains("invalid type") || message.contains("did not match any variant") || message.starts_with("expected") {
+    } else if message.contains("invalid type")
+        || message.contains("did not match any variant")
+        || message.starts_with("expected")
+    {
         Some("see docs/profile-language.md for the expected type of this key".into())
     } else if message.contains("unknown variant") {
         Some("use one of the values listed in the message".into())

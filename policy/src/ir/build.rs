@@ -8,8 +8,7 @@ use crate::caps::{self, Cap, Tweak};
 use crate::error::{Diagnostic, Diagnostics, Error, Origin};
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::{
-    Ambient, ArgCond, ArgOp, ArgValue, LandlockMode, Rlimit, RlimitValue, Rule, Securebits,
-    UserSpec,
+    Ambient, ArgCond, ArgOp, ArgValue, LandlockMode, Rlimit, RlimitValue, Rule, Securebits, UserSpec,
 };
 use crate::frontend::spanned::Sp;
 use crate::landlock_rights;
@@ -24,8 +23,22 @@ pub struct CompileOptions {
 }
 
 const RLIMITS: [&str; 16] = [
-    "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
-    "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
 ];
 
 const NAMESPACES: [&str; 8] = ["cgroup", "ipc", "mount", "net", "pid", "time", "user", "uts"];
@@ -125,7 +138,11 @@ fn build_process(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
                 Ok(r) => {
                     rlimits.insert(key.clone(), r);
                 }
-                Err(m) => diags.error(ctx.at(sp), format!("invalid limit for `{key}`: {m}"), Some("use a number, `unlimited`, or `{ soft: N, hard: M }` with soft <= hard".into())),
+                Err(m) => diags.error(
+                    ctx.at(sp),
+                    format!("invalid limit for `{key}`: {m}"),
+                    Some("use a number, `unlimited`, or `{ soft: N, hard: M }` with soft <= hard".into()),
+                ),
             }
         }
     }
@@ -232,7 +249,11 @@ fn build_caps(layers: &[Layer], uid: u32, diags: &mut Diagnostics) -> CapsIr {
         Some((Ambient::Mode(m), _)) if m == "auto" => granted.clone(),
         Some((Ambient::Mode(m), _)) if m == "none" => BTreeSet::new(),
         Some((Ambient::Mode(m), at)) => {
-            diags.error(at.clone(), format!("invalid ambient mode `{m}`"), Some("use `auto`, `none` or a list of capabilities".into()));
+            diags.error(
+                at.clone(),
+                format!("invalid ambient mode `{m}`"),
+                Some("use `auto`, `none` or a list of capabilities".into()),
+            );
             BTreeSet::new()
         }
         Some((Ambient::List(list), at)) => {
@@ -242,8 +263,16 @@ fn build_caps(layers: &[Layer], uid: u32, diags: &mut Diagnostics) -> CapsIr {
                     Some(c) if granted.contains(&c) => {
                         set.insert(c);
                     }
-                    Some(c) => diags.error(at.clone(), format!("ambient capability {} is not granted", c.name()), Some("add it to `capabilities.add` first".into())),
-                    None => diags.error(at.clone(), format!("unknown capability `{name}`"), caps::suggest(name).map(|s| format!("did you mean `{s}`?"))),
+                    Some(c) => diags.error(
+                        at.clone(),
+                        format!("ambient capability {} is not granted", c.name()),
+                        Some("add it to `capabilities.add` first".into()),
+                    ),
+                    None => diags.error(
+                        at.clone(),
+                        format!("unknown capability `{name}`"),
+                        caps::suggest(name).map(|s| format!("did you mean `{s}`?")),
+                    ),
                 }
             }
             set
@@ -275,16 +304,28 @@ fn build_caps(layers: &[Layer], uid: u32, diags: &mut Diagnostics) -> CapsIr {
 fn parse_action(sp: &Sp<String>, ctx: &Ctx, diags: &mut Diagnostics) -> Option<Action> {
     match Action::parse(&sp.value) {
         Ok(Action::Errno(0)) => {
-            diags.warning(ctx.at(sp), "errno(0) makes the call look successful without running it", Some("use a real errno such as EPERM unless faking success is intended".into()));
+            diags.warning(
+                ctx.at(sp),
+                "errno(0) makes the call look successful without running it",
+                Some("use a real errno such as EPERM unless faking success is intended".into()),
+            );
             Some(Action::Errno(0))
         }
         Ok(a) => Some(a),
         Err(ActionError::BadErrno(e)) => {
-            diags.error(ctx.at(sp), format!("invalid errno `{e}` in `{}`", sp.value), Some("errno must be 1..=4095 or a name such as EPERM, EACCES, ENOSYS".into()));
+            diags.error(
+                ctx.at(sp),
+                format!("invalid errno `{e}` in `{}`", sp.value),
+                Some("errno must be 1..=4095 or a name such as EPERM, EACCES, ENOSYS".into()),
+            );
             None
         }
         Err(ActionError::BadTrace(e)) => {
-            diags.error(ctx.at(sp), format!("invalid trace data `{e}`"), Some("trace(N) takes 0..=65535".into()));
+            diags.error(
+                ctx.at(sp),
+                format!("invalid trace data `{e}`"),
+                Some("trace(N) takes 0..=65535".into()),
+            );
             None
         }
         Err(ActionError::Unknown) => {
@@ -294,7 +335,12 @@ fn parse_action(sp: &Sp<String>, ctx: &Ctx, diags: &mut Diagnostics) -> Option<A
     }
 }
 
-fn build_seccomp(layers: &[Layer], granted: &[String], opts: &CompileOptions, diags: &mut Diagnostics) -> SeccompIr {
+fn build_seccomp(
+    layers: &[Layer],
+    granted: &[String],
+    opts: &CompileOptions,
+    diags: &mut Diagnostics,
+) -> SeccompIr {
     let mut default_action = Action::Errno(1);
     let mut unknown: Option<Option<Action>> = None; // Some(None) = same as default
     let mut arches: Option<Vec<Arch>> = None;
@@ -313,7 +359,11 @@ fn build_seccomp(layers: &[Layer], granted: &[String], opts: &CompileOptions, di
                 match Arch::parse(&a.value) {
                     Some(arch) if !set.contains(&arch) => set.push(arch),
                     Some(_) => {}
-                    None => diags.error(ctx.at(a), format!("unknown architecture `{}`", a.value), Some(format!("known: {}", ALL_ARCHES.map(|a| a.name()).join(", ")))),
+                    None => diags.error(
+                        ctx.at(a),
+                        format!("unknown architecture `{}`", a.value),
+                        Some(format!("known: {}", ALL_ARCHES.map(|a| a.name()).join(", "))),
+                    ),
                 }
             }
             set.sort();
@@ -367,7 +417,13 @@ fn build_seccomp(layers: &[Layer], granted: &[String], opts: &CompileOptions, di
         rules.extend(address_family_rules(fams, &at));
     }
     if let Some((true, at)) = knob_uring {
-        rules.push(simple_rule(&["io_uring_enter", "io_uring_register", "io_uring_setup"], Action::Errno(1), vec![], &at, "deny_io_uring"));
+        rules.push(simple_rule(
+            &["io_uring_enter", "io_uring_register", "io_uring_setup"],
+            Action::Errno(1),
+            vec![],
+            &at,
+            "deny_io_uring",
+        ));
     }
     for r in &mut rules {
         r.active = r.when.caps_ok(granted);
@@ -400,7 +456,8 @@ fn namespace_rules(at: &Origin) -> Vec<RuleIr> {
     ];
     for (index, s390) in [(0u8, false), (1u8, true)] {
         for (_, flag) in CLONE_NEW_FLAGS {
-            let cond = ArgCondIr { index, width: 32, op: ArgOp::MaskedEq, values: vec![flag], mask: Some(flag) };
+            let cond =
+                ArgCondIr { index, width: 32, op: ArgOp::MaskedEq, values: vec![flag], mask: Some(flag) };
             let mut r = simple_rule(&["clone"], Action::Errno(1), vec![cond], at, "restrict_namespaces");
             let hosts = vec!["s390".to_string(), "s390x".to_string()];
             if s390 {
@@ -417,7 +474,13 @@ fn namespace_rules(at: &Origin) -> Vec<RuleIr> {
 fn address_family_rules(fams: Vec<u64>, at: &Origin) -> Vec<RuleIr> {
     let cond = ArgCondIr { index: 0, width: 32, op: ArgOp::NotIn, values: fams, mask: None };
     vec![
-        simple_rule(&["socket", "socketpair"], Action::Errno(97), vec![cond], at, "restrict_address_families"),
+        simple_rule(
+            &["socket", "socketpair"],
+            Action::Errno(97),
+            vec![cond],
+            at,
+            "restrict_address_families",
+        ),
         // socketcall multiplexes socket() on 32-bit arches, where argument filters cannot see
         // the family: deny it outright.
         simple_rule(&["socketcall"], Action::Errno(1), vec![], at, "restrict_address_families"),
@@ -434,7 +497,9 @@ fn expand_names(list: &[Sp<String>], ctx: &Ctx, strict: bool, diags: &mut Diagno
                 None => {
                     let best = groups::GROUPS.iter().map(|g| (table::strsim(name, g.name), g.name)).min();
                     let hint = match best {
-                        Some((d, g)) if d <= 3 => format!("did you mean `{g}`? (`policyc groups` lists them)"),
+                        Some((d, g)) if d <= 3 => {
+                            format!("did you mean `{g}`? (`policyc groups` lists them)")
+                        }
                         _ => "`policyc groups` lists the groups".into(),
                     };
                     diags.error(ctx.at(n), format!("unknown syscall group `{name}`"), Some(hint));
@@ -445,7 +510,13 @@ fn expand_names(list: &[Sp<String>], ctx: &Ctx, strict: bool, diags: &mut Diagno
         } else {
             let hint = table::suggest(name).map(|s| format!("did you mean `{s}`?"));
             if strict {
-                diags.error(ctx.at(n), format!("unknown syscall `{name}` in a deny rule"), hint.or(Some("a deny rule must name real syscalls, or it silently denies nothing".into())));
+                diags.error(
+                    ctx.at(n),
+                    format!("unknown syscall `{name}` in a deny rule"),
+                    hint.or(Some(
+                        "a deny rule must name real syscalls, or it silently denies nothing".into(),
+                    )),
+                );
             } else {
                 diags.warning(ctx.at(n), format!("unknown syscall `{name}` (ignored on every arch)"), hint);
                 out.insert(name.to_string());
@@ -455,25 +526,43 @@ fn expand_names(list: &[Sp<String>], ctx: &Ctx, strict: bool, diags: &mut Diagno
     out
 }
 
-fn build_rule(rule: &Sp<Rule>, ctx: &Ctx, arches: &[Arch], granted: &[String], diags: &mut Diagnostics) -> Option<RuleIr> {
+fn build_rule(
+    rule: &Sp<Rule>,
+    ctx: &Ctx,
+    arches: &[Arch],
+    granted: &[String],
+    diags: &mut Diagnostics,
+) -> Option<RuleIr> {
     let r = &rule.value;
     let at = ctx.at(rule);
     let kinds = [r.allow.is_some(), r.deny.is_some(), r.syscalls.is_some()];
     if kinds.iter().filter(|k| **k).count() != 1 {
-        diags.error(at, "a rule needs exactly one of `allow`, `deny` or `syscalls`", Some("split it into one rule per verdict".into()));
+        diags.error(
+            at,
+            "a rule needs exactly one of `allow`, `deny` or `syscalls`",
+            Some("split it into one rule per verdict".into()),
+        );
         return None;
     }
     let action_given = r.action.as_ref().and_then(|a| parse_action(a, ctx, diags));
     let (names, action, strict) = if let Some(list) = &r.allow {
         if let Some(a) = &r.action {
-            diags.error(ctx.at(a), "an `allow` rule takes no `action`", Some("use `syscalls:` with `action:` for other verdicts".into()));
+            diags.error(
+                ctx.at(a),
+                "an `allow` rule takes no `action`",
+                Some("use `syscalls:` with `action:` for other verdicts".into()),
+            );
         }
         (list, Action::Allow, false)
     } else if let Some(list) = &r.deny {
         let action = action_given.unwrap_or(Action::Errno(1));
         if action.permits() {
             if let Some(a) = &r.action {
-                diags.error(ctx.at(a), format!("a `deny` rule cannot have action `{action}`"), Some("use `allow:` or `syscalls:` for permitting verdicts".into()));
+                diags.error(
+                    ctx.at(a),
+                    format!("a `deny` rule cannot have action `{action}`"),
+                    Some("use `allow:` or `syscalls:` for permitting verdicts".into()),
+                );
             }
         }
         (list, action, true)
@@ -521,7 +610,10 @@ fn arg_value(v: &Sp<ArgValue>, ctx: &Ctx, arches: &[Arch], diags: &mut Diagnosti
                 Some(value)
             }
             Err(consts::ValueError::Unknown(part)) => {
-                let hint = consts::suggest(&part).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| "use a number or a known constant (AF_*, CLONE_*, TIOC*, PROT_*, O_*, SOCK_*)".into());
+                let hint =
+                    consts::suggest(&part).map(|s| format!("did you mean `{s}`?")).unwrap_or_else(|| {
+                        "use a number or a known constant (AF_*, CLONE_*, TIOC*, PROT_*, O_*, SOCK_*)".into()
+                    });
                 diags.error(ctx.at(v), format!("unknown constant `{part}`"), Some(hint));
                 None
             }
@@ -529,11 +621,21 @@ fn arg_value(v: &Sp<ArgValue>, ctx: &Ctx, arches: &[Arch], diags: &mut Diagnosti
     }
 }
 
-fn build_arg(c: &Sp<ArgCond>, names: &BTreeSet<String>, ctx: &Ctx, arches: &[Arch], diags: &mut Diagnostics) -> Option<ArgCondIr> {
+fn build_arg(
+    c: &Sp<ArgCond>,
+    names: &BTreeSet<String>,
+    ctx: &Ctx,
+    arches: &[Arch],
+    diags: &mut Diagnostics,
+) -> Option<ArgCondIr> {
     let cond = &c.value;
     let index = cond.index.value;
     if index > 5 {
-        diags.error(ctx.at(&cond.index), format!("argument index {index} is out of range"), Some("syscalls have arguments 0..=5".into()));
+        diags.error(
+            ctx.at(&cond.index),
+            format!("argument index {index} is out of range"),
+            Some("syscalls have arguments 0..=5".into()),
+        );
         return None;
     }
     let op = cond.op.value;
@@ -546,7 +648,11 @@ fn build_arg(c: &Sp<ArgCond>, names: &BTreeSet<String>, ctx: &Ctx, arches: &[Arc
         None => {
             let ws: BTreeSet<u8> = names.iter().map(|n| widths::arg_width(n, index)).collect();
             if ws.len() > 1 {
-                diags.error(ctx.at(c), format!("the syscalls of this rule disagree on the width of argument {index}"), Some("split the rule, or set `width: 32` or `width: 64`".into()));
+                diags.error(
+                    ctx.at(c),
+                    format!("the syscalls of this rule disagree on the width of argument {index}"),
+                    Some("split the rule, or set `width: 32` or `width: 64`".into()),
+                );
                 return None;
             }
             ws.into_iter().next().unwrap_or(64)
@@ -554,13 +660,20 @@ fn build_arg(c: &Sp<ArgCond>, names: &BTreeSet<String>, ctx: &Ctx, arches: &[Arc
     };
     let needs_values = matches!(op, ArgOp::In | ArgOp::NotIn);
     let needs_mask = op == ArgOp::MaskedEq;
-    if needs_values != cond.values.is_some() || needs_values == cond.value.is_some() || needs_mask != cond.mask.is_some() {
+    if needs_values != cond.values.is_some()
+        || needs_values == cond.value.is_some()
+        || needs_mask != cond.mask.is_some()
+    {
         let want = match op {
             ArgOp::In | ArgOp::NotIn => "`values` (a list) and no `value`",
             ArgOp::MaskedEq => "`mask` and `value`",
             _ => "`value` only",
         };
-        diags.error(ctx.at(&cond.op), format!("operator `{}` needs {want}", op_name(op)), Some("see the argument conditions in docs/profile-language.md".into()));
+        diags.error(
+            ctx.at(&cond.op),
+            format!("operator `{}` needs {want}", op_name(op)),
+            Some("see the argument conditions in docs/profile-language.md".into()),
+        );
         return None;
     }
     let fit = |v: u64, at: Origin, diags: &mut Diagnostics| -> Option<u64> {
@@ -594,7 +707,11 @@ fn build_arg(c: &Sp<ArgCond>, names: &BTreeSet<String>, ctx: &Ctx, arches: &[Arc
     };
     if let (Some(m), Some(v)) = (mask, values.first()) {
         if v & !m != 0 {
-            diags.warning(ctx.at(c), format!("masked_eq value {v:#x} has bits outside mask {m:#x}: it can never match"), Some("clear those bits from `value`".into()));
+            diags.warning(
+                ctx.at(c),
+                format!("masked_eq value {v:#x} has bits outside mask {m:#x}: it can never match"),
+                Some("clear those bits from `value`".into()),
+            );
         }
     }
     Some(ArgCondIr { index, width, op, values, mask })
@@ -624,7 +741,11 @@ fn build_when(when: Option<&crate::frontend::profile::When>, ctx: &Ctx, diags: &
                 Some(cap) => {
                     out.insert(cap);
                 }
-                None => diags.error(ctx.at(c), format!("unknown capability `{}`", c.value), caps::suggest(&c.value).map(|s| format!("did you mean `{s}`?"))),
+                None => diags.error(
+                    ctx.at(c),
+                    format!("unknown capability `{}`", c.value),
+                    caps::suggest(&c.value).map(|s| format!("did you mean `{s}`?")),
+                ),
             }
         }
         out.into_iter().map(Cap::name).collect()
@@ -636,7 +757,14 @@ fn build_when(when: Option<&crate::frontend::profile::When>, ctx: &Ctx, diags: &
                 Some(h) => {
                     out.insert(h.to_string());
                 }
-                None => diags.error(ctx.at(a), format!("unknown host architecture `{}`", a.value), Some(format!("`when.arches` uses Docker's names: {}", crate::syscalls::arch::HOST_NAMES.join(", ")))),
+                None => diags.error(
+                    ctx.at(a),
+                    format!("unknown host architecture `{}`", a.value),
+                    Some(format!(
+                        "`when.arches` uses Docker's names: {}",
+                        crate::syscalls::arch::HOST_NAMES.join(", ")
+                    )),
+                ),
             }
         }
         out.into_iter().collect()
@@ -644,7 +772,11 @@ fn build_when(when: Option<&crate::frontend::profile::When>, ctx: &Ctx, diags: &
     let min_kernel = w.min_kernel.as_ref().and_then(|k| {
         let v = KernelVersion::parse(&k.value);
         if v.is_none() {
-            diags.error(ctx.at(k), format!("invalid kernel version `{}`", k.value), Some("write `major.minor`, e.g. \"4.8\"".into()));
+            diags.error(
+                ctx.at(k),
+                format!("invalid kernel version `{}`", k.value),
+                Some("write `major.minor`, e.g. \"4.8\"".into()),
+            );
         }
         v
     });
@@ -657,8 +789,14 @@ fn build_when(when: Option<&crate::frontend::profile::When>, ctx: &Ctx, diags: &
     }
 }
 
-fn build_tables(rules: &[RuleIr], arches: &[Arch], default_action: Action, opts: &CompileOptions) -> BTreeMap<String, ArchTable> {
-    let sets: Vec<HashSet<&str>> = rules.iter().map(|r| r.syscalls.iter().map(String::as_str).collect()).collect();
+fn build_tables(
+    rules: &[RuleIr],
+    arches: &[Arch],
+    default_action: Action,
+    opts: &CompileOptions,
+) -> BTreeMap<String, ArchTable> {
+    let sets: Vec<HashSet<&str>> =
+        rules.iter().map(|r| r.syscalls.iter().map(String::as_str).collect()).collect();
     let mut out = BTreeMap::new();
     for &arch in arches {
         let Some(t) = table::table(arch) else { continue };
@@ -668,7 +806,9 @@ fn build_tables(rules: &[RuleIr], arches: &[Arch], default_action: Action, opts:
             let applicable: Vec<&RuleIr> = rules
                 .iter()
                 .zip(&sets)
-                .filter(|(r, s)| r.active && r.when.host_ok(host) && r.when.kernel_ok(opts.kernel) && s.contains(name))
+                .filter(|(r, s)| {
+                    r.active && r.when.host_ok(host) && r.when.kernel_ok(opts.kernel) && s.contains(name)
+                })
                 .map(|(r, _)| r)
                 .collect();
             let s = resolve_syscall(nr, &applicable, default_action);
@@ -678,7 +818,12 @@ fn build_tables(rules: &[RuleIr], arches: &[Arch], default_action: Action, opts:
         }
         out.insert(
             arch.name().to_string(),
-            ArchTable { audit_arch: arch.audit_arch(), host: host.to_string(), max_nr: t.range().1, syscalls },
+            ArchTable {
+                audit_arch: arch.audit_arch(),
+                host: host.to_string(),
+                max_nr: t.range().1,
+                syscalls,
+            },
         );
     }
     out
@@ -715,25 +860,44 @@ fn build_landlock(layers: &[Layer], diags: &mut Diagnostics) -> LandlockIr {
         }
         if let Some(a) = &l.min_abi {
             if a.value == 0 || a.value > landlock_rights::MAX_ABI {
-                diags.error(ctx.at(a), format!("min_abi {} is out of range", a.value), Some(format!("Landlock ABIs are 1..={}", landlock_rights::MAX_ABI)));
+                diags.error(
+                    ctx.at(a),
+                    format!("min_abi {} is out of range", a.value),
+                    Some(format!("Landlock ABIs are 1..={}", landlock_rights::MAX_ABI)),
+                );
             }
             min_abi = Some((a.value, ctx.at(a)));
         }
         for rule in &l.filesystem {
             let p = &rule.value.path;
             let Some(path) = normalize_path(&p.value) else {
-                diags.error(ctx.at(p), format!("landlock path `{}` is not absolute", p.value), Some("write an absolute path without `..`, e.g. /var/cache/web".into()));
+                diags.error(
+                    ctx.at(p),
+                    format!("landlock path `{}` is not absolute", p.value),
+                    Some("write an absolute path without `..`, e.g. /var/cache/web".into()),
+                );
                 continue;
             };
             let mut bits = 0u64;
             for a in &rule.value.access {
                 match landlock_rights::parse_access(&a.value) {
                     Some(b) => bits |= b,
-                    None => diags.error(ctx.at(a), format!("unknown filesystem access right `{}`", a.value), Some(format!("use read, write, execute, all or one of: {}", landlock_rights::FS_RIGHTS.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")))),
+                    None => diags.error(
+                        ctx.at(a),
+                        format!("unknown filesystem access right `{}`", a.value),
+                        Some(format!(
+                            "use read, write, execute, all or one of: {}",
+                            landlock_rights::FS_RIGHTS.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+                        )),
+                    ),
                 }
             }
             if rule.value.access.is_empty() {
-                diags.error(ctx.at(rule), format!("landlock rule for `{path}` grants nothing"), Some("list the rights, or drop the rule (unlisted paths are denied)".into()));
+                diags.error(
+                    ctx.at(rule),
+                    format!("landlock rule for `{path}` grants nothing"),
+                    Some("list the rights, or drop the rule (unlisted paths are denied)".into()),
+                );
             }
             let e = paths.entry(path).or_default();
             e.0 |= bits;
@@ -749,7 +913,11 @@ fn build_landlock(layers: &[Layer], diags: &mut Diagnostics) -> LandlockIr {
                 if landlock_rights::SCOPES.iter().any(|(n, _)| *n == s.value) {
                     scopes.insert(s.value.clone());
                 } else {
-                    diags.error(ctx.at(s), format!("unknown landlock scope `{}`", s.value), Some("scopes are `abstract-unix-socket` and `signal`".into()));
+                    diags.error(
+                        ctx.at(s),
+                        format!("unknown landlock scope `{}`", s.value),
+                        Some("scopes are `abstract-unix-socket` and `signal`".into()),
+                    );
                 }
             }
         }
@@ -788,9 +956,14 @@ fn build_landlock(layers: &[Layer], diags: &mut Diagnostics) -> LandlockIr {
         restrict_fs: !paths.is_empty(),
         filesystem: paths
             .into_iter()
-            .map(|(path, (bits, origins))| PathRuleIr { path, access: landlock_rights::fs_names(bits), origins })
+            .map(|(path, (bits, origins))| PathRuleIr {
+                path,
+                access: landlock_rights::fs_names(bits),
+                origins,
+            })
             .collect(),
-        network: network.map(|(b, c)| NetworkIr { bind: b.into_iter().collect(), connect: c.into_iter().collect() }),
+        network: network
+            .map(|(b, c)| NetworkIr { bind: b.into_iter().collect(), connect: c.into_iter().collect() }),
         scopes: scopes.into_iter().collect(),
     }
 }
@@ -814,22 +987,36 @@ fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
                 if NAMESPACES.contains(&n.value.as_str()) {
                     set.insert(n.value.clone());
                 } else {
-                    diags.error(ctx.at(n), format!("unknown namespace `{}`", n.value), Some(format!("namespaces: {}", NAMESPACES.join(", "))));
+                    diags.error(
+                        ctx.at(n),
+                        format!("unknown namespace `{}`", n.value),
+                        Some(format!("namespaces: {}", NAMESPACES.join(", "))),
+                    );
                 }
             }
             out.namespaces = set.into_iter().collect();
         }
         if let Some(h) = &i.hostname {
-            let ok = !h.value.is_empty() && h.value.len() <= 64 && h.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            let ok = !h.value.is_empty()
+                && h.value.len() <= 64
+                && h.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
             if !ok {
-                diags.error(ctx.at(h), format!("invalid hostname `{}`", h.value), Some("use 1..=64 letters, digits, `-` and `.`".into()));
+                diags.error(
+                    ctx.at(h),
+                    format!("invalid hostname `{}`", h.value),
+                    Some("use 1..=64 letters, digits, `-` and `.`".into()),
+                );
             }
             out.hostname = Some(h.value.clone());
         }
         if let Some(r) = &i.rootfs {
             match normalize_path(&r.value) {
                 Some(p) => out.rootfs = Some(p),
-                None => diags.error(ctx.at(r), format!("rootfs `{}` is not absolute", r.value), Some("write an absolute path".into())),
+                None => diags.error(
+                    ctx.at(r),
+                    format!("rootfs `{}` is not absolute", r.value),
+                    Some("write an absolute path".into()),
+                ),
             }
         }
     }

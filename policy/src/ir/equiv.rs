@@ -30,22 +30,48 @@ pub fn seccomp_differences(a: &Policy, b: &Policy, limit: usize) -> Vec<String> 
         let Some(t) = table::table(**arch) else { continue };
         let (ha, hb) = (host_of(**arch, &sa.arches), host_of(**arch, &sb.arches));
         for (_, name) in t.iter() {
-            let rules: Vec<_> = sa.rules.iter().chain(&sb.rules).filter(|r| r.syscalls.binary_search_by(|x| x.as_str().cmp(name)).is_ok()).collect();
-            let caps: Vec<String> = rules.iter().flat_map(|r| r.when.caps_present.iter().chain(&r.when.caps_absent).cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+            let rules: Vec<_> = sa
+                .rules
+                .iter()
+                .chain(&sb.rules)
+                .filter(|r| r.syscalls.binary_search_by(|x| x.as_str().cmp(name)).is_ok())
+                .collect();
+            let caps: Vec<String> = rules
+                .iter()
+                .flat_map(|r| r.when.caps_present.iter().chain(&r.when.caps_absent).cloned())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             let mut kernels: Vec<Option<KernelVersion>> = vec![None];
-            kernels.extend(rules.iter().filter_map(|r| r.when.min_kernel).map(|k| Some(KernelVersion(k.0, k.1.saturating_sub(1)))));
+            kernels.extend(
+                rules
+                    .iter()
+                    .filter_map(|r| r.when.min_kernel)
+                    .map(|k| Some(KernelVersion(k.0, k.1.saturating_sub(1)))),
+            );
             let conds: Vec<_> = rules.iter().flat_map(|r| r.args.iter()).collect();
             let vectors = points::vectors(&conds, VECTOR_LIMIT);
             for bits in 0u32..(1 << caps.len().min(10)) {
-                let granted: Vec<String> = caps.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, c)| c.clone()).collect();
+                let granted: Vec<String> = caps
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| bits & (1 << i) != 0)
+                    .map(|(_, c)| c.clone())
+                    .collect();
                 for kernel in &kernels {
                     let ea = Env { granted: &granted, host: ha, kernel: *kernel };
                     let eb = Env { granted: &granted, host: hb, kernel: *kernel };
                     for args in &vectors {
-                        let va = decide(&sa.rules, name, &ea, args, arch.is_32bit()).map(|i| sa.rules[i].action).unwrap_or(sa.default_action);
-                        let vb = decide(&sb.rules, name, &eb, args, arch.is_32bit()).map(|i| sb.rules[i].action).unwrap_or(sb.default_action);
+                        let va = decide(&sa.rules, name, &ea, args, arch.is_32bit())
+                            .map(|i| sa.rules[i].action)
+                            .unwrap_or(sa.default_action);
+                        let vb = decide(&sb.rules, name, &eb, args, arch.is_32bit())
+                            .map(|i| sb.rules[i].action)
+                            .unwrap_or(sb.default_action);
                         if va != vb {
-                            out.push(format!("{arch} {name}{args:x?} caps {granted:?} kernel {kernel:?}: {va} vs {vb}"));
+                            out.push(format!(
+                                "{arch} {name}{args:x?} caps {granted:?} kernel {kernel:?}: {va} vs {vb}"
+                            ));
                             if out.len() >= limit {
                                 return out;
                             }

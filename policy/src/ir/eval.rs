@@ -80,9 +80,16 @@ impl Policy {
     }
 
     /// [`Policy::evaluate`] for a given kernel version (for `when.min_kernel`).
-    pub fn evaluate_with(&self, audit_arch: u32, nr: u32, args: [u64; 6], kernel: Option<KernelVersion>) -> Evaluation {
+    pub fn evaluate_with(
+        &self,
+        audit_arch: u32,
+        nr: u32,
+        args: [u64; 6],
+        kernel: Option<KernelVersion>,
+    ) -> Evaluation {
         let s = &self.seccomp;
-        let kill = |decided_by| Evaluation { action: Action::KillProcess, decided_by, arch: None, syscall: None };
+        let kill =
+            |decided_by| Evaluation { action: Action::KillProcess, decided_by, arch: None, syscall: None };
         let x32 = audit_arch == Arch::X32.audit_arch() && nr & X32_SYSCALL_BIT != 0;
         let arch = if x32 {
             if !s.arches.contains(&Arch::X32) {

@@ -71,8 +71,8 @@ pub const ALL_ARCHES: [Arch; 18] = [
 
 /// Docker host-architecture names accepted in `when.arches` (as moby's profile uses them).
 pub const HOST_NAMES: [&str; 17] = [
-    "amd64", "x86", "386", "x32", "arm64", "arm", "riscv64", "s390x", "s390", "ppc64le", "ppc64",
-    "ppc", "mips", "mipsle", "mips64", "mips64le", "loong64",
+    "amd64", "x86", "386", "x32", "arm64", "arm", "riscv64", "s390x", "s390", "ppc64le", "ppc64", "ppc",
+    "mips", "mipsle", "mips64", "mips64le", "loong64",
 ];
 
 impl Arch {
@@ -200,10 +200,7 @@ impl Arch {
     /// Whether syscall arguments are 32 bits wide on this arch (all of them, whatever their
     /// C type).
     pub fn is_32bit(self) -> bool {
-        matches!(
-            self,
-            Arch::X86 | Arch::Arm | Arch::S390 | Arch::Ppc | Arch::Mips | Arch::Mipsel
-        )
+        matches!(self, Arch::X86 | Arch::Arm | Arch::S390 | Arch::Ppc | Arch::Mips | Arch::Mipsel)
     }
 }
 

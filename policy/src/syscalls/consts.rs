@@ -292,7 +292,8 @@ mod tests {
     fn values() {
         assert_eq!(parse_value("AF_INET").unwrap().0, 2);
         assert_eq!(parse_value("0x7E020000").unwrap().0, 0x7E02_0000);
-        let ns = "CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWCGROUP";
+        let ns =
+            "CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNET|CLONE_NEWCGROUP";
         assert_eq!(parse_value(ns).unwrap().0, 0x7E02_0000);
         assert_eq!(parse_value("-1").unwrap().0, u64::MAX);
         assert!(parse_value("AF_INETT").is_err());

@@ -159,11 +159,7 @@ pub const GROUPS: &[Group] = &[
                   rt_sigtimedwait_time64 sigaction sigaltstack signal signalfd signalfd4
                   sigpending sigprocmask sigsuspend",
     },
-    Group {
-        name: "@swap",
-        description: "Enabling and disabling swap",
-        members: "swapoff swapon",
-    },
+    Group { name: "@swap", description: "Enabling and disabling swap", members: "swapoff swapon" },
     Group {
         name: "@timer",
         description: "Timers and alarms",

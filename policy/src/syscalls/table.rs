@@ -58,9 +58,7 @@ impl SyscallTable {
 
 macro_rules! crate_table {
     ($module:ident) => {{
-        SyscallTable::from_pairs(
-            syscalls::$module::Sysno::iter().map(|s| (s.name(), s.id() as u32)),
-        )
+        SyscallTable::from_pairs(syscalls::$module::Sysno::iter().map(|s| (s.name(), s.id() as u32)))
     }};
 }
 

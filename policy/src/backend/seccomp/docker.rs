@@ -50,7 +50,12 @@ pub fn box_args(b: &ArgBox, widths: &[u8; 6]) -> Vec<DockerArg> {
         let arg = if cube.mask == u64::MAX {
             DockerArg { index: i as u32, value: cube.value, value_two: 0, op: "SCMP_CMP_EQ".into() }
         } else {
-            DockerArg { index: i as u32, value: cube.mask, value_two: cube.value, op: "SCMP_CMP_MASKED_EQ".into() }
+            DockerArg {
+                index: i as u32,
+                value: cube.mask,
+                value_two: cube.value,
+                op: "SCMP_CMP_MASKED_EQ".into(),
+            }
         };
         out.push(arg);
     }
@@ -70,6 +75,9 @@ struct Context {
     kernel_level: usize,
 }
 
+/// Deciding rule, action name, serialized entry: entries equal in all but names merge.
+type EntryKey = (usize, String, Vec<u8>);
+
 /// Export the policy as a Docker seccomp profile.
 pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
     let s = &policy.seccomp;
@@ -79,7 +87,7 @@ pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
 
     let names: BTreeSet<&str> = s.rules.iter().flat_map(|r| r.syscalls.iter().map(String::as_str)).collect();
     // (rule, action, args, includes, excludes) → names.
-    let mut entries: BTreeMap<(usize, String, Vec<u8>), (DockerSyscall, BTreeSet<String>)> = BTreeMap::new();
+    let mut entries: BTreeMap<EntryKey, (DockerSyscall, BTreeSet<String>)> = BTreeMap::new();
     for name in names {
         let rules: Vec<(usize, &RuleIr)> = s
             .rules
@@ -93,27 +101,43 @@ pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let kernels: Vec<KernelVersion> =
-            rules.iter().filter_map(|(_, r)| r.when.min_kernel).collect::<BTreeSet<_>>().into_iter().collect();
-        let host_dependent = rules.iter().any(|(_, r)| !r.when.arches.is_empty() || !r.when.not_arches.is_empty());
-        let host_list: Vec<String> = if host_dependent { hosts.iter().cloned().collect() } else { vec![String::new()] };
-        let contexts = host_list.len() << caps.len() as u32 * (kernels.len() + 1) as u32;
+        let kernels: Vec<KernelVersion> = rules
+            .iter()
+            .filter_map(|(_, r)| r.when.min_kernel)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let host_dependent =
+            rules.iter().any(|(_, r)| !r.when.arches.is_empty() || !r.when.not_arches.is_empty());
+        let host_list: Vec<String> =
+            if host_dependent { hosts.iter().cloned().collect() } else { vec![String::new()] };
+        let contexts = host_list.len() * (1usize << caps.len().min(16)) * (kernels.len() + 1);
         if caps.len() > 12 || contexts > MAX_CONTEXTS {
-            return Err(Error::Export { format: "docker-seccomp", message: format!("syscall `{name}` depends on too many conditions ({} capabilities, {} kernel versions)", caps.len(), kernels.len()) });
+            return Err(Error::Export {
+                format: "docker-seccomp",
+                message: format!(
+                    "syscall `{name}` depends on too many conditions ({} capabilities, {} kernel versions)",
+                    caps.len(),
+                    kernels.len()
+                ),
+            });
         }
         // region → contexts where it holds
         let mut found: BTreeMap<(ArgBox, Action, usize), BTreeSet<Context>> = BTreeMap::new();
         for host in &host_list {
             for bits in 0u32..(1 << caps.len()) {
                 let present: Vec<bool> = (0..caps.len()).map(|i| bits & (1 << i) != 0).collect();
-                let granted: Vec<String> = caps.iter().zip(&present).filter(|(_, p)| **p).map(|(c, _)| c.clone()).collect();
+                let granted: Vec<String> =
+                    caps.iter().zip(&present).filter(|(_, p)| **p).map(|(c, _)| c.clone()).collect();
                 for level in 0..=kernels.len() {
                     let ranked: Vec<Ranked<Action>> = rules
                         .iter()
                         .filter(|(_, r)| {
                             r.when.caps_ok(&granted)
                                 && (host.is_empty() || r.when.host_ok(host))
-                                && r.when.min_kernel.is_none_or(|k| kernels.iter().position(|x| *x == k).is_some_and(|p| p < level))
+                                && r.when.min_kernel.is_none_or(|k| {
+                                    kernels.iter().position(|x| *x == k).is_some_and(|p| p < level)
+                                })
                         })
                         .map(|(i, r)| Ranked { args: &r.args, action: r.action, rule: *i })
                         .collect();
@@ -149,7 +173,8 @@ pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
                     errno: None,
                 };
                 let key_json = serde_json::to_vec(&entry).unwrap_or_default();
-                let slot = entries.entry((rule, entry.action.clone(), key_json)).or_insert((entry, BTreeSet::new()));
+                let slot =
+                    entries.entry((rule, entry.action.clone(), key_json)).or_insert((entry, BTreeSet::new()));
                 slot.1.insert(name.to_string());
             }
         }

@@ -59,10 +59,12 @@ pub fn target_arch(policy: &Policy, prefer: Option<Arch>) -> Option<Arch> {
 /// Export for a host whose native arch is `native`.
 pub fn to_oci(policy: &Policy, native: Arch, kernel: Option<KernelVersion>) -> OciSeccomp {
     let s = &policy.seccomp;
-    let arches: Vec<Arch> = s.arches.iter().copied().filter(|a| host_of(*a, &s.arches) == host_of(native, &s.arches)).collect();
+    let arches: Vec<Arch> =
+        s.arches.iter().copied().filter(|a| host_of(*a, &s.arches) == host_of(native, &s.arches)).collect();
     let env = Env { granted: &policy.capabilities.granted, host: host_of(native, &s.arches), kernel };
     let arch32 = native.is_32bit();
-    let names: std::collections::BTreeSet<&str> = s.rules.iter().flat_map(|r| r.syscalls.iter().map(String::as_str)).collect();
+    let names: std::collections::BTreeSet<&str> =
+        s.rules.iter().flat_map(|r| r.syscalls.iter().map(String::as_str)).collect();
     let mut groups: BTreeMap<(Action, String), (Vec<DockerArg>, Vec<String>)> = BTreeMap::new();
     for name in names {
         let ranked: Vec<Ranked<Action>> = s

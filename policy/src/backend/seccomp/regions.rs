@@ -104,7 +104,13 @@ pub fn cond_cubes(c: &ArgCondIr, arch32: bool) -> Vec<Cube> {
                 vec![Cube { mask: m, value: raw }]
             }
         }
-        ArgOp::In => c.values.iter().map(|x| point(*x)).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+        ArgOp::In => c
+            .values
+            .iter()
+            .map(|x| point(*x))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         ArgOp::NotIn => complement(&c.values),
     }
 }
@@ -257,7 +263,21 @@ mod tests {
                         continue;
                     }
                     let cubes = cond_cubes(&c, false);
-                    for x in [0u64, 1, 36, 37, 38, 39, 0xffff_ffff, 1 << 32, (1 << 32) | 38, u64::MAX, v, v.wrapping_add(1), v.wrapping_sub(1)] {
+                    for x in [
+                        0u64,
+                        1,
+                        36,
+                        37,
+                        38,
+                        39,
+                        0xffff_ffff,
+                        1 << 32,
+                        (1 << 32) | 38,
+                        u64::MAX,
+                        v,
+                        v.wrapping_add(1),
+                        v.wrapping_sub(1),
+                    ] {
                         let want = c.matches(x, false);
                         let got = cubes.iter().any(|k| k.contains(x));
                         assert_eq!(want, got, "{op:?} {v:#x} width {width} at {x:#x}");
