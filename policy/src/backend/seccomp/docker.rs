@@ -270,25 +270,16 @@ fn express(
 }
 
 /// Merge capability minterms that differ in one variable (disjoint terms stay disjoint).
-fn merge_terms(mut terms: Vec<Vec<Option<bool>>>) -> Vec<Vec<Option<bool>>> {
-    loop {
-        let mut merged = false;
-        'outer: for i in 0..terms.len() {
-            for j in i + 1..terms.len() {
-                let diff: Vec<usize> = (0..terms[i].len()).filter(|k| terms[i][*k] != terms[j][*k]).collect();
-                if let [k] = diff[..] {
-                    if terms[i][k].is_some() && terms[j][k].is_some() {
-                        terms[i][k] = None;
-                        terms.swap_remove(j);
-                        merged = true;
-                        break 'outer;
-                    }
-                }
+fn merge_terms(terms: Vec<Vec<Option<bool>>>) -> Vec<Vec<Option<bool>>> {
+    regions::merge_pairs(terms, |a, b| {
+        let diff: Vec<usize> = (0..a.len()).filter(|k| a[*k] != b[*k]).collect();
+        match diff[..] {
+            [k] if a[k].is_some() && b[k].is_some() => {
+                let mut m = a.clone();
+                m[k] = None;
+                Some(m)
             }
+            _ => None,
         }
-        if !merged {
-            terms.sort();
-            return terms;
-        }
-    }
+    })
 }

@@ -178,23 +178,24 @@ pub fn subtract_all(a: &ArgBox, covered: &[ArgBox]) -> Vec<ArgBox> {
 
 /// Merge boxes that differ in one cube by one bit, until nothing merges (fewer, larger boxes;
 /// the union is unchanged and boxes stay disjoint).
-pub fn merge(mut boxes: Vec<ArgBox>) -> Vec<ArgBox> {
-    loop {
-        let mut merged = false;
-        'outer: for i in 0..boxes.len() {
-            for j in i + 1..boxes.len() {
-                if let Some(m) = merge_pair(&boxes[i], &boxes[j]) {
-                    boxes[i] = m;
-                    boxes.swap_remove(j);
-                    merged = true;
-                    break 'outer;
+pub fn merge(boxes: Vec<ArgBox>) -> Vec<ArgBox> {
+    merge_pairs(boxes, merge_pair)
+}
+
+/// Replace two items by `pair(a, b)` while some pair merges; returns the items sorted.
+pub fn merge_pairs<T: Ord>(mut items: Vec<T>, pair: impl Fn(&T, &T) -> Option<T>) -> Vec<T> {
+    'again: loop {
+        for i in 0..items.len() {
+            for j in i + 1..items.len() {
+                if let Some(m) = pair(&items[i], &items[j]) {
+                    items[i] = m;
+                    items.swap_remove(j);
+                    continue 'again;
                 }
             }
         }
-        if !merged {
-            boxes.sort();
-            return boxes;
-        }
+        items.sort();
+        return items;
     }
 }
 
