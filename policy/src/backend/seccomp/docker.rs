@@ -40,13 +40,12 @@ pub fn arch_map(arches: &[Arch]) -> Vec<ArchMap> {
 }
 
 /// `SCMP_CMP_*` conditions of a box (one per constrained argument).
-pub fn box_args(b: &ArgBox, widths: &[u8; 6]) -> Vec<DockerArg> {
+pub fn box_args(b: &ArgBox) -> Vec<DockerArg> {
     let mut out = Vec::new();
     for (i, cube) in b.iter().enumerate() {
         if *cube == Cube::ANY {
             continue;
         }
-        let _ = widths[i];
         let arg = if cube.mask == u64::MAX {
             DockerArg { index: i as u32, value: cube.value, value_two: 0, op: "SCMP_CMP_EQ".into() }
         } else {
@@ -156,11 +155,10 @@ pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
                 }
             }
         }
-        let widths = arg_widths(&rules);
         for ((b, action, rule), ctxs) in found {
             for (includes, excludes) in express(&ctxs, &hosts, &caps, &kernels, host_dependent, name)? {
                 let (act, errno) = action_fields(action);
-                let args = box_args(&b, &widths);
+                let args = box_args(&b);
                 let entry = DockerSyscall {
                     names: vec![],
                     name: None,
@@ -194,16 +192,6 @@ pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
         syscalls,
         flags: vec![],
     })
-}
-
-fn arg_widths(rules: &[(usize, &RuleIr)]) -> [u8; 6] {
-    let mut w = [64u8; 6];
-    for (_, r) in rules {
-        for c in &r.args {
-            w[usize::from(c.index)] = c.width;
-        }
-    }
-    w
 }
 
 /// Turn a set of contexts into Docker includes/excludes pairs (an OR of them).

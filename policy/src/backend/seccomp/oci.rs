@@ -74,12 +74,6 @@ pub fn to_oci(policy: &Policy, native: Arch, kernel: Option<KernelVersion>) -> O
             .filter(|(_, r)| applies(r, name, &env))
             .map(|(i, r)| Ranked { args: &r.args, action: r.action, rule: i })
             .collect();
-        let mut widths = [64u8; 6];
-        for r in &ranked {
-            for c in r.args {
-                widths[usize::from(c.index)] = c.width;
-            }
-        }
         let mut by_action: BTreeMap<Action, Vec<regions::ArgBox>> = BTreeMap::new();
         for (b, a, _) in regions::partition(&ranked, arch32) {
             if a != s.default_action {
@@ -88,7 +82,7 @@ pub fn to_oci(policy: &Policy, native: Arch, kernel: Option<KernelVersion>) -> O
         }
         for (a, boxes) in by_action {
             for b in regions::merge(boxes) {
-                let args = box_args(&b, &widths);
+                let args = box_args(&b);
                 let key = serde_json::to_string(&args).unwrap_or_default();
                 groups.entry((a, key)).or_insert_with(|| (args, vec![])).1.push(name.to_string());
             }
