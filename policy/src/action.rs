@@ -89,6 +89,21 @@ impl Action {
         }
     }
 
+    /// The verdict the kernel takes from a filter's return value: the action in the top 16
+    /// bits (unknown actions kill the process), errno data capped at 4095.
+    pub fn from_ret(v: u32) -> Action {
+        let data = (v & 0xffff) as u16;
+        match v & 0xffff_0000 {
+            0x0000_0000 => Action::KillThread,
+            0x0003_0000 => Action::Trap,
+            0x0005_0000 => Action::Errno(data.min(4095)),
+            0x7fc0_0000 => Action::Notify,
+            0x7ff0_0000 => Action::Trace(data),
+            0x7ffc_0000 => Action::Log,
+            0x7fff_0000 => Action::Allow,
+            _ => Action::KillProcess,
+        }
+    }
     /// libseccomp's name (`SCMP_ACT_ERRNO`) and the errno for Docker JSON.
     pub fn scmp(self) -> (&'static str, Option<u16>) {
         match self {

@@ -227,3 +227,16 @@ pub fn to_yaml(profile: &Profile) -> Result<String, Error> {
         .map_err(|e| Error::Export { format: "yaml", message: e.to_string() })?;
     Ok(format!("# Imported by `policyc import`; the last matching seccomp rule wins.\n{body}"))
 }
+
+/// Import Docker JSON text and compile the result (as `policyc import` then `compile` would).
+pub fn compile_docker(
+    file: &str,
+    text: &str,
+    opts: &crate::CompileOptions,
+) -> Result<crate::Compiled, Error> {
+    let stem = file.rsplit('/').next().unwrap_or(file).trim_end_matches(".json");
+    let d = parse_docker(file, text)?;
+    let imported = import(file, stem, &d)?;
+    let yaml = to_yaml(&imported.profile)?;
+    crate::compile_text(&format!("{stem}.yaml"), &yaml, None, opts)
+}

@@ -29,6 +29,7 @@ pub mod import;
 pub mod ir;
 pub mod landlock_rights;
 pub mod report;
+pub mod simulate;
 pub mod syscalls;
 
 pub use action::Action;

@@ -31,7 +31,8 @@ enum Command {
         /// Output file (or directory with `--emit all`); stdout when absent.
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Native arch for `oci-seccomp` (default: this machine's, if the profile has it).
+        /// Kernel arch for `bpf`/`bpf-asm` and native arch for `oci-seccomp` (default: this
+        /// machine's, if the profile has it, else the profile's first).
         #[arg(long)]
         arch: Option<String>,
         /// Target kernel `MAJOR.MINOR` for `when.min_kernel` (default: a current kernel).
@@ -57,6 +58,26 @@ enum Command {
         /// Only this arch (default: every arch of the profile).
         #[arg(long)]
         arch: Option<String>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Run syscalls through the reference evaluator and the compiled BPF program side by side.
+    ///
+    /// Prints, per call, both verdicts, the deciding rule (file:line) and the BPF instructions
+    /// executed ("c": the kernel's action cache allows it without running BPF). Exits 1 when
+    /// the two disagree.
+    Simulate {
+        /// Profile path or builtin:NAME.
+        profile: String,
+        /// `NAME[:a0,a1,...]` or `NUMBER[:a0,...]`; arguments are numbers or constants.
+        calls: Vec<String>,
+        /// Arch the calls are made on (default: this machine's, if the profile has it).
+        #[arg(long)]
+        arch: Option<String>,
+        /// Every number of the arch's table, plus the first one above it.
+        #[arg(long)]
+        all: bool,
         /// Report format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -99,7 +120,11 @@ enum Emit {
     OciSeccomp,
     /// Landlock ruleset per ABI (JSON).
     Landlock,
-    /// All of the above, one file each, into the `-o` directory.
+    /// Seccomp classic-BPF program (`struct sock_filter` records, target byte order) for `--arch`.
+    Bpf,
+    /// Disassembly of that program, with jump targets and each verdict's rule.
+    BpfAsm,
+    /// All of the above, one file each, into the `-o` directory (BPF for every kernel arch).
     All,
 }
 
@@ -181,8 +206,15 @@ fn emit_one(c: &Compiled, emit: Emit, arch: Option<Arch>, opts: &CompileOptions)
             json(&seccomp::oci::to_oci(p, native, opts.kernel))
         }
         Emit::Landlock => json(&landlock::landlock_output(p)),
+        Emit::BpfAsm => Ok(bpf_program(p, arch)?.asm()),
+        Emit::Bpf => bail!("--emit bpf writes binary records: give -o FILE"),
         Emit::All => bail!("--emit all needs -o DIR"),
     }
+}
+
+fn bpf_program(p: &policy::Policy, arch: Option<Arch>) -> Result<seccomp::bpf::Program> {
+    let target = seccomp::bpf::target_for(p, arch, host_arch())?;
+    Ok(seccomp::bpf::compile(p, target)?)
 }
 
 fn host_arch() -> Option<Arch> {
@@ -214,6 +246,27 @@ fn run(cli: Cli) -> Result<()> {
                 ] {
                     write_out(Some(&dir.join(file)), &emit_one(&c, e, arch, &opts)?)?;
                 }
+                for target in seccomp::bpf::targets(&c.policy) {
+                    let prog = seccomp::bpf::compile(&c.policy, target)?;
+                    let file = dir.join(format!("seccomp.{target}.bpf"));
+                    std::fs::write(&file, prog.to_bytes())
+                        .with_context(|| format!("cannot write {}", file.display()))?;
+                    write_out(Some(&dir.join(format!("seccomp.{target}.bpf.asm"))), &prog.asm())?;
+                }
+                return Ok(());
+            }
+            if emit == Emit::Bpf {
+                let file = output.context("--emit bpf writes binary records: give -o FILE")?;
+                let prog = bpf_program(&c.policy, arch)?;
+                std::fs::write(&file, prog.to_bytes())
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+                eprintln!(
+                    "policyc: wrote {} ({} instructions for {} kernels: {})",
+                    file.display(),
+                    prog.insns.len(),
+                    prog.target,
+                    prog.arches.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
+                );
                 return Ok(());
             }
             write_out(output.as_deref(), &emit_one(&c, emit, arch, &opts)?)
@@ -269,6 +322,31 @@ fn run(cli: Cli) -> Result<()> {
                     Format::Text => print!("{}", report::explain_text(&c.policy)),
                     Format::Json => print!("{}", json(&c.policy)?),
                 },
+            }
+            Ok(())
+        }
+        Command::Simulate { profile, calls, arch, all, format } => {
+            let c = compile(&profile, &CompileOptions::default())?;
+            let requested = arch.as_deref().map(parse_arch).transpose()?;
+            let prog = bpf_program(&c.policy, requested)?;
+            let call_arch = requested.unwrap_or(prog.target);
+            let mut list = Vec::new();
+            if all {
+                list = policy::simulate::all_calls(call_arch);
+            }
+            for text in &calls {
+                list.push(policy::simulate::parse_call(text, call_arch).map_err(anyhow::Error::msg)?);
+            }
+            if list.is_empty() {
+                bail!("name at least one call (NAME[:a0,a1,...]) or give --all");
+            }
+            let out = policy::simulate::simulate(&c.policy, &prog, call_arch, &list);
+            match format {
+                Format::Text => print!("{}", policy::simulate::text(&out)),
+                Format::Json => print!("{}", json(&out)?),
+            }
+            if out.iter().any(|o| !o.agree) {
+                return Err(Reported.into());
             }
             Ok(())
         }

@@ -17,6 +17,8 @@ impl SyscallTable {
         let mut by_name = HashMap::new();
         let mut by_nr = BTreeMap::new();
         for (name, nr) in pairs {
+            // The syscalls crate spells Rust keywords as raw identifiers (`r#break`).
+            let name = name.strip_prefix("r#").unwrap_or(name);
             by_name.insert(name, nr);
             by_nr.insert(nr, name);
         }

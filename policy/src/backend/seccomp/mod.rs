@@ -1,5 +1,7 @@
-//! Seccomp backends: Docker JSON, OCI JSON, and the region algebra they share.
+//! Seccomp backends: Docker JSON, OCI JSON, the region algebra they share, and our own BPF
+//! code generator.
 
+pub mod bpf;
 pub mod docker;
 pub mod oci;
 pub mod regions;
