@@ -428,6 +428,9 @@ fn build_seccomp(
     for r in &mut rules {
         r.active = r.when.caps_ok(granted);
     }
+    if let Some(r) = clone3_rule(&rules) {
+        rules.insert(0, r);
+    }
     let unknown_action = match unknown {
         None => Action::Errno(38),
         Some(None) => default_action,
@@ -435,6 +438,26 @@ fn build_seccomp(
     };
     let tables = build_tables(&rules, &arches, default_action, opts);
     SeccompIr { default_action, unknown_action, arches, rules, tables }
+}
+
+/// `clone3` passes its flags in memory, where seccomp cannot look. Wherever `clone` is
+/// argument-filtered and the profile says nothing about `clone3`, `clone3` gets ENOSYS (so libc
+/// falls back to `clone`), as the lowest-precedence rule.
+fn clone3_rule(rules: &[RuleIr]) -> Option<RuleIr> {
+    let names = |r: &RuleIr, n: &str| r.syscalls.binary_search_by(|s| s.as_str().cmp(n)).is_ok();
+    if rules.iter().any(|r| names(r, "clone3")) {
+        return None;
+    }
+    let filtered = rules.iter().find(|r| r.active && !r.args.is_empty() && names(r, "clone"))?;
+    Some(RuleIr {
+        syscalls: vec!["clone3".into()],
+        action: Action::Errno(38),
+        args: vec![],
+        when: WhenIr::default(),
+        active: true,
+        origin: filtered.origin.clone(),
+        comment: Some("implicit: clone is argument-filtered, so clone3 returns ENOSYS".into()),
+    })
 }
 
 fn simple_rule(names: &[&str], action: Action, args: Vec<ArgCondIr>, at: &Origin, knob: &str) -> RuleIr {

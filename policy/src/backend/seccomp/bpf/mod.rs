@@ -5,8 +5,8 @@
 //! use policy::backend::seccomp::bpf;
 //! let c = policy::compile("builtin:docker-default", &Default::default()).unwrap();
 //! let prog = bpf::compile(&c.policy, policy::Arch::X86_64).unwrap();
-//! let ptrace = prog.simulate_name(policy::Arch::X86_64, "ptrace", [0; 6]).unwrap();
-//! assert_eq!(ptrace.action, policy::Action::Errno(1));
+//! let acct = prog.simulate_name(policy::Arch::X86_64, "acct", [0; 6]).unwrap();
+//! assert_eq!(acct.action, policy::Action::Errno(1));
 //! ```
 
 pub mod args;

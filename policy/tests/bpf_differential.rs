@@ -1,0 +1,297 @@
+//! The compiled BPF means what the policy means.
+//!
+//! For every built-in profile and the imported moby and Podman defaults, on every kernel
+//! arch the profile targets: every number 0..=1023 and every number of each table (with the
+//! x32 bit, and the other high bits, on x86-64), foreign arch values, and boundary arguments
+//! of every argument condition. The program's verdict and deciding rule must equal the
+//! reference evaluator's. A property test does the same for random small profiles.
+
+use std::collections::BTreeSet;
+
+use policy::backend::seccomp::bpf::{self, interp, Program};
+use policy::ir::points;
+use policy::syscalls::arch::{ALL_ARCHES, X32_SYSCALL_BIT};
+use policy::syscalls::table;
+use policy::{Action, Arch, Policy};
+use proptest::prelude::*;
+
+const MOBY: &str = include_str!("../../tests/fixtures/seccomp/moby-default.json");
+const PODMAN: &str = include_str!("../../tests/fixtures/seccomp/podman-containers-common.json");
+const PODMAN_EXAMPLE: &str = include_str!("../../tests/fixtures/seccomp/podman-example.json");
+
+fn profiles() -> Vec<(String, Policy)> {
+    let mut out: Vec<(String, Policy)> = policy::builtin::names()
+        .into_iter()
+        .map(|n| {
+            let spec = format!("builtin:{n}");
+            let p = policy::compile(&spec, &Default::default()).expect("builtin compiles").policy;
+            (spec, p)
+        })
+        .collect();
+    for (file, text) in
+        [("moby-default.json", MOBY), ("podman-default.json", PODMAN), ("podman-example.json", PODMAN_EXAMPLE)]
+    {
+        let c = policy::import::compile_docker(file, text, &Default::default()).expect("imports");
+        out.push((file.to_string(), c.policy));
+    }
+    out
+}
+
+/// Argument vectors worth trying for `nr` on `arch`: zero and every boundary of its conditions,
+/// with garbage in the high words.
+fn arg_vectors(p: &Policy, arch: Arch, nr: u32) -> Vec<[u64; 6]> {
+    let Some(name) = table::table(arch).and_then(|t| t.name(nr)) else { return vec![[0; 6]] };
+    let Some(sc) = p.seccomp.tables.get(arch.name()).and_then(|t| t.syscalls.get(name)) else {
+        return vec![[0; 6]];
+    };
+    let conds: Vec<_> = sc.conditional.iter().flat_map(|c| &c.args).collect();
+    let mut v = points::vectors(&conds, 20_000);
+    v.push([u64::MAX; 6]);
+    v.push([0xffff_ffff_0000_0000; 6]);
+    v
+}
+
+/// Check one call; returns a description of the mismatch, if any.
+fn check_call(p: &Policy, prog: &Program, audit: u32, nr: u32, args: [u64; 6]) -> Option<String> {
+    let e = p.evaluate(audit, nr, args);
+    let s = prog.simulate(audit, nr, args);
+    let in_program = prog.arches.iter().any(|a| a.audit_arch() == audit);
+    let (want_action, want_origin) = if in_program {
+        (e.action, bpf::decider_origin(&e.decided_by))
+    } else {
+        (Action::KillProcess, "bad-arch".to_string())
+    };
+    (s.action != want_action || s.origin != want_origin).then(|| {
+        format!(
+            "arch {audit:#x} nr {nr:#x} args {args:x?}: bpf {} by {}, reference {want_action} by {want_origin}",
+            s.action, s.origin
+        )
+    })
+}
+
+fn numbers(arch: Arch) -> BTreeSet<u32> {
+    let mut n: BTreeSet<u32> = (0..=1023).collect();
+    if let Some(t) = table::table(arch) {
+        let (lo, hi) = t.range();
+        n.extend(t.iter().map(|(nr, _)| nr));
+        n.extend([lo.saturating_sub(1), hi + 1, hi + 2]);
+    }
+    n.extend([u32::MAX, u32::MAX - 1, 0x8000_0000, 0x7fff_ffff]);
+    n
+}
+
+fn differential(name: &str, p: &Policy) -> usize {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    let foreign: Vec<u32> =
+        ALL_ARCHES.iter().map(|a| a.audit_arch()).chain([0, u32::MAX, 0x4000_003f, 0xc000_003f]).collect();
+    for target in bpf::targets(p) {
+        let prog = bpf::compile(p, target).unwrap_or_else(|e| panic!("{name} on {target}: {e}"));
+        interp::check(&prog.insns).unwrap_or_else(|e| panic!("{name} on {target}: kernel would refuse: {e}"));
+        for arch in ALL_ARCHES {
+            for nr in numbers(arch) {
+                let mut variants = vec![nr];
+                if arch == Arch::X86_64 || arch == Arch::X32 {
+                    variants.extend([nr | X32_SYSCALL_BIT, nr ^ X32_SYSCALL_BIT]);
+                }
+                for n in variants {
+                    let vectors = if arch == Arch::X32 || n & X32_SYSCALL_BIT == 0 {
+                        arg_vectors(p, arch, n)
+                    } else {
+                        arg_vectors(p, Arch::X32, n)
+                    };
+                    for args in vectors {
+                        checked += 1;
+                        failures.extend(check_call(p, &prog, arch.audit_arch(), n, args));
+                    }
+                }
+            }
+        }
+        for &audit in &foreign {
+            for nr in [0, 1, 59, 101, 435, 1000, X32_SYSCALL_BIT | 1] {
+                checked += 1;
+                failures.extend(check_call(p, &prog, audit, nr, [0; 6]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{name}: {} mismatches, first: {:#?}", failures.len(), &failures[..failures.len().min(10)]);
+    checked
+}
+
+#[test]
+fn every_profile_bpf_agrees_with_the_reference_evaluator() {
+    let mut total = 0;
+    for (name, p) in profiles() {
+        let n = differential(&name, &p);
+        assert!(n > 10_000, "{name}: only {n} calls checked");
+        total += n;
+    }
+    eprintln!("differential: {total} calls checked");
+}
+
+#[test]
+fn x32_and_foreign_arches_are_killed_unless_listed() {
+    let p = policy::compile("builtin:strict", &Default::default()).unwrap().policy;
+    assert!(!p.seccomp.arches.contains(&Arch::X32), "strict does not list x32");
+    let prog = bpf::compile(&p, Arch::X86_64).unwrap();
+    for nr in 0..=1023u32 {
+        let s = prog.simulate(Arch::X86_64.audit_arch(), nr | X32_SYSCALL_BIT, [0; 6]);
+        assert_eq!((s.action, s.origin.as_str()), (Action::KillProcess, "x32"), "nr {nr:#x}");
+        let s = prog.simulate(Arch::Aarch64.audit_arch(), nr, [0; 6]);
+        assert_eq!(s.action, Action::KillProcess);
+    }
+}
+
+#[test]
+fn unknown_numbers_get_enosys_and_denies_keep_their_errno() {
+    let p = policy::compile("builtin:docker-default", &Default::default()).unwrap().policy;
+    for target in bpf::targets(&p) {
+        let prog = bpf::compile(&p, target).unwrap();
+        for arch in prog.arches.clone() {
+            let Some(t) = table::table(arch) else { continue };
+            let above = t.range().1 + 1;
+            let s = prog.simulate(arch.audit_arch(), above, [0; 6]);
+            assert_eq!(s.action, Action::Errno(38), "{arch} nr {above}");
+            if let Some(s) = prog.simulate_name(arch, "acct", [0; 6]) {
+                assert_eq!(s.action, Action::Errno(1), "{arch} acct");
+            }
+        }
+    }
+}
+
+#[test]
+fn thirty_two_bit_arguments_ignore_high_garbage() {
+    // Pitfall 8 (CVE-2019-7303): TIOCSTI with high bits set must still be denied.
+    let yaml = "name: t\nseccomp:\n  default: allow\n  rules:\n    - deny: [ioctl]\n      args: [{ index: 1, op: eq, value: TIOCSTI }]\n";
+    let p = policy::compile_text("t.yaml", yaml, None, &Default::default()).unwrap().policy;
+    let prog = bpf::compile(&p, Arch::X86_64).unwrap();
+    for hi in [0u64, 1 << 32, 0xffff_ffff_0000_0000] {
+        let s = prog.simulate_name(Arch::X86_64, "ioctl", [0, 0x5412 | hi, 0, 0, 0, 0]).unwrap();
+        assert_eq!(s.action, Action::Errno(1), "high bits {hi:#x}");
+    }
+}
+
+#[test]
+fn clone3_gets_enosys_where_clone_is_argument_filtered() {
+    let yaml = "name: t\nseccomp:\n  default: allow\n  rules:\n    - deny: [clone]\n      args: [{ index: 0, op: masked_eq, mask: CLONE_NEWUSER, value: CLONE_NEWUSER }]\n";
+    let p = policy::compile_text("t.yaml", yaml, None, &Default::default()).unwrap().policy;
+    for target in bpf::targets(&p) {
+        let prog = bpf::compile(&p, target).unwrap();
+        for arch in prog.arches.clone() {
+            if let Some(s) = prog.simulate_name(arch, "clone3", [0; 6]) {
+                assert_eq!(s.action, Action::Errno(38), "{arch}");
+            }
+        }
+    }
+    // Saying anything about clone3 turns the implicit rule off.
+    let yaml2 = format!("{yaml}    - allow: [clone3]\n");
+    let p = policy::compile_text("t.yaml", &yaml2, None, &Default::default()).unwrap().policy;
+    let prog = bpf::compile(&p, Arch::X86_64).unwrap();
+    assert_eq!(prog.simulate_name(Arch::X86_64, "clone3", [0; 6]).unwrap().action, Action::Allow);
+}
+
+#[test]
+fn oversized_programs_are_an_error_naming_the_size() {
+    // 300 rules on ioctl with distinct 64-bit values: far over 4096 instructions.
+    let mut yaml = String::from("name: big\nseccomp:\n  default: allow\n  arches: [x86_64]\n  rules:\n");
+    for i in 0..1500u64 {
+        yaml.push_str(&format!(
+            "    - deny: [mmap]\n      args: [{{ index: 0, op: eq, value: {} }}, {{ index: 1, op: ne, value: {} }}]\n",
+            (i << 32) | i,
+            i
+        ));
+    }
+    let p = policy::compile_text("big.yaml", &yaml, None, &Default::default()).unwrap().policy;
+    let err = bpf::compile(&p, Arch::X86_64).unwrap_err().to_string();
+    assert!(err.contains("at most 4096") && err.contains("mmap on x86_64"), "{err}");
+}
+
+// ---- property test over random small profiles ----
+
+const NAMES: [&str; 8] = ["read", "write", "clone", "personality", "socket", "ioctl", "mmap", "prctl"];
+const OPS: [&str; 9] = ["eq", "ne", "lt", "le", "gt", "ge", "masked_eq", "in", "not_in"];
+const ACTIONS: [&str; 6] = ["allow", "errno(1)", "errno(38)", "kill", "log", "trap"];
+const VALUES: [u64; 10] = [0, 1, 2, 0xff, 0x7fff_ffff, 0xffff_ffff, 1 << 32, 0x1_0000_0001, u64::MAX, u64::MAX - 1];
+
+fn value() -> impl Strategy<Value = u64> {
+    prop_oneof![prop::sample::select(VALUES.to_vec()), any::<u64>(), 0u64..16]
+}
+
+fn condition() -> impl Strategy<Value = String> {
+    (0u8..3, prop::sample::select(OPS.to_vec()), value(), value(), prop::collection::vec(value(), 1..4), 0u8..3)
+        .prop_map(|(index, op, v, m, vals, w)| {
+            let width = match w {
+                0 => "",
+                1 => ", width: 32",
+                _ => ", width: 64",
+            };
+            match op {
+                "masked_eq" => format!("{{ index: {index}, op: masked_eq, mask: {m}, value: {}{width} }}", v & m),
+                "in" | "not_in" => {
+                    let list: Vec<String> = vals.iter().map(u64::to_string).collect();
+                    format!("{{ index: {index}, op: {op}, values: [{}]{width} }}", list.join(", "))
+                }
+                _ => format!("{{ index: {index}, op: {op}, value: {v}{width} }}"),
+            }
+        })
+}
+
+fn rule() -> impl Strategy<Value = String> {
+    (
+        prop::sample::subsequence(NAMES.to_vec(), 1..3),
+        prop::sample::select(ACTIONS.to_vec()),
+        prop::collection::vec(condition(), 0..3),
+    )
+        .prop_map(|(names, action, conds)| {
+            let mut r = format!("    - syscalls: [{}]\n      action: {action}\n", names.join(", "));
+            if !conds.is_empty() {
+                r.push_str(&format!("      args: [{}]\n", conds.join(", ")));
+            }
+            r
+        })
+}
+
+fn profile() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(ACTIONS.to_vec()),
+        prop::sample::subsequence(vec!["x86_64", "x86", "x32", "aarch64", "arm"], 1..5),
+        prop::collection::vec(rule(), 1..7),
+    )
+        .prop_map(|(default, arches, rules)| {
+            format!(
+                "name: random\nseccomp:\n  default: {default}\n  arches: [{}]\n  rules:\n{}",
+                arches.join(", "),
+                rules.concat()
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_profiles_compile_to_equivalent_bpf(yaml in profile(), extra in prop::collection::vec(prop::array::uniform6(value()), 8)) {
+        let c = policy::compile_text("random.yaml", &yaml, None, &Default::default());
+        let p = match c {
+            Ok(c) => c.policy,
+            // Random profiles may be invalid (e.g. a deny rule with action allow); not our concern here.
+            Err(_) => return Ok(()),
+        };
+        for target in bpf::targets(&p) {
+            let prog = bpf::compile(&p, target).expect("compiles");
+            prop_assert!(interp::check(&prog.insns).is_ok());
+            for arch in prog.arches.clone() {
+                let Some(t) = table::table(arch) else { continue };
+                for name in NAMES {
+                    let Some(nr) = t.nr(name) else { continue };
+                    let mut vectors = arg_vectors(&p, arch, nr);
+                    vectors.extend(extra.iter().copied());
+                    for args in vectors {
+                        let m = check_call(&p, &prog, arch.audit_arch(), nr, args);
+                        prop_assert!(m.is_none(), "{}\n{}", m.unwrap_or_default(), yaml);
+                    }
+                }
+            }
+        }
+    }
+}
