@@ -1,0 +1,3 @@
+//! Helpers shared by the end-to-end tests and the benchmark.
+
+pub mod scmp;
