@@ -24,7 +24,12 @@ const PODMAN: &str = include_str!("fixtures/seccomp/podman-containers-common.jso
 fn policies() -> Vec<(String, Policy)> {
     let mut out: Vec<(String, Policy)> = policy::builtin::names()
         .into_iter()
-        .map(|n| (format!("builtin:{n}"), policy::compile(&format!("builtin:{n}"), &Default::default()).unwrap().policy))
+        .map(|n| {
+            (
+                format!("builtin:{n}"),
+                policy::compile(&format!("builtin:{n}"), &Default::default()).unwrap().policy,
+            )
+        })
         .collect();
     for (f, t) in [("moby-default.json", MOBY), ("podman-default.json", PODMAN)] {
         out.push((f.into(), policy::import::compile_docker(f, t, &Default::default()).unwrap().policy));
@@ -65,7 +70,10 @@ fn compare(p: &Policy, opt: scmp::Optimize) -> (Vec<String>, usize) {
                 Some(_) => a,
             };
             if b != expected_b {
-                diffs.push(format!("nr {nr} ({}) args {args:x?}: ours {a}, libseccomp {b}", name.unwrap_or("?")));
+                diffs.push(format!(
+                    "nr {nr} ({}) args {args:x?}: ours {a}, libseccomp {b}",
+                    name.unwrap_or("?")
+                ));
             }
         }
     }
@@ -78,7 +86,12 @@ fn libseccomp_agrees_with_our_bpf_on_every_x86_64_number() {
         for opt in [scmp::Optimize::Linear, scmp::Optimize::Tree] {
             let (diffs, n) = compare(&p, opt);
             assert!(n >= 1024, "{name}: {n} calls");
-            assert!(diffs.is_empty(), "{name} ({opt:?}): {} differences, first: {:#?}", diffs.len(), &diffs[..diffs.len().min(10)]);
+            assert!(
+                diffs.is_empty(),
+                "{name} ({opt:?}): {} differences, first: {:#?}",
+                diffs.len(),
+                &diffs[..diffs.len().min(10)]
+            );
         }
     }
 }
@@ -87,11 +100,20 @@ fn libseccomp_agrees_with_our_bpf_on_every_x86_64_number() {
 fn documented_difference_unknown_numbers_get_enosys_not_the_default() {
     let p = policy::compile("builtin:docker-default", &Default::default()).unwrap().policy;
     assert_eq!(p.seccomp.unknown_action, Action::Errno(38));
-    let theirs = scmp::export(&scmp::filter(&to_docker(&p).unwrap(), &p.capabilities.granted, false, scmp::Optimize::Tree));
+    let theirs = scmp::export(&scmp::filter(
+        &to_docker(&p).unwrap(),
+        &p.capabilities.granted,
+        false,
+        scmp::Optimize::Tree,
+    ));
     let ours = bpf::compile(&p, Arch::X86_64).unwrap();
     for nr in [400u32, 600, 1000] {
         assert!(table::table(Arch::X86_64).unwrap().name(nr).is_none());
-        assert_eq!(ours.simulate(Arch::X86_64.audit_arch(), nr, [0; 6]).action, Action::Errno(38), "ours, nr {nr}");
+        assert_eq!(
+            ours.simulate(Arch::X86_64.audit_arch(), nr, [0; 6]).action,
+            Action::Errno(38),
+            "ours, nr {nr}"
+        );
         assert_eq!(run(&theirs, nr, [0; 6]), Action::Errno(1), "libseccomp, nr {nr}");
     }
 }
@@ -113,5 +135,10 @@ fn documented_difference_names_newer_than_libseccomp_are_skipped_by_it() {
             assert_eq!(run(&theirs, nr, [0; 6]), p.seccomp.default_action, "{name}");
         }
     }
-    eprintln!("names libseccomp {} does not know: {unknown:?} ({seen} change a verdict)", libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro)).unwrap_or_default());
+    eprintln!(
+        "names libseccomp {} does not know: {unknown:?} ({seen} change a verdict)",
+        libseccomp::ScmpVersion::current()
+            .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+            .unwrap_or_default()
+    );
 }

@@ -38,7 +38,12 @@ fn kernel_at_least(min: &str, kernel: (u32, u32)) -> bool {
 }
 
 /// Docker's `includes`/`excludes` test for host `amd64`.
-fn wanted(inc: Option<&DockerFilter>, exc: Option<&DockerFilter>, caps: &[String], kernel: (u32, u32)) -> bool {
+fn wanted(
+    inc: Option<&DockerFilter>,
+    exc: Option<&DockerFilter>,
+    caps: &[String],
+    kernel: (u32, u32),
+) -> bool {
     let host = "amd64";
     if let Some(i) = inc {
         if !i.arches.is_empty() && !i.arches.iter().any(|a| a == host) {
@@ -139,7 +144,11 @@ pub fn filter(
 
 /// The BPF libseccomp generates for `ctx`.
 pub fn export(ctx: &ScmpFilterContext) -> Vec<SockFilter> {
-    let path = std::env::temp_dir().join(format!("palisade-scmp-{}-{:?}.bpf", std::process::id(), std::thread::current().id()));
+    let path = std::env::temp_dir().join(format!(
+        "palisade-scmp-{}-{:?}.bpf",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let file = std::fs::File::create(&path).expect("temp file");
     ctx.export_bpf(&file).expect("seccomp_export_bpf");
     drop(file);
