@@ -172,6 +172,61 @@ fn rules_of(file: &str, s: &DockerSyscall, warnings: &mut Vec<Diagnostic>) -> Re
     Ok(vec![base])
 }
 
+/// Whether two entries' `includes`/`excludes` can hold at once (same capabilities and arch).
+fn may_overlap(a: &DockerSyscall, b: &DockerSyscall) -> bool {
+    let empty = DockerFilter::default();
+    let (ai, ae) = (a.includes.as_ref().unwrap_or(&empty), a.excludes.as_ref().unwrap_or(&empty));
+    let (bi, be) = (b.includes.as_ref().unwrap_or(&empty), b.excludes.as_ref().unwrap_or(&empty));
+    let clash = |inc: &DockerFilter, exc: &DockerFilter| {
+        inc.caps.iter().any(|c| exc.caps.contains(c))
+            || inc.arches.iter().any(|x| exc.arches.contains(x))
+            || (!inc.arches.is_empty() && !exc.arches.is_empty() && inc.arches.iter().all(|x| exc.arches.contains(x)))
+    };
+    let arches_disjoint =
+        !ai.arches.is_empty() && !bi.arches.is_empty() && !ai.arches.iter().any(|x| bi.arches.contains(x));
+    !(clash(ai, be) || clash(bi, ae) || arches_disjoint)
+}
+
+/// Entries without arguments that name the same syscall with different actions and can apply
+/// together. libseccomp (so runc and crun) silently keeps the first such rule; Palisade's
+/// last-rule-wins keeps the later one. Both readings are reported so the user can choose.
+fn first_wins_conflicts(file: &str, d: &DockerProfile) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let arg_free: Vec<(usize, &DockerSyscall)> =
+        d.syscalls.iter().enumerate().filter(|(_, s)| s.args.as_ref().is_none_or(|a| a.is_empty())).collect();
+    for (k, (j, later)) in arg_free.iter().enumerate() {
+        let names: Vec<&String> = later.names.iter().chain(later.name.iter()).collect();
+        for (i, earlier) in &arg_free[..k] {
+            if earlier.action == later.action && earlier.errno_ret == later.errno_ret {
+                continue;
+            }
+            if !may_overlap(earlier, later) {
+                continue;
+            }
+            let shared: Vec<&str> = names
+                .iter()
+                .filter(|n| earlier.names.contains(n) || earlier.name.as_ref() == Some(**n))
+                .map(|n| n.as_str())
+                .collect();
+            if shared.is_empty() {
+                continue;
+            }
+            out.push(Diagnostic {
+                severity: crate::error::Severity::Warning,
+                origin: Origin::new(file, 1, 1),
+                message: format!(
+                    "syscalls[{j}] ({}) and syscalls[{i}] ({}) both apply to {} without argument conditions: libseccomp (runc, crun) keeps the first, syscalls[{i}]; the imported profile keeps the last, syscalls[{j}]",
+                    later.action,
+                    earlier.action,
+                    shared.join(", ")
+                ),
+                hint: Some("remove the names from the entry you do not mean".into()),
+            });
+        }
+    }
+    out
+}
+
 /// Convert a Docker profile. `name` becomes the profile name.
 pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Error> {
     let mut warnings = Vec::new();
@@ -189,6 +244,7 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
             arches.push(arch.name().to_string());
         }
     }
+    warnings.extend(first_wins_conflicts(file, d));
     let mut rules = Vec::new();
     for s in &d.syscalls {
         rules.extend(rules_of(file, s, &mut warnings)?.into_iter().map(Sp::new));

@@ -28,9 +28,11 @@ fn profiles() -> Vec<(String, Policy)> {
             (spec, p)
         })
         .collect();
-    for (file, text) in
-        [("moby-default.json", MOBY), ("podman-default.json", PODMAN), ("podman-example.json", PODMAN_EXAMPLE)]
-    {
+    for (file, text) in [
+        ("moby-default.json", MOBY),
+        ("podman-default.json", PODMAN),
+        ("podman-example.json", PODMAN_EXAMPLE),
+    ] {
         let c = policy::import::compile_docker(file, text, &Default::default()).expect("imports");
         out.push((file.to_string(), c.policy));
     }
@@ -114,7 +116,12 @@ fn differential(name: &str, p: &Policy) -> usize {
             }
         }
     }
-    assert!(failures.is_empty(), "{name}: {} mismatches, first: {:#?}", failures.len(), &failures[..failures.len().min(10)]);
+    assert!(
+        failures.is_empty(),
+        "{name}: {} mismatches, first: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(10)]
+    );
     checked
 }
 
@@ -211,14 +218,22 @@ fn oversized_programs_are_an_error_naming_the_size() {
 const NAMES: [&str; 8] = ["read", "write", "clone", "personality", "socket", "ioctl", "mmap", "prctl"];
 const OPS: [&str; 9] = ["eq", "ne", "lt", "le", "gt", "ge", "masked_eq", "in", "not_in"];
 const ACTIONS: [&str; 6] = ["allow", "errno(1)", "errno(38)", "kill", "log", "trap"];
-const VALUES: [u64; 10] = [0, 1, 2, 0xff, 0x7fff_ffff, 0xffff_ffff, 1 << 32, 0x1_0000_0001, u64::MAX, u64::MAX - 1];
+const VALUES: [u64; 10] =
+    [0, 1, 2, 0xff, 0x7fff_ffff, 0xffff_ffff, 1 << 32, 0x1_0000_0001, u64::MAX, u64::MAX - 1];
 
 fn value() -> impl Strategy<Value = u64> {
     prop_oneof![prop::sample::select(VALUES.to_vec()), any::<u64>(), 0u64..16]
 }
 
 fn condition() -> impl Strategy<Value = String> {
-    (0u8..3, prop::sample::select(OPS.to_vec()), value(), value(), prop::collection::vec(value(), 1..4), 0u8..3)
+    (
+        0u8..3,
+        prop::sample::select(OPS.to_vec()),
+        value(),
+        value(),
+        prop::collection::vec(value(), 1..4),
+        0u8..3,
+    )
         .prop_map(|(index, op, v, m, vals, w)| {
             let width = match w {
                 0 => "",
@@ -226,7 +241,9 @@ fn condition() -> impl Strategy<Value = String> {
                 _ => ", width: 64",
             };
             match op {
-                "masked_eq" => format!("{{ index: {index}, op: masked_eq, mask: {m}, value: {}{width} }}", v & m),
+                "masked_eq" => {
+                    format!("{{ index: {index}, op: masked_eq, mask: {m}, value: {}{width} }}", v & m)
+                }
                 "in" | "not_in" => {
                     let list: Vec<String> = vals.iter().map(u64::to_string).collect();
                     format!("{{ index: {index}, op: {op}, values: [{}]{width} }}", list.join(", "))
