@@ -171,10 +171,18 @@ fn main() {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
         .unwrap_or_default();
-    let v = libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro)).unwrap_or_default();
-    let _ = writeln!(out, "Measured by `cargo bench --bench bpf -- --write` on Linux {}, {cpu}, libseccomp {v}.\n", kernel.trim());
+    let v = libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Measured by `cargo bench --bench bpf -- --write` on Linux {}, {cpu}, libseccomp {v}.\n",
+        kernel.trim()
+    );
     let _ = writeln!(
         out,
         "| profile | build | length | mean executed | worst executed (syscall) | cacheable | compile x86_64 (ms) | compile x86_64+x86+x32 (ms) |"
@@ -207,7 +215,10 @@ fn main() {
                 if st.uncached_argument_free_allows.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({} argument-free allows not cacheable)", st.uncached_argument_free_allows.len())
+                    format!(
+                        " ({} argument-free allows not cacheable)",
+                        st.uncached_argument_free_allows.len()
+                    )
                 },
                 ms(r.compile_one),
                 ms(r.compile_three),
@@ -216,13 +227,23 @@ fn main() {
         if s.name == "Docker default" {
             // The whole pipeline for comparison: YAML profile text → BPF, JSON text → libseccomp BPF.
             let yaml = median_time(|| {
-                let c = policy::compile_text("docker-default.yaml", DOCKER_DEFAULT_YAML, None, &Default::default())
-                    .expect("compiles");
+                let c = policy::compile_text(
+                    "docker-default.yaml",
+                    DOCKER_DEFAULT_YAML,
+                    None,
+                    &Default::default(),
+                )
+                .expect("compiles");
                 std::hint::black_box(bpf::compile(&c.policy, Arch::X86_64).expect("bpf"));
             });
             let json = median_time(|| {
                 let d = policy::import::parse_docker("moby", s.json_text).expect("parses");
-                std::hint::black_box(scmp::export(&scmp::filter(&d, &s.policy.capabilities.granted, true, scmp::Optimize::Tree)));
+                std::hint::black_box(scmp::export(&scmp::filter(
+                    &d,
+                    &s.policy.capabilities.granted,
+                    true,
+                    scmp::Optimize::Tree,
+                )));
             });
             let _ = writeln!(
                 out,
@@ -274,12 +295,17 @@ fn debug_cache_diff() {
     for s in subjects() {
         let one = with_arches(&s.policy, &[Arch::X86_64]);
         let ours = bpf::compile(&one, Arch::X86_64).unwrap();
-        let theirs = scmp::export(&scmp::filter(&s.json, &s.policy.capabilities.granted, false, scmp::Optimize::Tree));
+        let theirs =
+            scmp::export(&scmp::filter(&s.json, &s.policy.capabilities.granted, false, scmp::Optimize::Tree));
         for (nr, name) in policy::syscalls::table::table(Arch::X86_64).unwrap().iter() {
             let a = bpf::cache::const_allow(&ours.insns, Arch::X86_64.audit_arch(), nr);
             let b = bpf::cache::const_allow(&theirs, Arch::X86_64.audit_arch(), nr);
             if a != b {
-                eprintln!("{}: {name} ours {a} libseccomp {b} ir {:?}", s.name, one.seccomp.tables["x86_64"].syscalls.get(name));
+                eprintln!(
+                    "{}: {name} ours {a} libseccomp {b} ir {:?}",
+                    s.name,
+                    one.seccomp.tables["x86_64"].syscalls.get(name)
+                );
             }
         }
     }
@@ -294,7 +320,12 @@ fn debug_conflict() {
         let r1 = ctx.add_rule(order[0], sc).map(|_| ()).map_err(|e| e.to_string());
         let r2 = ctx.add_rule(order[1], sc).map(|_| ()).map_err(|e| e.to_string());
         let insns = scmp::export(&ctx);
-        let d = bpf::SeccompData { nr: 308, arch: Arch::X86_64.audit_arch(), instruction_pointer: 0, args: [0; 6] };
+        let d = bpf::SeccompData {
+            nr: 308,
+            arch: Arch::X86_64.audit_arch(),
+            instruction_pointer: 0,
+            args: [0; 6],
+        };
         let r = bpf::interp::run(&insns, &d, false);
         eprintln!("{order:?}: {r1:?} {r2:?} -> {}", policy::Action::from_ret(r.ret));
     }

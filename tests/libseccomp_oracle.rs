@@ -151,7 +151,10 @@ fn documented_difference_libseccomp_keeps_the_first_of_two_conflicting_rules() {
     let json = policy::import::parse_docker("podman.json", PODMAN).unwrap();
     let imported = policy::import::import("podman.json", "podman", &json).unwrap();
     assert!(
-        imported.warnings.iter().any(|w| w.message.contains("apply to setns") && w.message.contains("keeps the first")),
+        imported
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("apply to setns") && w.message.contains("keeps the first")),
         "{:#?}",
         imported.warnings
     );
@@ -161,6 +164,11 @@ fn documented_difference_libseccomp_keeps_the_first_of_two_conflicting_rules() {
     assert_eq!(run(&theirs, setns, [0; 6]), Action::Allow, "libseccomp on Podman's own JSON");
     assert_eq!(p.evaluate(Arch::X86_64.audit_arch(), setns, [0; 6]).action, Action::Errno(1), "the import");
     // Our exported JSON never relies on order, so libseccomp reads it as we do.
-    let ours = scmp::export(&scmp::filter(&to_docker(&p).unwrap(), &p.capabilities.granted, false, scmp::Optimize::Tree));
+    let ours = scmp::export(&scmp::filter(
+        &to_docker(&p).unwrap(),
+        &p.capabilities.granted,
+        false,
+        scmp::Optimize::Tree,
+    ));
     assert_eq!(run(&ours, setns, [0; 6]), Action::Errno(1));
 }

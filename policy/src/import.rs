@@ -180,7 +180,9 @@ fn may_overlap(a: &DockerSyscall, b: &DockerSyscall) -> bool {
     let clash = |inc: &DockerFilter, exc: &DockerFilter| {
         inc.caps.iter().any(|c| exc.caps.contains(c))
             || inc.arches.iter().any(|x| exc.arches.contains(x))
-            || (!inc.arches.is_empty() && !exc.arches.is_empty() && inc.arches.iter().all(|x| exc.arches.contains(x)))
+            || (!inc.arches.is_empty()
+                && !exc.arches.is_empty()
+                && inc.arches.iter().all(|x| exc.arches.contains(x)))
     };
     let arches_disjoint =
         !ai.arches.is_empty() && !bi.arches.is_empty() && !ai.arches.iter().any(|x| bi.arches.contains(x));

@@ -87,7 +87,11 @@ pub fn disassemble(p: &Program) -> String {
     let _ = writeln!(out, "; jumps: jt jf (absolute); every other arch: kill-process");
     for (pc, i) in p.insns.iter().enumerate() {
         let text = insn_text(i, pc);
-        let note = p.notes.get(pc).map(String::as_str).unwrap_or("");
+        let note = match (p.notes.get(pc), p.rets.get(pc).and_then(Option::as_ref)) {
+            (Some(n), _) if !n.is_empty() => n.to_string(),
+            (_, Some(k)) => k.origin.clone(),
+            _ => String::new(),
+        };
         if note.is_empty() {
             let _ = writeln!(out, "{pc:>4}  {text}");
         } else {

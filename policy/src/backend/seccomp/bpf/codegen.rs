@@ -7,12 +7,10 @@
 //! Only `ld nr/arch`, `jeq/jge #k` and `ret` lie on the path to an argument-free verdict, so
 //! the kernel's action cache applies to every syscall that is allowed whatever its arguments.
 
-use std::collections::BTreeMap;
-
 use super::args::{emit_conditions, ArgAbi};
-use super::emit::{Emitter, Label, RetKey};
+use super::emit::{Emitter, Label, Note, RetKey};
 use super::insn::{op, OFF_ARCH, OFF_NR};
-use super::search::{optimal_tree, segments, Segment, Tree};
+use super::search::{optimal_tree, segments, Node, Segment, Tree};
 use super::{BpfError, Program};
 use crate::action::Action;
 use crate::ir::{CondIr, Policy};
@@ -22,19 +20,44 @@ use crate::syscalls::{table, Arch};
 /// Weight of one number that runs the filter, against 1 for each number the kernel caches.
 const RUNS_BPF: u64 = 1000;
 
-/// What happens to one range of numbers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What happens to one range of numbers: a shared `ret` (an interned [`RetKey`]) or the
+/// argument tests of one syscall (an index into the block's [`ArgsLeaf`]s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Leaf {
-    Ret(RetKey),
-    Args(Box<ArgsLeaf>),
+    Ret(u32),
+    Args(u32),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct ArgsLeaf {
-    name: String,
-    fallback: RetKey,
-    conds: Vec<CondIr>,
-    abi: (bool, bool),
+#[derive(Clone, Copy, Debug)]
+struct ArgsLeaf<'a> {
+    name: &'static str,
+    fallback: u32,
+    conds: &'a [CondIr],
+    abi: ArgAbi,
+}
+
+/// The verdicts of one program, interned so leaves compare and copy as integers.
+#[derive(Default)]
+struct Keys {
+    list: Vec<RetKey>,
+    last: usize,
+}
+
+impl Keys {
+    fn id(&mut self, action: Action, origin: &str) -> u32 {
+        let is = |k: &RetKey| k.action == action && k.origin == origin;
+        if self.list.get(self.last).is_some_and(is) {
+            return self.last as u32;
+        }
+        self.last = match self.list.iter().position(is) {
+            Some(i) => i,
+            None => {
+                self.list.push(RetKey { action, origin: origin.to_string() });
+                self.list.len() - 1
+            }
+        };
+        self.last as u32
+    }
 }
 
 fn key(action: Action, origin: &str) -> RetKey {
@@ -92,46 +115,89 @@ fn cacheable_arch(arch: Arch, target: Arch) -> bool {
     arch != Arch::X32 && (arch == target || arch.family_head() == target)
 }
 
-fn block_segments(policy: &Policy, block: &Block, target: Arch) -> Vec<Segment<Leaf>> {
+/// A syscall number, its leaf, and its weight in the search.
+type Point = (u32, Leaf, u64);
+
+/// Every number of `a`'s table with its leaf and weight.
+fn arch_points<'a>(
+    policy: &'a Policy,
+    a: Arch,
+    t: &table::SyscallTable,
+    target: Arch,
+    keys: &mut Keys,
+    args: &mut Vec<ArgsLeaf<'a>>,
+) -> Vec<Point> {
     let s = &policy.seccomp;
+    // The IR's verdicts by number, walked alongside the table (both sorted).
+    let mut listed: Vec<(u32, &'a crate::ir::SyscallIr)> = s
+        .tables
+        .get(a.name())
+        .map(|at| at.syscalls.values().map(|sc| (sc.nr, sc)).collect())
+        .unwrap_or_default();
+    listed.sort_unstable_by_key(|(nr, _)| *nr);
+    let mut listed = listed.into_iter().peekable();
+    let abi = ArgAbi { arch32: a.is_32bit(), big_endian: a.audit_arch() & 0x4000_0000 == 0 };
+    let default = Leaf::Ret(keys.id(s.default_action, "default"));
+    let cache = cacheable_arch(a, target);
+    let mut points = Vec::with_capacity(t.len());
+    for (nr, name) in t.iter() {
+        while listed.peek().is_some_and(|(n, _)| *n < nr) {
+            listed.next();
+        }
+        let leaf = match listed.peek() {
+            Some((n, sc)) if *n == nr => {
+                let fallback = keys.id(sc.action, sc.origin.as_deref().unwrap_or("default"));
+                if sc.conditional.is_empty() {
+                    Leaf::Ret(fallback)
+                } else {
+                    args.push(ArgsLeaf { name, fallback, conds: &sc.conditional, abi });
+                    Leaf::Args(args.len() as u32 - 1)
+                }
+            }
+            _ => default,
+        };
+        let allows = match leaf {
+            Leaf::Ret(id) => keys.list[id as usize].action == Action::Allow,
+            Leaf::Args(_) => false,
+        };
+        // x32 is rare: its calls weigh like cached ones.
+        let light = (cache && allows) || a == Arch::X32;
+        points.push((nr, leaf, if light { 1 } else { RUNS_BPF }));
+    }
+    points
+}
+
+fn block_segments<'a>(
+    policy: &'a Policy,
+    block: &Block,
+    target: Arch,
+    keys: &mut Keys,
+    args: &mut Vec<ArgsLeaf<'a>>,
+) -> Vec<Segment<Leaf>> {
+    let s = &policy.seccomp;
+    let unknown = Leaf::Ret(keys.id(s.unknown_action, "unknown"));
     let mut all: Vec<Segment<Leaf>> = Vec::new();
+    let mut cache_points: Vec<(Arch, Vec<Point>)> = Vec::new();
     for (lo, hi, arch, absent) in &block.regions {
         let segs = match arch.and_then(|a| table::table(a).map(|t| (a, t))) {
             None => {
                 let leaf = match arch {
-                    Some(_) => Leaf::Ret(key(s.unknown_action, "unknown")),
-                    None => Leaf::Ret(absent.clone()),
+                    Some(_) => unknown,
+                    None => Leaf::Ret(keys.id(absent.action, &absent.origin)),
                 };
                 segments(std::iter::empty(), *lo, *hi, &leaf, RUNS_BPF)
             }
             Some((a, t)) => {
-                let at = s.tables.get(a.name());
-                let abi = (a.is_32bit(), a.audit_arch() & 0x4000_0000 == 0);
-                let default = key(s.default_action, "default");
-                let cache = cacheable_arch(a, target);
-                let points = t.iter().map(|(nr, name)| {
-                    let leaf = match at.and_then(|at| at.syscalls.get(name)) {
-                        None => Leaf::Ret(default.clone()),
-                        Some(sc) => {
-                            let fallback = key(sc.action, sc.origin.as_deref().unwrap_or("default"));
-                            if sc.conditional.is_empty() {
-                                Leaf::Ret(fallback)
-                            } else {
-                                Leaf::Args(Box::new(ArgsLeaf {
-                                    name: name.to_string(),
-                                    fallback,
-                                    conds: sc.conditional.clone(),
-                                    abi,
-                                }))
-                            }
-                        }
-                    };
-                    // x32 is rare: its calls weigh like cached ones.
-                    let cached = cache && matches!(&leaf, Leaf::Ret(k) if k.action == Action::Allow);
-                    (nr, leaf, if cached || a == Arch::X32 { 1 } else { RUNS_BPF })
-                });
+                if !cache_points.iter().any(|(x, _)| *x == a) {
+                    let p = arch_points(policy, a, t, target, keys, args);
+                    cache_points.push((a, p));
+                }
+                let all_points = &cache_points.iter().find(|(x, _)| *x == a).expect("just added").1;
+                let from = all_points.partition_point(|(nr, _, _)| nr < lo);
+                let to = all_points.partition_point(|(nr, _, _)| nr <= hi);
+                let points = all_points[from..to].iter().copied();
                 let gap = if a == Arch::X32 { 1 } else { RUNS_BPF };
-                segments(points, *lo, *hi, &Leaf::Ret(key(s.unknown_action, "unknown")), gap)
+                segments(points, *lo, *hi, &unknown, gap)
             }
         };
         for seg in segs {
@@ -158,36 +224,48 @@ pub fn compile(policy: &Policy, target: Arch) -> Result<Program, BpfError> {
     }
     let big_endian = target.audit_arch() & 0x4000_0000 == 0;
     let blocks = blocks(&arches, target);
+    let mut keys = Keys::default();
     let mut e = Emitter::new();
     let mut sizes: Vec<(String, usize)> = Vec::new();
     e.load(OFF_ARCH, "arch");
     let entries: Vec<Label> = blocks.iter().map(|_| e.label()).collect();
-    for (b, l) in blocks.iter().zip(&entries) {
+    let names: Vec<String> = blocks
+        .iter()
+        .map(|b| {
+            arches
+                .iter()
+                .filter(|a| a.audit_arch() == b.audit_arch)
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
+    for ((b, l), name) in blocks.iter().zip(&entries).zip(&names) {
         let next = e.label();
-        let name: Vec<&str> =
-            arches.iter().filter(|a| a.audit_arch() == b.audit_arch).map(|a| a.name()).collect();
-        e.jump(op::JEQ_K, b.audit_arch, *l, next, name.join("/"));
+        e.jump(op::JEQ_K, b.audit_arch, *l, next, name.clone());
         e.bind(next);
     }
-    e.ret(key(Action::KillProcess, "bad-arch"), "");
-    for (index, (b, entry)) in blocks.iter().zip(entries).enumerate() {
+    e.ret(RetKey { action: Action::KillProcess, origin: "bad-arch".into() });
+    for (index, ((b, entry), arch_name)) in blocks.iter().zip(entries).zip(&names).enumerate() {
         let start = e.len();
-        let segs = block_segments(policy, b, target);
+        let mut args = Vec::new();
+        let segs = block_segments(policy, b, target, &mut keys, &mut args);
         // Before the search: `ld arch`, `jeq` × (index + 1), `ld nr`.
-        let tree = dispatch_tree(&segs, WORST_CASE_BUDGET.saturating_sub(index + 3))?;
-        let arch_name = arches
-            .iter()
-            .filter(|a| a.audit_arch() == b.audit_arch)
-            .map(|a| a.name())
-            .collect::<Vec<_>>()
-            .join("/");
+        let tree = dispatch_tree(&segs, &args, &mut keys, WORST_CASE_BUDGET.saturating_sub(index + 3))?;
         let name_of = |nr: u32| -> Option<&'static str> {
             let (_, _, arch, _) = b.regions.iter().find(|(lo, hi, _, _)| (*lo..=*hi).contains(&nr))?;
             table::table((*arch)?)?.name(nr)
         };
         e.bind(entry);
         e.load(OFF_NR, format!("nr ({arch_name})"));
-        let mut ctx = Ctx { segs: &segs, sizes: &mut sizes, arch_name: &arch_name, name_of: &name_of };
+        let mut ctx = Ctx {
+            segs: &segs,
+            args: &args,
+            keys: &mut keys,
+            sizes: &mut sizes,
+            arch_name,
+            name_of: &name_of,
+        };
         emit_block(&mut e, &tree, &mut ctx);
         sizes.push((format!("dispatch on {arch_name}"), e.len() - start));
     }
@@ -200,17 +278,21 @@ pub fn compile(policy: &Policy, target: Arch) -> Result<Program, BpfError> {
     Ok(Program { target, arches, big_endian, insns: asm.insns, notes: asm.notes, rets: asm.rets })
 }
 
+/// Emit one syscall's argument tests, jumping to the block's shared `ret`s.
+fn emit_args(e: &mut Emitter, a: &ArgsLeaf, keys: &mut Keys, rets: &mut Rets) {
+    let fallback = rets.label(e, a.fallback);
+    emit_conditions(e, a.conds, a.abi, |e, c| rets.label(e, keys.id(c.action, &c.origin)), fallback);
+}
+
 /// Most instructions a leaf can execute (its `ret` included).
-fn leaf_cost(leaf: &Leaf) -> Result<usize, BpfError> {
-    let Leaf::Args(a) = leaf else { return Ok(1) };
+fn leaf_cost(leaf: Leaf, args: &[ArgsLeaf], keys: &mut Keys) -> Result<usize, BpfError> {
+    let Leaf::Args(i) = leaf else { return Ok(1) };
     let mut e = Emitter::new();
     let mut rets = Rets::default();
-    let abi = ArgAbi { arch32: a.abi.0, big_endian: a.abi.1 };
-    let fallback = rets.label(&mut e, &a.fallback);
-    emit_conditions(&mut e, &a.conds, abi, |e, c| rets.label(e, &key(c.action, &c.origin)), fallback);
-    for k in std::mem::take(&mut rets.order) {
-        e.bind(rets.labels[&k]);
-        e.ret(k, "");
+    emit_args(&mut e, &args[i as usize], keys, &mut rets);
+    for id in std::mem::take(&mut rets.order) {
+        e.bind(rets.labels[id as usize].expect("requested"));
+        e.ret(keys.list[id as usize].clone());
     }
     Ok(super::stats::longest_path(&e.finish()?.insns))
 }
@@ -222,8 +304,13 @@ pub const WORST_CASE_BUDGET: usize = 16;
 /// The search tree: optimal for the mean over numbers that run BPF; then, while some leaf's
 /// depth plus its own cost exceeds `budget`, the worst leaves are made heavier and the tree
 /// rebuilt, keeping the best (worst case first, then mean).
-fn dispatch_tree(segs: &[Segment<Leaf>], budget: usize) -> Result<Tree, BpfError> {
-    let costs: Vec<usize> = segs.iter().map(|s| leaf_cost(&s.leaf)).collect::<Result<_, _>>()?;
+fn dispatch_tree(
+    segs: &[Segment<Leaf>],
+    args: &[ArgsLeaf],
+    keys: &mut Keys,
+    budget: usize,
+) -> Result<Tree, BpfError> {
+    let costs: Vec<usize> = segs.iter().map(|s| leaf_cost(s.leaf, args, keys)).collect::<Result<_, _>>()?;
     let mut weights: Vec<u64> = segs.iter().map(|s| s.weight).collect();
     let score = |t: &Tree| {
         let mut d = Vec::new();
@@ -262,8 +349,10 @@ fn dispatch_tree(segs: &[Segment<Leaf>], budget: usize) -> Result<Tree, BpfError
     Ok(best)
 }
 
-struct Ctx<'a> {
+struct Ctx<'a, 'p> {
     segs: &'a [Segment<Leaf>],
+    args: &'a [ArgsLeaf<'p>],
+    keys: &'a mut Keys,
     sizes: &'a mut Vec<(String, usize)>,
     arch_name: &'a str,
     name_of: &'a dyn Fn(u32) -> Option<&'static str>,
@@ -272,75 +361,78 @@ struct Ctx<'a> {
 /// `ret` labels of one block, created on first use and emitted at its end.
 #[derive(Default)]
 struct Rets {
-    labels: BTreeMap<RetKey, Label>,
-    order: Vec<RetKey>,
+    labels: Vec<Option<Label>>,
+    order: Vec<u32>,
 }
 
 impl Rets {
-    fn label(&mut self, e: &mut Emitter, k: &RetKey) -> Label {
-        if let Some(l) = self.labels.get(k) {
-            return *l;
+    fn label(&mut self, e: &mut Emitter, id: u32) -> Label {
+        let i = id as usize;
+        if self.labels.len() <= i {
+            self.labels.resize(i + 1, None);
+        }
+        if let Some(l) = self.labels[i] {
+            return l;
         }
         let l = e.label();
-        self.labels.insert(k.clone(), l);
-        self.order.push(k.clone());
+        self.labels[i] = Some(l);
+        self.order.push(id);
         l
     }
 }
 
 fn emit_block(e: &mut Emitter, tree: &Tree, ctx: &mut Ctx) {
     let mut rets = Rets::default();
-    let root = entry_of(e, tree, ctx.segs, &mut rets);
-    match root {
-        (l, true) => walk(e, tree, l, ctx, &mut rets),
+    match entry_of(e, tree, tree.root, ctx.segs, &mut rets) {
+        (l, true) => walk(e, tree, tree.root, l, ctx, &mut rets),
         (l, false) => e.goto(l),
     }
-    for k in std::mem::take(&mut rets.order) {
-        e.bind(rets.labels[&k]);
-        let note = k.origin.clone();
-        e.ret(k, note);
+    for id in std::mem::take(&mut rets.order) {
+        e.bind(rets.labels[id as usize].expect("requested"));
+        e.ret(ctx.keys.list[id as usize].clone());
     }
 }
 
 /// The label a subtree starts at, and whether it has code of its own (a `ret` leaf is just
 /// the block's shared `ret`).
-fn entry_of(e: &mut Emitter, t: &Tree, segs: &[Segment<Leaf>], rets: &mut Rets) -> (Label, bool) {
-    match t {
-        Tree::Leaf(i) => match &segs[*i].leaf {
-            Leaf::Ret(k) => (rets.label(e, k), false),
+fn entry_of(
+    e: &mut Emitter,
+    t: &Tree,
+    node: usize,
+    segs: &[Segment<Leaf>],
+    rets: &mut Rets,
+) -> (Label, bool) {
+    match t.nodes[node] {
+        Node::Leaf(i) => match segs[i].leaf {
+            Leaf::Ret(id) => (rets.label(e, id), false),
             Leaf::Args(_) => (e.label(), true),
         },
-        Tree::Node { .. } => (e.label(), true),
+        Node::Split { .. } => (e.label(), true),
     }
 }
 
-fn walk(e: &mut Emitter, t: &Tree, entry: Label, ctx: &mut Ctx, rets: &mut Rets) {
-    match t {
-        Tree::Leaf(i) => {
-            let Leaf::Args(a) = &ctx.segs[*i].leaf else { return };
+fn walk(e: &mut Emitter, t: &Tree, node: usize, entry: Label, ctx: &mut Ctx, rets: &mut Rets) {
+    match t.nodes[node] {
+        Node::Leaf(i) => {
+            let Leaf::Args(a) = ctx.segs[i].leaf else { return };
+            let a = ctx.args[a as usize];
             let start = e.len();
             e.bind(entry);
-            e.comment(a.name.clone());
-            let abi = ArgAbi { arch32: a.abi.0, big_endian: a.abi.1 };
-            let fallback = rets.label(e, &a.fallback);
-            emit_conditions(e, &a.conds, abi, |e, c| rets.label(e, &key(c.action, &c.origin)), fallback);
+            e.comment(a.name);
+            emit_args(e, &a, ctx.keys, rets);
             ctx.sizes.push((format!("{} on {}", a.name, ctx.arch_name), e.len() - start));
         }
-        Tree::Node { split, left, right } => {
+        Node::Split { split, left, right } => {
             e.bind(entry);
-            let (l, emit_l) = entry_of(e, left, ctx.segs, rets);
-            let (r, emit_r) = entry_of(e, right, ctx.segs, rets);
-            let lo = ctx.segs[*split].lo;
-            let note = match (ctx.name_of)(lo) {
-                Some(n) => format!("nr >= {lo} ({n})"),
-                None => format!("nr >= {lo:#x}"),
-            };
-            e.jump(op::JGE_K, lo, r, l, note);
+            let (l, emit_l) = entry_of(e, t, left, ctx.segs, rets);
+            let (r, emit_r) = entry_of(e, t, right, ctx.segs, rets);
+            let lo = ctx.segs[split].lo;
+            e.jump(op::JGE_K, lo, r, l, Note::Bound(lo, (ctx.name_of)(lo)));
             if emit_l {
-                walk(e, left, l, ctx, rets);
+                walk(e, t, left, l, ctx, rets);
             }
             if emit_r {
-                walk(e, right, r, ctx, rets);
+                walk(e, t, right, r, ctx, rets);
             }
         }
     }

@@ -35,14 +35,60 @@ pub struct RetKey {
     pub origin: String,
 }
 
+/// A comment on one instruction, rendered only when a disassembly is asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Note {
+    /// None.
+    #[default]
+    Empty,
+    /// Free text.
+    Text(String),
+    /// A search-tree bound: `nr >= N (name)`.
+    Bound(u32, Option<&'static str>),
+}
+
+impl From<String> for Note {
+    fn from(s: String) -> Note {
+        if s.is_empty() {
+            Note::Empty
+        } else {
+            Note::Text(s)
+        }
+    }
+}
+
+impl From<&str> for Note {
+    fn from(s: &str) -> Note {
+        Note::from(s.to_string())
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Empty => Ok(()),
+            Note::Text(t) => f.write_str(t),
+            Note::Bound(lo, Some(n)) => write!(f, "nr >= {lo} ({n})"),
+            Note::Bound(lo, None) => write!(f, "nr >= {lo:#x}"),
+        }
+    }
+}
+
+impl Note {
+    /// Whether there is nothing to show.
+    pub fn is_empty(&self) -> bool {
+        *self == Note::Empty
+    }
+}
+
 #[derive(Clone, Debug)]
 struct AInsn {
     code: u16,
     k: u32,
     jt: Label,
     jf: Label,
-    note: String,
-    ret: Option<RetKey>,
+    note: Note,
+    ret: Option<u32>,
 }
 
 /// The assembled program, before layout.
@@ -57,6 +103,8 @@ pub struct Emitter {
     a: Option<AState>,
     error: Option<String>,
     pending_note: Option<String>,
+    /// Verdicts of the `ret`s emitted, by index.
+    keys: Vec<RetKey>,
 }
 
 impl Emitter {
@@ -91,10 +139,10 @@ impl Emitter {
         self.a.is_some()
     }
 
-    fn push(&mut self, code: u16, k: u32, jt: Label, jf: Label, note: String) {
+    fn push(&mut self, code: u16, k: u32, jt: Label, jf: Label, note: Note) {
         let note = match (self.pending_note.take(), note.is_empty()) {
-            (Some(p), true) => p,
-            (Some(p), false) => format!("{p}: {note}"),
+            (Some(p), true) => Note::Text(p),
+            (Some(p), false) => Note::Text(format!("{p}: {note}")),
             (None, _) => note,
         };
         self.code.push(AInsn { code, k, jt, jf, note, ret: None });
@@ -123,7 +171,7 @@ impl Emitter {
     }
 
     /// `ld [offset]`, skipped when the accumulator already holds that word.
-    pub fn load(&mut self, offset: u32, note: impl Into<String>) {
+    pub fn load(&mut self, offset: u32, note: impl Into<Note>) {
         if self.a == Some(AState::Word(offset)) {
             return;
         }
@@ -133,12 +181,12 @@ impl Emitter {
 
     /// `and #k`.
     pub fn and(&mut self, k: u32) {
-        self.push(op::AND_K, k, 0, 0, String::new());
+        self.push(op::AND_K, k, 0, 0, Note::Empty);
         self.a = Some(AState::Unknown);
     }
 
     /// A conditional jump (`code` is one of `JEQ_K`, `JGT_K`, `JGE_K`, `JSET_K`).
-    pub fn jump(&mut self, code: u16, k: u32, jt: Label, jf: Label, note: impl Into<String>) {
+    pub fn jump(&mut self, code: u16, k: u32, jt: Label, jf: Label, note: impl Into<Note>) {
         self.target(jt);
         self.target(jf);
         self.push(code, k, jt, jf, note.into());
@@ -148,14 +196,21 @@ impl Emitter {
     /// `ja`.
     pub fn goto(&mut self, l: Label) {
         self.target(l);
-        self.push(op::JA_K, 0, l, l, String::new());
+        self.push(op::JA_K, 0, l, l, Note::Empty);
         self.a = None;
     }
 
-    /// `ret` of a verdict.
-    pub fn ret(&mut self, key: RetKey, note: impl Into<String>) {
-        self.push(op::RET_K, key.action.ret_value(), 0, 0, note.into());
-        self.code.last_mut().expect("just pushed").ret = Some(key);
+    /// `ret` of a verdict; the disassembly shows its origin.
+    pub fn ret(&mut self, key: RetKey) {
+        let id = match self.keys.iter().position(|k| *k == key) {
+            Some(i) => i,
+            None => {
+                self.keys.push(key);
+                self.keys.len() - 1
+            }
+        };
+        self.push(op::RET_K, self.keys[id].action.ret_value(), 0, 0, Note::Empty);
+        self.code.last_mut().expect("just pushed").ret = Some(id as u32);
         self.a = None;
     }
 
@@ -180,7 +235,7 @@ impl Emitter {
                 let t = &code[target_of[code[i].jt]];
                 if t.code == op::RET_K {
                     let mut copy = t.clone();
-                    copy.note = "relay".into();
+                    copy.note = Note::Text("relay".into());
                     code[i] = copy;
                 }
             }
@@ -210,13 +265,13 @@ impl Emitter {
                 }
             }
             let Some((p, id, which, l)) = fix else {
-                return Ok(assemble(&code, &order, &pos, &target_of));
+                return Ok(assemble(code, &order, &pos, &target_of, &self.keys));
             };
             let target = &code[target_of[l]];
             let relay = if target.code == op::RET_K {
-                AInsn { note: "relay".into(), ..target.clone() }
+                AInsn { note: Note::Text("relay".into()), ..target.clone() }
             } else {
-                AInsn { code: op::JA_K, k: 0, jt: l, jf: l, note: "relay".into(), ret: None }
+                AInsn { code: op::JA_K, k: 0, jt: l, jf: l, note: Note::Text("relay".into()), ret: None }
             };
             code.push(relay);
             let rid = code.len() - 1;
@@ -238,14 +293,23 @@ pub struct Assembled {
     /// The instructions.
     pub insns: Vec<SockFilter>,
     /// A comment per instruction (may be empty).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// For each `ret`, what it returns and why.
     pub rets: Vec<Option<RetKey>>,
 }
 
-fn assemble(code: &[AInsn], order: &[usize], pos: &[usize], target_of: &[usize]) -> Assembled {
-    let mut out = Assembled { insns: Vec::new(), notes: Vec::new(), rets: Vec::new() };
+fn assemble(
+    mut code: Vec<AInsn>,
+    order: &[usize],
+    pos: &[usize],
+    target_of: &[usize],
+    keys: &[RetKey],
+) -> Assembled {
+    let n = order.len();
+    let mut out =
+        Assembled { insns: Vec::with_capacity(n), notes: Vec::with_capacity(n), rets: Vec::with_capacity(n) };
     for (p, &id) in order.iter().enumerate() {
+        let note = std::mem::take(&mut code[id].note);
         let i = &code[id];
         let off = |l: Label| pos[target_of[l]] - p - 1;
         let insn = if i.code == op::JA_K {
@@ -256,8 +320,8 @@ fn assemble(code: &[AInsn], order: &[usize], pos: &[usize], target_of: &[usize])
             SockFilter::stmt(i.code, i.k)
         };
         out.insns.push(insn);
-        out.notes.push(i.note.clone());
-        out.rets.push(i.ret.clone());
+        out.notes.push(note);
+        out.rets.push(i.ret.map(|k| keys[k as usize].clone()));
     }
     out
 }
@@ -282,9 +346,9 @@ mod tests {
             e.load(16, "");
             e.load(0, ""); // alternate so no load is skipped
         }
-        e.ret(key(Action::Errno(1)), "");
+        e.ret(key(Action::Errno(1)));
         e.bind(far);
-        e.ret(key(Action::Allow), "");
+        e.ret(key(Action::Allow));
         let a = e.finish().unwrap();
         // ld, jeq, relay(ret copy), 600 loads, ret, ret
         assert_eq!(a.insns.len(), 605);
@@ -302,9 +366,9 @@ mod tests {
         e.jump(op::JEQ_K, 1, t, f, "");
         e.bind(f);
         e.load(16, "");
-        e.ret(key(Action::Allow), "");
+        e.ret(key(Action::Allow));
         e.bind(t);
-        e.ret(key(Action::Allow), "");
+        e.ret(key(Action::Allow));
         assert_eq!(e.finish().unwrap().insns.len(), 4);
     }
 }

@@ -62,7 +62,7 @@ pub struct Program {
     /// The instructions.
     pub insns: Vec<SockFilter>,
     /// A comment per instruction.
-    pub notes: Vec<String>,
+    pub notes: Vec<emit::Note>,
     /// For each `ret`, the verdict and what decided it.
     pub rets: Vec<Option<RetKey>>,
 }

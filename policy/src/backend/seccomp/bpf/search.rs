@@ -60,20 +60,29 @@ pub fn segments<L: Clone + PartialEq>(
     out
 }
 
-/// A search tree over segments `0..n`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Tree {
+/// One node of a search tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Node {
     /// Segment index.
     Leaf(usize),
-    /// `jge` on the first number of segment `split`: right when taken.
-    Node {
+    /// `jge` on the first number of segment `split`: `right` when taken.
+    Split {
         /// Index of the first segment on the right.
         split: usize,
-        /// Segments below.
-        left: Box<Tree>,
-        /// Segments from `split` on.
-        right: Box<Tree>,
+        /// Node of the segments below.
+        left: usize,
+        /// Node of the segments from `split` on.
+        right: usize,
     },
+}
+
+/// A search tree over segments `0..n`, its nodes in one vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tree {
+    /// The nodes.
+    pub nodes: Vec<Node>,
+    /// Index of the root.
+    pub root: usize,
 }
 
 /// The alphabetic tree minimising Σ weight × depth (Garsia–Wachs, O(n²) here with plain
@@ -81,7 +90,7 @@ pub enum Tree {
 pub fn optimal_tree(weights: &[u64]) -> Tree {
     let n = weights.len();
     if n <= 1 {
-        return Tree::Leaf(0);
+        return Tree { nodes: vec![Node::Leaf(0)], root: 0 };
     }
     // Phase 1: combine. Nodes 0..n are the leaves; later ones are pairs.
     let mut kids: Vec<(usize, usize)> = Vec::with_capacity(n);
@@ -120,40 +129,40 @@ pub fn optimal_tree(weights: &[u64]) -> Tree {
         }
     }
     // Phase 3: the alphabetic tree with those depths.
-    let mut st: Vec<(Tree, usize, usize)> = Vec::new(); // (tree, depth, first leaf)
+    let mut nodes: Vec<Node> = Vec::with_capacity(2 * n);
+    let mut st: Vec<(usize, usize, usize)> = Vec::new(); // (node, depth, first leaf)
     for (i, d) in depth.into_iter().enumerate() {
-        st.push((Tree::Leaf(i), d, i));
+        nodes.push(Node::Leaf(i));
+        st.push((nodes.len() - 1, d, i));
         while st.len() >= 2 && st[st.len() - 1].1 == st[st.len() - 2].1 {
             let (right, d, first_r) = st.pop().expect("two items");
             let (left, _, first_l) = st.pop().expect("two items");
-            st.push((
-                Tree::Node { split: first_r, left: Box::new(left), right: Box::new(right) },
-                d.saturating_sub(1),
-                first_l,
-            ));
+            nodes.push(Node::Split { split: first_r, left, right });
+            st.push((nodes.len() - 1, d.saturating_sub(1), first_l));
         }
     }
-    st.pop().map(|t| t.0).unwrap_or(Tree::Leaf(0))
+    let root = st.pop().map(|t| t.0).unwrap_or(0);
+    Tree { nodes, root }
 }
 
 impl Tree {
     /// Depth of every leaf, by segment index.
     pub fn depths(&self, out: &mut Vec<usize>) {
-        fn walk(t: &Tree, d: usize, out: &mut Vec<usize>) {
-            match t {
-                Tree::Leaf(i) => {
-                    if out.len() <= *i {
-                        out.resize(*i + 1, 0);
+        let mut stack = vec![(self.root, 0usize)];
+        while let Some((i, d)) = stack.pop() {
+            match self.nodes[i] {
+                Node::Leaf(seg) => {
+                    if out.len() <= seg {
+                        out.resize(seg + 1, 0);
                     }
-                    out[*i] = d;
+                    out[seg] = d;
                 }
-                Tree::Node { left, right, .. } => {
-                    walk(left, d + 1, out);
-                    walk(right, d + 1, out);
+                Node::Split { left, right, .. } => {
+                    stack.push((left, d + 1));
+                    stack.push((right, d + 1));
                 }
             }
         }
-        walk(self, 0, out);
     }
 }
 
@@ -178,15 +187,13 @@ mod tests {
         (1..w.len()).map(|r| brute(&w[..r]) + brute(&w[r..])).min().unwrap_or(0) + total
     }
 
-    fn leaves(t: &Tree, out: &mut Vec<usize>) {
-        match t {
-            Tree::Leaf(i) => out.push(*i),
-            Tree::Node { split, left, right } => {
-                let before = out.len();
-                leaves(left, out);
-                assert_eq!(out.len(), *split, "split is the first leaf on the right");
-                let _ = before;
-                leaves(right, out);
+    fn leaves(t: &Tree, node: usize, out: &mut Vec<usize>) {
+        match t.nodes[node] {
+            Node::Leaf(i) => out.push(i),
+            Node::Split { split, left, right } => {
+                leaves(t, left, out);
+                assert_eq!(out.len(), split, "split is the first leaf on the right");
+                leaves(t, right, out);
             }
         }
     }
@@ -217,7 +224,7 @@ mod tests {
         for w in cases {
             let t = optimal_tree(&w);
             let mut order = Vec::new();
-            leaves(&t, &mut order);
+            leaves(&t, t.root, &mut order);
             assert_eq!(order, (0..w.len()).collect::<Vec<_>>(), "{w:?}");
             let mut d = Vec::new();
             t.depths(&mut d);
