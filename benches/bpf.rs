@@ -79,6 +79,7 @@ fn ms(d: Duration) -> String {
 struct Row {
     build: String,
     stats: stats::Stats,
+    len_three: usize,
     compile_one: Duration,
     compile_three: Duration,
 }
@@ -88,19 +89,21 @@ fn ours(s: &Subject) -> Row {
     let three = with_arches(&s.policy, &[Arch::X86_64, Arch::X86, Arch::X32]);
     let prog = bpf::compile(&one, Arch::X86_64).expect("compiles");
     let st = stats::measure(&prog.insns, false, Arch::X86_64, &one);
+    let len_three = bpf::compile(&three, Arch::X86_64).expect("compiles").insns.len();
     let compile_one = median_time(|| {
         std::hint::black_box(bpf::compile(&one, Arch::X86_64).expect("compiles"));
     });
     let compile_three = median_time(|| {
         std::hint::black_box(bpf::compile(&three, Arch::X86_64).expect("compiles"));
     });
-    Row { build: "Palisade".into(), stats: st, compile_one, compile_three }
+    Row { build: "Palisade".into(), stats: st, len_three, compile_one, compile_three }
 }
 
 fn theirs(s: &Subject, opt: scmp::Optimize) -> (Row, Vec<SockFilter>) {
     let caps = &s.policy.capabilities.granted;
     let insns = scmp::export(&scmp::filter(&s.json, caps, false, opt));
     let st = stats::measure(&insns, false, Arch::X86_64, &s.policy);
+    let len_three = scmp::export(&scmp::filter(&s.json, caps, true, opt)).len();
     let compile_one = median_time(|| {
         std::hint::black_box(scmp::export(&scmp::filter(&s.json, caps, false, opt)));
     });
@@ -111,7 +114,7 @@ fn theirs(s: &Subject, opt: scmp::Optimize) -> (Row, Vec<SockFilter>) {
         scmp::Optimize::Linear => "libseccomp (default)",
         scmp::Optimize::Tree => "libseccomp (binary tree)",
     };
-    (Row { build: build.into(), stats: st, compile_one, compile_three }, insns)
+    (Row { build: build.into(), stats: st, len_three, compile_one, compile_three }, insns)
 }
 
 /// ns per call of `nr(args)` over `n` calls in a child process under `filter`.
@@ -125,6 +128,10 @@ fn ns_per_call(filter: Option<&Filter>, nr: i64, args: [u64; 6], n: u64) -> f64 
     if pid == 0 {
         // SAFETY (block): system calls on local memory; no allocation after fork.
         unsafe {
+            // One CPU for every sample, so migrations do not add noise.
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(0, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
             if let Some(f) = filter {
                 if f.install(Flags::default(), true).is_err() {
                     libc::_exit(2);
@@ -156,14 +163,6 @@ fn ns_per_call(filter: Option<&Filter>, nr: i64, args: [u64; 6], n: u64) -> f64 
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--debug-conflict") {
-        debug_conflict();
-        return;
-    }
-    if std::env::args().any(|a| a == "--debug-cache") {
-        debug_cache_diff();
-        return;
-    }
     let write = std::env::args().any(|a| a == "--write");
     let quick = std::env::args().any(|a| a == "--quick");
     let mut out = String::new();
@@ -185,9 +184,9 @@ fn main() {
     );
     let _ = writeln!(
         out,
-        "| profile | build | length | mean executed | worst executed (syscall) | cacheable | compile x86_64 (ms) | compile x86_64+x86+x32 (ms) |"
+        "| profile | build | length | length x86_64+x86+x32 | mean executed | worst executed (syscall) | cacheable | compile x86_64 (ms) | compile x86_64+x86+x32 (ms) |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     let mut programs: Vec<(String, String, Vec<SockFilter>)> = Vec::new();
     for s in subjects() {
         let row = ours(&s);
@@ -203,10 +202,11 @@ fn main() {
             let st = &r.stats;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.1} | {} ({}) | {} of {}{} | {} | {} |",
+                "| {} | {} | {} | {} | {:.1} | {} ({}) | {} of {}{} | {} | {} |",
                 s.name,
                 r.build,
                 st.len,
+                r.len_three,
                 st.mean_executed,
                 st.worst_executed,
                 st.worst_syscall,
@@ -255,11 +255,12 @@ fn main() {
         }
     }
     // Syscall cost under each x86-64 program of the Docker default.
-    let n: u64 = if quick { 200_000 } else { 5_000_000 };
+    let n: u64 = if quick { 200_000 } else { 2_000_000 };
+    let reps = 7;
     let t = policy::syscalls::table::table(Arch::X86_64).expect("table");
     let calls: [(&str, [u64; 6]); 3] =
         [("getppid", [0; 6]), ("personality", [0xffff_ffff, 0, 0, 0, 0, 0]), ("acct", [0; 6])];
-    let _ = writeln!(out, "\nnanoseconds per call (median of 3 runs of {n} calls in a child process):\n");
+    let _ = writeln!(out, "\nnanoseconds per call (median of {reps} interleaved runs of {n} calls, each in a fresh child process pinned to CPU 0):\n");
     let _ = writeln!(out, "| filter (Docker default, x86_64) | length | getppid | personality(0xffffffff) | acct(NULL) (denied) |");
     let _ = writeln!(out, "|---|---|---|---|---|");
     let mut filters: Vec<(String, Option<Filter>, usize)> = vec![("none".into(), None, 0)];
@@ -267,14 +268,25 @@ fn main() {
         let _ = subject;
         filters.push((build.clone(), Some(Filter::new(insns).expect("loadable")), insns.len()));
     }
-    for (name, f, len) in &filters {
-        let mut cells = Vec::new();
-        for (call, args) in &calls {
-            let nr = i64::from(t.nr(call).expect("x86_64 syscall"));
-            let mut runs: Vec<f64> = (0..3).map(|_| ns_per_call(f.as_ref(), nr, *args, n)).collect();
-            runs.sort_by(f64::total_cmp);
-            cells.push(format!("{:.0}", runs[1]));
+    // Interleave: every repetition runs every filter and call once, so drift (frequency,
+    // other load) spreads over all of them; report the median per cell.
+    let mut samples = vec![vec![Vec::new(); calls.len()]; filters.len()];
+    for _ in 0..reps {
+        for (fi, (_, f, _)) in filters.iter().enumerate() {
+            for (ci, (call, args)) in calls.iter().enumerate() {
+                let nr = i64::from(t.nr(call).expect("x86_64 syscall"));
+                samples[fi][ci].push(ns_per_call(f.as_ref(), nr, *args, n));
+            }
         }
+    }
+    for ((name, _, len), cells) in filters.iter().zip(&mut samples) {
+        let cells: Vec<String> = cells
+            .iter_mut()
+            .map(|v| {
+                v.sort_by(f64::total_cmp);
+                format!("{:.0}", v[v.len() / 2])
+            })
+            .collect();
         let len = if *len == 0 { "-".to_string() } else { len.to_string() };
         let _ = writeln!(out, "| {name} | {len} | {} |", cells.join(" | "));
     }
@@ -287,46 +299,5 @@ fn main() {
         let new = format!("{}{begin}\n{out}{}", &doc[..a], &doc[b..]);
         std::fs::write(path, new).expect("writes docs/performance.md");
         eprintln!("updated {path}");
-    }
-}
-
-#[allow(dead_code)]
-fn debug_cache_diff() {
-    for s in subjects() {
-        let one = with_arches(&s.policy, &[Arch::X86_64]);
-        let ours = bpf::compile(&one, Arch::X86_64).unwrap();
-        let theirs =
-            scmp::export(&scmp::filter(&s.json, &s.policy.capabilities.granted, false, scmp::Optimize::Tree));
-        for (nr, name) in policy::syscalls::table::table(Arch::X86_64).unwrap().iter() {
-            let a = bpf::cache::const_allow(&ours.insns, Arch::X86_64.audit_arch(), nr);
-            let b = bpf::cache::const_allow(&theirs, Arch::X86_64.audit_arch(), nr);
-            if a != b {
-                eprintln!(
-                    "{}: {name} ours {a} libseccomp {b} ir {:?}",
-                    s.name,
-                    one.seccomp.tables["x86_64"].syscalls.get(name)
-                );
-            }
-        }
-    }
-}
-
-#[allow(dead_code)]
-fn debug_conflict() {
-    use libseccomp::*;
-    for order in [[ScmpAction::Allow, ScmpAction::Errno(1)], [ScmpAction::Errno(1), ScmpAction::Allow]] {
-        let mut ctx = ScmpFilterContext::new(ScmpAction::Errno(38)).unwrap();
-        let sc = ScmpSyscall::from_name("setns").unwrap();
-        let r1 = ctx.add_rule(order[0], sc).map(|_| ()).map_err(|e| e.to_string());
-        let r2 = ctx.add_rule(order[1], sc).map(|_| ()).map_err(|e| e.to_string());
-        let insns = scmp::export(&ctx);
-        let d = bpf::SeccompData {
-            nr: 308,
-            arch: Arch::X86_64.audit_arch(),
-            instruction_pointer: 0,
-            args: [0; 6],
-        };
-        let r = bpf::interp::run(&insns, &d, false);
-        eprintln!("{order:?}: {r1:?} {r2:?} -> {}", policy::Action::from_ret(r.ret));
     }
 }
