@@ -24,16 +24,21 @@ pub fn parse_query(text: &str) -> Result<SyscallQuery, String> {
         let hint = table::suggest(name).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
         return Err(format!("unknown syscall `{name}`{hint}"));
     }
+    Ok(SyscallQuery { name: name.to_string(), args: parse_args(rest)? })
+}
+
+/// Parse `a0,a1,...` (up to six numbers or constants; missing ones are 0).
+pub fn parse_args(text: &str) -> Result<[u64; 6], String> {
     let mut args = [0u64; 6];
-    if !rest.is_empty() {
-        for (i, a) in rest.split(',').enumerate() {
+    if !text.is_empty() {
+        for (i, a) in text.split(',').enumerate() {
             if i >= 6 {
                 return Err("at most 6 arguments".into());
             }
             args[i] = consts::parse_value(a.trim()).map_err(|_| format!("invalid argument `{a}`"))?.0;
         }
     }
-    Ok(SyscallQuery { name: name.to_string(), args })
+    Ok(args)
 }
 
 /// The verdict of one query on one arch.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::action::Action;
 use crate::backend::seccomp::bpf::{self, Program};
 use crate::ir::Policy;
-use crate::report::parse_query;
+use crate::report::{parse_args, parse_query};
 use crate::syscalls::{consts, table, Arch};
 
 /// One call: a syscall name or number and up to six arguments.
@@ -27,9 +27,8 @@ pub fn parse_call(text: &str, arch: Arch) -> Result<Call, String> {
     let (head, rest) = text.split_once(':').unwrap_or((text, ""));
     if let Ok((nr, _)) = consts::parse_value(head) {
         let nr = u32::try_from(nr).map_err(|_| format!("syscall number `{head}` does not fit in 32 bits"))?;
-        let q = parse_query(&format!("read:{rest}"))?;
         let name = table::table(arch).and_then(|t| t.name(nr)).map(str::to_string);
-        return Ok(Call { nr, name, args: q.args });
+        return Ok(Call { nr, name, args: parse_args(rest)? });
     }
     let q = parse_query(text)?;
     let nr = table::table(arch)
