@@ -256,8 +256,8 @@ mod tests {
         assert_eq!(check(&[F::jump(op::JEQ_K, 0, 1, 0), ret(0)]), Err(CheckError::Jump { pc: 0 }));
         assert_eq!(check(&[F::stmt(op::JA_K, 1), ret(0)]), Err(CheckError::Jump { pc: 0 }));
         assert_eq!(check(&[F::stmt(op::LD_ABS, 0)]), Err(CheckError::NoReturn));
-        assert_eq!(check(&[F::stmt(op::LD | op::B | op::ABS, 0), ret(0)]).is_err(), true);
-        assert_eq!(check(&[F::stmt(op::ALU | op::MOD | op::K, 3), ret(0)]).is_err(), true);
+        assert!(check(&[F::stmt(op::LD | op::B | op::ABS, 0), ret(0)]).is_err());
+        assert!(check(&[F::stmt(op::ALU | op::MOD | op::K, 3), ret(0)]).is_err());
         assert_eq!(
             check(&[F::stmt(op::ALU | op::DIV | op::K, 0), ret(0)]),
             Err(CheckError::Operand { pc: 0, k: 0 })
