@@ -312,3 +312,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn exactly_the_argument_free_allows_are_kernel_cacheable() {
+    // Cached numbers never run BPF, so a cached number must be allowed whatever its
+    // arguments (else the cache would be a bypass), and every such allow should be cached.
+    for (name, p) in profiles() {
+        for target in bpf::targets(&p) {
+            let prog = bpf::compile(&p, target).unwrap();
+            for arch in prog.arches.clone() {
+                let Some(t) = table::table(arch) else { continue };
+                let at = p.seccomp.tables.get(arch.name());
+                for (nr, sc_name) in t.iter() {
+                    let ir = at.and_then(|at| at.syscalls.get(sc_name));
+                    let argument_free_allow = match ir {
+                        Some(sc) => sc.action == Action::Allow && sc.conditional.is_empty(),
+                        None => p.seccomp.default_action == Action::Allow,
+                    };
+                    let cached = prog.cached(arch, nr);
+                    if arch == Arch::X32 {
+                        // The kernel does not cache x32 numbers; the emulation must still be sound.
+                        assert!(!cached || argument_free_allow, "{name} {arch} {sc_name}");
+                        continue;
+                    }
+                    assert_eq!(cached, argument_free_allow, "{name} on {target}: {arch} {sc_name} (nr {nr})");
+                }
+            }
+        }
+    }
+}
