@@ -150,6 +150,17 @@ fn x32_and_foreign_arches_are_killed_unless_listed() {
 }
 
 #[test]
+fn a_call_skipped_by_a_tracer_is_not_taken_for_x32() {
+    // A ptrace tracer skips a call by setting nr to -1; the kernel still runs the filter.
+    let p = policy::compile("builtin:strict", &Default::default()).unwrap().policy;
+    let prog = bpf::compile(&p, Arch::X86_64).unwrap();
+    let s = prog.simulate(Arch::X86_64.audit_arch(), u32::MAX, [0; 6]);
+    assert_eq!((s.action, s.origin.as_str()), (Action::Errno(38), "unknown"));
+    let s = prog.simulate(Arch::X86_64.audit_arch(), u32::MAX - 1, [0; 6]);
+    assert_eq!((s.action, s.origin.as_str()), (Action::KillProcess, "x32"));
+}
+
+#[test]
 fn unknown_numbers_get_enosys_and_denies_keep_their_errno() {
     let p = policy::compile("builtin:docker-default", &Default::default()).unwrap().policy;
     for target in bpf::targets(&p) {

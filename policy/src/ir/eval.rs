@@ -10,6 +10,9 @@ use crate::action::Action;
 use crate::syscalls::arch::{host_of, X32_SYSCALL_BIT};
 use crate::syscalls::{table, Arch};
 
+/// `nr` as seccomp sees it when a tracer skips the call (-1).
+pub const SKIPPED_SYSCALL: u32 = u32::MAX;
+
 /// What decided a verdict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]
@@ -90,7 +93,8 @@ impl Policy {
         let s = &self.seccomp;
         let kill =
             |decided_by| Evaluation { action: Action::KillProcess, decided_by, arch: None, syscall: None };
-        let x32 = audit_arch == Arch::X32.audit_arch() && nr & X32_SYSCALL_BIT != 0;
+        // nr -1 is what a ptrace tracer sets to skip a call: not an x32 call (libseccomp agrees).
+        let x32 = audit_arch == Arch::X32.audit_arch() && nr & X32_SYSCALL_BIT != 0 && nr != SKIPPED_SYSCALL;
         let arch = if x32 {
             if !s.arches.contains(&Arch::X32) {
                 return kill(Decider::X32NotAllowed);

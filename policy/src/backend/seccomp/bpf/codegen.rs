@@ -100,7 +100,9 @@ fn blocks(arches: &[Arch], target: Arch) -> Vec<Block> {
                     (0, b - 1, native, bad.clone()),
                     (b, 2 * b - 1, x32, not_x32.clone()),
                     (2 * b, 3 * b - 1, native, bad.clone()),
-                    (3 * b, u32::MAX, x32, not_x32),
+                    (3 * b, u32::MAX - 1, x32, not_x32),
+                    // -1: a call skipped by a ptrace tracer, not an x32 call.
+                    (u32::MAX, u32::MAX, native, bad.clone()),
                 ]
             } else {
                 vec![(0, u32::MAX, native, bad.clone())]
