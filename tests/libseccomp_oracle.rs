@@ -172,4 +172,3 @@ fn documented_difference_libseccomp_keeps_the_first_of_two_conflicting_rules() {
     ));
     assert_eq!(run(&ours, setns, [0; 6]), Action::Errno(1));
 }
-
