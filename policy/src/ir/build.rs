@@ -75,7 +75,8 @@ pub fn build(layers: &[Layer], opts: &CompileOptions) -> Result<(Policy, Vec<Dia
     let description = layers.iter().rev().find_map(|l| l.profile.description.clone());
 
     let process = build_process(layers, &mut diags);
-    let capabilities = build_caps(layers, process.uid, &mut diags);
+    let noroot = process.securebits.bits & SECBIT_NOROOT != 0;
+    let capabilities = build_caps(layers, process.uid, noroot, &mut diags);
     let seccomp = build_seccomp(layers, &capabilities.granted, opts, &mut diags);
     let landlock = build_landlock(layers, &mut diags);
     let isolation = build_isolation(layers, &mut diags);
@@ -231,7 +232,13 @@ fn parse_caps(list: &[Sp<String>], ctx: &Ctx, diags: &mut Diagnostics) -> (bool,
     (all, set)
 }
 
-fn build_caps(layers: &[Layer], uid: u32, diags: &mut Diagnostics) -> CapsIr {
+/// `SECBIT_NOROOT`: uid 0 gets no capabilities from exec.
+const SECBIT_NOROOT: u32 = 1;
+
+/// The five sets. uid 0 without `SECBIT_NOROOT` gets the bounding set back at every exec, so
+/// the bounding set is what limits it; with `SECBIT_NOROOT` (and for every other uid) only the
+/// ambient set survives exec, so the granted capabilities are made inheritable and ambient.
+fn build_caps(layers: &[Layer], uid: u32, noroot: bool, diags: &mut Diagnostics) -> CapsIr {
     let mut granted = BTreeSet::new();
     let mut ambient: Option<(Ambient, Origin)> = None;
     for layer in layers {
@@ -279,7 +286,16 @@ fn build_caps(layers: &[Layer], uid: u32, diags: &mut Diagnostics) -> CapsIr {
         }
     };
     let names = caps::names(&granted);
-    if uid == 0 {
+    if uid == 0 && noroot {
+        CapsIr {
+            granted: names.clone(),
+            bounding: names.clone(),
+            permitted: names.clone(),
+            effective: names.clone(),
+            inheritable: names.clone(),
+            ambient: names,
+        }
+    } else if uid == 0 {
         CapsIr {
             granted: names.clone(),
             bounding: names.clone(),
