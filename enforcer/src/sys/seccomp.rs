@@ -3,10 +3,7 @@
 /// `SECCOMP_SET_MODE_FILTER`.
 const SET_MODE_FILTER: libc::c_uint = 1;
 
-/// The last OS error as a positive errno (async-signal-safe).
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
-}
+use super::errno;
 
 /// `prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)`.
 pub fn set_no_new_privs() -> Result<(), i32> {
@@ -25,6 +22,17 @@ pub fn set_no_new_privs() -> Result<(), i32> {
     } else {
         Err(errno())
     }
+}
+
+/// Whether the kernel knows `flag` for `SECCOMP_SET_MODE_FILTER`: with a NULL program a known
+/// flag fails with EFAULT (the kernel checked the flags, then could not read the program) and
+/// an unknown one with EINVAL. Nothing is installed either way.
+pub fn filter_flag_supported(flag: libc::c_uint) -> bool {
+    // SAFETY: a NULL program pointer; the kernel fails before it could install anything.
+    let r = unsafe {
+        libc::syscall(libc::SYS_seccomp, SET_MODE_FILTER, flag, std::ptr::null::<libc::sock_fprog>())
+    };
+    r < 0 && errno() == libc::EFAULT
 }
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`; returns the syscall's non-negative result
