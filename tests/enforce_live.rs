@@ -71,6 +71,34 @@ fn probe_op(op: &str) -> String {
             v.sort();
             v.join(",")
         }
+        "setns" => errno_of(unsafe { libc::setns(0, libc::CLONE_NEWNET) } as i64),
+        "clone-newuser" => {
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_clone,
+                    (libc::CLONE_NEWUSER | libc::SIGCHLD) as u64,
+                    0usize,
+                    0usize,
+                    0usize,
+                    0usize,
+                )
+            };
+            if r == 0 {
+                unsafe { libc::_exit(0) };
+            }
+            errno_of(r)
+        }
+        "ptrace-parent" => {
+            errno_of(unsafe { libc::ptrace(libc::PTRACE_ATTACH, libc::getppid(), 0usize, 0usize) })
+        }
+        "keyctl" => errno_of(unsafe { libc::syscall(libc::SYS_keyctl, 0usize, -3i64, 0usize) }),
+        "bpf" => errno_of(unsafe { libc::syscall(libc::SYS_bpf, 5usize, 0usize, 0usize) }),
+        "perf_event_open" => errno_of(unsafe {
+            libc::syscall(libc::SYS_perf_event_open, 0usize, 0usize, -1i64, -1i64, 0usize)
+        }),
+        "userfaultfd" => errno_of(unsafe { libc::syscall(libc::SYS_userfaultfd, 1usize) }),
+        "open-write" => io_result(std::fs::OpenOptions::new().append(true).open(arg)),
+        "exe" => std::fs::read_link("/proc/self/exe").map(|p| p.display().to_string()).unwrap_or_default(),
         "securebits-clear" => errno_of(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, 0, 0, 0, 0) } as i64),
         "kill-verdict" => {
             // A thread makes the killed call; the main thread must die with it.
@@ -202,6 +230,29 @@ fn docker_default_clone3_namespaces_and_personality() {
     assert_eq!(r.get("unshare-user"), EPERM);
     assert_eq!(r.get("personality:0x0040000"), EPERM, "ADDR_NO_RANDOMIZE is denied");
     assert!(r.get("personality:0xffffffff").starts_with("ok"), "the query is allowed");
+}
+
+#[test]
+fn docker_default_denies_namespaces_other_processes_keyrings_bpf_and_perf() {
+    let ops = ["setns", "clone-newuser", "ptrace-parent", "keyctl", "bpf", "perf_event_open", "userfaultfd"];
+    let r = probe("builtin:docker-default", &[], &ops);
+    for op in ops {
+        assert_eq!(r.get(op), EPERM, "{op}");
+    }
+}
+
+#[test]
+fn the_launcher_is_gone_and_cannot_be_overwritten_under_landlock() {
+    // enforce execs in place: no launcher process remains for the workload to reach through
+    // /proc/PID/exe (the CVE-2019-5736 class); under Landlock its binary cannot be written.
+    // uid 0 owns the binary, so only Landlock can refuse the write.
+    let d = tempdir("overwrite");
+    let prof = write_profile(&d, "name: t\nextends: strict\nprocess: { user: 0 }\n");
+    let r = probe(&prof, &[], &["exe", &format!("open-write:{ENFORCE}"), "status"]);
+    assert_eq!(status_field(r.get("status"), "Uid"), "0 0 0 0");
+    let exe = std::env::current_exe().unwrap().display().to_string();
+    assert_eq!(r.get("exe"), exe, "the workload replaced the launcher");
+    assert_eq!(r.get(&format!("open-write:{ENFORCE}")), EACCES);
 }
 
 #[test]
@@ -456,6 +507,8 @@ fn no_inherited_fd_reaches_the_workload() {
     let r = probe("builtin:docker-default", &[], &["fds"]);
     let fds: Vec<&str> = r.get("fds").split(',').collect();
     assert!(!fds.contains(&fd.to_string().as_str()), "fd {fd} leaked into the workload: {fds:?}");
+    // 0, 1, 2 and the directory being listed; nothing of the launcher's.
+    assert!(fds.iter().all(|f| f.parse::<u32>().unwrap_or(99) <= 3), "{fds:?}");
     // Without enforce the same fd is inherited: the test would notice a leak.
     let out = Command::new("/bin/sh")
         .args(["-c", &format!("test -e /proc/self/fd/{fd} && echo inherited")])
