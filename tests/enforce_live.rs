@@ -247,7 +247,13 @@ fn the_launcher_is_gone_and_cannot_be_overwritten_under_landlock() {
     // /proc/PID/exe (the CVE-2019-5736 class); under Landlock its binary cannot be written.
     // uid 0 owns the binary, so only Landlock can refuse the write.
     let d = tempdir("overwrite");
-    let prof = write_profile(&d, "name: t\nextends: strict\nprocess: { user: 0 }\n");
+    let prof = write_profile(
+        &d,
+        &format!(
+            "name: t\nextends: docker-default\nprocess: {{ user: 0 }}\nlandlock:\n  filesystem:\n{}",
+            exe_dirs()
+        ),
+    );
     let r = probe(&prof, &[], &["exe", &format!("open-write:{ENFORCE}"), "status"]);
     assert_eq!(status_field(r.get("status"), "Uid"), "0 0 0 0");
     let exe = std::env::current_exe().unwrap().display().to_string();
