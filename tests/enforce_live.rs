@@ -161,6 +161,11 @@ fn write_profile(dir: &Path, yaml: &str) -> String {
 
 /// Run the probe under `enforce run --profile P [extra...]`.
 fn probe(profile: &str, extra: &[&str], ops: &[&str]) -> Run {
+    probe_with(ENFORCE, profile, extra, ops)
+}
+
+/// [`probe`] with another `enforce` binary.
+fn probe_with(enforce: &str, profile: &str, extra: &[&str], ops: &[&str]) -> Run {
     let exe = std::env::current_exe().unwrap();
     let mut args: Vec<String> = vec!["run".into(), "--profile".into(), profile.into()];
     args.extend(extra.iter().map(|s| s.to_string()));
@@ -172,7 +177,7 @@ fn probe(profile: &str, extra: &[&str], ops: &[&str]) -> Run {
         "--nocapture".into(),
         "--test-threads=1".into(),
     ]);
-    let out = Command::new(ENFORCE).args(&args).env("PALISADE_PROBE", ops.join("|")).output().unwrap();
+    let out = Command::new(enforce).args(&args).env("PALISADE_PROBE", ops.join("|")).output().unwrap();
     let probes = text(&out.stdout)
         .lines()
         .filter_map(|l| l.find("PROBE ").map(|i| &l[i + 6..]))
@@ -254,11 +259,16 @@ fn the_launcher_is_gone_and_cannot_be_overwritten_under_landlock() {
             exe_dirs()
         ),
     );
-    let r = probe(&prof, &[], &["exe", &format!("open-write:{ENFORCE}"), "status"]);
+    // A private copy of the launcher: other tests run the shared binary, and a binary being
+    // executed refuses writes with ETXTBSY before Landlock is even asked.
+    let launcher = d.join("enforce");
+    std::fs::copy(ENFORCE, &launcher).unwrap();
+    let write_op = format!("open-write:{}", launcher.display());
+    let r = probe_with(launcher.to_str().unwrap(), &prof, &[], &["exe", &write_op, "status"]);
     assert_eq!(status_field(r.get("status"), "Uid"), "0 0 0 0");
     let exe = std::env::current_exe().unwrap().display().to_string();
     assert_eq!(r.get("exe"), exe, "the workload replaced the launcher");
-    assert_eq!(r.get(&format!("open-write:{ENFORCE}")), EACCES);
+    assert_eq!(r.get(&write_op), EACCES);
 }
 
 #[test]
@@ -530,7 +540,20 @@ fn exit_codes_follow_docker() {
     let st = |args: &[&str]| Command::new(ENFORCE).args(args).output().unwrap();
     assert_eq!(st(&["run", "--", "/nonexistent/cmd"]).status.code(), Some(127));
     assert_eq!(st(&["run", "--", "no-such-command-anywhere"]).status.code(), Some(127));
-    assert_eq!(st(&["run", "--", "/etc/hostname"]).status.code(), Some(126));
+    let d = tempdir("exitcodes");
+    let plain = d.join("plain");
+    std::fs::write(&plain, "x").unwrap();
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(st(&["run", "--", plain.to_str().unwrap()]).status.code(), Some(126));
+    // Executable bits but not a program: execve fails (ENOEXEC), and the report says so.
+    let junk = d.join("junk");
+    std::fs::write(&junk, [0u8, 1, 2, 3]).unwrap();
+    std::fs::set_permissions(&junk, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let report = d.join("r.json");
+    let out = st(&["run", "--report", report.to_str().unwrap(), "--", junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!((v["state"].as_str(), v["step"].as_str()), (Some("failed"), Some("exec")), "{v}");
     assert_eq!(st(&["run", "--", "/bin/sh", "-c", "exit 7"]).status.code(), Some(7));
     assert_eq!(st(&["run", "--", "/bin/sh", "-c", "kill -TERM $$"]).status.signal(), Some(libc::SIGTERM));
     let bad = st(&["run", "--profile", "/nonexistent.yaml", "--", "/bin/true"]);

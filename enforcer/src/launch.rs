@@ -98,13 +98,32 @@ impl Launcher {
 
     /// Apply everything and exec. Returns only on failure; then nothing was exec'd.
     pub fn run(self) -> LaunchError {
-        match self.apply() {
+        let mut report_file = None;
+        let e = match self.apply(&mut report_file) {
             Ok(never) => match never {},
             Err(e) => e,
+        };
+        // The report file was created before the failure: say what happened there too.
+        if let Some(mut f) = report_file {
+            use std::io::Seek;
+            let _ = f.set_len(0);
+            let _ = f.rewind();
+            let v = serde_json::json!({
+                "profile": self.plan.profile,
+                "state": "failed",
+                "step": e.step.name(),
+                "error": e.message,
+                "exit_code": e.exit_code,
+            });
+            let _ = f.write_all((serde_json::to_string_pretty(&v).unwrap_or_default() + "\n").as_bytes());
         }
+        e
     }
 
-    fn apply(self) -> Result<std::convert::Infallible, LaunchError> {
+    fn apply(
+        &self,
+        report_file: &mut Option<std::fs::File>,
+    ) -> Result<std::convert::Infallible, LaunchError> {
         let plan = &self.plan;
         let p = &plan.policy;
         let mut report = Report::planned(plan);
@@ -119,7 +138,7 @@ impl Launcher {
         let status = std::fs::File::open("/proc/thread-self/status").map_err(|e| {
             LaunchError::new(Step::Prepare, 125, format!("cannot open /proc/thread-self/status: {e}"))
         })?;
-        let mut report_file = match &self.report_to {
+        *report_file = match &self.report_to {
             ReportTo::File(f) => Some(std::fs::File::create(f).map_err(|e| {
                 LaunchError::new(Step::Prepare, 125, format!("cannot create report {}: {e}", f.display()))
             })?),
@@ -265,7 +284,7 @@ impl Launcher {
                     format!("{key} is `{got}` after applying the policy, expected `{value}`"),
                 ));
             }
-            verified.insert(key.to_string(), got);
+            verified.insert(key.to_string(), got.replace('\t', " "));
         }
         let sb =
             sys::process::securebits().map_err(|e| LaunchError::sys(Step::Verify, "PR_GET_SECUREBITS", e))?;
@@ -294,7 +313,7 @@ impl Launcher {
             })?,
             _ => {}
         }
-        drop(report_file);
+        // The file stays open (close-on-exec) so that a failing exec can still replace the report.
 
         // 12. exec in place: no extra process, signals reach the command directly.
         if self.fail_at == Some(Step::Exec) {
