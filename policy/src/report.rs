@@ -189,8 +189,17 @@ pub fn explain_text(p: &Policy) -> String {
     if !l.scopes.is_empty() {
         let _ = writeln!(o, "  scoped: {}", l.scopes.join(" "));
     }
-    if !p.isolation.namespaces.is_empty() {
-        let _ = writeln!(o, "\nisolation (reserved)\n  namespaces {}", p.isolation.namespaces.join(" "));
+    let i = &p.isolation;
+    if i.enabled {
+        let _ = writeln!(
+            o,
+            "\nisolation\n  namespaces {}\n  rootfs {}{}, network {}, init {}",
+            i.namespaces.join(" "),
+            i.rootfs.as_deref().unwrap_or("(host root)"),
+            if i.readonly_rootfs { " read-only" } else { "" },
+            i.network,
+            i.init
+        );
     }
     o
 }

@@ -363,17 +363,116 @@ pub struct Network {
     pub connect: Vec<Sp<u16>>,
 }
 
-/// Namespace isolation (reserved for runtime-lite; validated, not yet applied).
+/// Namespace isolation: run the workload in its own namespaces and root filesystem
+/// (runtime-lite).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Isolation {
-    /// Namespaces to create: `user`, `pid`, `mount`, `net`, `uts`, `ipc`, `cgroup`.
+    /// Namespaces to create: `user`, `pid`, `mount`, `net`, `uts`, `ipc`, `cgroup` (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Vec<Sp<String>>>,
     /// Host name inside a new UTS namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<Sp<String>>,
-    /// Absolute path of the root filesystem to pivot into.
+    /// Root filesystem directory (relative to the profile's directory); omitted: the host root,
+    /// bind-mounted read-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootfs: Option<Sp<String>>,
+    /// Mount the root filesystem read-only (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readonly_rootfs: Option<Sp<bool>>,
+    /// `none` (a new network namespace with loopback only) or `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Sp<String>>,
+    /// The user mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Users>,
+    /// Extra mounts.
+    #[serde(default)]
+    pub mounts: Vec<Sp<MountSpec>>,
+    /// Paths hidden from the workload: `default` (Docker's list), `none`, or a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked_paths: Option<Sp<PathList>>,
+    /// Paths made read-only: `default` (Docker's list), `none`, or a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readonly_paths: Option<Sp<PathList>>,
+    /// Run a PID-1 shim (default: true when the pid namespace is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Sp<bool>>,
+    /// Log files of detached workloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Logs>,
+    /// cgroup limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// The user mapping of a user namespace.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Users {
+    /// Host uid that container uid 0 maps to: `auto` (100000 with 65536 ids when run as root,
+    /// else the caller's own uid) or a number (never 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_root_to: Option<Sp<ArgValue>>,
+}
+
+/// One mount.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MountSpec {
+    /// `bind` or `tmpfs`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Source directory or file (bind; relative to the profile's directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Absolute path inside the container.
+    pub target: String,
+    /// Read-only (default: false for bind, false for tmpfs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readonly: Option<bool>,
+    /// tmpfs size (`64Mi`, `1G`, bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<ArgValue>,
+}
+
+/// `default`, `none`, or a list of paths.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum PathList {
+    /// `default` or `none`.
+    Keyword(String),
+    /// Explicit paths.
+    List(Vec<String>),
+}
+
+/// Bounded log files.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Logs {
+    /// Rotate at this size (default `10Mi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<Sp<ArgValue>>,
+    /// Keep at most this many files (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_files: Option<Sp<u32>>,
+}
+
+/// cgroup limits.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Memory (`256Mi`, bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Sp<ArgValue>>,
+    /// Most processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<Sp<u64>>,
+    /// CPUs (0.5 = half a CPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Sp<f64>>,
+    /// `enforce` (fail when the host cannot apply a limit) or `best-effort` (default `enforce`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Sp<String>>,
 }

@@ -8,7 +8,7 @@ use crate::caps::{self, Cap, Tweak};
 use crate::error::{Diagnostic, Diagnostics, Error, Origin};
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::{
-    Ambient, ArgCond, ArgOp, ArgValue, LandlockMode, Rlimit, RlimitValue, Rule, Securebits, UserSpec,
+    Ambient, ArgCond, ArgOp, ArgValue, LandlockMode, PathList, Rlimit, RlimitValue, Rule, Securebits, UserSpec,
 };
 use crate::frontend::spanned::Sp;
 use crate::landlock_rights;
@@ -1015,10 +1015,64 @@ fn normalize_path(p: &str) -> Option<String> {
     Some(format!("/{}", parts.join("/")))
 }
 
+/// `64Mi`, `1G`, `512k`, or bytes.
+pub fn parse_size(v: &ArgValue) -> Option<u64> {
+    match v {
+        ArgValue::Number(n) => Some(*n),
+        ArgValue::Negative(_) => None,
+        ArgValue::Name(t) => {
+            let t = t.trim();
+            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(split);
+            let n: u64 = num.parse().ok()?;
+            let mul: u64 = match unit.trim() {
+                "" => 1,
+                "k" | "K" | "Ki" | "KiB" => 1 << 10,
+                "m" | "M" | "Mi" | "MiB" => 1 << 20,
+                "g" | "G" | "Gi" | "GiB" => 1 << 30,
+                _ => return None,
+            };
+            n.checked_mul(mul)
+        }
+    }
+}
+
+/// A path of the isolation section: absolute, or relative to the profile's directory.
+fn resolve_path(p: &str, file: &str) -> Option<String> {
+    if p.starts_with('/') {
+        return normalize_path(p);
+    }
+    if file.starts_with("builtin:") {
+        return None;
+    }
+    let dir = std::path::Path::new(file).parent().unwrap_or(std::path::Path::new("."));
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let joined = dir.join(p);
+    let text = joined.to_str()?;
+    if p.split('/').any(|c| c == "..") {
+        return std::fs::canonicalize(&joined).ok().and_then(|c| c.to_str().map(str::to_string));
+    }
+    normalize_path(text)
+}
+
+fn path_list(v: &PathList, default: &[&str]) -> Result<Vec<String>, String> {
+    match v {
+        PathList::Keyword(k) if k == "default" => Ok(default.iter().map(|s| s.to_string()).collect()),
+        PathList::Keyword(k) if k == "none" => Ok(vec![]),
+        PathList::Keyword(k) => Err(format!("`{k}`: use `default`, `none` or a list of absolute paths")),
+        PathList::List(l) => l
+            .iter()
+            .map(|p| normalize_path(p).ok_or_else(|| format!("`{p}` is not an absolute path")))
+            .collect(),
+    }
+}
+
 fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
     let mut out = IsolationIr::default();
+    let mut init: Option<bool> = None;
     for layer in layers {
         let Some(i) = &layer.profile.isolation else { continue };
+        out.enabled = true;
         let ctx = Ctx { file: &layer.file };
         if let Some(list) = &i.namespaces {
             let mut set = BTreeSet::new();
@@ -1049,15 +1103,130 @@ fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
             out.hostname = Some(h.value.clone());
         }
         if let Some(r) = &i.rootfs {
-            match normalize_path(&r.value) {
+            match resolve_path(&r.value, &layer.file) {
                 Some(p) => out.rootfs = Some(p),
                 None => diags.error(
                     ctx.at(r),
-                    format!("rootfs `{}` is not absolute", r.value),
-                    Some("write an absolute path".into()),
+                    format!("rootfs `{}` cannot be resolved", r.value),
+                    Some("write an absolute path, or a path relative to a profile file (not a builtin)".into()),
                 ),
             }
         }
+        if let Some(r) = &i.readonly_rootfs {
+            out.readonly_rootfs = r.value;
+        }
+        if let Some(n) = &i.network {
+            match n.value.as_str() {
+                "none" | "host" => out.network = n.value.clone(),
+                other => diags.error(ctx.at(n), format!("unknown network `{other}`"), Some("use `none` or `host`".into())),
+            }
+        }
+        if let Some(m) = i.users.as_ref().and_then(|u| u.map_root_to.as_ref()) {
+            match &m.value {
+                ArgValue::Name(a) if a == "auto" => out.map_root_to = None,
+                ArgValue::Number(n) if *n > 0 && *n <= u64::from(u32::MAX - 65536) => out.map_root_to = Some(*n as u32),
+                _ => diags.error(
+                    ctx.at(m),
+                    "map_root_to must be `auto` or a host uid above 0".to_string(),
+                    Some("container root is never host root".into()),
+                ),
+            }
+        }
+        for m in &i.mounts {
+            let spec = &m.value;
+            let target = normalize_path(&spec.target);
+            let mut ok = target.is_some();
+            if target.is_none() {
+                diags.error(ctx.at(m), format!("mount target `{}` is not absolute", spec.target), None);
+            }
+            let (source, size) = match spec.kind.as_str() {
+                "bind" => {
+                    let src = spec.source.as_deref().and_then(|s| resolve_path(s, &layer.file));
+                    if src.is_none() {
+                        ok = false;
+                        diags.error(ctx.at(m), "a bind mount needs a `source` (absolute or relative to the profile)".to_string(), None);
+                    }
+                    (src, None)
+                }
+                "tmpfs" => {
+                    let size = spec.size.as_ref().map(parse_size);
+                    if let Some(None) = size {
+                        ok = false;
+                        diags.error(ctx.at(m), "invalid tmpfs size".to_string(), Some("write e.g. `64Mi` or a number of bytes".into()));
+                    }
+                    (None, size.flatten())
+                }
+                other => {
+                    ok = false;
+                    diags.error(ctx.at(m), format!("unknown mount type `{other}`"), Some("use `bind` or `tmpfs`".into()));
+                    (None, None)
+                }
+            };
+            if ok {
+                out.mounts.push(MountIr {
+                    kind: spec.kind.clone(),
+                    source,
+                    target: target.unwrap_or_default(),
+                    readonly: spec.readonly.unwrap_or(false),
+                    size,
+                });
+            }
+        }
+        for (field, list, default) in [
+            (&i.masked_paths, &mut out.masked_paths, &DEFAULT_MASKED_PATHS[..]),
+            (&i.readonly_paths, &mut out.readonly_paths, &DEFAULT_READONLY_PATHS[..]),
+        ] {
+            if let Some(v) = field {
+                match path_list(&v.value, default) {
+                    Ok(l) => *list = l,
+                    Err(e) => diags.error(ctx.at(v), e, None),
+                }
+            }
+        }
+        if let Some(b) = &i.init {
+            init = Some(b.value);
+        }
+        if let Some(l) = &i.logs {
+            if let Some(s) = &l.max_size {
+                match parse_size(&s.value) {
+                    Some(n) if n >= 1024 => out.log_max_size = n,
+                    _ => diags.error(ctx.at(s), "invalid log max_size".to_string(), Some("at least 1Ki, e.g. `10Mi`".into())),
+                }
+            }
+            if let Some(f) = &l.max_files {
+                if f.value == 0 {
+                    diags.error(ctx.at(f), "max_files must be at least 1".to_string(), None);
+                }
+                out.log_max_files = f.value.max(1);
+            }
+        }
+        if let Some(l) = &i.limits {
+            if let Some(m) = &l.memory {
+                match parse_size(&m.value) {
+                    Some(n) if n >= 1 << 20 => out.memory = Some(n),
+                    _ => diags.error(ctx.at(m), "invalid memory limit".to_string(), Some("at least 1Mi, e.g. `256Mi`".into())),
+                }
+            }
+            if let Some(p) = &l.pids {
+                if p.value == 0 {
+                    diags.error(ctx.at(p), "pids must be at least 1".to_string(), None);
+                }
+                out.pids = Some(p.value);
+            }
+            if let Some(c) = &l.cpu {
+                if !(c.value > 0.0 && c.value <= 1024.0) {
+                    diags.error(ctx.at(c), "cpu must be above 0".to_string(), Some("e.g. 0.5 for half a CPU".into()));
+                }
+                out.cpu = Some(c.value);
+            }
+            if let Some(m) = &l.mode {
+                match m.value.as_str() {
+                    "enforce" | "best-effort" => out.limits_mode = m.value.clone(),
+                    other => diags.error(ctx.at(m), format!("unknown limits mode `{other}`"), Some("use `enforce` or `best-effort`".into())),
+                }
+            }
+        }
     }
+    out.init = init.unwrap_or(out.namespaces.iter().any(|n| n == "pid"));
     out
 }

@@ -354,15 +354,108 @@ pub struct NetworkIr {
     pub connect: Vec<u16>,
 }
 
-/// Namespace isolation (reserved for runtime-lite).
-#[derive(Clone, Debug, Default, Serialize)]
+/// Namespace isolation for runtime-lite. `enabled` is false when the profile has no
+/// `isolation` section (the other fields then hold the defaults a `--rootfs` run uses).
+#[derive(Clone, Debug, Serialize)]
 pub struct IsolationIr {
+    /// Whether the profile asks for isolation.
+    pub enabled: bool,
     /// Namespaces to create, sorted.
     pub namespaces: Vec<String>,
     /// Host name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
-    /// Root filesystem.
+    /// Root filesystem (absolute); `None`: the host root, read-only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rootfs: Option<String>,
+    /// Root filesystem read-only.
+    pub readonly_rootfs: bool,
+    /// `none` or `host`.
+    pub network: String,
+    /// Host uid for container root; `None`: auto.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_root_to: Option<u32>,
+    /// Extra mounts, in order.
+    pub mounts: Vec<MountIr>,
+    /// Hidden paths.
+    pub masked_paths: Vec<String>,
+    /// Read-only paths.
+    pub readonly_paths: Vec<String>,
+    /// PID-1 shim.
+    pub init: bool,
+    /// Rotate logs at this many bytes.
+    pub log_max_size: u64,
+    /// Keep at most this many log files.
+    pub log_max_files: u32,
+    /// Memory limit in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// Most processes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u64>,
+    /// CPUs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<f64>,
+    /// `enforce` or `best-effort` for limits.
+    pub limits_mode: String,
+}
+
+/// One mount of the isolation section.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MountIr {
+    /// `bind` or `tmpfs`.
+    pub kind: String,
+    /// Absolute host source (bind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Absolute target in the container.
+    pub target: String,
+    /// Read-only.
+    pub readonly: bool,
+    /// tmpfs size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+/// Docker's masked paths.
+pub const DEFAULT_MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const DEFAULT_READONLY_PATHS: [&str; 6] =
+    ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys"];
+
+impl Default for IsolationIr {
+    fn default() -> Self {
+        IsolationIr {
+            enabled: false,
+            namespaces: ["cgroup", "ipc", "mount", "net", "pid", "user", "uts"].map(String::from).to_vec(),
+            hostname: None,
+            rootfs: None,
+            readonly_rootfs: true,
+            network: "none".into(),
+            map_root_to: None,
+            mounts: vec![],
+            masked_paths: DEFAULT_MASKED_PATHS.map(String::from).to_vec(),
+            readonly_paths: DEFAULT_READONLY_PATHS.map(String::from).to_vec(),
+            init: true,
+            log_max_size: 10 << 20,
+            log_max_files: 3,
+            memory: None,
+            pids: None,
+            cpu: None,
+            limits_mode: "enforce".into(),
+        }
+    }
 }
