@@ -99,7 +99,7 @@ impl Launcher {
     /// Apply everything and exec. Returns only on failure; then nothing was exec'd.
     pub fn run(self) -> LaunchError {
         let mut report_file = None;
-        let e = match self.apply(&mut report_file) {
+        let e = match self.apply_and_exec(&mut report_file) {
             Ok(never) => match never {},
             Err(e) => e,
         };
@@ -120,10 +120,35 @@ impl Launcher {
         e
     }
 
-    fn apply(
+    /// Apply every step up to and including verification, without exec: for a process that
+    /// must stay (the runtime's PID-1 shim) under the same policy. Returns the report.
+    pub fn confine(self) -> Result<Report, LaunchError> {
+        let mut report_file = None;
+        self.apply(&mut report_file)
+    }
+
+    fn apply_and_exec(
         &self,
         report_file: &mut Option<std::fs::File>,
     ) -> Result<std::convert::Infallible, LaunchError> {
+        self.apply(report_file)?;
+        let plan = &self.plan;
+        // 13. exec in place: no extra process, signals reach the command directly.
+        if self.fail_at == Some(Step::Exec) {
+            return Err(LaunchError::new(Step::Exec, 126, "injected failure"));
+        }
+        let path = CString::new(plan.program.as_os_str().as_bytes())
+            .map_err(|_| LaunchError::new(Step::Exec, 126, "the command path contains a NUL byte"))?;
+        let e = nix::unistd::execv(&path, &plan.argv).unwrap_err();
+        let code = if e == nix::errno::Errno::ENOENT { 127 } else { 126 };
+        Err(LaunchError::new(
+            Step::Exec,
+            code,
+            format!("cannot execute {}: {}", plan.program.display(), e.desc()),
+        ))
+    }
+
+    fn apply(&self, report_file: &mut Option<std::fs::File>) -> Result<Report, LaunchError> {
         let plan = &self.plan;
         let p = &plan.policy;
         let mut report = Report::planned(plan);
@@ -193,7 +218,10 @@ impl Launcher {
         // 6. uid/gid, keeping capabilities across the switch.
         self.check(Step::SwitchUser, &mut done)?;
         let (uid, gid) = (p.process.uid, p.process.gid);
-        if nix::unistd::geteuid().is_root() {
+        // In a user namespace whose setgroups is "deny" the group list is already fixed.
+        let setgroups_denied =
+            std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "deny").unwrap_or(false);
+        if nix::unistd::geteuid().is_root() && !setgroups_denied {
             setgroups(&[]).map_err(|e| LaunchError::sys(Step::SwitchUser, "setgroups", e as i32))?;
         }
         if bits & SECBIT_NO_SETUID_FIXUP == 0 {
@@ -315,18 +343,6 @@ impl Launcher {
         }
         // The file stays open (close-on-exec) so that a failing exec can still replace the report.
 
-        // 12. exec in place: no extra process, signals reach the command directly.
-        if self.fail_at == Some(Step::Exec) {
-            return Err(LaunchError::new(Step::Exec, 126, "injected failure"));
-        }
-        let path = CString::new(plan.program.as_os_str().as_bytes())
-            .map_err(|_| LaunchError::new(Step::Exec, 126, "the command path contains a NUL byte"))?;
-        let e = nix::unistd::execv(&path, &plan.argv).unwrap_err();
-        let code = if e == nix::errno::Errno::ENOENT { 127 } else { 126 };
-        Err(LaunchError::new(
-            Step::Exec,
-            code,
-            format!("cannot execute {}: {}", plan.program.display(), e.desc()),
-        ))
+        Ok(report)
     }
 }

@@ -1,2 +1,26 @@
-//! A small namespace runtime (user, pid, mount, net, uts, ipc, cgroup namespaces, pivot_root, PID-1 shim); see issue 5.
+//! runtime-lite: run a workload in its own namespaces under a compiled Palisade policy.
+//!
+//! Process roles ([`run`]):
+//! - the **launcher** (`enforce`, on the host) forks the monitor, writes its uid/gid maps
+//!   (`setgroups` deny), forwards signals to it and exits with its status;
+//! - the **monitor** unshares the namespaces, becomes root of the new user namespace (an
+//!   unprivileged uid on the host), forks PID 1, drops every capability and waits;
+//! - **PID 1** builds the mount tree ([`mount`]), pivots into it, sets the hostname and brings
+//!   loopback up ([`net`]); then either execs the workload itself (`init: false`) or forks it as
+//!   PID 2 and stays as the [`shim`]: confined by the same policy with no capability, it reaps
+//!   orphans and forwards signals;
+//! - the **workload** applies the policy with the enforcer's steps ([`enforcer::Launcher`],
+//!   unchanged) and execs.
+//!
+//! Errors inside travel back over a close-on-exec pipe ([`channel`]); the launcher prints them
+//! and exits 125. Mounts live in the private mount namespace and vanish with it.
 #![deny(missing_docs)]
+
+pub mod channel;
+pub mod idmap;
+pub mod mount;
+pub mod net;
+pub mod run;
+pub mod shim;
+
+pub use run::{run, RunError, RunSpec};

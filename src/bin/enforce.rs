@@ -37,6 +37,10 @@ enum Command {
         /// `enforce`; what is dropped is reported.
         #[arg(long)]
         best_effort: bool,
+        /// Run isolated in namespaces with this root filesystem (implies the profile's
+        /// `isolation` section, or its defaults).
+        #[arg(long, value_name = "DIR")]
+        rootfs: Option<PathBuf>,
         /// The command and its arguments.
         #[arg(required = true, last = true, value_name = "CMD")]
         cmd: Vec<String>,
@@ -69,7 +73,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { profile, report, dry_run, best_effort, cmd } => {
+        Command::Run { profile, report, dry_run, best_effort, rootfs, cmd } => {
             let fail = |code: i32, msg: String| {
                 eprintln!("enforce: {msg}");
                 ExitCode::from(code as u8)
@@ -81,6 +85,25 @@ fn main() -> ExitCode {
             for w in &compiled.warnings {
                 eprintln!("{w}");
             }
+            let to = match report.as_deref() {
+                None => ReportTo::None,
+                Some("-") => ReportTo::Stderr,
+                Some(f) => ReportTo::File(PathBuf::from(f)),
+            };
+            if (rootfs.is_some() || compiled.policy.isolation.enabled) && !dry_run {
+                let spec = runtime_lite::RunSpec {
+                    profile,
+                    policy: compiled.policy,
+                    argv: cmd,
+                    rootfs,
+                    report: to,
+                    best_effort,
+                };
+                return match runtime_lite::run(spec) {
+                    Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                    Err(e) => fail(e.code, e.message),
+                };
+            }
             let plan = match Plan::new(&profile, compiled.policy, &cmd, Options { best_effort }) {
                 Ok(p) => p,
                 Err(e) => return fail(e.exit_code, e.to_string()),
@@ -89,11 +112,6 @@ fn main() -> ExitCode {
                 print!("{}", enforcer::report::Report::planned(&plan).to_json());
                 return ExitCode::SUCCESS;
             }
-            let to = match report.as_deref() {
-                None => ReportTo::None,
-                Some("-") => ReportTo::Stderr,
-                Some(f) => ReportTo::File(PathBuf::from(f)),
-            };
             let e = Launcher::new(plan, to).run();
             fail(e.exit_code, e.to_string())
         }

@@ -8,7 +8,8 @@ use crate::caps::{self, Cap, Tweak};
 use crate::error::{Diagnostic, Diagnostics, Error, Origin};
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::{
-    Ambient, ArgCond, ArgOp, ArgValue, LandlockMode, PathList, Rlimit, RlimitValue, Rule, Securebits, UserSpec,
+    Ambient, ArgCond, ArgOp, ArgValue, LandlockMode, PathList, Rlimit, RlimitValue, Rule, Securebits,
+    UserSpec,
 };
 use crate::frontend::spanned::Sp;
 use crate::landlock_rights;
@@ -1108,7 +1109,9 @@ fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
                 None => diags.error(
                     ctx.at(r),
                     format!("rootfs `{}` cannot be resolved", r.value),
-                    Some("write an absolute path, or a path relative to a profile file (not a builtin)".into()),
+                    Some(
+                        "write an absolute path, or a path relative to a profile file (not a builtin)".into(),
+                    ),
                 ),
             }
         }
@@ -1118,13 +1121,19 @@ fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
         if let Some(n) = &i.network {
             match n.value.as_str() {
                 "none" | "host" => out.network = n.value.clone(),
-                other => diags.error(ctx.at(n), format!("unknown network `{other}`"), Some("use `none` or `host`".into())),
+                other => diags.error(
+                    ctx.at(n),
+                    format!("unknown network `{other}`"),
+                    Some("use `none` or `host`".into()),
+                ),
             }
         }
         if let Some(m) = i.users.as_ref().and_then(|u| u.map_root_to.as_ref()) {
             match &m.value {
                 ArgValue::Name(a) if a == "auto" => out.map_root_to = None,
-                ArgValue::Number(n) if *n > 0 && *n <= u64::from(u32::MAX - 65536) => out.map_root_to = Some(*n as u32),
+                ArgValue::Number(n) if *n > 0 && *n <= u64::from(u32::MAX - 65536) => {
+                    out.map_root_to = Some(*n as u32)
+                }
                 _ => diags.error(
                     ctx.at(m),
                     "map_root_to must be `auto` or a host uid above 0".to_string(),
@@ -1144,7 +1153,11 @@ fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
                     let src = spec.source.as_deref().and_then(|s| resolve_path(s, &layer.file));
                     if src.is_none() {
                         ok = false;
-                        diags.error(ctx.at(m), "a bind mount needs a `source` (absolute or relative to the profile)".to_string(), None);
+                        diags.error(
+                            ctx.at(m),
+                            "a bind mount needs a `source` (absolute or relative to the profile)".to_string(),
+                            None,
+                        );
                     }
                     (src, None)
                 }
@@ -1152,13 +1165,21 @@ fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
                     let size = spec.size.as_ref().map(parse_size);
                     if let Some(None) = size {
                         ok = false;
-                        diags.error(ctx.at(m), "invalid tmpfs size".to_string(), Some("write e.g. `64Mi` or a number of bytes".into()));
+                        diags.error(
+                            ctx.at(m),
+                            "invalid tmpfs size".to_string(),
+                            Some("write e.g. `64Mi` or a number of bytes".into()),
+                        );
                     }
                     (None, size.flatten())
                 }
                 other => {
                     ok = false;
-                    diags.error(ctx.at(m), format!("unknown mount type `{other}`"), Some("use `bind` or `tmpfs`".into()));
+                    diags.error(
+                        ctx.at(m),
+                        format!("unknown mount type `{other}`"),
+                        Some("use `bind` or `tmpfs`".into()),
+                    );
                     (None, None)
                 }
             };
@@ -1190,7 +1211,11 @@ fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
             if let Some(s) = &l.max_size {
                 match parse_size(&s.value) {
                     Some(n) if n >= 1024 => out.log_max_size = n,
-                    _ => diags.error(ctx.at(s), "invalid log max_size".to_string(), Some("at least 1Ki, e.g. `10Mi`".into())),
+                    _ => diags.error(
+                        ctx.at(s),
+                        "invalid log max_size".to_string(),
+                        Some("at least 1Ki, e.g. `10Mi`".into()),
+                    ),
                 }
             }
             if let Some(f) = &l.max_files {
@@ -1204,7 +1229,11 @@ fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
             if let Some(m) = &l.memory {
                 match parse_size(&m.value) {
                     Some(n) if n >= 1 << 20 => out.memory = Some(n),
-                    _ => diags.error(ctx.at(m), "invalid memory limit".to_string(), Some("at least 1Mi, e.g. `256Mi`".into())),
+                    _ => diags.error(
+                        ctx.at(m),
+                        "invalid memory limit".to_string(),
+                        Some("at least 1Mi, e.g. `256Mi`".into()),
+                    ),
                 }
             }
             if let Some(p) = &l.pids {
@@ -1215,14 +1244,22 @@ fn build_isolation(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
             }
             if let Some(c) = &l.cpu {
                 if !(c.value > 0.0 && c.value <= 1024.0) {
-                    diags.error(ctx.at(c), "cpu must be above 0".to_string(), Some("e.g. 0.5 for half a CPU".into()));
+                    diags.error(
+                        ctx.at(c),
+                        "cpu must be above 0".to_string(),
+                        Some("e.g. 0.5 for half a CPU".into()),
+                    );
                 }
                 out.cpu = Some(c.value);
             }
             if let Some(m) = &l.mode {
                 match m.value.as_str() {
                     "enforce" | "best-effort" => out.limits_mode = m.value.clone(),
-                    other => diags.error(ctx.at(m), format!("unknown limits mode `{other}`"), Some("use `enforce` or `best-effort`".into())),
+                    other => diags.error(
+                        ctx.at(m),
+                        format!("unknown limits mode `{other}`"),
+                        Some("use `enforce` or `best-effort`".into()),
+                    ),
                 }
             }
         }

@@ -1,0 +1,254 @@
+//! `enforce run` with isolation: launcher → monitor → PID 1 (shim) → workload.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use enforcer::{Launcher, Options, Plan, ReportTo};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::kill;
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
+use policy::ir::IsolationIr;
+use policy::Policy;
+
+use crate::channel::{channel, Sender};
+use crate::{idmap, mount, net, shim};
+
+/// What to run.
+pub struct RunSpec {
+    /// Profile name (for reports).
+    pub profile: String,
+    /// The compiled policy.
+    pub policy: Policy,
+    /// Command and arguments (resolved inside the container).
+    pub argv: Vec<String>,
+    /// Root filesystem (overrides the profile's).
+    pub rootfs: Option<PathBuf>,
+    /// Report of what the workload got.
+    pub report: ReportTo,
+    /// Landlock best-effort.
+    pub best_effort: bool,
+}
+
+/// Why the container could not start: nothing ran (125), or the command could not be
+/// executed (126) or found (127) inside.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RunError {
+    /// Exit status for the launcher.
+    pub code: i32,
+    /// What went wrong.
+    pub message: String,
+}
+
+#[allow(non_snake_case)]
+fn RunError(message: String) -> RunError {
+    RunError { code: 125, message }
+}
+
+fn flags(iso: &IsolationIr) -> Result<CloneFlags, RunError> {
+    let mut f = CloneFlags::empty();
+    for n in &iso.namespaces {
+        f |= match n.as_str() {
+            "user" => CloneFlags::CLONE_NEWUSER,
+            "pid" => CloneFlags::CLONE_NEWPID,
+            "mount" => CloneFlags::CLONE_NEWNS,
+            "net" if iso.network == "host" => CloneFlags::empty(),
+            "net" => CloneFlags::CLONE_NEWNET,
+            "uts" => CloneFlags::CLONE_NEWUTS,
+            "ipc" => CloneFlags::CLONE_NEWIPC,
+            "cgroup" => CloneFlags::CLONE_NEWCGROUP,
+            other => return Err(RunError(format!("namespace `{other}` is not supported by runtime-lite"))),
+        };
+    }
+    for (need, what) in [(CloneFlags::CLONE_NEWUSER, "user"), (CloneFlags::CLONE_NEWNS, "mount")] {
+        if !f.contains(need) {
+            return Err(RunError(format!(
+                "runtime-lite needs the `{what}` namespace (container root is never host root)"
+            )));
+        }
+    }
+    Ok(f)
+}
+
+fn read_byte(fd: OwnedFd) -> bool {
+    let mut b = [0u8; 1];
+    std::fs::File::from(fd).read_exact(&mut b).is_ok()
+}
+
+fn write_byte(fd: OwnedFd) {
+    let _ = std::fs::File::from(fd).write_all(b"1");
+}
+
+/// Run `spec` isolated; returns the exit status for the launcher (the workload's, or 125).
+pub fn run(spec: RunSpec) -> Result<i32, RunError> {
+    let iso = spec.policy.isolation.clone();
+    let clone_flags = flags(&iso)?;
+    let rootfs = spec.rootfs.clone().or_else(|| iso.rootfs.clone().map(PathBuf::from));
+    if let Some(r) = &rootfs {
+        if !r.is_dir() {
+            return Err(RunError(format!("rootfs {} is not a directory", r.display())));
+        }
+    }
+    let (uid_map, gid_map) = idmap::mappings(&iso).map_err(RunError)?;
+    let io = |e: std::io::Error| RunError(format!("cannot set up the container: {e}"));
+    let (tx, rx) = channel().map_err(io)?;
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
+    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
+    shim::block().map_err(|e| io(e.into()))?;
+    // SAFETY: enforce is single-threaded here; the child only continues this program.
+    match unsafe { fork() }.map_err(|e| io(e.into()))? {
+        ForkResult::Child => {
+            drop((ready_r, go_w, rx));
+            let code = monitor(&spec, &iso, clone_flags, rootfs.as_deref(), &tx, ready_w, go_r);
+            std::process::exit(code);
+        }
+        ForkResult::Parent { child } => {
+            drop((ready_w, go_r));
+            let started = read_byte(ready_r);
+            let mapped = started && idmap::write_maps(child.as_raw(), uid_map, gid_map).is_ok();
+            if mapped {
+                write_byte(go_w);
+            } else {
+                drop(go_w);
+                let _ = kill(child, nix::sys::signal::Signal::SIGKILL);
+            }
+            drop(tx);
+            let status = shim::supervise(child);
+            let _ = shim::unblock_all();
+            if let Some((code, message)) = rx.first_failure() {
+                return Err(RunError { code, message });
+            }
+            if !mapped {
+                return Err(RunError(format!(
+                    "cannot map container root to host uid {} ({} ids); is the range free and are user namespaces enabled?",
+                    uid_map.host, uid_map.count
+                )));
+            }
+            Ok(status)
+        }
+    }
+}
+
+/// The monitor: outside the new pid namespace, inside the others.
+fn monitor(
+    spec: &RunSpec,
+    iso: &IsolationIr,
+    clone_flags: CloneFlags,
+    rootfs: Option<&std::path::Path>,
+    tx: &Sender,
+    ready_w: OwnedFd,
+    go_r: OwnedFd,
+) -> i32 {
+    if let Err(e) = unshare(clone_flags) {
+        tx.fail(125, &format!("unshare namespaces: {e}"));
+        return 125;
+    }
+    write_byte(ready_w);
+    if !read_byte(go_r) {
+        return 125;
+    }
+    if let Err(e) = setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .and_then(|_| setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)))
+    {
+        tx.fail(125, &format!("become root of the user namespace: {e}"));
+        return 125;
+    }
+    // SAFETY: single-threaded; the child continues this program.
+    match unsafe { fork() } {
+        Err(e) => {
+            tx.fail(125, &format!("fork PID 1: {e}"));
+            125
+        }
+        Ok(ForkResult::Child) => {
+            let code = pid1(spec, iso, clone_flags, rootfs, tx);
+            std::process::exit(code)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            // The monitor needs no privilege from here on: it only waits.
+            for set in [caps::CapSet::Effective, caps::CapSet::Permitted, caps::CapSet::Inheritable] {
+                let _ = caps::clear(None, set);
+            }
+            shim::supervise(child)
+        }
+    }
+}
+
+fn plan(spec: &RunSpec) -> Result<Plan, enforcer::LaunchError> {
+    Plan::new(&spec.profile, spec.policy.clone(), &spec.argv, Options { best_effort: spec.best_effort })
+}
+
+/// PID 1 of the new pid namespace.
+fn pid1(
+    spec: &RunSpec,
+    iso: &IsolationIr,
+    clone_flags: CloneFlags,
+    rootfs: Option<&std::path::Path>,
+    tx: &Sender,
+) -> i32 {
+    let fail = |m: String| {
+        tx.fail(125, &m);
+        125
+    };
+    let new_net = clone_flags.contains(CloneFlags::CLONE_NEWNET);
+    if let Err(e) = mount::setup(iso, rootfs, new_net) {
+        return fail(e);
+    }
+    if clone_flags.contains(CloneFlags::CLONE_NEWUTS) {
+        let name = iso.hostname.clone().unwrap_or_else(|| "palisade".into());
+        if let Err(e) = nix::unistd::sethostname(&name) {
+            return fail(format!("sethostname {name}: {e}"));
+        }
+    }
+    if new_net {
+        if let Err(e) = net::loopback_up() {
+            return fail(e);
+        }
+    }
+    if !iso.init || !clone_flags.contains(CloneFlags::CLONE_NEWPID) {
+        let _ = shim::unblock_all();
+        return exec_workload(spec, tx);
+    }
+    // SAFETY: single-threaded; the child continues this program and execs.
+    match unsafe { fork() } {
+        Err(e) => fail(format!("fork the workload: {e}")),
+        Ok(ForkResult::Child) => {
+            let _ = shim::unblock_all();
+            exec_workload(spec, tx)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            // The shim runs under the same policy and then drops every capability.
+            let confined = plan(spec).and_then(|p| Launcher::new(p, ReportTo::None).confine());
+            if let Err(e) = confined {
+                let _ = kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                return fail(format!("confine the PID-1 shim: {e}"));
+            }
+            for set in [
+                caps::CapSet::Effective,
+                caps::CapSet::Permitted,
+                caps::CapSet::Inheritable,
+                caps::CapSet::Ambient,
+            ] {
+                let _ = caps::clear(None, set);
+            }
+            shim::supervise(Pid::from_raw(child.as_raw()))
+        }
+    }
+}
+
+fn exec_workload(spec: &RunSpec, tx: &Sender) -> i32 {
+    let report = match &spec.report {
+        ReportTo::None => ReportTo::None,
+        ReportTo::Stderr => ReportTo::Stderr,
+        // The report file path is the host's; inside, only stderr is reachable.
+        ReportTo::File(_) => ReportTo::Stderr,
+    };
+    let e = match plan(spec) {
+        Ok(p) => Launcher::new(p, report).run(),
+        Err(e) => e,
+    };
+    tx.fail(e.exit_code, &e.to_string());
+    e.exit_code
+}

@@ -1,0 +1,74 @@
+//! The PID-1 shim: reaps every orphan, forwards signals to the workload, exits with its
+//! status. It waits with `sigwaitinfo` on blocked signals: no handler runs asynchronously.
+
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// Signals forwarded to the workload.
+pub const FORWARDED: [Signal; 7] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// The set the shim (and the monitor) wait on: the forwarded signals and SIGCHLD.
+pub fn waited() -> SigSet {
+    let mut s = SigSet::empty();
+    for sig in FORWARDED {
+        s.add(sig);
+    }
+    s.add(Signal::SIGCHLD);
+    s
+}
+
+/// Block [`waited`] (before forking the child, so no signal is lost).
+pub fn block() -> nix::Result<()> {
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited()), None)
+}
+
+/// Unblock everything (in the child, before exec).
+pub fn unblock_all() -> nix::Result<()> {
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+}
+
+/// Exit status for a wait status: the code, or 128 + signal.
+pub fn exit_code(s: WaitStatus) -> Option<i32> {
+    match s {
+        WaitStatus::Exited(_, c) => Some(c),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+/// Wait for `child`, reaping every other child that exits meanwhile and forwarding signals to
+/// `child`; returns its exit status.
+pub fn supervise(child: Pid) -> i32 {
+    let set = waited();
+    loop {
+        let sig = match set.wait() {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        if sig != Signal::SIGCHLD {
+            let _ = kill(child, sig);
+            continue;
+        }
+        loop {
+            match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(s) => {
+                    if s.pid() == Some(child) {
+                        if let Some(code) = exit_code(s) {
+                            return code;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
