@@ -175,8 +175,8 @@ fn monitor(
     }
 }
 
-fn plan(spec: &RunSpec) -> Result<Plan, enforcer::LaunchError> {
-    Plan::new(&spec.profile, spec.policy.clone(), &spec.argv, Options { best_effort: spec.best_effort })
+fn plan(spec: &RunSpec, argv: &[String]) -> Result<Plan, enforcer::LaunchError> {
+    Plan::new(&spec.profile, spec.policy.clone(), argv, Options { best_effort: spec.best_effort })
 }
 
 /// PID 1 of the new pid namespace.
@@ -219,7 +219,9 @@ fn pid1(
         }
         Ok(ForkResult::Parent { child }) => {
             // The shim runs under the same policy and then drops every capability.
-            let confined = plan(spec).and_then(|p| Launcher::new(p, ReportTo::None).confine());
+            // (Its plan names its own image: it never execs, and the workload's command may not exist.)
+            let own = ["/proc/self/exe".to_string()];
+            let confined = plan(spec, &own).and_then(|p| Launcher::new(p, ReportTo::None).confine());
             if let Err(e) = confined {
                 let _ = kill(child, nix::sys::signal::Signal::SIGKILL);
                 let _ = waitpid(child, None);
@@ -245,7 +247,7 @@ fn exec_workload(spec: &RunSpec, tx: &Sender) -> i32 {
         // The report file path is the host's; inside, only stderr is reachable.
         ReportTo::File(_) => ReportTo::Stderr,
     };
-    let e = match plan(spec) {
+    let e = match plan(spec, &spec.argv) {
         Ok(p) => Launcher::new(p, report).run(),
         Err(e) => e,
     };
