@@ -194,3 +194,165 @@ fn exit_status_and_errors() {
     assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
     assert!(!marker.exists());
 }
+
+// ---------- lifecycle ----------
+
+/// `enforce` with a private runtime directory, so tests do not see each other's containers.
+fn enforce(rt: &Path, args: &[&str]) -> Output {
+    Command::new(ENFORCE).env("PALISADE_RUNTIME_DIR", rt).args(args).output().unwrap()
+}
+
+fn wait_for(mut f: impl FnMut() -> bool, secs: u64) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn detached_lifecycle_ps_exec_logs_stop_rm() {
+    let d = tempdir("lifecycle");
+    let root = common::rootfs::build(&d);
+    let rt = d.join("run");
+    let r = root.to_str().unwrap();
+    let out = enforce(
+        &rt,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "w",
+            "--profile",
+            "builtin:docker-default",
+            "--rootfs",
+            r,
+            "--",
+            "/bin/sh",
+            "-c",
+            "while true; do echo tick; sleep 0.2; done",
+        ],
+    );
+    assert_eq!(ok(&out).trim(), "w");
+    let ps = ok(&enforce(&rt, &["ps"]));
+    assert!(ps.lines().any(|l| l.starts_with("w ") && l.contains("running")), "{ps}");
+    // exec joins the same pid namespace and hostname.
+    let out = ok(&enforce(
+        &rt,
+        &["exec", "w", "--", "/bin/sh", "-c", "hostname; ps -o pid,comm | grep -c ' sh$'; cat /proc/1/comm"],
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "palisade");
+    assert!(lines[1].parse::<u32>().unwrap() >= 2, "the container's shell is visible: {out}");
+    assert_eq!(lines[2], "enforce");
+    assert!(wait_for(|| text(&enforce(&rt, &["logs", "w"]).stdout).lines().count() >= 3, 10));
+    let tail = ok(&enforce(&rt, &["logs", "w", "--tail", "2"]));
+    assert_eq!(tail, "tick\ntick\n");
+    let log_file = std::fs::read_to_string(rt.join("w/container.log")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(log_file.lines().next().unwrap()).unwrap();
+    assert_eq!(first["stream"], "stdout");
+    assert!(first["time"].as_str().unwrap().ends_with('Z'));
+    ok(&enforce(&rt, &["stop", "w", "--time", "5"]));
+    let ps = ok(&enforce(&rt, &["ps", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&ps).unwrap();
+    assert_eq!(v[0]["status"], "exited");
+    assert_eq!(v[0]["exit_code"], 143, "sh died of SIGTERM");
+    ok(&enforce(&rt, &["rm", "w"]));
+    assert!(!rt.join("w").exists());
+}
+
+#[test]
+fn stop_escalates_to_sigkill_and_stale_state_is_reported() {
+    let d = tempdir("stop");
+    let root = common::rootfs::build(&d);
+    let rt = d.join("run");
+    let r = root.to_str().unwrap();
+    let out = enforce(
+        &rt,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "stubborn",
+            "--rootfs",
+            r,
+            "--",
+            "/bin/sh",
+            "-c",
+            "trap '' TERM; while true; do sleep 0.1; done",
+        ],
+    );
+    ok(&out);
+    let t = std::time::Instant::now();
+    ok(&enforce(&rt, &["stop", "stubborn", "--time", "1"]));
+    assert!(t.elapsed() >= std::time::Duration::from_millis(900), "stopped before the timeout");
+    let v: serde_json::Value =
+        serde_json::from_slice(&enforce(&rt, &["ps", "--format", "json"]).stdout).unwrap();
+    assert_eq!(v[0]["status"], "exited");
+    assert_eq!(v[0]["exit_code"], 137, "killed by SIGKILL");
+    // A state that says running for a process that is gone is stale, not trusted.
+    let state = rt.join("stubborn/state.json");
+    let mut s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    s["status"] = serde_json::json!("running");
+    std::fs::write(&state, s.to_string()).unwrap();
+    let ps = ok(&enforce(&rt, &["ps"]));
+    assert!(ps.contains("stale"), "{ps}");
+    let out = enforce(&rt, &["exec", "stubborn", "--", "/bin/true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).contains("not running (stale)"), "{}", text(&out.stderr));
+    ok(&enforce(&rt, &["rm", "stubborn"]));
+}
+
+#[test]
+fn logs_rotate_at_the_size_bound() {
+    let d = tempdir("logs");
+    let root = common::rootfs::build(&d);
+    let rt = d.join("run");
+    let prof = d.join("p.yaml");
+    std::fs::write(
+        &prof,
+        "name: t\nextends: docker-default\nisolation:\n  logs: { max_size: 2Ki, max_files: 2 }\n",
+    )
+    .unwrap();
+    let out = enforce(
+        &rt,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "chatty",
+            "--profile",
+            prof.to_str().unwrap(),
+            "--rootfs",
+            root.to_str().unwrap(),
+            "--",
+            "/bin/sh",
+            "-c",
+            "seq 1 500; sleep 0.3; echo done >&2",
+        ],
+    );
+    ok(&out);
+    assert!(wait_for(
+        || std::fs::read_to_string(rt.join("chatty/state.json"))
+            .map(|s| s.contains("\"exited\""))
+            .unwrap_or(false),
+        10
+    ));
+    let names: Vec<String> = std::fs::read_dir(rt.join("chatty"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("container.log"))
+        .collect();
+    assert_eq!(names.len(), 2, "at most max_files: {names:?}");
+    for n in &names {
+        assert!(std::fs::metadata(rt.join("chatty").join(n)).unwrap().len() <= 2048, "{n} over the bound");
+    }
+    // (The two streams are separate pipes: the sleep orders them.)
+    let out = enforce(&rt, &["logs", "chatty", "--tail", "2"]);
+    assert_eq!(text(&out.stdout), "500\n");
+    assert_eq!(text(&out.stderr), "done\n", "stderr lines keep their stream");
+    ok(&enforce(&rt, &["rm", "chatty"]));
+}

@@ -18,9 +18,12 @@
 
 pub mod channel;
 pub mod idmap;
+pub mod lifecycle;
+pub mod logs;
 pub mod mount;
 pub mod net;
 pub mod run;
 pub mod shim;
+pub mod state;
 
 pub use run::{run, RunError, RunSpec};

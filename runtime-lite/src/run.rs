@@ -29,6 +29,8 @@ pub struct RunSpec {
     pub report: ReportTo,
     /// Landlock best-effort.
     pub best_effort: bool,
+    /// Called in the launcher with the host pid of the container's PID 1 once it exists.
+    pub on_started: Option<Box<dyn FnMut(i32)>>,
 }
 
 /// Why the container could not start: nothing ran (125), or the command could not be
@@ -96,20 +98,29 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
     let (tx, rx) = channel().map_err(io)?;
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
     let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
+    let (info_r, info_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
+    let mut spec = spec;
+    let mut on_started = spec.on_started.take();
     shim::block().map_err(|e| io(e.into()))?;
     // SAFETY: enforce is single-threaded here; the child only continues this program.
     match unsafe { fork() }.map_err(|e| io(e.into()))? {
         ForkResult::Child => {
-            drop((ready_r, go_w, rx));
-            let code = monitor(&spec, &iso, clone_flags, rootfs.as_deref(), &tx, ready_w, go_r);
+            drop((ready_r, go_w, rx, info_r));
+            let pipes = MonitorPipes { ready_w, go_r, info_w };
+            let code = monitor(&spec, &iso, clone_flags, rootfs.as_deref(), &tx, pipes);
             std::process::exit(code);
         }
         ForkResult::Parent { child } => {
-            drop((ready_w, go_r));
+            drop((ready_w, go_r, info_w));
             let started = read_byte(ready_r);
             let mapped = started && idmap::write_maps(child.as_raw(), uid_map, gid_map).is_ok();
             if mapped {
                 write_byte(go_w);
+                let mut pid = String::new();
+                let _ = std::fs::File::from(info_r).read_to_string(&mut pid);
+                if let (Ok(pid), Some(f)) = (pid.trim().parse::<i32>(), on_started.as_mut()) {
+                    f(pid);
+                }
             } else {
                 drop(go_w);
                 let _ = kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -131,6 +142,14 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
     }
 }
 
+/// The monitor's ends of the start-up pipes: it says it has unshared (`ready`), waits for its
+/// maps (`go`), and reports PID 1's host pid (`info`).
+struct MonitorPipes {
+    ready_w: OwnedFd,
+    go_r: OwnedFd,
+    info_w: OwnedFd,
+}
+
 /// The monitor: outside the new pid namespace, inside the others.
 fn monitor(
     spec: &RunSpec,
@@ -138,9 +157,9 @@ fn monitor(
     clone_flags: CloneFlags,
     rootfs: Option<&std::path::Path>,
     tx: &Sender,
-    ready_w: OwnedFd,
-    go_r: OwnedFd,
+    pipes: MonitorPipes,
 ) -> i32 {
+    let MonitorPipes { ready_w, go_r, info_w } = pipes;
     if let Err(e) = unshare(clone_flags) {
         tx.fail(125, &format!("unshare namespaces: {e}"));
         return 125;
@@ -162,10 +181,12 @@ fn monitor(
             125
         }
         Ok(ForkResult::Child) => {
+            drop(info_w);
             let code = pid1(spec, iso, clone_flags, rootfs, tx);
             std::process::exit(code)
         }
         Ok(ForkResult::Parent { child }) => {
+            let _ = std::fs::File::from(info_w).write_all(child.as_raw().to_string().as_bytes());
             // The monitor needs no privilege from here on: it only waits.
             for set in [caps::CapSet::Effective, caps::CapSet::Permitted, caps::CapSet::Inheritable] {
                 let _ = caps::clear(None, set);

@@ -41,9 +41,59 @@ enum Command {
         /// `isolation` section, or its defaults).
         #[arg(long, value_name = "DIR")]
         rootfs: Option<PathBuf>,
+        /// Run detached (needs --name): logs go to bounded files, see `enforce logs`.
+        #[arg(short = 'd', long, requires = "name")]
+        detach: bool,
+        /// Name of a detached container.
+        #[arg(long)]
+        name: Option<String>,
         /// The command and its arguments.
         #[arg(required = true, last = true, value_name = "CMD")]
         cmd: Vec<String>,
+    },
+    /// List detached containers (running, exited with their status, or stale).
+    Ps {
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Run a command in a running container's namespaces, under the same policy.
+    Exec {
+        /// Container name.
+        name: String,
+        /// Run with the Landlock rights this kernel can enforce.
+        #[arg(long)]
+        best_effort: bool,
+        /// The command and its arguments.
+        #[arg(required = true, last = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
+    /// Print a detached container's output (stdout and stderr, each to its own stream).
+    Logs {
+        /// Container name.
+        name: String,
+        /// Keep printing until the container exits.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+    },
+    /// Stop a container: SIGTERM to its PID 1, SIGKILL after --time seconds.
+    Stop {
+        /// Container name.
+        name: String,
+        /// Seconds to wait before SIGKILL.
+        #[arg(long, default_value_t = 10)]
+        time: u64,
+    },
+    /// Remove a stopped container's state and logs.
+    Rm {
+        /// Container name.
+        name: String,
+        /// Stop it first if it runs.
+        #[arg(short = 'f', long)]
+        force: bool,
     },
     /// Report what this kernel supports: seccomp actions and flags, Landlock ABI, LSMs, user
     /// namespaces, no_new_privs, cgroup layout.
@@ -62,6 +112,11 @@ enum Format {
     Json,
 }
 
+fn fail(code: i32, msg: String) -> ExitCode {
+    eprintln!("enforce: {msg}");
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -73,11 +128,51 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { profile, report, dry_run, best_effort, rootfs, cmd } => {
-            let fail = |code: i32, msg: String| {
-                eprintln!("enforce: {msg}");
-                ExitCode::from(code as u8)
+        Command::Ps { format } => {
+            let list = runtime_lite::state::list();
+            match format {
+                Format::Text => print!("{}", runtime_lite::lifecycle::ps_text(&list)),
+                Format::Json => {
+                    let rows: Vec<serde_json::Value> = list
+                        .iter()
+                        .map(|s| {
+                            let mut v = serde_json::to_value(s).unwrap_or_default();
+                            v["status"] = serde_json::json!(s.checked_status());
+                            v
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Exec { name, best_effort, cmd } => {
+            let st = match runtime_lite::state::State::load(&name) {
+                Ok(s) => s,
+                Err(e) => return fail(125, e),
             };
+            let compiled = match policy::compile(&st.profile, &policy::CompileOptions::default()) {
+                Ok(c) => c,
+                Err(e) => return fail(125, format!("cannot compile {}:\n{e}", st.profile)),
+            };
+            match runtime_lite::lifecycle::exec(&name, compiled.policy, &cmd, best_effort) {
+                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                Err((code, m)) => fail(code, m),
+            }
+        }
+        Command::Logs { name, follow, tail } => match runtime_lite::lifecycle::logs(&name, tail, follow) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, e),
+        },
+        Command::Stop { name, time } => match runtime_lite::lifecycle::stop(&name, time) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, e),
+        },
+        Command::Rm { name, force } => match runtime_lite::lifecycle::rm(&name, force) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, e),
+        },
+        Command::Run { profile, report, dry_run, best_effort, rootfs, detach, name, cmd } => {
             let compiled = match policy::compile(&profile, &policy::CompileOptions::default()) {
                 Ok(c) => c,
                 Err(e) => return fail(125, format!("cannot compile {profile}:\n{e}")),
@@ -90,15 +185,32 @@ fn main() -> ExitCode {
                 Some("-") => ReportTo::Stderr,
                 Some(f) => ReportTo::File(PathBuf::from(f)),
             };
+            if detach && rootfs.is_none() && !compiled.policy.isolation.enabled {
+                return fail(
+                    125,
+                    "-d runs a container: give --rootfs or use a profile with an isolation section".into(),
+                );
+            }
             if (rootfs.is_some() || compiled.policy.isolation.enabled) && !dry_run {
                 let spec = runtime_lite::RunSpec {
-                    profile,
+                    profile: profile.clone(),
                     policy: compiled.policy,
                     argv: cmd,
                     rootfs,
                     report: to,
                     best_effort,
+                    on_started: None,
                 };
+                if detach {
+                    let name = name.unwrap_or_default();
+                    return match runtime_lite::lifecycle::detach(spec, &name, &profile) {
+                        Ok(()) => {
+                            println!("{name}");
+                            ExitCode::SUCCESS
+                        }
+                        Err((code, m)) => fail(code, m),
+                    };
+                }
                 return match runtime_lite::run(spec) {
                     Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
                     Err(e) => fail(e.code, e.message),

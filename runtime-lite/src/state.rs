@@ -1,0 +1,125 @@
+//! Detached containers' state: one directory per name under the runtime directory
+//! (`/run/palisade` as root, `$XDG_RUNTIME_DIR/palisade` otherwise), holding `state.json`
+//! and the log files. State is checked against the kernel before it is trusted.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The runtime directory.
+pub fn runtime_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("PALISADE_RUNTIME_DIR") {
+        return PathBuf::from(d);
+    }
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/run/palisade");
+    }
+    let base = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    base.join("palisade")
+}
+
+/// What is recorded about one container.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    /// Name.
+    pub name: String,
+    /// Profile as given (path or builtin:NAME).
+    pub profile: String,
+    /// SHA-256 of the compiled policy (IR JSON): `exec` refuses a profile that changed.
+    pub profile_digest: String,
+    /// Command.
+    pub command: Vec<String>,
+    /// Root filesystem.
+    pub rootfs: Option<String>,
+    /// `created`, `running`, `exited`.
+    pub status: String,
+    /// Host pid of the keeper (the process that supervises and logs).
+    pub keeper_pid: i32,
+    /// Host pid of the container's PID 1.
+    pub pid: Option<i32>,
+    /// Start time of PID 1 (`/proc/PID/stat` field 22), to detect pid reuse.
+    pub pid_start: Option<u64>,
+    /// Unix time created.
+    pub created: u64,
+    /// Unix time PID 1 started.
+    pub started: Option<u64>,
+    /// Unix time it exited.
+    pub finished: Option<u64>,
+    /// Exit status.
+    pub exit_code: Option<i32>,
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Start time of `pid` in clock ticks since boot.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Directory of container `name`.
+pub fn dir(name: &str) -> PathBuf {
+    runtime_dir().join(name)
+}
+
+/// A name is 1..=64 of `[A-Za-z0-9_.-]`, not starting with `.`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+impl State {
+    /// Load the state of `name`.
+    pub fn load(name: &str) -> Result<State, String> {
+        let p = dir(name).join("state.json");
+        let text = std::fs::read_to_string(&p).map_err(|_| format!("no container named `{name}`"))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: corrupt state: {e}", p.display()))
+    }
+
+    /// Write atomically.
+    pub fn save(&self) -> Result<(), String> {
+        let d = dir(&self.name);
+        std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        let tmp = d.join("state.json.tmp");
+        let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, json).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, d.join("state.json")).map_err(|e| format!("{}: {e}", d.display()))
+    }
+
+    /// Whether the recorded PID 1 is still that process.
+    pub fn alive(&self) -> bool {
+        match (self.pid, self.pid_start) {
+            (Some(pid), Some(start)) => start_time(pid) == Some(start),
+            _ => false,
+        }
+    }
+
+    /// The status as checked against the kernel: a `running` state whose process is gone is
+    /// `stale` (the keeper died without recording an exit).
+    pub fn checked_status(&self) -> String {
+        match self.status.as_str() {
+            "running" if !self.alive() => "stale".into(),
+            "created" if !Path::new(&format!("/proc/{}", self.keeper_pid)).exists() => "stale".into(),
+            s => s.into(),
+        }
+    }
+}
+
+/// Every container, by name.
+pub fn list() -> Vec<State> {
+    let mut out: Vec<State> = std::fs::read_dir(runtime_dir())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| State::load(&e.file_name().to_string_lossy()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
