@@ -282,10 +282,12 @@ fn stop_escalates_to_sigkill_and_stale_state_is_reported() {
             "--",
             "/bin/sh",
             "-c",
-            "trap '' TERM; while true; do sleep 0.1; done",
+            "trap '' TERM; echo ready; while true; do sleep 0.1; done",
         ],
     );
     ok(&out);
+    // Only once the trap is set: a SIGTERM before it would simply kill the shell.
+    assert!(wait_for(|| text(&enforce(&rt, &["logs", "stubborn"]).stdout).contains("ready"), 10));
     let t = std::time::Instant::now();
     ok(&enforce(&rt, &["stop", "stubborn", "--time", "1"]));
     assert!(t.elapsed() >= std::time::Duration::from_millis(900), "stopped before the timeout");
@@ -355,4 +357,33 @@ fn logs_rotate_at_the_size_bound() {
     assert_eq!(text(&out.stdout), "500\n");
     assert_eq!(text(&out.stderr), "done\n", "stderr lines keep their stream");
     ok(&enforce(&rt, &["rm", "chatty"]));
+}
+
+#[test]
+fn a_pids_limit_stops_a_fork_bomb_and_the_cgroup_is_removed() {
+    let d = tempdir("pids");
+    let root = common::rootfs::build(&d);
+    // A bounded bomb: 64 background sleepers. busybox sh gives up at the first failed fork.
+    let bomb = "i=0; while [ $i -lt 64 ]; do sleep 1 & i=$((i+1)); done; echo all-started";
+    let limited = d.join("limited.yaml");
+    std::fs::write(
+        &limited,
+        "name: t\nextends: docker-default\nisolation:\n  limits: { pids: 16, memory: 64Mi }\n",
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let out = run_in(limited.to_str().unwrap(), &root, bomb);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!text(&out.stdout).contains("all-started"));
+    assert!(text(&out.stderr).contains("can't fork"), "{}", text(&out.stderr));
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    // The same bomb under a roomier limit starts everything: the limit is what stopped it.
+    let roomy = d.join("roomy.yaml");
+    std::fs::write(&roomy, "name: t\nextends: docker-default\nisolation:\n  limits: { pids: 200 }\n")
+        .unwrap();
+    assert_eq!(ok(&run_in(roomy.to_str().unwrap(), &root, bomb)).trim(), "all-started");
+    let groups: Vec<_> = std::fs::read_dir("/sys/fs/cgroup/pids/palisade")
+        .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).collect())
+        .unwrap_or_default();
+    assert!(groups.is_empty(), "leftover cgroups: {groups:?}");
 }

@@ -16,6 +16,7 @@
 //! and exits 125. Mounts live in the private mount namespace and vanish with it.
 #![deny(missing_docs)]
 
+pub mod cgroup;
 pub mod channel;
 pub mod idmap;
 pub mod lifecycle;

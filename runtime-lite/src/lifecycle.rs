@@ -169,6 +169,7 @@ fn keeper(spec: &mut RunSpec, st: &mut State, iso: &policy::ir::IsolationIr, sta
         report: ReportTo::None,
         best_effort: spec.best_effort,
         on_started: spec.on_started.take(),
+        name: Some(st.name.clone()),
     };
     let result = run(taken);
     let code = match result {

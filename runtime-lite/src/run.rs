@@ -31,6 +31,8 @@ pub struct RunSpec {
     pub best_effort: bool,
     /// Called in the launcher with the host pid of the container's PID 1 once it exists.
     pub on_started: Option<Box<dyn FnMut(i32)>>,
+    /// Name (detached containers; names the cgroup).
+    pub name: Option<String>,
 }
 
 /// Why the container could not start: nothing ran (125), or the command could not be
@@ -99,19 +101,39 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
     let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
     let (info_r, info_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
+    let (cg_r, cg_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
+    let mut notes = Vec::new();
+    let cg_name = spec.name.clone().unwrap_or_else(|| format!("run-{}", std::process::id()));
+    let group = crate::cgroup::create(&cg_name, &iso, &mut notes).map_err(RunError)?;
+    for n in &notes {
+        eprintln!("enforce: {n}");
+    }
     let mut spec = spec;
     let mut on_started = spec.on_started.take();
     shim::block().map_err(|e| io(e.into()))?;
     // SAFETY: enforce is single-threaded here; the child only continues this program.
     match unsafe { fork() }.map_err(|e| io(e.into()))? {
         ForkResult::Child => {
-            drop((ready_r, go_w, rx, info_r));
+            drop((ready_r, go_w, rx, info_r, cg_w));
+            std::mem::forget(group); // the launcher owns the cgroup
+                                     // Join the cgroup before unsharing, so the cgroup namespace is rooted there.
+            if !read_byte(cg_r) {
+                std::process::exit(125);
+            }
             let pipes = MonitorPipes { ready_w, go_r, info_w };
             let code = monitor(&spec, &iso, clone_flags, rootfs.as_deref(), &tx, pipes);
             std::process::exit(code);
         }
         ForkResult::Parent { child } => {
-            drop((ready_w, go_r, info_w));
+            drop((ready_w, go_r, info_w, cg_r));
+            if let Some(g) = &group {
+                if let Err(e) = g.add(child.as_raw()) {
+                    let _ = kill(child, nix::sys::signal::Signal::SIGKILL);
+                    let _ = waitpid(child, None);
+                    return Err(RunError(e));
+                }
+            }
+            write_byte(cg_w);
             let started = read_byte(ready_r);
             let mapped = started && idmap::write_maps(child.as_raw(), uid_map, gid_map).is_ok();
             if mapped {

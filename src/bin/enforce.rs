@@ -200,6 +200,7 @@ fn main() -> ExitCode {
                     report: to,
                     best_effort,
                     on_started: None,
+                    name: name.clone(),
                 };
                 if detach {
                     let name = name.unwrap_or_default();
