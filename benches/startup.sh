@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Startup benchmark, one hyperfine run: `enforce run` of /bin/true in a busybox rootfs with all
+# namespaces and the docker-default policy, against bubblewrap (with and without a seccomp
+# filter), crun and runc (with and without seccomp) on an equivalent OCI bundle, and unshare.
+# Also the memory of the PID-1 shim. Writes the results into docs/performance.md.
+# Usage (root): benches/startup.sh [--runs N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=100
+[ "${1:-}" = "--runs" ] && runs=$2
+
+need=()
+for pkg_cmd in hyperfine:hyperfine bubblewrap:bwrap crun:crun runc:runc busybox-static:busybox jq:jq; do
+  command -v "${pkg_cmd##*:}" >/dev/null 2>&1 || need+=("${pkg_cmd%%:*}")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build -q --release --bin enforce --bin policyc
+enforce=$PWD/target/release/enforce
+policyc=$PWD/target/release/policyc
+
+w=$(mktemp -d /tmp/palisade-startup.XXXXXX)
+trap 'rm -rf "$w"' EXIT
+chmod 755 "$w"
+root=$w/rootfs
+mkdir -p "$root"/{bin,proc,dev,sys,tmp,etc}
+cp "$(command -v busybox)" "$root/bin/busybox"
+for a in sh true; do ln -s busybox "$root/bin/$a"; done
+
+# Seccomp for every peer: our docker-default, as BPF (bwrap) and as OCI JSON (crun, runc).
+"$policyc" compile builtin:docker-default --emit bpf --arch x86_64 -o "$w/seccomp.bpf" 2>/dev/null
+"$policyc" compile builtin:docker-default --emit oci-seccomp --arch x86_64 > "$w/seccomp.json"
+
+bundle() { # bundle DIR WITH_SECCOMP
+  mkdir -p "$1"
+  (cd "$1" && runc spec)
+  jq --arg root "$root" '.root.path = $root | .root.readonly = true | .process.args = ["/bin/true"] | .process.terminal = false' \
+    "$1/config.json" > "$1/c.json"
+  if [ "$2" = yes ]; then
+    jq --slurpfile s "$w/seccomp.json" '.linux.seccomp = $s[0]' "$1/c.json" > "$1/config.json"
+  else
+    mv "$1/c.json" "$1/config.json"
+  fi
+}
+bundle "$w/plain" no
+bundle "$w/sec" yes
+
+crun_cmd() { echo "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; crun run --bundle $1 c\$\$ >/dev/null'"; }
+
+hyperfine --warmup 10 --runs "$runs" --export-markdown "$w/startup.md" --style basic \
+  -n "enforce run (all namespaces, docker-default)" "$enforce run --profile builtin:docker-default --rootfs $root -- /bin/true" \
+  -n "bwrap --unshare-all" "bwrap --unshare-all --die-with-parent --ro-bind $root / --proc /proc --dev /dev /bin/true" \
+  -n "bwrap --unshare-all --seccomp" "bwrap --unshare-all --die-with-parent --ro-bind $root / --proc /proc --dev /dev --seccomp 9 /bin/true 9< $w/seccomp.bpf" \
+  -n "crun run" "$(crun_cmd "$w/plain")" \
+  -n "crun run (seccomp)" "$(crun_cmd "$w/sec")" \
+  -n "runc run" "runc run --bundle $w/plain r\$\$ >/dev/null" \
+  -n "runc run (seccomp)" "runc run --bundle $w/sec r\$\$ >/dev/null" \
+  -n "unshare" "unshare --user --map-root-user --pid --fork --mount --net --uts --ipc /bin/true" \
+  > "$w/hyperfine.log"
+
+# The PID-1 shim's memory, read from inside while the workload runs.
+rss=$("$enforce" run --profile builtin:docker-default --rootfs "$root" -- /bin/sh -c 'grep -E "^(VmRSS|RssAnon|RssFile)" /proc/1/status' | tr -s '\t ' ' ' | paste -sd ';' -)
+
+{
+  echo "Measured by \`benches/startup.sh\` (hyperfine, shell start-up subtracted, $runs runs each) on Linux $(uname -r), $(nproc) CPUs."
+  echo "Seccomp for every peer is Palisade's docker-default (BPF for bwrap, OCI JSON for crun and runc)."
+  echo
+  cat "$w/startup.md"
+  echo
+  echo "PID-1 shim memory (from /proc/1/status inside the container): $rss."
+} > "$w/section.md"
+cat "$w/section.md"
+
+python3 - "$w/section.md" <<'PY'
+import sys
+doc = open("docs/performance.md").read()
+b, e = "<!-- bench:startup:begin -->", "<!-- bench:startup:end -->"
+new = open(sys.argv[1]).read()
+i, j = doc.index(b), doc.index(e)
+open("docs/performance.md", "w").write(doc[: i + len(b)] + "\n" + new + doc[j:])
+PY
+echo "updated docs/performance.md"
