@@ -1,6 +1,6 @@
 //! Profile layers → IR: merge `extends` layers, check every name, resolve conditions.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::*;
 use crate::action::{Action, ActionError};
@@ -835,22 +835,24 @@ fn build_tables(
     default_action: Action,
     opts: &CompileOptions,
 ) -> BTreeMap<String, ArchTable> {
-    let sets: Vec<HashSet<&str>> =
-        rules.iter().map(|r| r.syscalls.iter().map(String::as_str).collect()).collect();
+    // Syscall name → the rules naming it, in order: one pass over the rules instead of
+    // testing every rule for every syscall of every arch.
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        for s in &r.syscalls {
+            by_name.entry(s.as_str()).or_default().push(i);
+        }
+    }
     let mut out = BTreeMap::new();
     for &arch in arches {
         let Some(t) = table::table(arch) else { continue };
         let host = host_of(arch, arches);
+        let in_force: Vec<bool> =
+            rules.iter().map(|r| r.active && r.when.host_ok(host) && r.when.kernel_ok(opts.kernel)).collect();
         let mut syscalls = BTreeMap::new();
         for (nr, name) in t.iter() {
-            let applicable: Vec<&RuleIr> = rules
-                .iter()
-                .zip(&sets)
-                .filter(|(r, s)| {
-                    r.active && r.when.host_ok(host) && r.when.kernel_ok(opts.kernel) && s.contains(name)
-                })
-                .map(|(r, _)| r)
-                .collect();
+            let Some(idx) = by_name.get(name) else { continue };
+            let applicable: Vec<&RuleIr> = idx.iter().filter(|i| in_force[**i]).map(|i| &rules[*i]).collect();
             let s = resolve_syscall(nr, &applicable, default_action);
             if s.origin.is_some() || !s.conditional.is_empty() {
                 syscalls.insert(name.to_string(), s);

@@ -1,50 +1,57 @@
 //! Per-arch syscall tables (name ↔ number), from the `syscalls` crate plus our own x32 table.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use super::arch::{Arch, ALL_ARCHES, X32_SYSCALL_BIT};
 
-/// One arch's syscalls.
+/// One arch's syscalls: two sorted vectors (by number and by name), searched by bisection.
 #[derive(Debug)]
 pub struct SyscallTable {
-    by_name: HashMap<&'static str, u32>,
-    by_nr: BTreeMap<u32, &'static str>,
+    by_name: Vec<(&'static str, u32)>,
+    by_nr: Vec<(u32, &'static str)>,
 }
 
 impl SyscallTable {
     fn from_pairs(pairs: impl Iterator<Item = (&'static str, u32)>) -> Self {
-        let mut by_name = HashMap::new();
-        let mut by_nr = BTreeMap::new();
-        for (name, nr) in pairs {
-            // The syscalls crate spells Rust keywords as raw identifiers (`r#break`).
-            let name = name.strip_prefix("r#").unwrap_or(name);
-            by_name.insert(name, nr);
-            by_nr.insert(nr, name);
-        }
+        // The syscalls crate spells Rust keywords as raw identifiers (`r#break`). Where a
+        // number or a name repeats, the last pair wins.
+        let pairs: Vec<(&'static str, u32)> =
+            pairs.map(|(name, nr)| (name.strip_prefix("r#").unwrap_or(name), nr)).collect();
+        let last = |mut v: Vec<(usize, (u32, &'static str))>| {
+            v.sort_unstable_by_key(|(i, (k, _))| (*k, std::cmp::Reverse(*i)));
+            v.dedup_by_key(|(_, (k, _))| *k);
+            v.into_iter().map(|(_, p)| p).collect::<Vec<_>>()
+        };
+        let by_nr = last(pairs.iter().enumerate().map(|(i, (name, nr))| (i, (*nr, *name))).collect());
+        let mut by_name: Vec<(usize, (&'static str, u32))> =
+            pairs.iter().enumerate().map(|(i, (name, nr))| (i, (*name, *nr))).collect();
+        by_name.sort_unstable_by_key(|(i, (k, _))| (*k, std::cmp::Reverse(*i)));
+        by_name.dedup_by_key(|(_, (k, _))| *k);
+        let by_name = by_name.into_iter().map(|(_, p)| p).collect();
         SyscallTable { by_name, by_nr }
     }
 
     /// The number of `name`, if this arch has it.
     pub fn nr(&self, name: &str) -> Option<u32> {
-        self.by_name.get(name).copied()
+        self.by_name.binary_search_by(|(s, _)| (*s).cmp(name)).ok().map(|i| self.by_name[i].1)
     }
 
     /// The name of `nr`, if it is a syscall here.
     pub fn name(&self, nr: u32) -> Option<&'static str> {
-        self.by_nr.get(&nr).copied()
+        self.by_nr.binary_search_by_key(&nr, |(n, _)| *n).ok().map(|i| self.by_nr[i].1)
     }
 
     /// Lowest and highest syscall number.
     pub fn range(&self) -> (u32, u32) {
-        let lo = self.by_nr.keys().next().copied().unwrap_or(0);
-        let hi = self.by_nr.keys().next_back().copied().unwrap_or(0);
+        let lo = self.by_nr.first().map(|p| p.0).unwrap_or(0);
+        let hi = self.by_nr.last().map(|p| p.0).unwrap_or(0);
         (lo, hi)
     }
 
     /// All (number, name) pairs in number order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &'static str)> + '_ {
-        self.by_nr.iter().map(|(n, s)| (*n, *s))
+        self.by_nr.iter().copied()
     }
 
     /// How many syscalls.
