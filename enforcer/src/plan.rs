@@ -135,18 +135,30 @@ fn verdict_counts(policy: &Policy, arch: Arch) -> BTreeMap<String, usize> {
     out
 }
 
+/// Resolve `argv[0]` and convert the arguments.
+fn command(argv: &[String]) -> Result<(PathBuf, Vec<CString>), LaunchError> {
+    let cmd = argv.first().ok_or_else(|| LaunchError::new(Step::ResolveCommand, 125, "no command given"))?;
+    let program = resolve_command(cmd)?;
+    let argv = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| LaunchError::new(Step::ResolveCommand, 125, "an argument contains a NUL byte"))?;
+    Ok((program, argv))
+}
+
 impl Plan {
+    /// Replace the command (resolved now: in a container, after its root is in place).
+    pub fn set_command(&mut self, argv: &[String]) -> Result<(), LaunchError> {
+        (self.program, self.argv) = command(argv)?;
+        Ok(())
+    }
+
     /// Resolve everything: the command, the seccomp program for this machine, the Landlock
     /// ruleset for this kernel's ABI. Nothing is applied.
     pub fn new(profile: &str, policy: Policy, argv: &[String], opts: Options) -> Result<Plan, LaunchError> {
         let policy_err = |step, m: String| LaunchError::new(step, 125, m);
-        let cmd = argv.first().ok_or_else(|| policy_err(Step::ResolveCommand, "no command given".into()))?;
-        let program = resolve_command(cmd)?;
-        let argv = argv
-            .iter()
-            .map(|a| CString::new(a.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| policy_err(Step::ResolveCommand, "an argument contains a NUL byte".into()))?;
+        let (program, argv) = command(argv)?;
         let host = host_arch().ok_or_else(|| {
             policy_err(Step::Seccomp, format!("unsupported machine arch {}", std::env::consts::ARCH))
         })?;

@@ -96,6 +96,15 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
         }
     }
     let (uid_map, gid_map) = idmap::mappings(&iso).map_err(RunError)?;
+    // Everything that compiles or can fail on input, once, before any process exists. The
+    // placeholder command is replaced inside the container.
+    let plan = Plan::new(
+        &spec.profile,
+        spec.policy.clone(),
+        &["/proc/self/exe".to_string()],
+        Options { best_effort: spec.best_effort },
+    )
+    .map_err(|e| RunError { code: e.exit_code, message: e.to_string() })?;
     let io = |e: std::io::Error| RunError(format!("cannot set up the container: {e}"));
     let (tx, rx) = channel().map_err(io)?;
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
@@ -121,7 +130,7 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
                 std::process::exit(125);
             }
             let pipes = MonitorPipes { ready_w, go_r, info_w };
-            let code = monitor(&spec, &iso, clone_flags, rootfs.as_deref(), &tx, pipes);
+            let code = monitor(&spec, plan, &iso, clone_flags, rootfs.as_deref(), &tx, pipes);
             std::process::exit(code);
         }
         ForkResult::Parent { child } => {
@@ -175,6 +184,7 @@ struct MonitorPipes {
 /// The monitor: outside the new pid namespace, inside the others.
 fn monitor(
     spec: &RunSpec,
+    plan: Plan,
     iso: &IsolationIr,
     clone_flags: CloneFlags,
     rootfs: Option<&std::path::Path>,
@@ -204,7 +214,7 @@ fn monitor(
         }
         Ok(ForkResult::Child) => {
             drop(info_w);
-            let code = pid1(spec, iso, clone_flags, rootfs, tx);
+            let code = pid1(spec, plan, iso, clone_flags, rootfs, tx);
             std::process::exit(code)
         }
         Ok(ForkResult::Parent { child }) => {
@@ -218,13 +228,11 @@ fn monitor(
     }
 }
 
-fn plan(spec: &RunSpec, argv: &[String]) -> Result<Plan, enforcer::LaunchError> {
-    Plan::new(&spec.profile, spec.policy.clone(), argv, Options { best_effort: spec.best_effort })
-}
-
-/// PID 1 of the new pid namespace.
+/// PID 1 of the new pid namespace. `plan` was made by the launcher (one seccomp compile for
+/// every process); its command is resolved inside, once the root is in place.
 fn pid1(
     spec: &RunSpec,
+    plan: Plan,
     iso: &IsolationIr,
     clone_flags: CloneFlags,
     rootfs: Option<&std::path::Path>,
@@ -251,20 +259,19 @@ fn pid1(
     }
     if !iso.init || !clone_flags.contains(CloneFlags::CLONE_NEWPID) {
         let _ = shim::unblock_all();
-        return exec_workload(spec, tx);
+        return exec_workload(spec, plan, tx);
     }
     // SAFETY: single-threaded; the child continues this program and execs.
     match unsafe { fork() } {
         Err(e) => fail(format!("fork the workload: {e}")),
         Ok(ForkResult::Child) => {
             let _ = shim::unblock_all();
-            exec_workload(spec, tx)
+            exec_workload(spec, plan, tx)
         }
         Ok(ForkResult::Parent { child }) => {
             // The shim runs under the same policy and then drops every capability.
-            // (Its plan names its own image: it never execs, and the workload's command may not exist.)
-            let own = ["/proc/self/exe".to_string()];
-            let confined = plan(spec, &own).and_then(|p| Launcher::new(p, ReportTo::None).confine());
+            // (Its plan names its own image: it never execs.)
+            let confined = Launcher::new(plan, ReportTo::None).confine();
             if let Err(e) = confined {
                 let _ = kill(child, nix::sys::signal::Signal::SIGKILL);
                 let _ = waitpid(child, None);
@@ -283,15 +290,15 @@ fn pid1(
     }
 }
 
-fn exec_workload(spec: &RunSpec, tx: &Sender) -> i32 {
+fn exec_workload(spec: &RunSpec, mut plan: Plan, tx: &Sender) -> i32 {
     let report = match &spec.report {
         ReportTo::None => ReportTo::None,
         ReportTo::Stderr => ReportTo::Stderr,
         // The report file path is the host's; inside, only stderr is reachable.
         ReportTo::File(_) => ReportTo::Stderr,
     };
-    let e = match plan(spec, &spec.argv) {
-        Ok(p) => Launcher::new(p, report).run(),
+    let e = match plan.set_command(&spec.argv) {
+        Ok(()) => Launcher::new(plan, report).run(),
         Err(e) => e,
     };
     tx.fail(e.exit_code, &e.to_string());

@@ -151,7 +151,9 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(125, e),
             };
-            let compiled = match policy::compile(&st.profile, &policy::CompileOptions::default()) {
+            let opts =
+                policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
+            let compiled = match policy::compile(&st.profile, &opts) {
                 Ok(c) => c,
                 Err(e) => return fail(125, format!("cannot compile {}:\n{e}", st.profile)),
             };
@@ -173,7 +175,10 @@ fn main() -> ExitCode {
             Err(e) => fail(1, e),
         },
         Command::Run { profile, report, dry_run, best_effort, rootfs, detach, name, cmd } => {
-            let compiled = match policy::compile(&profile, &policy::CompileOptions::default()) {
+            // Tables only for this machine's arch family: enforce runs nowhere else.
+            let opts =
+                policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
+            let compiled = match policy::compile(&profile, &opts) {
                 Ok(c) => c,
                 Err(e) => return fail(125, format!("cannot compile {profile}:\n{e}")),
             };

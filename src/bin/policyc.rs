@@ -232,7 +232,7 @@ fn run(cli: Cli) -> Result<()> {
                 None => None,
             };
             let arch = arch.as_deref().map(parse_arch).transpose()?;
-            let opts = CompileOptions { kernel };
+            let opts = CompileOptions { kernel, ..CompileOptions::default() };
             let c = compile(&profile, &opts)?;
             if emit == Emit::All {
                 let dir = output.context("--emit all needs -o DIR")?;

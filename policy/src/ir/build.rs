@@ -21,6 +21,9 @@ use crate::syscalls::{consts, groups, table, widths};
 pub struct CompileOptions {
     /// Kernel the policy targets, for `when.min_kernel` (`None`: a current kernel).
     pub kernel: Option<KernelVersion>,
+    /// Build the per-arch tables only for the arches a kernel of this arch presents (the
+    /// enforcer's case: it only runs here). `None`: every arch of the profile.
+    pub tables_for: Option<Arch>,
 }
 
 const RLIMITS: [&str; 16] = [
@@ -845,6 +848,11 @@ fn build_tables(
     }
     let mut out = BTreeMap::new();
     for &arch in arches {
+        if let Some(target) = opts.tables_for {
+            if arch != target && arch.family_head() != target {
+                continue;
+            }
+        }
         let Some(t) = table::table(arch) else { continue };
         let host = host_of(arch, arches);
         let in_force: Vec<bool> =
