@@ -1,6 +1,5 @@
 //! Per-arch syscall tables (name ↔ number), from the `syscalls` crate plus our own x32 table.
 
-use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use super::arch::{Arch, ALL_ARCHES, X32_SYSCALL_BIT};
@@ -158,25 +157,45 @@ fn build(arch: Arch) -> Option<SyscallTable> {
 }
 
 /// The syscall table of `arch`, or `None` for arches we only pass through (s390, MIPS n32).
+/// (Each arch's table is built on first use: the enforcer needs one family only.)
 pub fn table(arch: Arch) -> Option<&'static SyscallTable> {
-    static TABLES: OnceLock<Vec<Option<SyscallTable>>> = OnceLock::new();
-    let tables = TABLES.get_or_init(|| ALL_ARCHES.iter().map(|a| build(*a)).collect());
+    const NONE: OnceLock<Option<SyscallTable>> = OnceLock::new();
+    static TABLES: [OnceLock<Option<SyscallTable>>; ALL_ARCHES.len()] = [NONE; ALL_ARCHES.len()];
     let idx = ALL_ARCHES.iter().position(|a| *a == arch)?;
-    tables[idx].as_ref()
+    TABLES[idx].get_or_init(|| build(arch)).as_ref()
 }
 
-/// Every syscall name known on any arch, sorted.
-pub fn all_names() -> &'static BTreeSet<&'static str> {
-    static NAMES: OnceLock<BTreeSet<&'static str>> = OnceLock::new();
+macro_rules! crate_names {
+    ($v:ident, $($module:ident),*) => {{
+        $( $v.extend(syscalls::$module::Sysno::iter().map(|s| s.name().strip_prefix("r#").unwrap_or(s.name()))); )*
+    }};
+}
+
+/// Every syscall name known on any arch, sorted (straight from the syscalls crate: building
+/// every arch's table is not needed for this).
+pub fn all_names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
     NAMES.get_or_init(|| {
-        let mut set = BTreeSet::new();
-        for arch in ALL_ARCHES {
-            if let Some(t) = table(arch) {
-                set.extend(t.iter().map(|(_, n)| n));
-            }
-        }
-        set.extend(EXTRA_NAMES);
-        set
+        let mut v: Vec<&'static str> = Vec::with_capacity(8192);
+        crate_names!(
+            v,
+            x86_64,
+            x86,
+            aarch64,
+            arm,
+            riscv64,
+            s390x,
+            powerpc64,
+            powerpc,
+            mips,
+            mips64,
+            loongarch64
+        );
+        v.extend(X32_SPECIFIC);
+        v.extend(EXTRA_NAMES);
+        v.sort_unstable();
+        v.dedup();
+        v
     })
 }
 
@@ -196,7 +215,7 @@ const EXTRA_NAMES: [&str; 9] = [
 
 /// Whether `name` is a syscall on some arch.
 pub fn is_known(name: &str) -> bool {
-    all_names().contains(name)
+    all_names().binary_search(&name).is_ok()
 }
 
 /// The known names closest to `name` (for "did you mean").
