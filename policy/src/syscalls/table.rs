@@ -159,8 +159,8 @@ fn build(arch: Arch) -> Option<SyscallTable> {
 /// The syscall table of `arch`, or `None` for arches we only pass through (s390, MIPS n32).
 /// (Each arch's table is built on first use: the enforcer needs one family only.)
 pub fn table(arch: Arch) -> Option<&'static SyscallTable> {
-    const NONE: OnceLock<Option<SyscallTable>> = OnceLock::new();
-    static TABLES: [OnceLock<Option<SyscallTable>>; ALL_ARCHES.len()] = [NONE; ALL_ARCHES.len()];
+    static TABLES: [OnceLock<Option<SyscallTable>>; ALL_ARCHES.len()] =
+        [const { OnceLock::new() }; ALL_ARCHES.len()];
     let idx = ALL_ARCHES.iter().position(|a| *a == arch)?;
     TABLES[idx].get_or_init(|| build(arch)).as_ref()
 }
