@@ -387,3 +387,17 @@ fn a_pids_limit_stops_a_fork_bomb_and_the_cgroup_is_removed() {
         .unwrap_or_default();
     assert!(groups.is_empty(), "leftover cgroups: {groups:?}");
 }
+
+#[test]
+fn without_a_rootfs_the_host_root_is_bind_mounted_read_only() {
+    let d = tempdir("hostroot");
+    let prof = d.join("p.yaml");
+    std::fs::write(&prof, "name: t\nextends: docker-default\nisolation:\n  hostname: hr\n").unwrap();
+    let out = Command::new(ENFORCE)
+        .args(["run", "--profile", prof.to_str().unwrap(), "--", "/bin/sh", "-c"])
+        .arg("hostname; echo $$; touch /etc/palisade-x 2>/dev/null && echo writable || echo read-only")
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out), "hr\n2\nread-only\n");
+    assert!(!Path::new("/etc/palisade-x").exists());
+}
