@@ -159,6 +159,10 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
             drop(tx);
             let status = shim::supervise(child);
             let _ = shim::unblock_all();
+            // The plan and the policy are large and about to be dropped by an exiting process:
+            // freeing them only delays the exit status.
+            std::mem::forget(plan);
+            std::mem::forget(spec);
             if let Some((code, message)) = rx.first_failure() {
                 return Err(RunError { code, message });
             }
@@ -223,6 +227,7 @@ fn monitor(
             for set in [caps::CapSet::Effective, caps::CapSet::Permitted, caps::CapSet::Inheritable] {
                 let _ = caps::clear(None, set);
             }
+            std::mem::forget(plan); // this process only waits and exits
             shim::supervise(child)
         }
     }
