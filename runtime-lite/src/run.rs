@@ -290,6 +290,7 @@ fn pid1(
             ] {
                 let _ = caps::clear(None, set);
             }
+            shim::shrink();
             shim::supervise(Pid::from_raw(child.as_raw()))
         }
     }

@@ -72,3 +72,37 @@ pub fn supervise(child: Pid) -> i32 {
         }
     }
 }
+
+/// Give back memory the shim no longer needs: free heap pages (`malloc_trim`) and drop its
+/// mappings of the executable text of its image (`MADV_DONTNEED` on private, unmodified file
+/// mappings: the few pages it still executes fault back in from the page cache).
+/// Best effort: nothing depends on it.
+pub fn shrink() {
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms), Some(_), Some(_), Some(inode)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        // File-backed executable text only (`r-xp`): read-only data may hold pages the loader
+        // relocated before protecting them (RELRO), which the file does not have.
+        if inode == "0" || perms != "r-xp" {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else { continue };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+            continue;
+        };
+        // SAFETY: our own private text mapping: its pages were never modified, so dropping them
+        // loses nothing (they are re-read from the file on the next access).
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
