@@ -12,9 +12,12 @@
 //! - the **workload** applies the policy with the enforcer's steps ([`enforcer::Launcher`],
 //!   unchanged) and execs.
 //!
+//! Unsafe code lives only in [`sys`].
+//!
 //! Errors inside travel back over a close-on-exec pipe ([`channel`]); the launcher prints them
 //! and exits 125. Mounts live in the private mount namespace and vanish with it.
 #![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cgroup;
 pub mod channel;
@@ -26,5 +29,6 @@ pub mod net;
 pub mod run;
 pub mod shim;
 pub mod state;
+pub mod sys;
 
 pub use run::{run, RunError, RunSpec};

@@ -2,12 +2,12 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use enforcer::{Launcher, Options, Plan, ReportTo};
 use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::{fork, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
+use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 use policy::Policy;
 use sha2::{Digest, Sha256};
 
@@ -26,13 +26,7 @@ fn log_path(name: &str) -> std::path::PathBuf {
     state::dir(name).join("container.log")
 }
 
-fn dup2(fd: &OwnedFd, to: i32) -> Result<(), String> {
-    // SAFETY: dup2 onto a standard descriptor of this process; `fd` is open.
-    if unsafe { libc::dup2(fd.as_raw_fd(), to) } < 0 {
-        return Err(format!("dup2: {}", std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
+use crate::sys::dup2;
 
 /// Start `spec` detached as `name`; returns once PID 1 runs (or with why it did not start;
 /// then nothing is left behind).
@@ -67,8 +61,7 @@ pub fn detach(mut spec: RunSpec, name: &str, profile_spec: &str) -> Result<(), (
     };
     let (started_r, started_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail(e.to_string()))?;
-    // SAFETY: single-threaded; the child continues this program.
-    match unsafe { fork() }.map_err(|e| fail(e.to_string()))? {
+    match crate::sys::fork().map_err(|e| fail(e.to_string()))? {
         ForkResult::Parent { .. } => {
             drop(started_w);
             // One line: `ok`, or `CODE MESSAGE` (the keeper keeps its end open while it runs).
@@ -127,8 +120,7 @@ fn keeper(spec: &mut RunSpec, st: &mut State, iso: &policy::ir::IsolationIr, sta
             return 125;
         }
     };
-    // SAFETY: single-threaded; the logger only reads pipes and writes files, then exits.
-    let logger = match unsafe { fork() } {
+    let logger = match crate::sys::fork() {
         Ok(ForkResult::Child) => {
             drop((out_w, err_w, started_w));
             logs::pump(out_r, err_r, writer);
@@ -182,11 +174,7 @@ fn keeper(spec: &mut RunSpec, st: &mut State, iso: &policy::ir::IsolationIr, sta
     };
     drop(started_w);
     // The logger first: once the exit is recorded every line is in the log.
-    // SAFETY: closing our stdout/stderr so the logger sees end-of-file.
-    unsafe {
-        libc::close(1);
-        libc::close(2);
-    }
+    crate::sys::close_stdout_stderr();
     let _ = nix::sys::wait::waitpid(logger, None);
     if let Ok(mut now) = State::load(&st.name) {
         now.status = "exited".into();
@@ -259,9 +247,8 @@ pub fn exec(name: &str, policy: Policy, argv: &[String], best_effort: bool) -> R
         .and_then(|_| setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)))
         .map_err(|e| fail(format!("become container root: {e}")))?;
     shim::block().map_err(|e| fail(e.to_string()))?;
-    // SAFETY: single-threaded; the child continues this program and execs. Forking puts it
-    // in the container's pid namespace.
-    match unsafe { fork() }.map_err(|e| fail(e.to_string()))? {
+    // Forking puts the child in the container's pid namespace (setns only affects children).
+    match crate::sys::fork().map_err(|e| fail(e.to_string()))? {
         ForkResult::Child => {
             let _ = shim::unblock_all();
             let e = match Plan::new(&st.profile, policy, argv, Options { best_effort }) {

@@ -8,7 +8,7 @@ use enforcer::{Launcher, Options, Plan, ReportTo};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::kill;
 use nix::sys::wait::waitpid;
-use nix::unistd::{fork, setresgid, setresuid, ForkResult, Gid, Pid, Uid};
+use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 use policy::ir::IsolationIr;
 use policy::Policy;
 
@@ -120,8 +120,7 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
     let mut spec = spec;
     let mut on_started = spec.on_started.take();
     shim::block().map_err(|e| io(e.into()))?;
-    // SAFETY: enforce is single-threaded here; the child only continues this program.
-    match unsafe { fork() }.map_err(|e| io(e.into()))? {
+    match crate::sys::fork().map_err(|e| io(e.into()))? {
         ForkResult::Child => {
             drop((ready_r, go_w, rx, info_r, cg_w));
             std::mem::forget(group); // the launcher owns the cgroup
@@ -210,8 +209,7 @@ fn monitor(
         tx.fail(125, &format!("become root of the user namespace: {e}"));
         return 125;
     }
-    // SAFETY: single-threaded; the child continues this program.
-    match unsafe { fork() } {
+    match crate::sys::fork() {
         Err(e) => {
             tx.fail(125, &format!("fork PID 1: {e}"));
             125
@@ -266,8 +264,7 @@ fn pid1(
         let _ = shim::unblock_all();
         return exec_workload(spec, plan, tx);
     }
-    // SAFETY: single-threaded; the child continues this program and execs.
-    match unsafe { fork() } {
+    match crate::sys::fork() {
         Err(e) => fail(format!("fork the workload: {e}")),
         Ok(ForkResult::Child) => {
             let _ = shim::unblock_all();

@@ -78,10 +78,7 @@ pub fn supervise(child: Pid) -> i32 {
 /// mappings: the few pages it still executes fault back in from the page cache).
 /// Best effort: nothing depends on it.
 pub fn shrink() {
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    crate::sys::malloc_trim();
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
     for line in maps.lines() {
         let mut f = line.split_whitespace();
@@ -99,10 +96,6 @@ pub fn shrink() {
         let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
             continue;
         };
-        // SAFETY: our own private text mapping: its pages were never modified, so dropping them
-        // loses nothing (they are re-read from the file on the next access).
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-        }
+        crate::sys::drop_text_pages(start, end - start);
     }
 }

@@ -1,0 +1,77 @@
+//! The only place in runtime-lite with `unsafe`: fork, descriptor plumbing, one ioctl and two
+//! memory hints. Each block says why it is sound.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::unistd::ForkResult;
+
+/// `fork()`. Sound because every caller is single-threaded at that point (enforce has no
+/// threads, nor do the processes of the runtime), so the child cannot inherit a lock held by
+/// another thread; the child only continues this program or execs.
+pub fn fork() -> nix::Result<ForkResult> {
+    // SAFETY: see above: no other thread exists.
+    unsafe { nix::unistd::fork() }
+}
+
+/// `dup2(fd, to)` onto a standard descriptor.
+pub fn dup2(fd: &OwnedFd, to: i32) -> Result<(), String> {
+    // SAFETY: dup2 of an open descriptor we own onto 0, 1 or 2 of this process.
+    if unsafe { libc::dup2(fd.as_raw_fd(), to) } < 0 {
+        return Err(format!("dup2: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Close stdout and stderr (so a reader of the pipes behind them sees end-of-file).
+pub fn close_stdout_stderr() {
+    // SAFETY: closing two descriptors of this process; nothing in Rust owns them.
+    unsafe {
+        libc::close(1);
+        libc::close(2);
+    }
+}
+
+/// Set IFF_UP|IFF_RUNNING on the interface `lo`.
+pub fn loopback_up() -> Result<(), String> {
+    // SAFETY: a datagram socket we close below; `ifreq` is a plain C struct we own and
+    // initialise (name NUL-terminated within its 16 bytes).
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(format!("socket: {}", std::io::Error::last_os_error()));
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo\0".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let mut result = Ok(());
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) < 0 {
+            result = Err(format!("SIOCGIFFLAGS lo: {}", std::io::Error::last_os_error()));
+        } else {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req) < 0 {
+                result = Err(format!("SIOCSIFFLAGS lo: {}", std::io::Error::last_os_error()));
+            }
+        }
+        libc::close(fd);
+        result
+    }
+}
+
+/// Return free heap pages to the kernel.
+pub fn malloc_trim() {
+    // SAFETY: malloc_trim only releases pages the allocator holds free.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Drop this process's pages of a private, never-modified file mapping (executable text):
+/// they are re-read from the file on the next access.
+pub fn drop_text_pages(start: usize, len: usize) {
+    // SAFETY: the caller passes one of our own `r-xp` file mappings (from /proc/self/maps);
+    // its pages equal the file's, so dropping them loses nothing.
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED);
+    }
+}
