@@ -3,10 +3,12 @@
 //! re-executed in "probe" mode (`probe_child`), which performs the operations named in
 //! `PALISADE_PROBE` and prints one `PROBE op = result` line each. CI runs these as root.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const ENFORCE: &str = env!("CARGO_BIN_EXE_enforce");
@@ -145,13 +147,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("palisade-live-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    d
-}
+use common::tempdir;
 
 fn write_profile(dir: &Path, yaml: &str) -> String {
     let p = dir.join("profile.yaml");

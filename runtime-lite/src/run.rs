@@ -222,9 +222,7 @@ fn monitor(
         Ok(ForkResult::Parent { child }) => {
             let _ = std::fs::File::from(info_w).write_all(child.as_raw().to_string().as_bytes());
             // The monitor needs no privilege from here on: it only waits.
-            for set in [caps::CapSet::Effective, caps::CapSet::Permitted, caps::CapSet::Inheritable] {
-                let _ = caps::clear(None, set);
-            }
+            drop_all_capabilities();
             std::mem::forget(plan); // this process only waits and exits
             shim::supervise(child)
         }
@@ -279,14 +277,7 @@ fn pid1(
                 let _ = waitpid(child, None);
                 return fail(format!("confine the PID-1 shim: {e}"));
             }
-            for set in [
-                caps::CapSet::Effective,
-                caps::CapSet::Permitted,
-                caps::CapSet::Inheritable,
-                caps::CapSet::Ambient,
-            ] {
-                let _ = caps::clear(None, set);
-            }
+            drop_all_capabilities();
             shim::shrink();
             shim::supervise(Pid::from_raw(child.as_raw()))
         }
@@ -306,4 +297,13 @@ fn exec_workload(spec: &RunSpec, mut plan: Plan, tx: &Sender) -> i32 {
     };
     tx.fail(e.exit_code, &e.to_string());
     e.exit_code
+}
+
+/// Clear every capability set of this process (the monitor and the shim only wait after this).
+fn drop_all_capabilities() {
+    for set in
+        [caps::CapSet::Ambient, caps::CapSet::Inheritable, caps::CapSet::Effective, caps::CapSet::Permitted]
+    {
+        let _ = caps::clear(None, set);
+    }
 }
