@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod cache;
 pub mod error;
 pub mod landlock;
 pub mod launch;

@@ -28,13 +28,16 @@ pub enum Action {
 }
 
 /// Why an action string is not valid.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
     /// Not one of the known forms.
+    #[error("not an action (allow, errno(N|NAME), kill-process, kill-thread, trap, log, trace(N), notify)")]
     Unknown,
     /// errno outside 0..=4095 or an unknown errno name.
+    #[error("errno `{0}` is not a number in 0..=4095 or a known name")]
     BadErrno(String),
     /// trace data outside 0..=65535.
+    #[error("trace data `{0}` is not in 0..=65535")]
     BadTrace(String),
 }
 
@@ -140,6 +143,22 @@ impl fmt::Display for Action {
 impl Serialize for Action {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Action;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an action such as `allow` or `errno(EPERM)`")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Action, E> {
+                Action::parse(s).map_err(|e| E::custom(format!("`{s}`: {e}")))
+            }
+        }
+        d.deserialize_str(Text)
     }
 }
 

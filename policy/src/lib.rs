@@ -44,13 +44,33 @@ pub struct Compiled {
     pub policy: Policy,
     /// Warnings (the profile still compiled).
     pub warnings: Vec<Diagnostic>,
+    /// Every profile file that went into it (built-ins excluded), with the text as read:
+    /// what a cache of compiled policies must check before reusing one.
+    pub inputs: Vec<Input>,
+}
+
+/// One profile file a policy was compiled from.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The path as the loader named it.
+    pub file: String,
+    /// Its text, as compiled.
+    pub text: String,
+}
+
+fn compiled(layers: Vec<frontend::loader::Layer>, opts: &CompileOptions) -> Result<Compiled, Error> {
+    let (policy, warnings) = ir::build(&layers, opts)?;
+    let inputs = layers
+        .into_iter()
+        .filter(|l| !l.file.starts_with("builtin:"))
+        .map(|l| Input { file: l.file, text: l.text })
+        .collect();
+    Ok(Compiled { policy, warnings, inputs })
 }
 
 /// Compile `PROFILE`: a path or `builtin:NAME`.
 pub fn compile(spec: &str, opts: &CompileOptions) -> Result<Compiled, Error> {
-    let layers = frontend::loader::load(spec)?;
-    let (policy, warnings) = ir::build(&layers, opts)?;
-    Ok(Compiled { policy, warnings })
+    compiled(frontend::loader::load(spec)?, opts)
 }
 
 /// Compile profile text named `file`; relative `extends` resolve against `dir`.
@@ -60,9 +80,7 @@ pub fn compile_text(
     dir: Option<&std::path::Path>,
     opts: &CompileOptions,
 ) -> Result<Compiled, Error> {
-    let layers = frontend::loader::load_text(file, text, dir)?;
-    let (policy, warnings) = ir::build(&layers, opts)?;
-    Ok(Compiled { policy, warnings })
+    compiled(frontend::loader::load_text(file, text, dir)?, opts)
 }
 
 /// The JSON Schema of the profile language.

@@ -75,3 +75,31 @@ fn equivalence_check_notices_a_change() {
     changed.seccomp.rules.remove(i);
     assert!(!seccomp_differences(&moby, &changed, 1).is_empty());
 }
+
+/// The IR's JSON reads back into the same IR (`policyc diff` and the compile cache rely on it).
+#[test]
+fn ir_json_reads_back() {
+    for spec in policy::builtin::names().iter().map(|n| format!("builtin:{n}")) {
+        let p = compile(&spec, &CompileOptions::default()).unwrap().policy;
+        let json = serde_json::to_string_pretty(&p).unwrap();
+        let back: Policy = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{spec}: {e}"));
+        assert_eq!(serde_json::to_string_pretty(&back).unwrap(), json, "{spec}");
+        assert_same(&p, &back, &spec);
+    }
+    let imported = import_compile("moby.json", MOBY);
+    let json = serde_json::to_string(&imported).unwrap();
+    let back: Policy = serde_json::from_str(&json).unwrap();
+    assert_eq!(serde_json::to_string(&back).unwrap(), json);
+}
+
+#[test]
+fn ir_json_rejects_what_it_does_not_know() {
+    let p = compile("builtin:strict", &CompileOptions::default()).unwrap().policy;
+    let mut v = serde_json::to_value(&p).unwrap();
+    v["seccomp"]["surprise"] = serde_json::json!(1);
+    let e = serde_json::from_value::<Policy>(v).unwrap_err().to_string();
+    assert!(e.contains("surprise"), "{e}");
+    let mut v = serde_json::to_value(&p).unwrap();
+    v["seccomp"]["default_action"] = serde_json::json!("errno(EWHAT)");
+    assert!(serde_json::from_value::<Policy>(v).is_err());
+}

@@ -37,6 +37,9 @@ enum Command {
         /// `enforce`; what is dropped is reported.
         #[arg(long)]
         best_effort: bool,
+        /// Compile the profile even when the compile cache holds it (see docs/cli.md).
+        #[arg(long)]
+        no_cache: bool,
         /// Run isolated in namespaces with this root filesystem (implies the profile's
         /// `isolation` section, or its defaults).
         #[arg(long, value_name = "DIR")]
@@ -117,6 +120,21 @@ fn fail(code: i32, msg: String) -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
+/// Compile for this machine (tables only for its arch family: enforce runs nowhere else),
+/// through the compile cache unless `use_cache` is false.
+fn compile(profile: &str, use_cache: bool) -> Result<policy::Compiled, String> {
+    let opts = policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
+    match enforcer::cache::compile(profile, &opts, use_cache) {
+        Ok((c, note)) => {
+            if let Some(n) = note {
+                eprintln!("enforce: {n}");
+            }
+            Ok(c)
+        }
+        Err(e) => Err(format!("cannot compile {profile}:\n{e}")),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -151,11 +169,9 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(125, e),
             };
-            let opts =
-                policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
-            let compiled = match policy::compile(&st.profile, &opts) {
+            let compiled = match compile(&st.profile, true) {
                 Ok(c) => c,
-                Err(e) => return fail(125, format!("cannot compile {}:\n{e}", st.profile)),
+                Err(e) => return fail(125, e),
             };
             match runtime_lite::lifecycle::exec(&name, compiled.policy, &cmd, best_effort) {
                 Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
@@ -174,13 +190,10 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(1, e),
         },
-        Command::Run { profile, report, dry_run, best_effort, rootfs, detach, name, cmd } => {
-            // Tables only for this machine's arch family: enforce runs nowhere else.
-            let opts =
-                policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
-            let compiled = match policy::compile(&profile, &opts) {
+        Command::Run { profile, report, dry_run, best_effort, no_cache, rootfs, detach, name, cmd } => {
+            let compiled = match compile(&profile, !no_cache) {
                 Ok(c) => c,
-                Err(e) => return fail(125, format!("cannot compile {profile}:\n{e}")),
+                Err(e) => return fail(125, e),
             };
             for w in &compiled.warnings {
                 eprintln!("{w}");

@@ -18,6 +18,8 @@ pub struct Layer {
     pub file: String,
     /// The parsed profile.
     pub profile: Profile,
+    /// The text it was parsed from.
+    pub text: String,
 }
 
 /// Where a profile comes from.
@@ -65,10 +67,11 @@ pub fn load(spec: &str) -> Result<Vec<Layer>, Error> {
 /// resolved against `dir`.
 pub fn load_text(file: &str, text: &str, dir: Option<&Path>) -> Result<Vec<Layer>, Error> {
     let profile = parse(file, text)?;
+    let text = text.to_string();
     let mut layers = Vec::new();
     let mut stack = vec![(file.to_string(), file.to_string())];
     load_parents(&profile, file, dir, &mut stack, &mut layers)?;
-    layers.push(Layer { file: file.to_string(), profile });
+    layers.push(Layer { file: file.to_string(), profile, text });
     Ok(layers)
 }
 
@@ -113,7 +116,7 @@ fn load_into(
     stack.push((identity, file.clone()));
     load_parents(&profile, &file, dir.as_deref(), stack, layers)?;
     stack.pop();
-    layers.push(Layer { file, profile });
+    layers.push(Layer { file, profile, text });
     Ok(())
 }
 

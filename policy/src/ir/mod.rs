@@ -11,7 +11,8 @@ pub mod points;
 
 use std::collections::BTreeMap;
 
-use serde::{Serialize, Serializer};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::action::Action;
 use crate::frontend::profile::ArgOp;
@@ -20,12 +21,13 @@ use crate::syscalls::Arch;
 pub use build::{build, CompileOptions};
 
 /// A compiled policy.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Profile name.
     pub name: String,
     /// Profile description.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Files merged, parents first.
     pub sources: Vec<String>,
@@ -42,7 +44,8 @@ pub struct Policy {
 }
 
 /// User, privileges, limits.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProcessIr {
     /// User id.
     pub uid: u32,
@@ -57,7 +60,8 @@ pub struct ProcessIr {
 }
 
 /// Securebits.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecurebitsIr {
     /// `none` or `locked`.
     pub mode: String,
@@ -68,7 +72,8 @@ pub struct SecurebitsIr {
 }
 
 /// One resource limit (`null` = unlimited).
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct RlimitIr {
     /// Soft limit.
     pub soft: Option<u64>,
@@ -77,7 +82,8 @@ pub struct RlimitIr {
 }
 
 /// The five capability sets, as `CAP_*` names.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CapsIr {
     /// Capabilities the profile grants (the Docker-style result of add/drop).
     pub granted: Vec<String>,
@@ -119,15 +125,23 @@ impl Serialize for KernelVersion {
     }
 }
 
+impl<'de> Deserialize<'de> for KernelVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        KernelVersion::parse(&s).ok_or_else(|| D::Error::custom(format!("`{s}` is not a kernel version")))
+    }
+}
+
 /// The seccomp tier.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeccompIr {
     /// When no rule matches.
     pub default_action: Action,
     /// For numbers not in the arch's table.
     pub unknown_action: Action,
     /// Accepted arches; every other one gets kill-process.
-    #[serde(serialize_with = "ser_arches")]
+    #[serde(serialize_with = "ser_arches", deserialize_with = "de_arches")]
     pub arches: Vec<Arch>,
     /// The rules in order (the last matching one wins).
     pub rules: Vec<RuleIr>,
@@ -139,45 +153,54 @@ fn ser_arches<S: Serializer>(arches: &[Arch], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(arches.iter().map(|a| a.name()))
 }
 
+fn de_arches<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Arch>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|a| Arch::parse(a).ok_or_else(|| D::Error::custom(format!("unknown arch `{a}`"))))
+        .collect()
+}
+
 /// One rule, resolved.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RuleIr {
     /// Syscall names (groups expanded, sorted).
     pub syscalls: Vec<String>,
     /// Verdict.
     pub action: Action,
     /// Argument conditions (all must hold).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<ArgCondIr>,
     /// When the rule is in force.
-    #[serde(skip_serializing_if = "WhenIr::is_empty")]
+    #[serde(default, skip_serializing_if = "WhenIr::is_empty")]
     pub when: WhenIr,
     /// Whether the capability conditions hold for this profile's capabilities.
     pub active: bool,
     /// `file:line` of the rule.
     pub origin: String,
     /// Comment from the profile.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
 
 /// Rule conditions.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct WhenIr {
     /// All of these capabilities granted.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caps_present: Vec<String>,
     /// None of these capabilities granted.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caps_absent: Vec<String>,
     /// Host arches (Docker names) the rule is limited to.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub arches: Vec<String>,
     /// Host arches where the rule does not apply.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_arches: Vec<String>,
     /// Minimum kernel.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_kernel: Option<KernelVersion>,
 }
 
@@ -210,7 +233,8 @@ impl WhenIr {
 }
 
 /// A condition on one argument.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
 pub struct ArgCondIr {
     /// Argument index 0..=5.
     pub index: u8,
@@ -219,15 +243,45 @@ pub struct ArgCondIr {
     /// Operator.
     pub op: ArgOp,
     /// Value (`in`/`not_in`: the sorted values).
-    #[serde(serialize_with = "ser_hex_vec")]
+    #[serde(serialize_with = "ser_hex_vec", deserialize_with = "de_hex_vec")]
     pub values: Vec<u64>,
     /// Mask for `masked_eq`.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_hex_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_hex_opt",
+        deserialize_with = "de_hex_opt"
+    )]
     pub mask: Option<u64>,
 }
 
 fn ser_hex_vec<S: Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(v.iter().map(|x| format!("{x:#x}")))
+}
+
+/// `0x1f` or a plain decimal.
+fn parse_u64(v: &str) -> Option<u64> {
+    match v.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => v.parse().ok(),
+    }
+}
+
+fn de_hex<E: serde::de::Error>(v: &str) -> Result<u64, E> {
+    parse_u64(v).ok_or_else(|| E::custom(format!("`{v}` is not a number")))
+}
+
+fn de_hex_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    Vec::<String>::deserialize(d)?.iter().map(|v| de_hex(v)).collect()
+}
+
+fn de_hex_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Option::<String>::deserialize(d)?.map(|v| de_hex(&v)).transpose()
+}
+
+fn de_hex_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = de_hex(&String::deserialize(d)?)?;
+    u32::try_from(v).map_err(|_| D::Error::custom(format!("{v:#x} does not fit 32 bits")))
 }
 
 fn ser_hex_opt<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
@@ -259,10 +313,11 @@ impl ArgCondIr {
 }
 
 /// One arch's resolved syscall verdicts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ArchTable {
     /// `AUDIT_ARCH_*` value.
-    #[serde(serialize_with = "ser_hex_u32")]
+    #[serde(serialize_with = "ser_hex_u32", deserialize_with = "de_hex_u32")]
     pub audit_arch: u32,
     /// The host (Docker name) this arch runs under in this policy.
     pub host: String,
@@ -306,8 +361,54 @@ impl Serialize for SyscallIr {
     }
 }
 
+/// The object form of [`SyscallIr`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyscallObject {
+    nr: u32,
+    action: Action,
+    origin: String,
+    conditional: Vec<CondIr>,
+}
+
+fn syscall_origin(origin: &str) -> Option<String> {
+    (origin != "default").then(|| origin.to_string())
+}
+
+impl<'de> Deserialize<'de> for SyscallIr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Either form, read without buffering (the compile cache reads thousands of these).
+        struct Form;
+        impl<'de> serde::de::Visitor<'de> for Form {
+            type Value = SyscallIr;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`NR VERDICT ORIGIN` or an object with nr, action, origin, conditional")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SyscallIr, E> {
+                let bad = || E::custom(format!("`{text}` is not `NR VERDICT ORIGIN`"));
+                let mut it = text.splitn(3, ' ');
+                let nr = it.next().and_then(|n| n.parse().ok()).ok_or_else(bad)?;
+                let action = it.next().and_then(|a| Action::parse(a).ok()).ok_or_else(bad)?;
+                let origin = it.next().ok_or_else(bad)?;
+                Ok(SyscallIr { nr, action, origin: syscall_origin(origin), conditional: Vec::new() })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<SyscallIr, A::Error> {
+                let o = SyscallObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(SyscallIr {
+                    nr: o.nr,
+                    action: o.action,
+                    origin: syscall_origin(&o.origin),
+                    conditional: o.conditional,
+                })
+            }
+        }
+        d.deserialize_any(Form)
+    }
+}
+
 /// An argument-dependent verdict.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct CondIr {
     /// Conditions (AND).
     pub args: Vec<ArgCondIr>,
@@ -318,7 +419,8 @@ pub struct CondIr {
 }
 
 /// The Landlock tier.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LandlockIr {
     /// `enforce`, `best-effort` or `off`.
     pub mode: String,
@@ -335,7 +437,8 @@ pub struct LandlockIr {
 }
 
 /// Rights beneath one path.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct PathRuleIr {
     /// Absolute path.
     pub path: String,
@@ -346,7 +449,8 @@ pub struct PathRuleIr {
 }
 
 /// TCP ports.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct NetworkIr {
     /// Ports that may be bound.
     pub bind: Vec<u16>,
@@ -356,24 +460,25 @@ pub struct NetworkIr {
 
 /// Namespace isolation for runtime-lite. `enabled` is false when the profile has no
 /// `isolation` section (the other fields then hold the defaults a `--rootfs` run uses).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IsolationIr {
     /// Whether the profile asks for isolation.
     pub enabled: bool,
     /// Namespaces to create, sorted.
     pub namespaces: Vec<String>,
     /// Host name.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// Root filesystem (absolute); `None`: the host root, read-only.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootfs: Option<String>,
     /// Root filesystem read-only.
     pub readonly_rootfs: bool,
     /// `none` or `host`.
     pub network: String,
     /// Host uid for container root; `None`: auto.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_root_to: Option<u32>,
     /// Extra mounts, in order.
     pub mounts: Vec<MountIr>,
@@ -388,32 +493,33 @@ pub struct IsolationIr {
     /// Keep at most this many log files.
     pub log_max_files: u32,
     /// Memory limit in bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<u64>,
     /// Most processes.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids: Option<u64>,
     /// CPUs.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<f64>,
     /// `enforce` or `best-effort` for limits.
     pub limits_mode: String,
 }
 
 /// One mount of the isolation section.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct MountIr {
     /// `bind` or `tmpfs`.
     pub kind: String,
     /// Absolute host source (bind).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// Absolute target in the container.
     pub target: String,
     /// Read-only.
     pub readonly: bool,
     /// tmpfs size in bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
 }
 

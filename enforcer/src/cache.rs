@@ -1,0 +1,345 @@
+//! A cache of compiled policies for `enforce`: compiling a profile costs more than starting
+//! the container it describes, and the same profile is run again and again.
+//!
+//! An entry is reused only when everything the compile depended on is unchanged:
+//! - the key covers this `enforce` binary (device, inode, size and modification time of
+//!   `/proc/self/exe`, and its version), the profile as given, the working directory and the
+//!   compile options;
+//! - the entry lists every profile file that went in (built-ins are part of the binary) with
+//!   the SHA-256 of the text that was compiled; each file is read and hashed again on use.
+//!
+//! The cache is trusted like the binary itself: its directory must belong to the effective
+//! user and be private (mode `0700`), entries must belong to that user and not be writable by
+//! anyone else, and no symlink is followed. Anything else, or any entry that does not read
+//! back, is a miss: the profile is compiled as if there were no cache.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use policy::{CompileOptions, Compiled, Diagnostic, Input, Policy};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Version of the entry format (part of the key).
+const FORMAT: u32 = 1;
+
+/// Why the cache cannot be used (the profile is then compiled without it).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The directory cannot be created or examined.
+    #[error("cannot use the compile cache {}: {source}", path.display())]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The directory is not private to this user.
+    #[error("the compile cache {} is not used: {why}", path.display())]
+    Untrusted {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+/// Whether a compile came from the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Read from the cache.
+    Hit,
+    /// Compiled (and stored when the cache could be written).
+    Compiled,
+}
+
+/// A private directory of compiled policies.
+#[derive(Debug)]
+pub struct CompileCache {
+    dir: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Dep {
+    path: String,
+    sha256: String,
+}
+
+/// What is stored (borrowing the policy) ...
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    format: u32,
+    key: &'a str,
+    deps: Vec<Dep>,
+    warnings: &'a [Diagnostic],
+    policy: &'a Policy,
+}
+
+/// ... and what is read back.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    format: u32,
+    key: String,
+    deps: Vec<Dep>,
+    warnings: Vec<Diagnostic>,
+    policy: Policy,
+}
+
+fn hex(d: impl AsRef<[u8]>) -> String {
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The default directory: `$PALISADE_CACHE_DIR`, else `cache` in the runtime directory
+/// (`$PALISADE_RUNTIME_DIR`, `/run/palisade` for root, `$XDG_RUNTIME_DIR/palisade` for
+/// others); `None` when a non-root user has no `XDG_RUNTIME_DIR` (no shared `/tmp` cache).
+pub fn default_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("PALISADE_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("PALISADE_RUNTIME_DIR") {
+        return Some(PathBuf::from(d).join("cache"));
+    }
+    if nix::unistd::geteuid().is_root() {
+        return Some(PathBuf::from("/run/palisade/cache"));
+    }
+    std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("palisade/cache"))
+}
+
+impl CompileCache {
+    /// Use `dir` (created `0700` when missing), after checking that it is private.
+    pub fn open(dir: &Path) -> Result<CompileCache, CacheError> {
+        let io = |source| CacheError::Io { path: dir.to_path_buf(), source };
+        if let Some(parent) = dir.parent() {
+            DirBuilder::new().recursive(true).mode(0o755).create(parent).map_err(io)?;
+        }
+        match DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
+        }
+        let meta = std::fs::symlink_metadata(dir).map_err(io)?;
+        let untrusted = |why: String| CacheError::Untrusted { path: dir.to_path_buf(), why };
+        let euid = nix::unistd::geteuid().as_raw();
+        if !meta.is_dir() {
+            return Err(untrusted("not a directory (symlinks are not followed)".into()));
+        }
+        if meta.uid() != euid {
+            return Err(untrusted(format!("owned by uid {}, not {euid}", meta.uid())));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(untrusted(format!("mode {:o} lets others in (want 0700)", meta.mode() & 0o777)));
+        }
+        Ok(CompileCache { dir: dir.to_path_buf() })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Compile `spec` with `opts`, or reuse the entry of an identical earlier compile.
+    /// Errors are the compiler's: a cache that cannot be read or written is a miss.
+    pub fn compile(&self, spec: &str, opts: &CompileOptions) -> Result<(Compiled, Outcome), policy::Error> {
+        let key = key(spec, opts);
+        let path = self.dir.join(format!("{key}.json"));
+        if let Some(c) = load(&path, &key) {
+            return Ok((c, Outcome::Hit));
+        }
+        let compiled = policy::compile(spec, opts)?;
+        store(&self.dir, &path, &key, &compiled);
+        Ok((compiled, Outcome::Compiled))
+    }
+}
+
+/// Compile `spec` for `enforce`: through the cache in [`default_dir`] when `use_cache` and
+/// there is one. Also returns why the cache was not used, when that is worth saying.
+pub fn compile(
+    spec: &str,
+    opts: &CompileOptions,
+    use_cache: bool,
+) -> Result<(Compiled, Option<CacheError>), policy::Error> {
+    let Some(dir) = default_dir().filter(|_| use_cache) else {
+        return Ok((policy::compile(spec, opts)?, None));
+    };
+    match CompileCache::open(&dir) {
+        Ok(cache) => Ok((cache.compile(spec, opts)?.0, None)),
+        Err(e) => Ok((policy::compile(spec, opts)?, Some(e))),
+    }
+}
+
+/// Everything a compile depends on besides the profile files' contents.
+fn key(spec: &str, opts: &CompileOptions) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("palisade compile cache {FORMAT} {}\n", env!("CARGO_PKG_VERSION")));
+    match std::fs::metadata("/proc/self/exe") {
+        Ok(m) => {
+            h.update(format!("exe {} {} {} {} {}\n", m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+        }
+        // Without an identity for the binary nothing can be reused safely: a fresh key.
+        Err(_) => h.update(format!("exe unknown {:?}\n", std::time::SystemTime::now())),
+    }
+    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    h.update(format!("cwd {cwd}\nspec {spec}\noptions {opts:?}\n"));
+    hex(h.finalize())
+}
+
+fn dep(input: &Input) -> Dep {
+    Dep { path: input.file.clone(), sha256: hex(Sha256::digest(input.text.as_bytes())) }
+}
+
+/// Open a file of ours: no symlink, owned by this user, writable by nobody else.
+fn open_private(path: &Path) -> Option<File> {
+    let f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).ok()?;
+    let m = f.metadata().ok()?;
+    let ok = m.is_file() && m.uid() == nix::unistd::geteuid().as_raw() && m.mode() & 0o022 == 0;
+    ok.then_some(f)
+}
+
+fn load(path: &Path, key: &str) -> Option<Compiled> {
+    let mut text = String::new();
+    open_private(path)?.read_to_string(&mut text).ok()?;
+    let e: Entry = serde_json::from_str(&text).ok()?;
+    if e.format != FORMAT || e.key != key {
+        return None;
+    }
+    let mut inputs = Vec::with_capacity(e.deps.len());
+    for d in &e.deps {
+        let text = std::fs::read_to_string(&d.path).ok()?;
+        let input = Input { file: d.path.clone(), text };
+        if dep(&input).sha256 != d.sha256 {
+            return None;
+        }
+        inputs.push(input);
+    }
+    Some(Compiled { policy: e.policy, warnings: e.warnings, inputs })
+}
+
+/// Write the entry next to its final name, then rename it into place (readers never see half
+/// an entry). Best effort: a cache that cannot be written only costs the next compile.
+fn store(dir: &Path, path: &Path, key: &str, c: &Compiled) {
+    let entry = EntryOut {
+        format: FORMAT,
+        key,
+        deps: c.inputs.iter().map(dep).collect(),
+        warnings: &c.warnings,
+        policy: &c.policy,
+    };
+    let Ok(json) = serde_json::to_vec(&entry) else { return };
+    let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&json));
+    if written.is_err() || std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("palisade-cache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn ir(c: &Compiled) -> String {
+        serde_json::to_string(&c.policy).unwrap()
+    }
+
+    #[test]
+    fn second_compile_is_a_hit_with_the_same_policy() {
+        let d = tempdir("hit");
+        let cache = CompileCache::open(&d.join("c")).unwrap();
+        let opts = CompileOptions::default();
+        let (a, o1) = cache.compile("builtin:web", &opts).unwrap();
+        let (b, o2) = cache.compile("builtin:web", &opts).unwrap();
+        assert_eq!((o1, o2), (Outcome::Compiled, Outcome::Hit));
+        assert_eq!(ir(&a), ir(&b));
+        assert_eq!(a.warnings, b.warnings);
+        let mode = std::fs::metadata(d.join("c")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_changed_profile_or_parent_is_compiled_again() {
+        let d = tempdir("dep");
+        let cache = CompileCache::open(&d.join("c")).unwrap();
+        let opts = CompileOptions::default();
+        let parent = d.join("parent.yaml");
+        let child = d.join("child.yaml");
+        std::fs::write(
+            &parent,
+            "name: parent\nseccomp:\n  default: errno(EPERM)\n  rules:\n    - { allow: [read] }\n",
+        )
+        .unwrap();
+        std::fs::write(&child, "name: child\nextends: parent.yaml\n").unwrap();
+        let spec = child.display().to_string();
+        let (a, _) = cache.compile(&spec, &opts).unwrap();
+        assert_eq!(a.inputs.len(), 2);
+        assert_eq!(cache.compile(&spec, &opts).unwrap().1, Outcome::Hit);
+        // The parent widens: the cached policy must not be used.
+        std::fs::write(
+            &parent,
+            "name: parent\nseccomp:\n  default: errno(EPERM)\n  rules:\n    - { allow: [read, write] }\n",
+        )
+        .unwrap();
+        let (b, o) = cache.compile(&spec, &opts).unwrap();
+        assert_eq!(o, Outcome::Compiled);
+        assert_ne!(ir(&a), ir(&b));
+        assert_eq!(cache.compile(&spec, &opts).unwrap().1, Outcome::Hit);
+        std::fs::write(&child, "name: child2\nextends: parent.yaml\n").unwrap();
+        assert_eq!(cache.compile(&spec, &opts).unwrap().1, Outcome::Compiled);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn tampered_or_foreign_entries_are_not_trusted() {
+        let d = tempdir("trust");
+        let dir = d.join("c");
+        let cache = CompileCache::open(&dir).unwrap();
+        let opts = CompileOptions::default();
+        cache.compile("builtin:strict", &opts).unwrap();
+        let entry = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+        // Writable by others: not used.
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(cache.compile("builtin:strict", &opts).unwrap().1, Outcome::Compiled);
+        // Garbage: not used (and replaced).
+        std::fs::write(&entry, b"{not json").unwrap();
+        assert_eq!(cache.compile("builtin:strict", &opts).unwrap().1, Outcome::Compiled);
+        assert_eq!(cache.compile("builtin:strict", &opts).unwrap().1, Outcome::Hit);
+        // A symlink in place of the entry: not followed.
+        let real = d.join("elsewhere.json");
+        std::fs::rename(&entry, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &entry).unwrap();
+        assert_eq!(cache.compile("builtin:strict", &opts).unwrap().1, Outcome::Compiled);
+        // A directory others can write is refused as a whole.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(CompileCache::open(&dir), Err(CacheError::Untrusted { .. })));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn options_are_part_of_the_key() {
+        let d = tempdir("opts");
+        let cache = CompileCache::open(&d.join("c")).unwrap();
+        let all = CompileOptions::default();
+        let host = CompileOptions { tables_for: Some(policy::Arch::X86_64), ..Default::default() };
+        cache.compile("builtin:web", &all).unwrap();
+        let (c, o) = cache.compile("builtin:web", &host).unwrap();
+        assert_eq!(o, Outcome::Compiled);
+        assert!(c.policy.seccomp.tables.len() < 18);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
