@@ -26,7 +26,7 @@ chmod 755 "$w"
 root=$w/rootfs
 mkdir -p "$root"/{bin,proc,dev,sys,tmp,etc}
 cp "$(command -v busybox)" "$root/bin/busybox"
-for a in sh true; do ln -s busybox "$root/bin/$a"; done
+for a in sh true sleep grep; do ln -s busybox "$root/bin/$a"; done
 
 # Seccomp for every peer: our docker-default, as BPF (bwrap) and as OCI JSON (crun, runc).
 "$policyc" compile builtin:docker-default --emit bpf --arch x86_64 -o "$w/seccomp.bpf" 2>/dev/null
@@ -50,6 +50,7 @@ crun_cmd() { echo "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup
 
 hyperfine --warmup 10 --runs "$runs" --export-markdown "$w/startup.md" --style basic \
   -n "enforce run (all namespaces, docker-default)" "$enforce run --profile builtin:docker-default --rootfs $root -- /bin/true" \
+  -n "enforce run --no-cache (compiles the profile every time)" "$enforce run --no-cache --profile builtin:docker-default --rootfs $root -- /bin/true" \
   -n "bwrap --unshare-all" "bwrap --unshare-all --die-with-parent --ro-bind $root / --proc /proc --dev /dev /bin/true" \
   -n "bwrap --unshare-all --seccomp" "bwrap --unshare-all --die-with-parent --ro-bind $root / --proc /proc --dev /dev --seccomp 9 /bin/true 9< $w/seccomp.bpf" \
   -n "crun run" "$(crun_cmd "$w/plain")" \
@@ -59,8 +60,9 @@ hyperfine --warmup 10 --runs "$runs" --export-markdown "$w/startup.md" --style b
   -n "unshare" "unshare --user --map-root-user --pid --fork --mount --net --uts --ipc /bin/true" \
   > "$w/hyperfine.log"
 
-# The PID-1 shim's memory, read from inside while the workload runs.
-rss=$("$enforce" run --profile builtin:docker-default --rootfs "$root" -- /bin/sh -c 'grep -E "^(VmRSS|RssAnon|RssFile)" /proc/1/status' | tr -s '\t ' ' ' | paste -sd ';' -)
+# The PID-1 shim's memory, read from inside while the workload runs, once the shim has settled
+# (it gives memory back right after forking the workload).
+rss=$("$enforce" run --profile builtin:docker-default --rootfs "$root" -- /bin/sh -c 'sleep 0.2; grep -E "^(VmRSS|RssAnon|RssFile)" /proc/1/status' | tr -s '\t ' ' ' | paste -sd ';' -)
 
 {
   echo "Measured by \`benches/startup.sh\` (hyperfine, shell start-up subtracted, $runs runs each) on Linux $(uname -r), $(nproc) CPUs."

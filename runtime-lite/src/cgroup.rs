@@ -1,6 +1,6 @@
 //! cgroup limits (memory, pids, cpu) through cgroups-rs: v2 where the host is unified, v1
-//! controllers otherwise. The launcher creates the group, puts the monitor in it before it
-//! unshares (so the container's cgroup namespace is rooted there), and removes it at the end.
+//! controllers otherwise. The launcher creates the group, puts PID 1 in it before PID 1
+//! creates its cgroup namespace (so that namespace is rooted there), and removes it at the end.
 
 use cgroups_rs::fs::cgroup_builder::CgroupBuilder;
 use cgroups_rs::fs::{hierarchies, Cgroup, MaxValue};

@@ -1,6 +1,6 @@
 //! The error channel: a close-on-exec pipe. Any process inside may write one failure
 //! (`CODE MESSAGE`) before it exits; a successful exec closes its end. The launcher reads to
-//! end-of-file after the monitor has exited.
+//! end-of-file after PID 1 has exited (and with it every process inside).
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;

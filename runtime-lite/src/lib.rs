@@ -1,11 +1,11 @@
 //! runtime-lite: run a workload in its own namespaces under a compiled Palisade policy.
 //!
 //! Process roles ([`run`]):
-//! - the **launcher** (`enforce`, on the host) forks the monitor, writes its uid/gid maps
-//!   (`setgroups` deny), forwards signals to it and exits with its status;
-//! - the **monitor** unshares the namespaces, becomes root of the new user namespace (an
-//!   unprivileged uid on the host), forks PID 1, drops every capability and waits;
-//! - **PID 1** builds the mount tree ([`mount`]), pivots into it, sets the hostname and brings
+//! - the **launcher** (`enforce`, on the host) clones PID 1 into the new namespaces, puts it in
+//!   its cgroup, writes its uid/gid maps (`setgroups` deny), forwards signals to it and exits
+//!   with its status;
+//! - **PID 1** becomes root of the new user namespace (an unprivileged uid on the host),
+//!   creates its cgroup namespace, builds the mount tree ([`mount`]), pivots into it, sets the hostname and brings
 //!   loopback up ([`net`]); then either execs the workload itself (`init: false`) or forks it as
 //!   PID 2 and stays as the [`shim`]: confined by the same policy with no capability, it reaps
 //!   orphans and forwards signals;

@@ -1,4 +1,4 @@
-//! `enforce run` with isolation: launcher → monitor → PID 1 (shim) → workload.
+//! `enforce run` with isolation: launcher → PID 1 (shim) → workload.
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
@@ -107,10 +107,7 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
     .map_err(|e| RunError { code: e.exit_code, message: e.to_string() })?;
     let io = |e: std::io::Error| RunError(format!("cannot set up the container: {e}"));
     let (tx, rx) = channel().map_err(io)?;
-    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
     let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
-    let (info_r, info_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
-    let (cg_r, cg_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
     let mut notes = Vec::new();
     let cg_name = spec.name.clone().unwrap_or_else(|| format!("run-{}", std::process::id()));
     let group = crate::cgroup::create(&cg_name, &iso, &mut notes).map_err(RunError)?;
@@ -120,36 +117,30 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
     let mut spec = spec;
     let mut on_started = spec.on_started.take();
     shim::block().map_err(|e| io(e.into()))?;
-    match crate::sys::fork().map_err(|e| io(e.into()))? {
+    // PID 1 is cloned straight into every namespace but the cgroup one, which it creates
+    // itself once the launcher has put it in its cgroup (so that namespace is rooted there).
+    let cgroup_ns = clone_flags & CloneFlags::CLONE_NEWCGROUP;
+    match crate::sys::fork_into(clone_flags - cgroup_ns).map_err(|e| io(e.into()))? {
         ForkResult::Child => {
-            drop((ready_r, go_w, rx, info_r, cg_w));
+            drop(go_w);
             std::mem::forget(group); // the launcher owns the cgroup
-                                     // Join the cgroup before unsharing, so the cgroup namespace is rooted there.
-            if !read_byte(cg_r) {
-                std::process::exit(125);
-            }
-            let pipes = MonitorPipes { ready_w, go_r, info_w };
-            let code = monitor(&spec, plan, &iso, clone_flags, rootfs.as_deref(), &tx, pipes);
+            let code = match enter(go_r, cgroup_ns, &tx) {
+                Ok(()) => pid1(&spec, plan, &iso, clone_flags, rootfs.as_deref(), &tx),
+                Err(code) => code,
+            };
             std::process::exit(code);
         }
         ForkResult::Parent { child } => {
-            drop((ready_w, go_r, info_w, cg_r));
-            if let Some(g) = &group {
-                if let Err(e) = g.add(child.as_raw()) {
-                    let _ = kill(child, nix::sys::signal::Signal::SIGKILL);
-                    let _ = waitpid(child, None);
-                    return Err(RunError(e));
-                }
-            }
-            write_byte(cg_w);
-            let started = read_byte(ready_r);
-            let mapped = started && idmap::write_maps(child.as_raw(), uid_map, gid_map).is_ok();
+            drop(go_r);
+            let joined = match &group {
+                Some(g) => g.add(child.as_raw()),
+                None => Ok(()),
+            };
+            let mapped = joined.is_ok() && idmap::write_maps(child.as_raw(), uid_map, gid_map).is_ok();
             if mapped {
                 write_byte(go_w);
-                let mut pid = String::new();
-                let _ = std::fs::File::from(info_r).read_to_string(&mut pid);
-                if let (Ok(pid), Some(f)) = (pid.trim().parse::<i32>(), on_started.as_mut()) {
-                    f(pid);
+                if let Some(f) = on_started.as_mut() {
+                    f(child.as_raw());
                 }
             } else {
                 drop(go_w);
@@ -162,6 +153,9 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
             // freeing them only delays the exit status.
             std::mem::forget(plan);
             std::mem::forget(spec);
+            if let Err(e) = joined {
+                return Err(RunError(e));
+            }
             if let Some((code, message)) = rx.first_failure() {
                 return Err(RunError { code, message });
             }
@@ -176,57 +170,25 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
     }
 }
 
-/// The monitor's ends of the start-up pipes: it says it has unshared (`ready`), waits for its
-/// maps (`go`), and reports PID 1's host pid (`info`).
-struct MonitorPipes {
-    ready_w: OwnedFd,
-    go_r: OwnedFd,
-    info_w: OwnedFd,
-}
-
-/// The monitor: outside the new pid namespace, inside the others.
-fn monitor(
-    spec: &RunSpec,
-    plan: Plan,
-    iso: &IsolationIr,
-    clone_flags: CloneFlags,
-    rootfs: Option<&std::path::Path>,
-    tx: &Sender,
-    pipes: MonitorPipes,
-) -> i32 {
-    let MonitorPipes { ready_w, go_r, info_w } = pipes;
-    if let Err(e) = unshare(clone_flags) {
-        tx.fail(125, &format!("unshare namespaces: {e}"));
-        return 125;
-    }
-    write_byte(ready_w);
+/// In the new PID 1, before anything else: wait until the launcher has mapped the ids and
+/// placed it in its cgroup, become root of the user namespace, create the cgroup namespace.
+fn enter(go_r: OwnedFd, cgroup_ns: CloneFlags, tx: &Sender) -> Result<(), i32> {
     if !read_byte(go_r) {
-        return 125;
+        return Err(125);
     }
     if let Err(e) = setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
         .and_then(|_| setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)))
     {
         tx.fail(125, &format!("become root of the user namespace: {e}"));
-        return 125;
+        return Err(125);
     }
-    match crate::sys::fork() {
-        Err(e) => {
-            tx.fail(125, &format!("fork PID 1: {e}"));
-            125
-        }
-        Ok(ForkResult::Child) => {
-            drop(info_w);
-            let code = pid1(spec, plan, iso, clone_flags, rootfs, tx);
-            std::process::exit(code)
-        }
-        Ok(ForkResult::Parent { child }) => {
-            let _ = std::fs::File::from(info_w).write_all(child.as_raw().to_string().as_bytes());
-            // The monitor needs no privilege from here on: it only waits.
-            drop_all_capabilities();
-            std::mem::forget(plan); // this process only waits and exits
-            shim::supervise(child)
+    if !cgroup_ns.is_empty() {
+        if let Err(e) = unshare(cgroup_ns) {
+            tx.fail(125, &format!("unshare the cgroup namespace: {e}"));
+            return Err(125);
         }
     }
+    Ok(())
 }
 
 /// PID 1 of the new pid namespace. `plan` was made by the launcher (one seccomp compile for
@@ -299,7 +261,7 @@ fn exec_workload(spec: &RunSpec, mut plan: Plan, tx: &Sender) -> i32 {
     e.exit_code
 }
 
-/// Clear every capability set of this process (the monitor and the shim only wait after this).
+/// Clear every capability set of this process (the shim only waits after this).
 fn drop_all_capabilities() {
     for set in
         [caps::CapSet::Ambient, caps::CapSet::Inheritable, caps::CapSet::Effective, caps::CapSet::Permitted]

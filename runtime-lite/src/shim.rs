@@ -16,7 +16,7 @@ pub const FORWARDED: [Signal; 7] = [
     Signal::SIGWINCH,
 ];
 
-/// The set the shim (and the monitor) wait on: the forwarded signals and SIGCHLD.
+/// The set the shim (and the launcher) wait on: the forwarded signals and SIGCHLD.
 pub fn waited() -> SigSet {
     let mut s = SigSet::empty();
     for sig in FORWARDED {

@@ -13,6 +13,28 @@ pub fn fork() -> nix::Result<ForkResult> {
     unsafe { nix::unistd::fork() }
 }
 
+/// `fork()` into new namespaces: `clone(flags | SIGCHLD)` with no new stack, so the child goes
+/// on from here with its own copy of memory, exactly as after `fork`, but already inside the
+/// namespaces `flags` create (a new pid namespace makes it PID 1 there). Sound for the same
+/// reason as [`fork`]: no other thread exists. The child's copy of glibc's cached thread id
+/// is stale; nothing the runtime calls before exec reads it (glibc's `raise`, used by abort,
+/// asks the kernel for the id of the calling thread).
+pub fn fork_into(flags: nix::sched::CloneFlags) -> nix::Result<ForkResult> {
+    let flags = flags.bits() as libc::c_long | libc::c_long::from(libc::SIGCHLD);
+    // SAFETY: the raw clone syscall without CLONE_VM, CLONE_SETTLS or a stack: a fork with
+    // namespace flags. Both processes return here with separate memory; see above.
+    #[cfg(not(target_arch = "s390x"))]
+    let r = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
+    // SAFETY: as above; s390x takes the stack first.
+    #[cfg(target_arch = "s390x")]
+    let r = unsafe { libc::syscall(libc::SYS_clone, 0, flags, 0, 0, 0) };
+    match r {
+        -1 => Err(nix::errno::Errno::last()),
+        0 => Ok(ForkResult::Child),
+        pid => Ok(ForkResult::Parent { child: nix::unistd::Pid::from_raw(pid as i32) }),
+    }
+}
+
 /// `dup2(fd, to)` onto a standard descriptor.
 pub fn dup2(fd: &OwnedFd, to: i32) -> Result<(), String> {
     // SAFETY: dup2 of an open descriptor we own onto 0, 1 or 2 of this process.
