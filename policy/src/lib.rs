@@ -23,6 +23,7 @@ pub mod action;
 pub mod backend;
 pub mod builtin;
 pub mod caps;
+pub mod diff;
 pub mod error;
 pub mod frontend;
 pub mod import;
@@ -71,6 +72,15 @@ fn compiled(layers: Vec<frontend::loader::Layer>, opts: &CompileOptions) -> Resu
 /// Compile `PROFILE`: a path or `builtin:NAME`.
 pub fn compile(spec: &str, opts: &CompileOptions) -> Result<Compiled, Error> {
     compiled(frontend::loader::load(spec)?, opts)
+}
+
+/// [`compile`], reading profile files with `read` (e.g. from a git revision).
+pub fn compile_with(
+    spec: &str,
+    opts: &CompileOptions,
+    read: frontend::loader::Reader,
+) -> Result<Compiled, Error> {
+    compiled(frontend::loader::load_with(spec, read)?, opts)
 }
 
 /// Compile profile text named `file`; relative `extends` resolve against `dir`.

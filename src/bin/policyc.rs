@@ -90,6 +90,28 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Say what changed in meaning between two policies, tier by tier, each change classified
+    /// widen / narrow / neutral.
+    ///
+    /// OLD and NEW are profiles (paths, builtin:NAME), compiled IR JSON files (`.json`, from
+    /// `policyc compile --emit ir`) or `git:REV:PATH` (the profile in a revision of the current
+    /// repository, its `extends` read from the same revision). Exit codes: 0 the gate passes,
+    /// 1 it fails (see --fail-on), 2 an input cannot be read or compiled.
+    Diff {
+        /// The policy before.
+        old: String,
+        /// The policy after.
+        new: String,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Exit 1 when anything widens (default), on any change, or never.
+        #[arg(long, value_enum, default_value = "widen")]
+        fail_on: FailOn,
+        /// Colour the text: auto (a terminal, and NO_COLOR unset), always, never.
+        #[arg(long, value_enum, default_value = "auto")]
+        color: Colour,
+    },
     /// Print the JSON Schema of the profile language.
     Schema,
     /// List the built-in profiles.
@@ -136,6 +158,38 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum FailOn {
+    /// Any widening change.
+    Widen,
+    /// Any change at all.
+    Any,
+    /// Nothing: report only.
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Colour {
+    /// When stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// A failure whose message was already printed, with its exit status.
+#[derive(Debug)]
+struct Exit(u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
 /// An invalid-input failure (exit 1) whose message was already printed.
 #[derive(Debug)]
 struct Reported;
@@ -153,6 +207,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<Reported>().is_some() => ExitCode::from(1),
+        Err(e) if e.downcast_ref::<Exit>().is_some() => {
+            ExitCode::from(e.downcast_ref::<Exit>().map_or(1, |x| x.0))
+        }
         Err(e) => {
             eprintln!("policyc: {e:#}");
             ExitCode::from(1)
@@ -221,8 +278,43 @@ fn host_arch() -> Option<Arch> {
     Arch::parse(std::env::consts::ARCH)
 }
 
+/// `policyc diff`: load both sides (errors exit 2), print, apply the gate.
+fn diff(old: &str, new: &str, format: Format, fail_on: FailOn, colour: Colour) -> Result<()> {
+    use std::io::IsTerminal;
+    let opts = CompileOptions::default();
+    let load = |spec: &str| {
+        policy::diff::input::load(spec, &opts).map_err(|e| {
+            eprintln!("{e}");
+            anyhow::Error::from(Exit(2))
+        })
+    };
+    let (a, b) = (load(old)?, load(new)?);
+    let mut d = policy::diff::diff(&a, &b);
+    // Name the sides as given (two files may hold profiles of the same name).
+    (d.old, d.new) = (old.to_string(), new.to_string());
+    let colour = match colour {
+        Colour::Always => true,
+        Colour::Never => false,
+        Colour::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    match format {
+        Format::Text => print!("{}", policy::diff::render::text(&d, colour)),
+        Format::Json => println!("{}", policy::diff::render::json(&d)),
+    }
+    let failed = match fail_on {
+        FailOn::Widen => d.widens(),
+        FailOn::Any => !d.is_empty(),
+        FailOn::Never => false,
+    };
+    if failed {
+        return Err(Exit(1).into());
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Diff { old, new, format, fail_on, color } => diff(&old, &new, format, fail_on, color),
         Command::Compile { profile, emit, output, arch, kernel } => {
             let kernel = match kernel {
                 Some(k) => Some(

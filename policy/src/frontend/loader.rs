@@ -55,11 +55,30 @@ fn source_of(spec: &str) -> Source {
     }
 }
 
+/// Reads a profile file: from disk, or (for `policyc diff git:REV:PATH`) from a git revision.
+pub type Reader<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;
+
+/// Read from disk, refusing files over the size limit before reading them.
+fn from_disk(path: &Path) -> std::io::Result<String> {
+    if std::fs::metadata(path)?.len() as usize > MAX_PROFILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_PROFILE_BYTES} bytes"),
+        ));
+    }
+    std::fs::read_to_string(path)
+}
+
 /// Load a profile and everything it extends, parents first, the profile itself last.
 pub fn load(spec: &str) -> Result<Vec<Layer>, Error> {
+    load_with(spec, &from_disk)
+}
+
+/// [`load`], reading files (the profile and its parents) with `read`.
+pub fn load_with(spec: &str, read: Reader) -> Result<Vec<Layer>, Error> {
     let mut layers = Vec::new();
     let mut stack = Vec::new();
-    load_into(source_of(spec), None, &mut stack, &mut layers)?;
+    load_into(source_of(spec), None, &mut stack, &mut layers, read)?;
     Ok(layers)
 }
 
@@ -70,7 +89,7 @@ pub fn load_text(file: &str, text: &str, dir: Option<&Path>) -> Result<Vec<Layer
     let text = text.to_string();
     let mut layers = Vec::new();
     let mut stack = vec![(file.to_string(), file.to_string())];
-    load_parents(&profile, file, dir, &mut stack, &mut layers)?;
+    load_parents(&profile, file, dir, &mut stack, &mut layers, &from_disk)?;
     layers.push(Layer { file: file.to_string(), profile, text });
     Ok(layers)
 }
@@ -80,6 +99,7 @@ fn load_into(
     referenced_at: Option<Origin>,
     stack: &mut Vec<(String, String)>,
     layers: &mut Vec<Layer>,
+    read: Reader,
 ) -> Result<(), Error> {
     let file = source.display();
     let identity = source.identity();
@@ -110,11 +130,11 @@ fn load_into(
                 .with_hint(format!("built-in profiles: {}", builtin::names().join(", ")))]));
             }
         },
-        Source::Path(p) => (read_file(p, &at, stack)?, p.parent().map(Path::to_path_buf)),
+        Source::Path(p) => (read_file(p, &at, stack, read)?, p.parent().map(Path::to_path_buf)),
     };
     let profile = parse(&file, &text)?;
     stack.push((identity, file.clone()));
-    load_parents(&profile, &file, dir.as_deref(), stack, layers)?;
+    load_parents(&profile, &file, dir.as_deref(), stack, layers, read)?;
     stack.pop();
     layers.push(Layer { file, profile, text });
     Ok(())
@@ -126,26 +146,26 @@ fn chain_text(stack: &[(String, String)], file: &str) -> String {
     format!("extends chain: {}", names.join(" -> "))
 }
 
-fn read_file(path: &Path, at: &Origin, stack: &[(String, String)]) -> Result<String, Error> {
-    let meta = std::fs::metadata(path);
-    match meta {
-        Ok(m) if m.len() as usize > MAX_PROFILE_BYTES => {
-            return Err(Error::Invalid(vec![Diagnostic::error(
-                at.clone(),
-                format!("{} is larger than {MAX_PROFILE_BYTES} bytes", path.display()),
-            )]))
+fn read_file(path: &Path, at: &Origin, stack: &[(String, String)], read: Reader) -> Result<String, Error> {
+    match read(path) {
+        Ok(text) if text.len() > MAX_PROFILE_BYTES => Err(Error::Invalid(vec![Diagnostic::error(
+            at.clone(),
+            format!("{} is larger than {MAX_PROFILE_BYTES} bytes", path.display()),
+        )])),
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Err(Error::Invalid(vec![Diagnostic::error(at.clone(), format!("{} is {e}", path.display()))]))
         }
         Err(e) if !stack.is_empty() => {
             let chain = chain_text(stack, &path.display().to_string());
-            return Err(Error::Invalid(vec![Diagnostic::error(
+            Err(Error::Invalid(vec![Diagnostic::error(
                 at.clone(),
                 format!("cannot read parent profile {}: {e} ({chain})", path.display()),
             )
-            .with_hint("relative `extends` paths are resolved from the extending file's directory")]));
+            .with_hint("relative `extends` paths are resolved from the extending file's directory")]))
         }
-        _ => {}
+        Err(source) => Err(Error::Read { path: path.to_path_buf(), source }),
     }
-    std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })
 }
 
 fn load_parents(
@@ -154,6 +174,7 @@ fn load_parents(
     dir: Option<&Path>,
     stack: &mut Vec<(String, String)>,
     layers: &mut Vec<Layer>,
+    read: Reader,
 ) -> Result<(), Error> {
     let Some(ext) = &profile.extends else { return Ok(()) };
     let at = Origin::new(file, ext.line, ext.column);
@@ -169,7 +190,7 @@ fn load_parents(
         } else {
             Source::Path(PathBuf::from(&name))
         };
-        load_into(source, Some(at.clone()), stack, layers)?;
+        load_into(source, Some(at.clone()), stack, layers, read)?;
     }
     Ok(())
 }

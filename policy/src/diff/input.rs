@@ -1,0 +1,53 @@
+//! What `policyc diff` compares: a profile (path or `builtin:NAME`), a compiled IR JSON file,
+//! or `git:REV:PATH`, a profile as it is in a revision of the current git repository (its
+//! `extends` are read from the same revision).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::error::{Diagnostic, Error, Origin};
+use crate::ir::Policy;
+use crate::CompileOptions;
+
+/// The text of `path` (relative to the working directory) in revision `rev`.
+fn git_show(rev: &str, path: &Path) -> std::io::Result<String> {
+    let spec = match path.is_absolute() {
+        true => format!("{rev}:{}", path.display()),
+        false => format!("{rev}:./{}", path.display()),
+    };
+    let out = Command::new("git").args(["show", &spec]).output()?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("git show {spec}: {why}")));
+    }
+    String::from_utf8(out.stdout).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// An IR JSON file, read back (any parse error is reported at its line and column).
+fn ir_json(path: &str) -> Result<Policy, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    serde_json::from_str(&text).map_err(|e| {
+        let at = Origin::new(path, e.line() as u64, e.column() as u64);
+        Error::Invalid(vec![Diagnostic::error(at, format!("not a compiled policy (IR JSON): {e}"))
+            .with_hint("give a profile, or the output of `policyc compile --emit ir`")])
+    })
+}
+
+/// Load one side of a diff; compiled with `opts` unless it is IR JSON already.
+pub fn load(spec: &str, opts: &CompileOptions) -> Result<Policy, Error> {
+    if let Some(rest) = spec.strip_prefix("git:") {
+        let Some((rev, path)) = rest.split_once(':') else {
+            return Err(Error::Invalid(vec![Diagnostic::error(
+                Origin::new(spec, 0, 0),
+                "expected git:REV:PATH".to_string(),
+            )
+            .with_hint("for example git:origin/main:profiles/web.yaml")]));
+        };
+        let read = |p: &Path| git_show(rev, p);
+        return Ok(crate::compile_with(path, opts, &read)?.policy);
+    }
+    if spec.ends_with(".json") {
+        return ir_json(spec);
+    }
+    Ok(crate::compile(spec, opts)?.policy)
+}

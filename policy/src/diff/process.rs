@@ -1,0 +1,167 @@
+//! The process (user, no_new_privs, securebits, rlimits) and the isolation section.
+
+use super::{more_is_wider, Change, Class, Tier};
+use crate::ir::{IsolationIr, MountIr, Policy, RlimitIr};
+
+fn fmt_limit(v: Option<u64>) -> String {
+    v.map_or_else(|| "unlimited".to_string(), |v| v.to_string())
+}
+
+/// `None` (unlimited, or not set) is the most permissive.
+fn limit_class(old: Option<u64>, new: Option<u64>) -> Class {
+    more_is_wider(old.unwrap_or(u64::MAX), new.unwrap_or(u64::MAX))
+}
+
+pub(super) fn process(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
+    let (o, n) = (&old.process, &new.process);
+    let change = |class, subject: &str, message: String| Change::new(Tier::Process, class, subject, message);
+    for (what, a, b) in [("uid", o.uid, n.uid), ("gid", o.gid, n.gid)] {
+        if a != b {
+            let class = match (a, b) {
+                (_, 0) => Class::Widen,
+                (0, _) => Class::Narrow,
+                _ => Class::Neutral,
+            };
+            out.push(change(class, what, format!("{a} → {b}")));
+        }
+    }
+    if o.no_new_privs != n.no_new_privs {
+        let class = if n.no_new_privs { Class::Narrow } else { Class::Widen };
+        out.push(change(class, "no_new_privs", format!("{} → {}", o.no_new_privs, n.no_new_privs)));
+    }
+    let dropped: Vec<&String> =
+        o.securebits.names.iter().filter(|b| !n.securebits.names.contains(b)).collect();
+    let added: Vec<&String> = n.securebits.names.iter().filter(|b| !o.securebits.names.contains(b)).collect();
+    if !dropped.is_empty() {
+        let names: Vec<&str> = dropped.iter().map(|s| s.as_str()).collect();
+        // The bits keep root (and setuid-root programs) from regaining capabilities; a non-root
+        // user under no_new_privs can get neither.
+        let (class, why) = match n.uid != 0 && n.no_new_privs {
+            true => (Class::Neutral, format!(" (no effect for uid {} under no_new_privs)", n.uid)),
+            false => (Class::Widen, String::new()),
+        };
+        out.push(change(class, "securebits", format!("no longer sets {}{why}", names.join(", "))));
+    }
+    if !added.is_empty() {
+        let names: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
+        out.push(change(Class::Narrow, "securebits", format!("now sets {}", names.join(", "))));
+    }
+    let unset = RlimitIr { soft: None, hard: None };
+    let names: std::collections::BTreeSet<&String> = o.rlimits.keys().chain(n.rlimits.keys()).collect();
+    for name in names {
+        let (a, b) = (o.rlimits.get(name).unwrap_or(&unset), n.rlimits.get(name).unwrap_or(&unset));
+        for (kind, x, y) in [("soft", a.soft, b.soft), ("hard", a.hard, b.hard)] {
+            if x != y {
+                let m = format!("{kind} {} → {}", fmt_limit(x), fmt_limit(y));
+                out.push(change(limit_class(x, y), &format!("rlimit {name}"), m));
+            }
+        }
+    }
+}
+
+fn mount_text(m: &MountIr) -> String {
+    let mode = if m.readonly { "ro" } else { "rw" };
+    match &m.source {
+        Some(s) => format!("{} {s} → {} ({mode})", m.kind, m.target),
+        None => format!("{} {} ({mode})", m.kind, m.target),
+    }
+}
+
+pub(super) fn isolation(old: &IsolationIr, new: &IsolationIr, out: &mut Vec<Change>) {
+    let change =
+        |class, subject: &str, message: String| Change::new(Tier::Isolation, class, subject, message);
+    match (old.enabled, new.enabled) {
+        (true, false) => {
+            out.push(change(Class::Widen, "isolation", "removed: the workload runs on the host".into()));
+            return;
+        }
+        (false, true) => {
+            out.push(change(Class::Narrow, "isolation", "added: the workload runs in namespaces".into()));
+        }
+        (false, false) => return,
+        (true, true) => {}
+    }
+    for ns in old.namespaces.iter().filter(|n| !new.namespaces.contains(n)) {
+        out.push(change(
+            Class::Widen,
+            &format!("namespace {ns}"),
+            "no longer created (the host's is shared)".into(),
+        ));
+    }
+    for ns in new.namespaces.iter().filter(|n| !old.namespaces.contains(n)) {
+        out.push(change(Class::Narrow, &format!("namespace {ns}"), "now created".into()));
+    }
+    if old.network != new.network {
+        let class = if new.network == "host" { Class::Widen } else { Class::Narrow };
+        out.push(change(class, "network", format!("{} → {}", old.network, new.network)));
+    }
+    if old.readonly_rootfs != new.readonly_rootfs {
+        let class = if new.readonly_rootfs { Class::Narrow } else { Class::Widen };
+        let m = format!("read-only root {} → {}", old.readonly_rootfs, new.readonly_rootfs);
+        out.push(change(class, "rootfs", m));
+    }
+    if old.rootfs != new.rootfs {
+        let m = format!(
+            "{} → {}",
+            old.rootfs.as_deref().unwrap_or("host root"),
+            new.rootfs.as_deref().unwrap_or("host root")
+        );
+        out.push(change(Class::Neutral, "rootfs", m));
+    }
+    if old.map_root_to != new.map_root_to {
+        let show = |v: Option<u32>| v.map_or_else(|| "auto".to_string(), |v| v.to_string());
+        out.push(change(
+            Class::Neutral,
+            "map_root_to",
+            format!("{} → {}", show(old.map_root_to), show(new.map_root_to)),
+        ));
+    }
+    if old.hostname != new.hostname {
+        let m = format!("{:?} → {:?}", old.hostname, new.hostname);
+        out.push(change(Class::Neutral, "hostname", m));
+    }
+    for m in new.mounts.iter().filter(|m| !old.mounts.contains(m)) {
+        // A bind mount exposes a host path; a writable one lets the workload change it.
+        let class = if m.kind == "bind" { Class::Widen } else { Class::Neutral };
+        out.push(change(class, &format!("mount {}", m.target), format!("added: {}", mount_text(m))));
+    }
+    for m in old.mounts.iter().filter(|m| !new.mounts.contains(m)) {
+        let class = if m.kind == "bind" { Class::Narrow } else { Class::Neutral };
+        out.push(change(class, &format!("mount {}", m.target), format!("removed: {}", mount_text(m))));
+    }
+    for (what, a, b) in [
+        ("masked", &old.masked_paths, &new.masked_paths),
+        ("read-only", &old.readonly_paths, &new.readonly_paths),
+    ] {
+        for p in a.iter().filter(|p| !b.contains(p)) {
+            out.push(change(Class::Widen, p, format!("no longer {what}")));
+        }
+        for p in b.iter().filter(|p| !a.contains(p)) {
+            out.push(change(Class::Narrow, p, format!("now {what}")));
+        }
+    }
+    if old.init != new.init {
+        out.push(change(Class::Neutral, "init", format!("{} → {}", old.init, new.init)));
+    }
+    for (what, a, b) in [("memory", old.memory, new.memory), ("pids", old.pids, new.pids)] {
+        if a != b {
+            out.push(change(
+                limit_class(a, b),
+                &format!("limit {what}"),
+                format!("{} → {}", fmt_limit(a), fmt_limit(b)),
+            ));
+        }
+    }
+    if old.cpu != new.cpu {
+        let (a, b) = (old.cpu.unwrap_or(f64::INFINITY), new.cpu.unwrap_or(f64::INFINITY));
+        let show = |v: Option<f64>| v.map_or_else(|| "unlimited".to_string(), |v| v.to_string());
+        out.push(change(more_is_wider(a, b), "limit cpu", format!("{} → {}", show(old.cpu), show(new.cpu))));
+    }
+    if old.log_max_size != new.log_max_size || old.log_max_files != new.log_max_files {
+        let m = format!(
+            "logs {} bytes × {} → {} bytes × {}",
+            old.log_max_size, old.log_max_files, new.log_max_size, new.log_max_files
+        );
+        out.push(change(Class::Neutral, "logs", m));
+    }
+}
