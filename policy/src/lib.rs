@@ -29,6 +29,7 @@ pub mod frontend;
 pub mod import;
 pub mod ir;
 pub mod landlock_rights;
+pub mod lint;
 pub mod report;
 pub mod simulate;
 pub mod syscalls;

@@ -112,6 +112,23 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         color: Colour,
     },
+    /// Check profiles for dangerous or ineffective policy (rules PAL001..PAL014, see docs/ci.md).
+    ///
+    /// PROFILE is a path, builtin:NAME, or a Docker/Podman seccomp JSON file (`.json`). Each
+    /// finding names its rule, severity, file:line:column and a fix. Exit codes: 0 nothing
+    /// fails, 1 an error (or with --deny warnings, a warning) was found, 2 a profile cannot be
+    /// read or compiled.
+    Lint {
+        /// Profiles.
+        #[arg(required = true)]
+        profiles: Vec<String>,
+        /// `warnings`: fail on warnings as well as errors.
+        #[arg(long, value_enum)]
+        deny: Option<Deny>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: LintFormat,
+    },
     /// Print the JSON Schema of the profile language.
     Schema,
     /// List the built-in profiles.
@@ -156,6 +173,22 @@ enum Format {
     Text,
     /// JSON.
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Deny {
+    /// Warnings fail too.
+    Warnings,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LintFormat {
+    /// `file:line:column: level[ID]: message`, then the fix.
+    Text,
+    /// A JSON array of findings.
+    Json,
+    /// SARIF 2.1.0 (for code-scanning UIs).
+    Sarif,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -312,8 +345,50 @@ fn diff(old: &str, new: &str, format: Format, fail_on: FailOn, colour: Colour) -
     Ok(())
 }
 
+/// `policyc lint`: every profile, then one report; errors reading a profile exit 2.
+fn lint(profiles: &[String], deny: Option<Deny>, format: LintFormat) -> Result<()> {
+    use policy::lint::Level;
+    let mut findings = Vec::new();
+    let mut unreadable = false;
+    for p in profiles {
+        match policy::lint::lint(p) {
+            Ok(f) => findings.extend(f),
+            Err(e) => {
+                eprintln!("{e}");
+                unreadable = true;
+            }
+        }
+    }
+    match format {
+        LintFormat::Text => {
+            for f in &findings {
+                println!("{f}");
+            }
+            let count = |l: Level| findings.iter().filter(|f| f.level == l).count();
+            println!(
+                "lint: {} errors, {} warnings, {} notes in {} profiles",
+                count(Level::Error),
+                count(Level::Warning),
+                count(Level::Note),
+                profiles.len()
+            );
+        }
+        LintFormat::Json => print!("{}", json(&findings)?),
+        LintFormat::Sarif => print!("{}", json(&policy::lint::sarif::sarif(&findings))?),
+    }
+    if unreadable {
+        return Err(Exit(2).into());
+    }
+    let fails = |l: Level| l == Level::Error || (l == Level::Warning && deny == Some(Deny::Warnings));
+    if findings.iter().any(|f| fails(f.level)) {
+        return Err(Exit(1).into());
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Lint { profiles, deny, format } => lint(&profiles, deny, format),
         Command::Diff { old, new, format, fail_on, color } => diff(&old, &new, format, fail_on, color),
         Command::Compile { profile, emit, output, arch, kernel } => {
             let kernel = match kernel {

@@ -46,14 +46,17 @@ pub(super) fn process(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
         let names: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
         out.push(change(Class::Narrow, "securebits", format!("now sets {}", names.join(", "))));
     }
-    let unset = RlimitIr { soft: None, hard: None };
+    // A limit the profile does not set is inherited: as permissive as unlimited, for all we know.
     let names: std::collections::BTreeSet<&String> = o.rlimits.keys().chain(n.rlimits.keys()).collect();
     for name in names {
-        let (a, b) = (o.rlimits.get(name).unwrap_or(&unset), n.rlimits.get(name).unwrap_or(&unset));
-        for (kind, x, y) in [("soft", a.soft, b.soft), ("hard", a.hard, b.hard)] {
+        let (a, b) = (o.rlimits.get(name), n.rlimits.get(name));
+        let part = |r: Option<&RlimitIr>, hard: bool| r.map(|r| if hard { r.hard } else { r.soft });
+        for (kind, hard) in [("soft", false), ("hard", true)] {
+            let (x, y) = (part(a, hard), part(b, hard));
             if x != y {
-                let m = format!("{kind} {} → {}", fmt_limit(x), fmt_limit(y));
-                out.push(change(limit_class(x, y), &format!("rlimit {name}"), m));
+                let show = |v: Option<Option<u64>>| v.map_or_else(|| "inherited".to_string(), fmt_limit);
+                let m = format!("{kind} {} → {}", show(x), show(y));
+                out.push(change(limit_class(x.flatten(), y.flatten()), &format!("rlimit {name}"), m));
             }
         }
     }

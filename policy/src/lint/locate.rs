@@ -1,0 +1,72 @@
+//! Where in the profile a finding belongs.
+
+use crate::error::Origin;
+use crate::frontend::loader::Layer;
+use crate::frontend::profile::Profile;
+use crate::frontend::spanned::Sp;
+
+fn at<T>(file: &str, sp: &Sp<T>) -> Origin {
+    Origin::new(file, sp.line, sp.column)
+}
+
+/// The start of the file that was linted (for findings about the profile as a whole).
+pub(super) fn file_start(layers: &[Layer]) -> Origin {
+    Origin::new(layers.last().map_or("", |l| l.file.as_str()), 1, 1)
+}
+
+/// The last place (child first) where `f` finds something, else the start of the file.
+pub(super) fn last<'a>(layers: &'a [Layer], f: impl Fn(&'a Profile) -> Option<(u64, u64)>) -> Origin {
+    layers
+        .iter()
+        .rev()
+        .find_map(|l| f(&l.profile).map(|(line, column)| Origin::new(l.file.as_str(), line, column)))
+        .unwrap_or_else(|| file_start(layers))
+}
+
+/// A span as `(line, column)`.
+pub(super) fn pos<T>(sp: &Sp<T>) -> (u64, u64) {
+    (sp.line, sp.column)
+}
+
+/// An IR origin (`file:line`) with the column of the rule written there.
+pub(super) fn rule(layers: &[Layer], short: &str) -> Origin {
+    let Some((file, line)) = short.rsplit_once(':') else { return file_start(layers) };
+    let line: u64 = line.parse().unwrap_or(1);
+    let column = layers
+        .iter()
+        .filter(|l| l.file == file)
+        .flat_map(|l| l.profile.seccomp.iter().flat_map(|s| s.rules.iter()))
+        .find(|r| r.line == line)
+        .map_or(1, |r| r.column);
+    Origin::new(file, line, column)
+}
+
+/// Where capability `cap` (`CAP_X`) is added, child first; else where capabilities are set.
+pub(super) fn cap(layers: &[Layer], cap: &str) -> Origin {
+    let bare = cap.trim_start_matches("CAP_");
+    for l in layers.iter().rev() {
+        let Some(c) = &l.profile.capabilities else { continue };
+        for a in &c.add {
+            let v = a.value.to_ascii_uppercase();
+            if v == cap || v == bare || v == "ALL" {
+                return at(&l.file, a);
+            }
+        }
+    }
+    last(layers, |p| p.process.as_ref().and_then(|p| p.user.as_ref()).map(pos))
+}
+
+/// `(line, column)` in Docker JSON `text` of what `message` is about: its first `name` in
+/// backquotes as a JSON string, else `defaultAction`.
+pub(super) fn in_json(text: &str, message: &str) -> (u64, u64) {
+    let subject = message.split('`').nth(1).filter(|s| !s.is_empty() && !s.contains(' '));
+    let keys = subject.map(|s| format!("\"{s}\"")).into_iter().chain(["\"defaultAction\"".to_string()]);
+    for key in keys {
+        for (i, line) in text.lines().enumerate() {
+            if let Some(c) = line.find(&key) {
+                return (i as u64 + 1, c as u64 + 1);
+            }
+        }
+    }
+    (1, 1)
+}
