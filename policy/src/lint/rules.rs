@@ -84,10 +84,10 @@ pub const RULES: [Rule; 14] = [
     },
     Rule {
         id: "PAL009",
-        name: "docker-denylist-without-arches",
+        name: "denylist-without-arch-protection",
         level: Level::Warning,
-        summary: "a Docker JSON denylist (default allow) lists no architectures",
-        fix: "list `architectures` (and their sub-architectures), or make it an allowlist with a deny default",
+        summary: "a denylist (default allow) accepts other ABIs: compat arches, or Docker JSON without architectures",
+        fix: "accept only the native arch (compat calls then get kill-process), or make it an allowlist with a deny default",
     },
     Rule {
         id: "PAL010",
@@ -249,6 +249,7 @@ pub fn check(layers: &[Layer], policy: &Policy) -> Vec<Finding> {
         default_allow(&v, &mut out);
     }
     near_root(layers, policy, &mut out);
+    denylist_arches(layers, policy, &mut out);
     landlock(layers, policy, &mut out);
     ambient(layers, policy, &mut out);
     out
@@ -421,6 +422,29 @@ fn near_root(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
             let m = format!("{cap} is granted: it is close to full root");
             out.push(finding(rule("PAL008"), locate::cap(layers, cap), m));
         }
+    }
+}
+
+/// Compat ABIs: the same kernel, other syscall numbers and multiplexers (`socketcall`, `ipc`),
+/// where a denylist written for the native names is easy to walk around.
+const COMPAT: [Arch; 4] = [Arch::X86, Arch::X32, Arch::Arm, Arch::Mips64n32];
+
+fn denylist_arches(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
+    let s = &policy.seccomp;
+    if !s.default_action.permits() {
+        return;
+    }
+    for a in COMPAT.iter().filter(|a| s.arches.contains(a)) {
+        let name = a.name();
+        let at = locate::last(layers, |p| {
+            let arches = p.seccomp.as_ref()?.arches.as_ref()?;
+            arches.iter().find(|x| x.value == name).map(locate::pos)
+        });
+        let m = format!(
+            "a denylist (default {}) also accepts `{name}`: calls through that ABI (its own numbers, socketcall/ipc multiplexers) get the default unless each deny is mirrored there",
+            s.default_action
+        );
+        out.push(finding(rule("PAL009"), at, m));
     }
 }
 
