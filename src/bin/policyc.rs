@@ -11,7 +11,8 @@ use policy::{report, Arch, CompileOptions, Compiled, Error};
 /// Compile one YAML security profile into capabilities, seccomp and Landlock.
 ///
 /// PROFILE is a path or `builtin:NAME` (see `policyc list`). Exit codes: 0 ok, 1 invalid
-/// input (messages as file:line:column: error: ...), 2 usage.
+/// input (messages as file:line:column: error: ...), 2 usage. The CI gates `diff` and `lint`
+/// exit 1 when the gate fails and 2 when an input cannot be read or compiled.
 #[derive(Parser)]
 #[command(name = "policyc", version, about, long_about)]
 struct Cli {
@@ -112,7 +113,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         color: Colour,
     },
-    /// Check profiles for dangerous or ineffective policy (rules PAL001..PAL014, see docs/ci.md).
+    /// Check profiles for dangerous or ineffective policy (rules PAL001..PAL014, see docs/cli.md).
     ///
     /// PROFILE is a path, builtin:NAME, or a Docker/Podman seccomp JSON file (`.json`). Each
     /// finding names its rule, severity, file:line:column and a fix. Exit codes: 0 nothing
