@@ -25,6 +25,10 @@ use sha2::{Digest, Sha256};
 /// Version of the entry format (part of the key).
 const FORMAT: u32 = 1;
 
+/// Entries kept; on a store beyond this the least recently written go (every rebuilt binary
+/// makes new keys, so the directory would otherwise only grow).
+const MAX_ENTRIES: usize = 64;
+
 /// Why the cache cannot be used (the profile is then compiled without it).
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -238,6 +242,25 @@ fn store(dir: &Path, path: &Path, key: &str, c: &Compiled) {
         .and_then(|mut f| f.write_all(&json));
     if written.is_err() || std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
+        return;
+    }
+    prune(dir, MAX_ENTRIES);
+}
+
+/// Keep the `keep` most recently written entries of `dir`.
+fn prune(dir: &Path, keep: usize) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if entries.len() <= keep {
+        return;
+    }
+    entries.sort();
+    for (_, p) in &entries[..entries.len() - keep] {
+        let _ = std::fs::remove_file(p);
     }
 }
 
@@ -327,6 +350,30 @@ mod tests {
         // A directory others can write is refused as a whole.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(matches!(CompileCache::open(&dir), Err(CacheError::Untrusted { .. })));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_cache_keeps_a_bounded_number_of_entries() {
+        let d = tempdir("prune");
+        for i in 0..5 {
+            std::fs::write(d.join(format!("{i}.json")), "{}").unwrap();
+            let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000 + i);
+            std::fs::File::options()
+                .write(true)
+                .open(d.join(format!("{i}.json")))
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        std::fs::write(d.join("other"), "").unwrap();
+        prune(&d, 3);
+        let mut left: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["2.json", "3.json", "4.json", "other"]);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
