@@ -78,6 +78,12 @@ pub(super) fn seccomp(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
     for &arch in &both {
         let Some(t) = table::table(arch) else { continue };
         let (to, tn) = (so.tables.get(arch.name()), sn.tables.get(arch.name()));
+        if to.is_none() != tn.is_none() {
+            // An IR compiled for one machine's arches only: nothing to compare this arch with.
+            let m = "not compared: one side's IR has no table for this arch".to_string();
+            out.push(change(Class::Neutral, &format!("arch {arch}"), m));
+            continue;
+        }
         for (_, name) in t.iter() {
             let o = to.and_then(|t| t.syscalls.get(name));
             let n = tn.and_then(|t| t.syscalls.get(name));
