@@ -1,0 +1,3 @@
+//! Helpers shared by the policy crate's integration tests.
+
+pub mod random;
