@@ -13,17 +13,20 @@
 //! anyone else, and no symlink is followed. Anything else, or any entry that does not read
 //! back, is a miss: the profile is compiled as if there were no cache.
 
+mod tables;
+
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use policy::{CompileOptions, Compiled, Diagnostic, Input, Policy};
+use policy::backend::seccomp::bpf::{self, insn::SockFilter, Program};
+use policy::{Arch, CompileOptions, Compiled, Diagnostic, Input, Policy};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Version of the entry format (part of the key).
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 3;
 
 /// Entries kept; on a store beyond this the least recently written go (every rebuilt binary
 /// makes new keys, so the directory would otherwise only grow).
@@ -59,6 +62,16 @@ pub enum Outcome {
     Compiled,
 }
 
+/// A compiled profile and, when the options name a machine (`tables_for`), that machine's
+/// seccomp program (compiled with it, so a cache hit skips both).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The compiled profile.
+    pub compiled: Compiled,
+    /// The seccomp program for `tables_for`, when it could be compiled.
+    pub program: Option<Program>,
+}
+
 /// A private directory of compiled policies.
 #[derive(Debug)]
 pub struct CompileCache {
@@ -78,7 +91,38 @@ struct EntryOut<'a> {
     key: &'a str,
     deps: Vec<Dep>,
     warnings: &'a [Diagnostic],
+    /// The policy, its seccomp tables left empty ...
     policy: &'a Policy,
+    /// ... because they are here, compactly.
+    tables: tables::Tables,
+    program: Option<StoredProgram>,
+}
+
+/// A seccomp program as stored.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredProgram {
+    target: String,
+    arches: Vec<String>,
+    big_endian: bool,
+    insns: Vec<(u16, u8, u8, u32)>,
+}
+
+impl StoredProgram {
+    fn new(p: &Program) -> StoredProgram {
+        StoredProgram {
+            target: p.target.name().to_string(),
+            arches: p.arches.iter().map(|a| a.name().to_string()).collect(),
+            big_endian: p.big_endian,
+            insns: p.insns.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect(),
+        }
+    }
+
+    fn program(self) -> Option<Program> {
+        let arches = self.arches.iter().map(|a| Arch::parse(a)).collect::<Option<Vec<_>>>()?;
+        let insns = self.insns.into_iter().map(|(code, jt, jf, k)| SockFilter { code, jt, jf, k }).collect();
+        Some(Program::from_insns(Arch::parse(&self.target)?, arches, self.big_endian, insns))
+    }
 }
 
 /// ... and what is read back.
@@ -90,6 +134,8 @@ struct Entry {
     deps: Vec<Dep>,
     warnings: Vec<Diagnostic>,
     policy: Policy,
+    tables: tables::Tables,
+    program: Option<StoredProgram>,
 }
 
 fn hex(d: impl AsRef<[u8]>) -> String {
@@ -146,16 +192,25 @@ impl CompileCache {
 
     /// Compile `spec` with `opts`, or reuse the entry of an identical earlier compile.
     /// Errors are the compiler's: a cache that cannot be read or written is a miss.
-    pub fn compile(&self, spec: &str, opts: &CompileOptions) -> Result<(Compiled, Outcome), policy::Error> {
+    pub fn compile(&self, spec: &str, opts: &CompileOptions) -> Result<(Prepared, Outcome), policy::Error> {
         let key = key(spec, opts);
         let path = self.dir.join(format!("{key}.json"));
         if let Some(c) = load(&path, &key) {
             return Ok((c, Outcome::Hit));
         }
         let compiled = policy::compile(spec, opts)?;
-        store(&self.dir, &path, &key, &compiled);
-        Ok((compiled, Outcome::Compiled))
+        let program = opts.tables_for.and_then(|host| machine_program(&compiled.policy, host));
+        let prepared = Prepared { compiled, program };
+        store(&self.dir, &path, &key, &prepared);
+        Ok((prepared, Outcome::Compiled))
     }
+}
+
+/// The seccomp program a kernel of arch `host` needs, as [`crate::Plan`] would compile it
+/// (`None` when it cannot be: the plan then reports why).
+fn machine_program(policy: &Policy, host: Arch) -> Option<Program> {
+    let target = bpf::target_for(policy, Some(host), Some(host)).ok()?;
+    bpf::compile(policy, target).ok()
 }
 
 /// Compile `spec` for `enforce`: through the cache in [`default_dir`] when `use_cache` and
@@ -164,13 +219,14 @@ pub fn compile(
     spec: &str,
     opts: &CompileOptions,
     use_cache: bool,
-) -> Result<(Compiled, Option<CacheError>), policy::Error> {
+) -> Result<(Prepared, Option<CacheError>), policy::Error> {
+    let uncached = || policy::compile(spec, opts).map(|compiled| Prepared { compiled, program: None });
     let Some(dir) = default_dir().filter(|_| use_cache) else {
-        return Ok((policy::compile(spec, opts)?, None));
+        return Ok((uncached()?, None));
     };
     match CompileCache::open(&dir) {
         Ok(cache) => Ok((cache.compile(spec, opts)?.0, None)),
-        Err(e) => Ok((policy::compile(spec, opts)?, Some(e))),
+        Err(e) => Ok((uncached()?, Some(e))),
     }
 }
 
@@ -202,7 +258,7 @@ fn open_private(path: &Path) -> Option<File> {
     ok.then_some(f)
 }
 
-fn load(path: &Path, key: &str) -> Option<Compiled> {
+fn load(path: &Path, key: &str) -> Option<Prepared> {
     let mut text = String::new();
     open_private(path)?.read_to_string(&mut text).ok()?;
     let e: Entry = serde_json::from_str(&text).ok()?;
@@ -218,18 +274,32 @@ fn load(path: &Path, key: &str) -> Option<Compiled> {
         }
         inputs.push(input);
     }
-    Some(Compiled { policy: e.policy, warnings: e.warnings, inputs })
+    let mut policy = e.policy;
+    if !policy.seccomp.tables.is_empty() {
+        return None;
+    }
+    policy.seccomp.tables = e.tables.into_tables()?;
+    let program = match e.program {
+        Some(p) => Some(p.program()?),
+        None => None,
+    };
+    Some(Prepared { compiled: Compiled { policy, warnings: e.warnings, inputs }, program })
 }
 
 /// Write the entry next to its final name, then rename it into place (readers never see half
 /// an entry). Best effort: a cache that cannot be written only costs the next compile.
-fn store(dir: &Path, path: &Path, key: &str, c: &Compiled) {
+fn store(dir: &Path, path: &Path, key: &str, prepared: &Prepared) {
+    let c = &prepared.compiled;
+    let mut policy = c.policy.clone();
+    let tables = tables::Tables::new(&std::mem::take(&mut policy.seccomp.tables));
     let entry = EntryOut {
         format: FORMAT,
         key,
         deps: c.inputs.iter().map(dep).collect(),
         warnings: &c.warnings,
-        policy: &c.policy,
+        policy: &policy,
+        tables,
+        program: prepared.program.as_ref().map(StoredProgram::new),
     };
     let Ok(json) = serde_json::to_vec(&entry) else { return };
     let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
@@ -276,8 +346,8 @@ mod tests {
         d
     }
 
-    fn ir(c: &Compiled) -> String {
-        serde_json::to_string(&c.policy).unwrap()
+    fn ir(c: &Prepared) -> String {
+        serde_json::to_string(&c.compiled.policy).unwrap()
     }
 
     #[test]
@@ -285,11 +355,24 @@ mod tests {
         let d = tempdir("hit");
         let cache = CompileCache::open(&d.join("c")).unwrap();
         let opts = CompileOptions::default();
-        let (a, o1) = cache.compile("builtin:web", &opts).unwrap();
-        let (b, o2) = cache.compile("builtin:web", &opts).unwrap();
-        assert_eq!((o1, o2), (Outcome::Compiled, Outcome::Hit));
-        assert_eq!(ir(&a), ir(&b));
-        assert_eq!(a.warnings, b.warnings);
+        for spec in ["builtin:web", "builtin:docker-default", "builtin:strict", "builtin:build"] {
+            let (a, o1) = cache.compile(spec, &opts).unwrap();
+            let (b, o2) = cache.compile(spec, &opts).unwrap();
+            assert_eq!((o1, o2), (Outcome::Compiled, Outcome::Hit), "{spec}");
+            assert_eq!(ir(&a), ir(&b), "{spec}");
+            assert_eq!(a.compiled.warnings, b.compiled.warnings);
+            assert!(a.program.is_none() && b.program.is_none(), "no machine named, no program");
+        }
+        // For a machine: its program comes back with the policy, instruction for instruction.
+        let host = CompileOptions { tables_for: Some(policy::Arch::X86_64), ..Default::default() };
+        let (a, _) = cache.compile("builtin:docker-default", &host).unwrap();
+        let (b, o) = cache.compile("builtin:docker-default", &host).unwrap();
+        assert_eq!(o, Outcome::Hit);
+        let (pa, pb) = (a.program.unwrap(), b.program.unwrap());
+        assert_eq!(pa.insns, pb.insns);
+        assert_eq!((pa.target, &pa.arches, pa.big_endian), (pb.target, &pb.arches, pb.big_endian));
+        let fresh = machine_program(&b.compiled.policy, policy::Arch::X86_64).unwrap();
+        assert_eq!(fresh.insns, pb.insns, "the cached program is the one the cached policy compiles to");
         let mode = std::fs::metadata(d.join("c")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         std::fs::remove_dir_all(&d).unwrap();
@@ -310,7 +393,7 @@ mod tests {
         std::fs::write(&child, "name: child\nextends: parent.yaml\n").unwrap();
         let spec = child.display().to_string();
         let (a, _) = cache.compile(&spec, &opts).unwrap();
-        assert_eq!(a.inputs.len(), 2);
+        assert_eq!(a.compiled.inputs.len(), 2);
         assert_eq!(cache.compile(&spec, &opts).unwrap().1, Outcome::Hit);
         // The parent widens: the cached policy must not be used.
         std::fs::write(
@@ -386,7 +469,7 @@ mod tests {
         cache.compile("builtin:web", &all).unwrap();
         let (c, o) = cache.compile("builtin:web", &host).unwrap();
         assert_eq!(o, Outcome::Compiled);
-        assert!(c.policy.seccomp.tables.len() < 18);
+        assert!(c.compiled.policy.seccomp.tables.len() < 18);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

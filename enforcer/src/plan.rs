@@ -157,6 +157,19 @@ impl Plan {
     /// Resolve everything: the command, the seccomp program for this machine, the Landlock
     /// ruleset for this kernel's ABI. Nothing is applied.
     pub fn new(profile: &str, policy: Policy, argv: &[String], opts: Options) -> Result<Plan, LaunchError> {
+        Plan::with_program(profile, policy, None, argv, opts)
+    }
+
+    /// [`Plan::new`], with this machine's seccomp program already compiled (by the compile
+    /// cache). It is used only when it is for the target this machine needs; otherwise, or
+    /// when `None`, the program is compiled here.
+    pub fn with_program(
+        profile: &str,
+        policy: Policy,
+        compiled: Option<Program>,
+        argv: &[String],
+        opts: Options,
+    ) -> Result<Plan, LaunchError> {
         let policy_err = |step, m: String| LaunchError::new(step, 125, m);
         let (program, argv) = command(argv)?;
         let host = host_arch().ok_or_else(|| {
@@ -164,7 +177,10 @@ impl Plan {
         })?;
         let target = bpf::target_for(&policy, Some(host), Some(host))
             .map_err(|e| policy_err(Step::Seccomp, format!("the profile cannot run on this machine: {e}")))?;
-        let seccomp = bpf::compile(&policy, target).map_err(|e| policy_err(Step::Seccomp, e.to_string()))?;
+        let seccomp = match compiled {
+            Some(p) if p.target == target => p,
+            _ => bpf::compile(&policy, target).map_err(|e| policy_err(Step::Seccomp, e.to_string()))?,
+        };
         let filter = Filter::from_program(&seccomp).map_err(|e| policy_err(Step::Seccomp, e.to_string()))?;
         let seccomp_sha256 = Sha256::digest(seccomp.to_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         let seccomp_verdicts = verdict_counts(&policy, host);

@@ -156,6 +156,7 @@ fn keeper(spec: &mut RunSpec, st: &mut State, iso: &policy::ir::IsolationIr, sta
     let taken = RunSpec {
         profile: spec.profile.clone(),
         policy: spec.policy.clone(),
+        program: spec.program.take(),
         argv: spec.argv.clone(),
         rootfs: spec.rootfs.clone(),
         report: ReportTo::None,

@@ -9,6 +9,7 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::kill;
 use nix::sys::wait::waitpid;
 use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Pid, Uid};
+use policy::backend::seccomp::bpf::Program;
 use policy::ir::IsolationIr;
 use policy::Policy;
 
@@ -21,6 +22,8 @@ pub struct RunSpec {
     pub profile: String,
     /// The compiled policy.
     pub policy: Policy,
+    /// This machine's seccomp program for it, when already compiled (by the compile cache).
+    pub program: Option<Program>,
     /// Command and arguments (resolved inside the container).
     pub argv: Vec<String>,
     /// Root filesystem (overrides the profile's).
@@ -87,9 +90,10 @@ fn write_byte(fd: OwnedFd) {
 
 /// Run `spec` isolated; returns the exit status for the launcher (the workload's, or 125).
 pub fn run(spec: RunSpec) -> Result<i32, RunError> {
-    let iso = spec.policy.isolation.clone();
+    let RunSpec { profile, policy, program, argv, rootfs, report, best_effort, mut on_started, name } = spec;
+    let iso = policy.isolation.clone();
     let clone_flags = flags(&iso)?;
-    let rootfs = spec.rootfs.clone().or_else(|| iso.rootfs.clone().map(PathBuf::from));
+    let rootfs = rootfs.or_else(|| iso.rootfs.clone().map(PathBuf::from));
     if let Some(r) = &rootfs {
         if !r.is_dir() {
             return Err(RunError(format!("rootfs {} is not a directory", r.display())));
@@ -98,24 +102,24 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
     let (uid_map, gid_map) = idmap::mappings(&iso).map_err(RunError)?;
     // Everything that compiles or can fail on input, once, before any process exists. The
     // placeholder command is replaced inside the container.
-    let plan = Plan::new(
-        &spec.profile,
-        spec.policy.clone(),
+    let plan = Plan::with_program(
+        &profile,
+        policy,
+        program,
         &["/proc/self/exe".to_string()],
-        Options { best_effort: spec.best_effort },
+        Options { best_effort },
     )
     .map_err(|e| RunError { code: e.exit_code, message: e.to_string() })?;
+    let workload = Workload { argv, report };
     let io = |e: std::io::Error| RunError(format!("cannot set up the container: {e}"));
     let (tx, rx) = channel().map_err(io)?;
     let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io(e.into()))?;
     let mut notes = Vec::new();
-    let cg_name = spec.name.clone().unwrap_or_else(|| format!("run-{}", std::process::id()));
+    let cg_name = name.unwrap_or_else(|| format!("run-{}", std::process::id()));
     let group = crate::cgroup::create(&cg_name, &iso, &mut notes).map_err(RunError)?;
     for n in &notes {
         eprintln!("enforce: {n}");
     }
-    let mut spec = spec;
-    let mut on_started = spec.on_started.take();
     shim::block().map_err(|e| io(e.into()))?;
     // PID 1 is cloned straight into every namespace but the cgroup one, which it creates
     // itself once the launcher has put it in its cgroup (so that namespace is rooted there).
@@ -125,7 +129,7 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
             drop(go_w);
             std::mem::forget(group); // the launcher owns the cgroup
             let code = match enter(go_r, cgroup_ns, &tx) {
-                Ok(()) => pid1(&spec, plan, &iso, clone_flags, rootfs.as_deref(), &tx),
+                Ok(()) => pid1(&workload, plan, &iso, clone_flags, rootfs.as_deref(), &tx),
                 Err(code) => code,
             };
             std::process::exit(code);
@@ -152,7 +156,7 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
             // The plan and the policy are large and about to be dropped by an exiting process:
             // freeing them only delays the exit status.
             std::mem::forget(plan);
-            std::mem::forget(spec);
+            std::mem::forget(workload);
             if let Err(e) = joined {
                 return Err(RunError(e));
             }
@@ -194,7 +198,7 @@ fn enter(go_r: OwnedFd, cgroup_ns: CloneFlags, tx: &Sender) -> Result<(), i32> {
 /// PID 1 of the new pid namespace. `plan` was made by the launcher (one seccomp compile for
 /// every process); its command is resolved inside, once the root is in place.
 fn pid1(
-    spec: &RunSpec,
+    workload: &Workload,
     plan: Plan,
     iso: &IsolationIr,
     clone_flags: CloneFlags,
@@ -222,13 +226,13 @@ fn pid1(
     }
     if !iso.init || !clone_flags.contains(CloneFlags::CLONE_NEWPID) {
         let _ = shim::unblock_all();
-        return exec_workload(spec, plan, tx);
+        return exec_workload(workload, plan, tx);
     }
     match crate::sys::fork() {
         Err(e) => fail(format!("fork the workload: {e}")),
         Ok(ForkResult::Child) => {
             let _ = shim::unblock_all();
-            exec_workload(spec, plan, tx)
+            exec_workload(workload, plan, tx)
         }
         Ok(ForkResult::Parent { child }) => {
             // The shim runs under the same policy and then drops every capability.
@@ -246,14 +250,20 @@ fn pid1(
     }
 }
 
-fn exec_workload(spec: &RunSpec, mut plan: Plan, tx: &Sender) -> i32 {
-    let report = match &spec.report {
+/// What the workload process needs besides the plan.
+struct Workload {
+    argv: Vec<String>,
+    report: ReportTo,
+}
+
+fn exec_workload(w: &Workload, mut plan: Plan, tx: &Sender) -> i32 {
+    let report = match &w.report {
         ReportTo::None => ReportTo::None,
         ReportTo::Stderr => ReportTo::Stderr,
         // The report file path is the host's; inside, only stderr is reachable.
         ReportTo::File(_) => ReportTo::Stderr,
     };
-    let e = match plan.set_command(&spec.argv) {
+    let e = match plan.set_command(&w.argv) {
         Ok(()) => Launcher::new(plan, report).run(),
         Err(e) => e,
     };

@@ -121,8 +121,9 @@ fn fail(code: i32, msg: String) -> ExitCode {
 }
 
 /// Compile for this machine (tables only for its arch family: enforce runs nowhere else),
-/// through the compile cache unless `use_cache` is false.
-fn compile(profile: &str, use_cache: bool) -> Result<policy::Compiled, String> {
+/// through the compile cache unless `use_cache` is false; with the cache, this machine's
+/// seccomp program comes along.
+fn compile(profile: &str, use_cache: bool) -> Result<enforcer::cache::Prepared, String> {
     let opts = policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
     match enforcer::cache::compile(profile, &opts, use_cache) {
         Ok((c, note)) => {
@@ -170,7 +171,7 @@ fn main() -> ExitCode {
                 Err(e) => return fail(125, e),
             };
             let compiled = match compile(&st.profile, true) {
-                Ok(c) => c,
+                Ok(c) => c.compiled,
                 Err(e) => return fail(125, e),
             };
             match runtime_lite::lifecycle::exec(&name, compiled.policy, &cmd, best_effort) {
@@ -191,8 +192,8 @@ fn main() -> ExitCode {
             Err(e) => fail(1, e),
         },
         Command::Run { profile, report, dry_run, best_effort, no_cache, rootfs, detach, name, cmd } => {
-            let compiled = match compile(&profile, !no_cache) {
-                Ok(c) => c,
+            let (compiled, program) = match compile(&profile, !no_cache) {
+                Ok(c) => (c.compiled, c.program),
                 Err(e) => return fail(125, e),
             };
             for w in &compiled.warnings {
@@ -213,6 +214,7 @@ fn main() -> ExitCode {
                 let spec = runtime_lite::RunSpec {
                     profile: profile.clone(),
                     policy: compiled.policy,
+                    program,
                     argv: cmd,
                     rootfs,
                     report: to,
@@ -235,10 +237,11 @@ fn main() -> ExitCode {
                     Err(e) => fail(e.code, e.message),
                 };
             }
-            let plan = match Plan::new(&profile, compiled.policy, &cmd, Options { best_effort }) {
-                Ok(p) => p,
-                Err(e) => return fail(e.exit_code, e.to_string()),
-            };
+            let plan =
+                match Plan::with_program(&profile, compiled.policy, program, &cmd, Options { best_effort }) {
+                    Ok(p) => p,
+                    Err(e) => return fail(e.exit_code, e.to_string()),
+                };
             if dry_run {
                 print!("{}", enforcer::report::Report::planned(&plan).to_json());
                 return ExitCode::SUCCESS;

@@ -79,6 +79,13 @@ pub struct Simulated {
 }
 
 impl Program {
+    /// A program read back from storage (the enforcer's compile cache): the instructions,
+    /// without the per-instruction notes and rule origins that only listings and simulation
+    /// reports use (they show `?` there).
+    pub fn from_insns(target: Arch, arches: Vec<Arch>, big_endian: bool, insns: Vec<SockFilter>) -> Program {
+        Program { target, arches, big_endian, insns, notes: Vec::new(), rets: Vec::new() }
+    }
+
     /// The program as `struct sock_filter` records in the target's byte order.
     pub fn to_bytes(&self) -> Vec<u8> {
         insn::encode(&self.insns, self.big_endian)
