@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{more_is_wider, Change, Class, Tier};
-use crate::ir::{LandlockIr, PathRuleIr};
+use crate::ir::{beneath, LandlockIr, PathRuleIr};
 
 fn strictness(mode: &str) -> u8 {
     match mode {
@@ -14,17 +14,8 @@ fn strictness(mode: &str) -> u8 {
     }
 }
 
-/// Whether `path` is `dir` or beneath it.
-fn beneath(path: &str, dir: &str) -> bool {
-    path == dir || dir == "/" || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
-}
-
 fn effective<'a>(rules: &'a [PathRuleIr], path: &str) -> BTreeSet<&'a str> {
-    rules
-        .iter()
-        .filter(|r| beneath(path, &r.path))
-        .flat_map(|r| r.access.iter().map(String::as_str))
-        .collect()
+    rules.iter().filter(|r| r.covers(path)).flat_map(|r| r.access.iter().map(String::as_str)).collect()
 }
 
 fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {

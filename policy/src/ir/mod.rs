@@ -448,6 +448,19 @@ pub struct PathRuleIr {
     pub origins: Vec<String>,
 }
 
+impl PathRuleIr {
+    /// Whether this rule covers `path`: it is the rule's path or beneath it (Landlock grants a
+    /// path's rights to everything under it).
+    pub fn covers(&self, path: &str) -> bool {
+        beneath(path, &self.path)
+    }
+}
+
+/// Whether absolute `path` is `dir` or beneath it (by components: `/srv2` is not beneath `/srv`).
+pub fn beneath(path: &str, dir: &str) -> bool {
+    path == dir || dir == "/" || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// TCP ports.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

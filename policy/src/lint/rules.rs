@@ -448,24 +448,6 @@ fn denylist_arches(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
     }
 }
 
-/// Whether `path` is `dir` or beneath it.
-fn beneath(path: &str, dir: &str) -> bool {
-    path == dir || dir == "/" || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
-}
-
-/// Where a Landlock path rule is written (`file:line` of the IR, with its column).
-fn fs_rule(layers: &[Layer], short: &str) -> crate::error::Origin {
-    let Some((file, line)) = short.rsplit_once(':') else { return locate::file_start(layers) };
-    let line: u64 = line.parse().unwrap_or(1);
-    let column = layers
-        .iter()
-        .filter(|l| l.file == file)
-        .flat_map(|l| l.profile.landlock.iter().flat_map(|s| s.filesystem.iter()))
-        .find(|r| r.line == line)
-        .map_or(1, |r| r.column);
-    crate::error::Origin::new(file, line, column)
-}
-
 fn landlock(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
     let l = &policy.landlock;
     if l.mode == "off" {
@@ -475,12 +457,12 @@ fn landlock(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
         let has = |right: &str| r.access.iter().any(|a| a == right);
         if has("execute") && (has("write_file") || has("make_reg")) {
             let m = format!("`{}` is writable and executable: a written file can be run", r.path);
-            out.push(finding(rule("PAL010"), fs_rule(layers, &r.origins[0]), m));
+            out.push(finding(rule("PAL010"), locate::fs_rule(layers, &r.origins[0]), m));
         }
         let above: BTreeSet<&str> = l
             .filesystem
             .iter()
-            .filter(|a| a.path != r.path && beneath(&r.path, &a.path))
+            .filter(|a| a.path != r.path && a.covers(&r.path))
             .flat_map(|a| a.access.iter().map(String::as_str))
             .collect();
         let own: BTreeSet<&str> = r.access.iter().map(String::as_str).collect();
@@ -491,7 +473,7 @@ fn landlock(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
                 r.path,
                 extra.join(", ")
             );
-            out.push(finding(rule("PAL011"), fs_rule(layers, &r.origins[0]), m));
+            out.push(finding(rule("PAL011"), locate::fs_rule(layers, &r.origins[0]), m));
         }
     }
     let min_abi_set = layers.iter().any(|x| x.profile.landlock.as_ref().is_some_and(|l| l.min_abi.is_some()));
