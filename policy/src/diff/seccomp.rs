@@ -30,12 +30,7 @@ pub(super) fn classify(from: Action, to: Action) -> Class {
 
 /// The verdict of `sc` (or the default when the arch's table has no entry) for `args`.
 fn verdict(sc: Option<&SyscallIr>, default: Action, args: &[u64; 6], arch32: bool) -> Action {
-    let Some(sc) = sc else { return default };
-    sc.conditional
-        .iter()
-        .rev()
-        .find(|c| c.args.iter().all(|a| a.matches(args[usize::from(a.index)], arch32)))
-        .map_or(sc.action, |c| c.action)
+    sc.map_or(default, |s| s.verdict(args, arch32))
 }
 
 /// Whether two entries mean the same, whatever their origins.

@@ -361,6 +361,18 @@ impl Serialize for SyscallIr {
     }
 }
 
+impl SyscallIr {
+    /// The verdict for a call with `args`: the last conditional entry whose conditions all
+    /// hold, else `action`. `arch32`: the arch's arguments are 32 bits wide.
+    pub fn verdict(&self, args: &[u64; 6], arch32: bool) -> Action {
+        self.conditional
+            .iter()
+            .rev()
+            .find(|c| c.args.iter().all(|a| a.matches(args[usize::from(a.index)], arch32)))
+            .map_or(self.action, |c| c.action)
+    }
+}
+
 /// The object form of [`SyscallIr`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

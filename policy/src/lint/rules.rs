@@ -202,13 +202,7 @@ impl<'a> View<'a> {
 
     /// The verdict for `name` with `args`.
     fn verdict(&self, name: &str, args: [u64; 6]) -> Action {
-        let Some(s) = self.entry(name) else { return self.default() };
-        let arch32 = self.arch.is_32bit();
-        s.conditional
-            .iter()
-            .rev()
-            .find(|c| c.args.iter().all(|a| a.matches(args[usize::from(a.index)], arch32)))
-            .map_or(s.action, |c| c.action)
+        self.entry(name).map_or(self.default(), |s| s.verdict(&args, self.arch.is_32bit()))
     }
 
     /// Where the verdict on `name` is written: the deciding rule, or the default.
