@@ -37,7 +37,7 @@ enum Command {
         /// `enforce`; what is dropped is reported.
         #[arg(long)]
         best_effort: bool,
-        /// Compile the profile even when the compile cache holds it (see docs/cli.md).
+        /// Compile the profile even when the compile cache holds it (see docs/enforcement.md).
         #[arg(long)]
         no_cache: bool,
         /// Run isolated in namespaces with this root filesystem (implies the profile's
