@@ -16,9 +16,13 @@ done
 if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build -q --release --bin enforce --bin policyc
-enforce=$PWD/target/release/enforce
-policyc=$PWD/target/release/policyc
+# The binaries as shipped (scripts/build-release: static), and `cargo build --release`'s
+# dynamically linked enforce for comparison.
+bin=$(./scripts/build-release)
+enforce=$bin/enforce
+policyc=$bin/policyc
+cargo build -q --release --bin enforce
+dynamic=$PWD/target/release/enforce
 
 w=$(mktemp -d /tmp/palisade-startup.XXXXXX)
 trap 'rm -rf "$w"' EXIT
@@ -50,6 +54,7 @@ crun_cmd() { echo "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup
 
 hyperfine --warmup 10 --runs "$runs" --export-markdown "$w/startup.md" --style basic \
   -n "enforce run (all namespaces, docker-default)" "$enforce run --profile builtin:docker-default --rootfs $root -- /bin/true" \
+  -n "enforce run, dynamically linked (cargo build --release)" "$dynamic run --profile builtin:docker-default --rootfs $root -- /bin/true" \
   -n "enforce run --no-cache (compiles the profile every time)" "$enforce run --no-cache --profile builtin:docker-default --rootfs $root -- /bin/true" \
   -n "bwrap --unshare-all" "bwrap --unshare-all --die-with-parent --ro-bind $root / --proc /proc --dev /dev /bin/true" \
   -n "bwrap --unshare-all --seccomp" "bwrap --unshare-all --die-with-parent --ro-bind $root / --proc /proc --dev /dev --seccomp 9 /bin/true 9< $w/seccomp.bpf" \
@@ -61,7 +66,7 @@ hyperfine --warmup 10 --runs "$runs" --export-markdown "$w/startup.md" --style b
   > "$w/hyperfine.log"
 
 # The PID-1 shim's memory, read from inside while the workload runs, once the shim has settled
-# (it gives memory back right after forking the workload).
+# (it gives memory back once the workload has run for 20 ms).
 rss=$("$enforce" run --profile builtin:docker-default --rootfs "$root" -- /bin/sh -c 'sleep 0.2; grep -E "^(VmRSS|RssAnon|RssFile)" /proc/1/status' | tr -s '\t ' ' ' | paste -sd ';' -)
 
 {

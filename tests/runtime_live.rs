@@ -66,7 +66,8 @@ fn the_namespaces_hide_the_host() {
         &root,
         "cat /proc/1/cmdline | head -c 200 | tr '\\0' ' ' >/dev/null; echo pid1=$(cat /proc/1/comm); hostname; grep -c : /proc/net/dev; ls /proc | grep -c '^[0-9]'; \
          touch /x 2>/dev/null && echo root-writable || echo root-readonly; cat /proc/keys | wc -c; \
-         echo > /proc/sys/kernel/hostname 2>/dev/null && echo sys-writable || echo sys-readonly",
+         echo > /proc/sys/kernel/hostname 2>/dev/null && echo sys-writable || echo sys-readonly; \
+         awk '$2 == \"/sys\" {print \"sysfs=\" substr($4, 1, 2)}' /proc/self/mounts",
     ));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "pid1=enforce", "{out}");
@@ -77,6 +78,8 @@ fn the_namespaces_hide_the_host() {
     // /proc/kcore is masked too when the kernel has it (this one does not); /proc/keys always.
     assert_eq!(lines[5].trim(), "0", "/proc/keys is masked");
     assert_eq!(lines[6], "sys-readonly");
+    // /sys is read-only as mounted (it needs no read-only bind of its own), and is one mount.
+    assert_eq!(lines[7..], ["sysfs=ro"], "{out}");
 }
 
 #[test]

@@ -8,12 +8,14 @@
 //! - the entry lists every profile file that went in (built-ins are part of the binary) with
 //!   the SHA-256 of the text that was compiled; each file is read and hashed again on use.
 //!
+//! An entry keeps the policy's seccomp rules and tables apart, as their JSON, with this
+//! machine's program compiled from them: starting reads only the program, and the rest is
+//! decoded when something asks for it (a report, a detached container's digest, `enforce exec`).
+//!
 //! The cache is trusted like the binary itself: its directory must belong to the effective
 //! user and be private (mode `0700`), entries must belong to that user and not be writable by
 //! anyone else, and no symlink is followed. Anything else, or any entry that does not read
 //! back, is a miss: the profile is compiled as if there were no cache.
-
-mod tables;
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Write};
@@ -25,8 +27,10 @@ use policy::{Arch, CompileOptions, Compiled, Diagnostic, Input, Policy};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::plan::SeccompDetail;
+
 /// Version of the entry format (part of the key).
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// Entries kept; on a store beyond this the least recently written go (every rebuilt binary
 /// makes new keys, so the directory would otherwise only grow).
@@ -63,13 +67,58 @@ pub enum Outcome {
 }
 
 /// A compiled profile and, when the options name a machine (`tables_for`), that machine's
-/// seccomp program (compiled with it, so a cache hit skips both).
-#[derive(Debug)]
+/// seccomp program (compiled with it, so a cache hit skips both). The policy's seccomp rules
+/// and tables are held apart ([`SeccompDetail`]); on a cache hit they stay encoded until
+/// [`Prepared::into_compiled`] or a report needs them.
+#[derive(Clone, Debug)]
 pub struct Prepared {
-    /// The compiled profile.
-    pub compiled: Compiled,
-    /// The seccomp program for `tables_for`, when it could be compiled.
-    pub program: Option<Program>,
+    /// The compile, its policy without seccomp rules and tables.
+    head: Compiled,
+    detail: SeccompDetail,
+    program: Option<Program>,
+}
+
+impl Prepared {
+    /// A compile made here, with the program compiled for this machine if any.
+    pub fn new(mut compiled: Compiled, program: Option<Program>) -> Prepared {
+        let detail = SeccompDetail::take(&mut compiled.policy);
+        Prepared { head: compiled, detail, program }
+    }
+
+    /// The warnings of the compile.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.head.warnings
+    }
+
+    /// The policy without its seccomp rules and tables: enough to decide how to run it
+    /// (isolation, capabilities, Landlock, the accepted arches and default actions).
+    pub fn head(&self) -> &Policy {
+        &self.head.policy
+    }
+
+    /// The seccomp program for this machine, when it came with the compile.
+    pub fn program(&self) -> Option<&Program> {
+        self.program.as_ref()
+    }
+
+    /// The whole policy (cloned; its seccomp section decoded when it was stored encoded).
+    pub fn policy(&self) -> Result<Policy, String> {
+        let mut p = self.head.policy.clone();
+        self.detail.clone().restore(&mut p)?;
+        Ok(p)
+    }
+
+    /// The whole compile.
+    pub fn into_compiled(self) -> Result<Compiled, String> {
+        let mut c = self.head;
+        self.detail.restore(&mut c.policy)?;
+        Ok(c)
+    }
+
+    /// The parts a [`crate::Plan`] is made of.
+    pub(crate) fn into_parts(self) -> (Policy, SeccompDetail, Option<Program>) {
+        (self.head.policy, self.detail, self.program)
+    }
 }
 
 /// A private directory of compiled policies.
@@ -91,41 +140,60 @@ struct EntryOut<'a> {
     key: &'a str,
     deps: Vec<Dep>,
     warnings: &'a [Diagnostic],
-    /// The policy, its seccomp tables left empty ...
+    /// The policy, its seccomp rules and tables left empty (its whole seccomp section is on
+    /// the next line).
     policy: &'a Policy,
-    /// ... because they are here, compactly.
-    tables: tables::Tables,
     program: Option<StoredProgram>,
 }
 
-/// A seccomp program as stored.
+/// A seccomp program as stored: its instructions as one hex string, 16 digits each (code,
+/// jt, jf, k), which reads back much faster than a JSON array of numbers.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredProgram {
     target: String,
     arches: Vec<String>,
     big_endian: bool,
-    insns: Vec<(u16, u8, u8, u32)>,
+    insns: String,
 }
 
 impl StoredProgram {
     fn new(p: &Program) -> StoredProgram {
+        let insns =
+            p.insns.iter().map(|i| format!("{:04x}{:02x}{:02x}{:08x}", i.code, i.jt, i.jf, i.k)).collect();
         StoredProgram {
             target: p.target.name().to_string(),
             arches: p.arches.iter().map(|a| a.name().to_string()).collect(),
             big_endian: p.big_endian,
-            insns: p.insns.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect(),
+            insns,
         }
     }
 
     fn program(self) -> Option<Program> {
         let arches = self.arches.iter().map(|a| Arch::parse(a)).collect::<Option<Vec<_>>>()?;
-        let insns = self.insns.into_iter().map(|(code, jt, jf, k)| SockFilter { code, jt, jf, k }).collect();
+        let text = self.insns.as_bytes();
+        if text.len() % 16 != 0 {
+            return None;
+        }
+        // Hex digits only: no sign, no space.
+        let field = |c: &[u8]| c.iter().try_fold(0u32, |v, &b| Some(v << 4 | char::from(b).to_digit(16)?));
+        let insns = text
+            .chunks(16)
+            .map(|c| {
+                Some(SockFilter {
+                    code: field(&c[..4])? as u16,
+                    jt: field(&c[4..6])? as u8,
+                    jf: field(&c[6..8])? as u8,
+                    k: field(&c[8..])?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
         Some(Program::from_insns(Arch::parse(&self.target)?, arches, self.big_endian, insns))
     }
 }
 
-/// ... and what is read back.
+/// ... and what is read back. The seccomp section follows on the next line of the file,
+/// untouched until it is decoded (compact JSON has no raw newline).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
@@ -134,7 +202,6 @@ struct Entry {
     deps: Vec<Dep>,
     warnings: Vec<Diagnostic>,
     policy: Policy,
-    tables: tables::Tables,
     program: Option<StoredProgram>,
 }
 
@@ -200,8 +267,8 @@ impl CompileCache {
         }
         let compiled = policy::compile(spec, opts)?;
         let program = opts.tables_for.and_then(|host| machine_program(&compiled.policy, host));
-        let prepared = Prepared { compiled, program };
-        store(&self.dir, &path, &key, &prepared);
+        store(&self.dir, &path, &key, &compiled, program.as_ref());
+        let prepared = Prepared::new(compiled, program);
         Ok((prepared, Outcome::Compiled))
     }
 }
@@ -220,7 +287,7 @@ pub fn compile(
     opts: &CompileOptions,
     use_cache: bool,
 ) -> Result<(Prepared, Option<CacheError>), policy::Error> {
-    let uncached = || policy::compile(spec, opts).map(|compiled| Prepared { compiled, program: None });
+    let uncached = || policy::compile(spec, opts).map(|compiled| Prepared::new(compiled, None));
     let Some(dir) = default_dir().filter(|_| use_cache) else {
         return Ok((uncached()?, None));
     };
@@ -261,7 +328,11 @@ fn open_private(path: &Path) -> Option<File> {
 fn load(path: &Path, key: &str) -> Option<Prepared> {
     let mut text = String::new();
     open_private(path)?.read_to_string(&mut text).ok()?;
-    let e: Entry = serde_json::from_str(&text).ok()?;
+    let nl = text.find('\n')?;
+    if text.len() < nl + 3 || !text.ends_with('\n') {
+        return None; // no seccomp section
+    }
+    let e: Entry = serde_json::from_str(&text[..nl]).ok()?;
     if e.format != FORMAT || e.key != key {
         return None;
     }
@@ -274,34 +345,49 @@ fn load(path: &Path, key: &str) -> Option<Prepared> {
         }
         inputs.push(input);
     }
-    let mut policy = e.policy;
-    if !policy.seccomp.tables.is_empty() {
+    let policy = e.policy;
+    if !policy.seccomp.rules.is_empty() || !policy.seccomp.tables.is_empty() {
         return None;
     }
-    policy.seccomp.tables = e.tables.into_tables()?;
     let program = match e.program {
         Some(p) => Some(p.program()?),
         None => None,
     };
-    Some(Prepared { compiled: Compiled { policy, warnings: e.warnings, inputs }, program })
+    // The section is the rest of the text: moved to the front of the same buffer, not copied
+    // into a new one.
+    text.pop();
+    text.drain(..=nl);
+    Some(Prepared {
+        head: Compiled { policy, warnings: e.warnings, inputs },
+        detail: SeccompDetail::Json(text),
+        program,
+    })
 }
 
 /// Write the entry next to its final name, then rename it into place (readers never see half
 /// an entry). Best effort: a cache that cannot be written only costs the next compile.
-fn store(dir: &Path, path: &Path, key: &str, prepared: &Prepared) {
-    let c = &prepared.compiled;
-    let mut policy = c.policy.clone();
-    let tables = tables::Tables::new(&std::mem::take(&mut policy.seccomp.tables));
+fn store(dir: &Path, path: &Path, key: &str, c: &Compiled, program: Option<&Program>) {
+    let mut head = c.policy.clone();
+    head.seccomp.rules.clear();
+    head.seccomp.tables.clear();
     let entry = EntryOut {
         format: FORMAT,
         key,
         deps: c.inputs.iter().map(dep).collect(),
         warnings: &c.warnings,
-        policy: &policy,
-        tables,
-        program: prepared.program.as_ref().map(StoredProgram::new),
+        policy: &head,
+        program: program.map(StoredProgram::new),
     };
-    let Ok(json) = serde_json::to_vec(&entry) else { return };
+    let mut json = Vec::new();
+    let written = serde_json::to_writer(&mut json, &entry)
+        .and_then(|()| {
+            json.push(b'\n');
+            serde_json::to_writer(&mut json, &c.policy.seccomp)
+        })
+        .map(|()| json.push(b'\n'));
+    if written.is_err() {
+        return;
+    }
     let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
     let written = OpenOptions::new()
         .write(true)
@@ -347,7 +433,7 @@ mod tests {
     }
 
     fn ir(c: &Prepared) -> String {
-        serde_json::to_string(&c.compiled.policy).unwrap()
+        serde_json::to_string(&c.policy().unwrap()).unwrap()
     }
 
     #[test]
@@ -360,18 +446,21 @@ mod tests {
             let (b, o2) = cache.compile(spec, &opts).unwrap();
             assert_eq!((o1, o2), (Outcome::Compiled, Outcome::Hit), "{spec}");
             assert_eq!(ir(&a), ir(&b), "{spec}");
-            assert_eq!(a.compiled.warnings, b.compiled.warnings);
-            assert!(a.program.is_none() && b.program.is_none(), "no machine named, no program");
+            assert_eq!(a.warnings(), b.warnings());
+            assert!(a.program().is_none() && b.program().is_none(), "no machine named, no program");
+            // What the hit holds apart decodes to exactly what the compile made.
+            let whole = b.clone().into_compiled().unwrap();
+            assert_eq!(serde_json::to_string(&whole.policy).unwrap(), ir(&a), "{spec}");
         }
         // For a machine: its program comes back with the policy, instruction for instruction.
         let host = CompileOptions { tables_for: Some(policy::Arch::X86_64), ..Default::default() };
         let (a, _) = cache.compile("builtin:docker-default", &host).unwrap();
         let (b, o) = cache.compile("builtin:docker-default", &host).unwrap();
         assert_eq!(o, Outcome::Hit);
-        let (pa, pb) = (a.program.unwrap(), b.program.unwrap());
+        let (pa, pb) = (a.program().unwrap(), b.program().unwrap());
         assert_eq!(pa.insns, pb.insns);
         assert_eq!((pa.target, &pa.arches, pa.big_endian), (pb.target, &pb.arches, pb.big_endian));
-        let fresh = machine_program(&b.compiled.policy, policy::Arch::X86_64).unwrap();
+        let fresh = machine_program(&b.policy().unwrap(), policy::Arch::X86_64).unwrap();
         assert_eq!(fresh.insns, pb.insns, "the cached program is the one the cached policy compiles to");
         let mode = std::fs::metadata(d.join("c")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
@@ -393,7 +482,7 @@ mod tests {
         std::fs::write(&child, "name: child\nextends: parent.yaml\n").unwrap();
         let spec = child.display().to_string();
         let (a, _) = cache.compile(&spec, &opts).unwrap();
-        assert_eq!(a.compiled.inputs.len(), 2);
+        assert_eq!(a.clone().into_compiled().unwrap().inputs.len(), 2);
         assert_eq!(cache.compile(&spec, &opts).unwrap().1, Outcome::Hit);
         // The parent widens: the cached policy must not be used.
         std::fs::write(
@@ -469,7 +558,54 @@ mod tests {
         cache.compile("builtin:web", &all).unwrap();
         let (c, o) = cache.compile("builtin:web", &host).unwrap();
         assert_eq!(o, Outcome::Compiled);
-        assert!(c.compiled.policy.seccomp.tables.len() < 18);
+        assert!(c.policy().unwrap().seccomp.tables.len() < 18);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn stored_programs_read_back_exactly_and_bad_ones_are_refused() {
+        let compiled = policy::compile("builtin:docker-default", &CompileOptions::default()).unwrap();
+        for arch in [policy::Arch::X86_64, policy::Arch::Aarch64, policy::Arch::S390x] {
+            let p = machine_program(&compiled.policy, arch).unwrap();
+            let back = StoredProgram::new(&p).program().unwrap();
+            assert_eq!(back.insns, p.insns, "{arch:?}");
+            assert_eq!((back.target, &back.arches, back.big_endian), (p.target, &p.arches, p.big_endian));
+        }
+        let p = machine_program(&compiled.policy, policy::Arch::X86_64).unwrap();
+        let good = StoredProgram::new(&p).insns;
+        let with = |insns: String| StoredProgram { insns, ..StoredProgram::new(&p) };
+        assert!(with(good[..good.len() - 1].to_string()).program().is_none(), "a cut instruction");
+        assert!(with(good.replacen('0', "g", 1)).program().is_none(), "not hex");
+        assert!(with(good.replacen('0', "é", 1)).program().is_none(), "not ASCII");
+        assert!(with(good.replacen('0', "+", 1)).program().is_none(), "a sign is not a digit");
+    }
+
+    #[test]
+    fn a_seccomp_section_that_does_not_decode_is_an_error_not_a_different_policy() {
+        let d = tempdir("detail");
+        let dir = d.join("c");
+        let cache = CompileCache::open(&dir).unwrap();
+        let host = CompileOptions { tables_for: Some(policy::Arch::X86_64), ..Default::default() };
+        cache.compile("builtin:web", &host).unwrap();
+        let entry = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+        let text = std::fs::read_to_string(&entry).unwrap();
+        let (head, section) = text.split_once('\n').unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(section).unwrap();
+        let write = |v: &serde_json::Value| std::fs::write(&entry, format!("{head}\n{v}\n")).unwrap();
+        // Another policy's section (a different default): refused when decoded.
+        v["default_action"] = serde_json::json!("allow");
+        write(&v);
+        let (c, o) = cache.compile("builtin:web", &host).unwrap();
+        assert_eq!(o, Outcome::Hit);
+        assert!(c.policy().unwrap_err().contains("another policy"));
+        // Not a seccomp section at all.
+        write(&serde_json::json!({"rules": 3}));
+        let (c, o) = cache.compile("builtin:web", &host).unwrap();
+        assert_eq!(o, Outcome::Hit);
+        assert!(c.into_compiled().is_err());
+        // No section at all: not an entry.
+        std::fs::write(&entry, format!("{head}\n")).unwrap();
+        assert_eq!(cache.compile("builtin:web", &host).unwrap().1, Outcome::Compiled);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

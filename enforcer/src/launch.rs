@@ -121,8 +121,9 @@ impl Launcher {
     }
 
     /// Apply every step up to and including verification, without exec: for a process that
-    /// must stay (the runtime's PID-1 shim) under the same policy. Returns the report.
-    pub fn confine(self) -> Result<Report, LaunchError> {
+    /// must stay (the runtime's PID-1 shim) under the same policy. The report goes where the
+    /// launcher was told.
+    pub fn confine(self) -> Result<(), LaunchError> {
         let mut report_file = None;
         self.apply(&mut report_file)
     }
@@ -148,10 +149,11 @@ impl Launcher {
         ))
     }
 
-    fn apply(&self, report_file: &mut Option<std::fs::File>) -> Result<Report, LaunchError> {
+    fn apply(&self, report_file: &mut Option<std::fs::File>) -> Result<(), LaunchError> {
         let plan = &self.plan;
         let p = &plan.policy;
-        let mut report = Report::planned(plan);
+        let shown = !matches!(self.report_to, ReportTo::None);
+        let mut report = Report::of_plan(plan, shown)?;
         let mut done = Vec::new();
         // The command was resolved when the plan was made.
         self.check(Step::ResolveCommand, &mut done)?;
@@ -331,18 +333,17 @@ impl Launcher {
         report.state = "applied".into();
         report.steps = done;
         report.verified = verified;
-        let json = report.to_json();
         match (&self.report_to, report_file.as_mut()) {
             (ReportTo::Stderr, _) => {
-                let _ = std::io::stderr().write_all(json.as_bytes());
+                let _ = std::io::stderr().write_all(report.to_json().as_bytes());
             }
-            (ReportTo::File(path), Some(f)) => f.write_all(json.as_bytes()).map_err(|e| {
+            (ReportTo::File(path), Some(f)) => f.write_all(report.to_json().as_bytes()).map_err(|e| {
                 LaunchError::new(Step::Verify, 125, format!("cannot write report {}: {e}", path.display()))
             })?,
             _ => {}
         }
         // The file stays open (close-on-exec) so that a failing exec can still replace the report.
 
-        Ok(report)
+        Ok(())
     }
 }

@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use policy::backend::landlock::{landlock_output, AbiPlan};
 use policy::backend::seccomp::bpf::{self, Program};
 use policy::caps::Cap;
+use policy::ir::{ArchTable, RuleIr, SeccompIr};
 use policy::syscalls::table;
 use policy::{Arch, Policy};
 use sha2::{Digest, Sha256};
 
+use crate::cache::Prepared;
 use crate::error::{LaunchError, Step};
 use crate::seccomp::Filter;
 
@@ -47,13 +49,54 @@ pub struct LandlockPlan {
     pub abi: Option<AbiPlan>,
 }
 
+/// A policy's seccomp rules and tables, kept apart from it: applying a policy needs only the
+/// program compiled from them, and decoding them was most of the work of a cached start.
+#[derive(Clone, Debug)]
+pub enum SeccompDetail {
+    /// Decoded.
+    Decoded(Vec<RuleIr>, BTreeMap<String, ArchTable>),
+    /// The JSON of the policy's whole `seccomp` section (as the compile cache stores it),
+    /// decoded only when asked.
+    Json(String),
+}
+
+impl SeccompDetail {
+    /// Move `policy`'s seccomp rules and tables out (leaving them empty).
+    pub fn take(policy: &mut Policy) -> SeccompDetail {
+        let s = &mut policy.seccomp;
+        SeccompDetail::Decoded(std::mem::take(&mut s.rules), std::mem::take(&mut s.tables))
+    }
+
+    /// Put them back into `policy`, the one they were taken from.
+    pub fn restore(self, policy: &mut Policy) -> Result<(), String> {
+        let s = &mut policy.seccomp;
+        match self {
+            SeccompDetail::Decoded(rules, tables) => (s.rules, s.tables) = (rules, tables),
+            SeccompDetail::Json(json) => {
+                let full: SeccompIr =
+                    serde_json::from_str(&json).map_err(|e| format!("stored seccomp section: {e}"))?;
+                if (full.default_action, full.unknown_action, &full.arches)
+                    != (s.default_action, s.unknown_action, &s.arches)
+                {
+                    return Err("stored seccomp section belongs to another policy".into());
+                }
+                (s.rules, s.tables) = (full.rules, full.tables);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Everything `enforce run` applies, resolved.
 #[derive(Debug)]
 pub struct Plan {
     /// Profile name.
     pub profile: String,
-    /// The policy.
+    /// The policy, without its seccomp rules and tables: they are in `seccomp_detail` (the
+    /// program compiled from them is `seccomp`).
     pub policy: Policy,
+    /// The policy's seccomp rules and tables ([`Plan::full_policy`] puts them back).
+    pub seccomp_detail: SeccompDetail,
     /// Resolved executable.
     pub program: PathBuf,
     /// argv (argv[0] as given).
@@ -64,11 +107,6 @@ pub struct Plan {
     pub seccomp: Program,
     /// The checked filter.
     pub filter: Filter,
-    /// SHA-256 of the program bytes.
-    pub seccomp_sha256: String,
-    /// Number of syscalls of the native arch per verdict (`conditional` when it depends on
-    /// arguments).
-    pub seccomp_verdicts: BTreeMap<String, usize>,
     /// Landlock (`None` when the profile turns it off).
     pub landlock: Option<LandlockPlan>,
     /// Things that will be weaker than the profile asks, and why.
@@ -120,17 +158,32 @@ pub fn resolve_command(cmd: &str) -> Result<PathBuf, LaunchError> {
     Err(denied.unwrap_or_else(not_found))
 }
 
-fn verdict_counts(policy: &Policy, arch: Arch) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    let Some(t) = table::table(arch) else { return out };
-    let at = policy.seccomp.tables.get(arch.name());
+/// Number of syscalls of `arch` per verdict, counted per [`policy::Action`] and named once
+/// at the end.
+fn verdict_counts(
+    default: policy::Action,
+    tables: &BTreeMap<String, ArchTable>,
+    arch: Arch,
+) -> BTreeMap<String, usize> {
+    let Some(t) = table::table(arch) else { return BTreeMap::new() };
+    let at = tables.get(arch.name());
+    // `None`: depends on arguments.
+    let mut counts: Vec<(Option<policy::Action>, usize)> = Vec::new();
     for (_, name) in t.iter() {
         let key = match at.and_then(|at| at.syscalls.get(name)) {
-            Some(sc) if !sc.conditional.is_empty() => "conditional".to_string(),
-            Some(sc) => sc.action.to_string(),
-            None => policy.seccomp.default_action.to_string(),
+            Some(sc) if !sc.conditional.is_empty() => None,
+            Some(sc) => Some(sc.action),
+            None => Some(default),
         };
-        *out.entry(key).or_default() += 1;
+        match counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((key, 1)),
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (key, n) in counts {
+        let name = key.map_or_else(|| "conditional".to_string(), |a| a.to_string());
+        *out.entry(name).or_default() += n;
     }
     out
 }
@@ -154,18 +207,67 @@ impl Plan {
         Ok(())
     }
 
+    /// SHA-256 of the seccomp program's bytes (for the report: computed when asked).
+    pub fn seccomp_sha256(&self) -> String {
+        Sha256::digest(self.seccomp.to_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The whole policy: [`Plan::policy`] with its seccomp rules and tables back.
+    pub fn full_policy(&self) -> Result<Policy, String> {
+        let mut p = self.policy.clone();
+        self.seccomp_detail.clone().restore(&mut p)?;
+        Ok(p)
+    }
+
+    /// Number of syscalls of the program's native arch per verdict (`conditional` when it
+    /// depends on arguments); for the report: computed when asked.
+    pub fn seccomp_verdicts(&self) -> Result<BTreeMap<String, usize>, String> {
+        let target = self.seccomp.target;
+        let default = self.policy.seccomp.default_action;
+        match &self.seccomp_detail {
+            SeccompDetail::Decoded(_, tables) => Ok(verdict_counts(default, tables, target)),
+            SeccompDetail::Json(_) => {
+                Ok(verdict_counts(default, &self.full_policy()?.seccomp.tables, target))
+            }
+        }
+    }
+
     /// Resolve everything: the command, the seccomp program for this machine, the Landlock
     /// ruleset for this kernel's ABI. Nothing is applied.
     pub fn new(profile: &str, policy: Policy, argv: &[String], opts: Options) -> Result<Plan, LaunchError> {
         Plan::with_program(profile, policy, None, argv, opts)
     }
 
-    /// [`Plan::new`], with this machine's seccomp program already compiled (by the compile
-    /// cache). It is used only when it is for the target this machine needs; otherwise, or
-    /// when `None`, the program is compiled here.
+    /// [`Plan::new`], with this machine's seccomp program already compiled. It is used only
+    /// when it is for the target this machine needs; otherwise, or when `None`, the program is
+    /// compiled here.
     pub fn with_program(
         profile: &str,
+        mut policy: Policy,
+        compiled: Option<Program>,
+        argv: &[String],
+        opts: Options,
+    ) -> Result<Plan, LaunchError> {
+        let detail = SeccompDetail::take(&mut policy);
+        Plan::from_parts(profile, policy, detail, compiled, argv, opts)
+    }
+
+    /// [`Plan::new`] for a compile (from the compile cache): its seccomp rules and tables stay
+    /// as they are (encoded, on a cache hit) unless the program must be compiled here.
+    pub fn from_prepared(
+        profile: &str,
+        prepared: Prepared,
+        argv: &[String],
+        opts: Options,
+    ) -> Result<Plan, LaunchError> {
+        let (policy, detail, program) = prepared.into_parts();
+        Plan::from_parts(profile, policy, detail, program, argv, opts)
+    }
+
+    fn from_parts(
+        profile: &str,
         policy: Policy,
+        detail: SeccompDetail,
         compiled: Option<Program>,
         argv: &[String],
         opts: Options,
@@ -175,15 +277,19 @@ impl Plan {
         let host = host_arch().ok_or_else(|| {
             policy_err(Step::Seccomp, format!("unsupported machine arch {}", std::env::consts::ARCH))
         })?;
+        // The target depends only on the accepted arches, which the policy keeps.
         let target = bpf::target_for(&policy, Some(host), Some(host))
             .map_err(|e| policy_err(Step::Seccomp, format!("the profile cannot run on this machine: {e}")))?;
-        let seccomp = match compiled {
-            Some(p) if p.target == target => p,
-            _ => bpf::compile(&policy, target).map_err(|e| policy_err(Step::Seccomp, e.to_string()))?,
+        let (seccomp, detail) = match compiled {
+            Some(p) if p.target == target => (p, detail),
+            _ => {
+                let mut full = policy.clone();
+                detail.restore(&mut full).map_err(|e| policy_err(Step::Seccomp, e))?;
+                let p = bpf::compile(&full, target).map_err(|e| policy_err(Step::Seccomp, e.to_string()))?;
+                (p, SeccompDetail::take(&mut full))
+            }
         };
         let filter = Filter::from_program(&seccomp).map_err(|e| policy_err(Step::Seccomp, e.to_string()))?;
-        let seccomp_sha256 = Sha256::digest(seccomp.to_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        let seccomp_verdicts = verdict_counts(&policy, host);
         let c = &policy.capabilities;
         let caps = CapMasks {
             bounding: mask(&c.bounding),
@@ -197,13 +303,12 @@ impl Plan {
         Ok(Plan {
             profile: profile.to_string(),
             policy,
+            seccomp_detail: detail,
             program,
             argv,
             caps,
             seccomp,
             filter,
-            seccomp_sha256,
-            seccomp_verdicts,
             landlock,
             degraded,
         })
@@ -258,4 +363,49 @@ fn landlock_plan(
         }
     };
     Ok(Some(LandlockPlan { mode, min_abi: l.min_abi, kernel_abi, abi }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::CompileCache;
+    use policy::CompileOptions;
+
+    /// A plan made from a cache hit (seccomp section still encoded) reports what a plan made
+    /// from a fresh compile does, and gives the same whole policy back.
+    #[test]
+    fn a_plan_from_a_cache_hit_reports_what_a_fresh_one_does() {
+        let dir = std::env::temp_dir().join(format!("palisade-plan-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cache = CompileCache::open(&dir).unwrap();
+        let opts = CompileOptions { tables_for: host_arch(), ..Default::default() };
+        let argv = ["/bin/true".to_string()];
+        for spec in ["builtin:docker-default", "builtin:web", "builtin:strict"] {
+            let (fresh, _) = cache.compile(spec, &opts).unwrap();
+            let (hit, o) = cache.compile(spec, &opts).unwrap();
+            assert_eq!(o, crate::cache::Outcome::Hit);
+            let whole = fresh.clone().into_compiled().unwrap().policy;
+            let a = Plan::from_prepared(spec, fresh, &argv, Options::default()).unwrap();
+            let b = Plan::from_prepared(spec, hit, &argv, Options::default()).unwrap();
+            assert!(matches!(a.seccomp_detail, SeccompDetail::Decoded(..)));
+            assert!(matches!(b.seccomp_detail, SeccompDetail::Json(_)));
+            let verdicts = a.seccomp_verdicts().unwrap();
+            assert_eq!(verdicts, b.seccomp_verdicts().unwrap(), "{spec}");
+            assert_eq!(
+                verdicts.values().sum::<usize>(),
+                table::table(a.seccomp.target).unwrap().iter().count()
+            );
+            assert_eq!(a.seccomp.insns, b.seccomp.insns);
+            let json = |p: &Policy| serde_json::to_string(p).unwrap();
+            assert_eq!(json(&a.full_policy().unwrap()), json(&whole), "{spec}");
+            assert_eq!(json(&b.full_policy().unwrap()), json(&whole), "{spec}");
+            // The plan's own policy holds no seccomp rules or tables: only the detail does.
+            assert!(b.policy.seccomp.rules.is_empty() && b.policy.seccomp.tables.is_empty());
+            // Without a program (or with one for another target) the plan compiles its own
+            // from the detail, and it is the same.
+            let c = Plan::with_program(spec, whole, None, &argv, Options::default()).unwrap();
+            assert_eq!(c.seccomp.insns, b.seccomp.insns);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use policy::caps::Cap;
 use serde::Serialize;
 
+use crate::error::{LaunchError, Step};
 use crate::landlock::PathOutcome;
 use crate::plan::Plan;
 
@@ -101,8 +102,19 @@ pub struct Report {
 }
 
 impl Report {
-    /// The plan as a report (nothing applied yet).
-    pub fn planned(plan: &Plan) -> Report {
+    /// The plan as a report (nothing applied yet). Fails only when the plan's seccomp tables,
+    /// as the compile cache stored them, do not decode.
+    pub fn planned(plan: &Plan) -> Result<Report, LaunchError> {
+        Report::of_plan(plan, true)
+    }
+
+    /// [`Report::planned`]; without `seccomp_summary` the program's digest and verdict counts
+    /// are left empty (for a report that is never shown: they cost more than the rest).
+    pub(crate) fn of_plan(plan: &Plan, seccomp_summary: bool) -> Result<Report, LaunchError> {
+        let verdicts = match seccomp_summary {
+            true => plan.seccomp_verdicts().map_err(|e| LaunchError::new(Step::Prepare, 125, e))?,
+            false => BTreeMap::new(),
+        };
         let p = &plan.policy;
         let c = plan.caps;
         let capabilities = [
@@ -147,7 +159,7 @@ impl Report {
                 dropped: abi.map(|a| a.dropped.clone()).unwrap_or_default(),
             }
         });
-        Report {
+        Ok(Report {
             profile: plan.profile.clone(),
             state: "planned".into(),
             command: std::iter::once(plan.program.display().to_string())
@@ -166,15 +178,15 @@ impl Report {
                 target: plan.seccomp.target.name().into(),
                 arches: plan.seccomp.arches.iter().map(|a| a.name().to_string()).collect(),
                 instructions: plan.seccomp.insns.len(),
-                sha256: plan.seccomp_sha256.clone(),
-                verdicts: plan.seccomp_verdicts.clone(),
+                sha256: if seccomp_summary { plan.seccomp_sha256() } else { String::new() },
+                verdicts,
                 flags: vec!["TSYNC".into()],
             },
             landlock,
             degraded: plan.degraded.clone(),
             steps: vec![],
             verified: BTreeMap::new(),
-        }
+        })
     }
 
     /// As pretty JSON with a final newline.

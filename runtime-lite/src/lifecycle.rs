@@ -43,11 +43,15 @@ pub fn detach(mut spec: RunSpec, name: &str, profile_spec: &str) -> Result<(), (
     let cleanup = || {
         let _ = std::fs::remove_dir_all(&dir);
     };
-    let iso = spec.policy.isolation.clone();
+    let iso = spec.prepared.head().isolation.clone();
+    let full = spec.prepared.policy().map_err(|e| {
+        cleanup();
+        fail(format!("cannot read the compiled policy back: {e}"))
+    })?;
     let mut st = State {
         name: name.into(),
         profile: profile_spec.into(),
-        profile_digest: digest(&spec.policy),
+        profile_digest: digest(&full),
         command: spec.argv.clone(),
         rootfs: spec.rootfs.clone().or(iso.rootfs.clone().map(Into::into)).map(|p| p.display().to_string()),
         status: "created".into(),
@@ -155,8 +159,7 @@ fn keeper(spec: &mut RunSpec, st: &mut State, iso: &policy::ir::IsolationIr, sta
     }));
     let taken = RunSpec {
         profile: spec.profile.clone(),
-        policy: spec.policy.clone(),
-        program: spec.program.take(),
+        prepared: spec.prepared.clone(),
         argv: spec.argv.clone(),
         rootfs: spec.rootfs.clone(),
         report: ReportTo::None,
@@ -259,7 +262,7 @@ pub fn exec(name: &str, policy: Policy, argv: &[String], best_effort: bool) -> R
             eprintln!("enforce: {e}");
             std::process::exit(e.exit_code)
         }
-        ForkResult::Parent { child } => Ok(shim::supervise(child)),
+        ForkResult::Parent { child } => Ok(shim::supervise(child, None)),
     }
 }
 

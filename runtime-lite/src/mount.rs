@@ -215,7 +215,9 @@ pub fn setup(iso: &IsolationIr, rootfs: Option<&Path>, new_netns: bool) -> Resul
     }
     for p in &iso.readonly_paths {
         let path = Path::new(p);
-        if path.exists() {
+        // A path on a mount that is read-only already (/sys, mounted so above) needs nothing.
+        let readonly = statvfs(path).is_ok_and(|st| st.flags().contains(FsFlags::ST_RDONLY));
+        if path.exists() && !readonly {
             mnt(Some(p), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
             remount_readonly(path)?;
         }

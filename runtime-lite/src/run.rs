@@ -4,14 +4,13 @@ use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+use enforcer::cache::Prepared;
 use enforcer::{Launcher, Options, Plan, ReportTo};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::kill;
 use nix::sys::wait::waitpid;
 use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Pid, Uid};
-use policy::backend::seccomp::bpf::Program;
 use policy::ir::IsolationIr;
-use policy::Policy;
 
 use crate::channel::{channel, Sender};
 use crate::{idmap, mount, net, shim};
@@ -20,10 +19,9 @@ use crate::{idmap, mount, net, shim};
 pub struct RunSpec {
     /// Profile name (for reports).
     pub profile: String,
-    /// The compiled policy.
-    pub policy: Policy,
-    /// This machine's seccomp program for it, when already compiled (by the compile cache).
-    pub program: Option<Program>,
+    /// The compiled policy (with this machine's seccomp program, when the compile cache had
+    /// it).
+    pub prepared: Prepared,
     /// Command and arguments (resolved inside the container).
     pub argv: Vec<String>,
     /// Root filesystem (overrides the profile's).
@@ -90,8 +88,8 @@ fn write_byte(fd: OwnedFd) {
 
 /// Run `spec` isolated; returns the exit status for the launcher (the workload's, or 125).
 pub fn run(spec: RunSpec) -> Result<i32, RunError> {
-    let RunSpec { profile, policy, program, argv, rootfs, report, best_effort, mut on_started, name } = spec;
-    let iso = policy.isolation.clone();
+    let RunSpec { profile, prepared, argv, rootfs, report, best_effort, mut on_started, name } = spec;
+    let iso = prepared.head().isolation.clone();
     let clone_flags = flags(&iso)?;
     let rootfs = rootfs.or_else(|| iso.rootfs.clone().map(PathBuf::from));
     if let Some(r) = &rootfs {
@@ -102,14 +100,9 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
     let (uid_map, gid_map) = idmap::mappings(&iso).map_err(RunError)?;
     // Everything that compiles or can fail on input, once, before any process exists. The
     // placeholder command is replaced inside the container.
-    let plan = Plan::with_program(
-        &profile,
-        policy,
-        program,
-        &["/proc/self/exe".to_string()],
-        Options { best_effort },
-    )
-    .map_err(|e| RunError { code: e.exit_code, message: e.to_string() })?;
+    let plan =
+        Plan::from_prepared(&profile, prepared, &["/proc/self/exe".to_string()], Options { best_effort })
+            .map_err(|e| RunError { code: e.exit_code, message: e.to_string() })?;
     let workload = Workload { argv, report };
     let io = |e: std::io::Error| RunError(format!("cannot set up the container: {e}"));
     let (tx, rx) = channel().map_err(io)?;
@@ -151,7 +144,7 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
                 let _ = kill(child, nix::sys::signal::Signal::SIGKILL);
             }
             drop(tx);
-            let status = shim::supervise(child);
+            let status = shim::supervise(child, None);
             let _ = shim::unblock_all();
             // The plan and the policy are large and about to be dropped by an exiting process:
             // freeing them only delays the exit status.
@@ -244,8 +237,7 @@ fn pid1(
                 return fail(format!("confine the PID-1 shim: {e}"));
             }
             drop_all_capabilities();
-            shim::shrink();
-            shim::supervise(Pid::from_raw(child.as_raw()))
+            shim::supervise(Pid::from_raw(child.as_raw()), Some(shim::SHRINK_AFTER))
         }
     }
 }

@@ -45,15 +45,28 @@ pub fn exit_code(s: WaitStatus) -> Option<i32> {
     }
 }
 
+/// How long the shim waits for its workload before it gives back memory ([`shrink`]): a
+/// workload that is done by then gets its exit status without waiting for that work.
+pub const SHRINK_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Wait for `child`, reaping every other child that exits meanwhile and forwarding signals to
-/// `child`; returns its exit status.
-pub fn supervise(child: Pid) -> i32 {
+/// `child`; returns its exit status. With `shrink_after`, [`shrink`] runs once the child has
+/// lived that long.
+pub fn supervise(child: Pid, mut shrink_after: Option<std::time::Duration>) -> i32 {
     let set = waited();
     loop {
-        let sig = match set.wait() {
-            Ok(s) => s,
-            Err(_) => continue,
+        let sig = match shrink_after {
+            Some(t) => match crate::sys::sigtimedwait(&set, t) {
+                Some(n) => Signal::try_from(n).ok(),
+                None => {
+                    shrink();
+                    shrink_after = None;
+                    continue;
+                }
+            },
+            None => set.wait().ok(),
         };
+        let Some(sig) = sig else { continue };
         if sig != Signal::SIGCHLD {
             let _ = kill(child, sig);
             continue;

@@ -1,5 +1,5 @@
-//! The only place in runtime-lite with `unsafe`: fork, descriptor plumbing, one ioctl and two
-//! memory hints. Each block says why it is sound.
+//! The only place in runtime-lite with `unsafe`: fork, descriptor plumbing, one ioctl, two
+//! memory hints and a timed signal wait. Each block says why it is sound.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -96,4 +96,17 @@ pub fn drop_text_pages(start: usize, len: usize) {
     unsafe {
         libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED);
     }
+}
+
+/// `sigtimedwait`: the next signal of `set` (which must be blocked), or `None` once `timeout`
+/// has passed (or on an interruption, which the caller treats the same).
+pub fn sigtimedwait(set: &nix::sys::signal::SigSet, timeout: std::time::Duration) -> Option<i32> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+        tv_nsec: timeout.subsec_nanos().into(),
+    };
+    // SAFETY: both pointers are to live values of the types the call expects; the siginfo
+    // out-parameter is optional and passed as null.
+    let r = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) };
+    (r > 0).then_some(r)
 }

@@ -170,11 +170,11 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(125, e),
             };
-            let compiled = match compile(&st.profile, true) {
-                Ok(c) => c.compiled,
+            let policy = match compile(&st.profile, true).and_then(|c| c.policy()) {
+                Ok(p) => p,
                 Err(e) => return fail(125, e),
             };
-            match runtime_lite::lifecycle::exec(&name, compiled.policy, &cmd, best_effort) {
+            match runtime_lite::lifecycle::exec(&name, policy, &cmd, best_effort) {
                 Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
                 Err((code, m)) => fail(code, m),
             }
@@ -192,11 +192,11 @@ fn main() -> ExitCode {
             Err(e) => fail(1, e),
         },
         Command::Run { profile, report, dry_run, best_effort, no_cache, rootfs, detach, name, cmd } => {
-            let (compiled, program) = match compile(&profile, !no_cache) {
-                Ok(c) => (c.compiled, c.program),
+            let prepared = match compile(&profile, !no_cache) {
+                Ok(c) => c,
                 Err(e) => return fail(125, e),
             };
-            for w in &compiled.warnings {
+            for w in prepared.warnings() {
                 eprintln!("{w}");
             }
             let to = match report.as_deref() {
@@ -204,17 +204,17 @@ fn main() -> ExitCode {
                 Some("-") => ReportTo::Stderr,
                 Some(f) => ReportTo::File(PathBuf::from(f)),
             };
-            if detach && rootfs.is_none() && !compiled.policy.isolation.enabled {
+            let isolated = prepared.head().isolation.enabled;
+            if detach && rootfs.is_none() && !isolated {
                 return fail(
                     125,
                     "-d runs a container: give --rootfs or use a profile with an isolation section".into(),
                 );
             }
-            if (rootfs.is_some() || compiled.policy.isolation.enabled) && !dry_run {
+            if (rootfs.is_some() || isolated) && !dry_run {
                 let spec = runtime_lite::RunSpec {
                     profile: profile.clone(),
-                    policy: compiled.policy,
-                    program,
+                    prepared,
                     argv: cmd,
                     rootfs,
                     report: to,
@@ -237,14 +237,18 @@ fn main() -> ExitCode {
                     Err(e) => fail(e.code, e.message),
                 };
             }
-            let plan =
-                match Plan::with_program(&profile, compiled.policy, program, &cmd, Options { best_effort }) {
-                    Ok(p) => p,
-                    Err(e) => return fail(e.exit_code, e.to_string()),
-                };
+            let plan = match Plan::from_prepared(&profile, prepared, &cmd, Options { best_effort }) {
+                Ok(p) => p,
+                Err(e) => return fail(e.exit_code, e.to_string()),
+            };
             if dry_run {
-                print!("{}", enforcer::report::Report::planned(&plan).to_json());
-                return ExitCode::SUCCESS;
+                return match enforcer::report::Report::planned(&plan) {
+                    Ok(r) => {
+                        print!("{}", r.to_json());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e.exit_code, e.to_string()),
+                };
             }
             let e = Launcher::new(plan, to).run();
             fail(e.exit_code, e.to_string())
