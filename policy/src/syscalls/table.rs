@@ -3,22 +3,23 @@
 use super::arch::Arch;
 
 /// One arch's syscalls: two sorted slices (by number and by name), searched by bisection.
-/// Generated at build time (`build.rs`) from the syscalls crate and our x32 table.
+/// Generated at build time (`build.rs`) from the syscalls crate and our x32 table; names are
+/// indices into the list of every name (which is sorted, so index order is name order).
 #[derive(Debug)]
 pub struct SyscallTable {
-    by_name: &'static [(&'static str, u32)],
-    by_nr: &'static [(u32, &'static str)],
+    by_name: &'static [(u16, u32)],
+    by_nr: &'static [(u32, u16)],
 }
 
 impl SyscallTable {
     /// The number of `name`, if this arch has it.
     pub fn nr(&self, name: &str) -> Option<u32> {
-        self.by_name.binary_search_by(|(s, _)| (*s).cmp(name)).ok().map(|i| self.by_name[i].1)
+        self.by_name.binary_search_by(|(i, _)| name_at(*i).cmp(name)).ok().map(|i| self.by_name[i].1)
     }
 
     /// The name of `nr`, if it is a syscall here.
     pub fn name(&self, nr: u32) -> Option<&'static str> {
-        self.by_nr.binary_search_by_key(&nr, |(n, _)| *n).ok().map(|i| self.by_nr[i].1)
+        self.by_nr.binary_search_by_key(&nr, |(n, _)| *n).ok().map(|i| name_at(self.by_nr[i].1))
     }
 
     /// Lowest and highest syscall number.
@@ -30,7 +31,7 @@ impl SyscallTable {
 
     /// All (number, name) pairs in number order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &'static str)> + '_ {
-        self.by_nr.iter().copied()
+        self.by_nr.iter().map(|&(n, i)| (n, name_at(i)))
     }
 
     /// How many syscalls.
@@ -45,6 +46,13 @@ impl SyscallTable {
 }
 
 include!(concat!(env!("OUT_DIR"), "/syscall_tables.rs"));
+
+/// Name number `i` of the list of every name.
+fn name_at(i: u16) -> &'static str {
+    let span = NAME_SPANS[usize::from(i)] as usize;
+    let (start, len) = (span >> 8, span & 0xff);
+    &NAME_TEXT[start..start + len]
+}
 
 /// The syscall table of `arch`, or `None` for arches we only pass through (s390, MIPS n32).
 pub fn table(arch: Arch) -> Option<&'static SyscallTable> {
@@ -66,20 +74,28 @@ pub fn table(arch: Arch) -> Option<&'static SyscallTable> {
 }
 
 /// Every syscall name known on any arch, sorted (our x32 and libseccomp-only names included).
-pub fn all_names() -> &'static [&'static str] {
-    &ALL_NAMES
+pub fn all_names() -> impl ExactSizeIterator<Item = &'static str> {
+    (0..NAME_SPANS.len()).map(|i| name_at(i as u16))
 }
 
 /// Whether `name` is a syscall on some arch.
 pub fn is_known(name: &str) -> bool {
-    ALL_NAMES.binary_search(&name).is_ok()
+    let (mut lo, mut hi) = (0, NAME_SPANS.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match name_at(mid as u16).cmp(name) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
 }
 
 /// The known names closest to `name` (for "did you mean").
 pub fn suggest(name: &str) -> Option<&'static str> {
     all_names()
-        .iter()
-        .map(|c| (strsim(name, c), *c))
+        .map(|c| (strsim(name, c), c))
         .filter(|(d, _)| *d <= 2.max(name.len() / 4))
         .min()
         .map(|(_, c)| c)
@@ -110,14 +126,17 @@ mod tests {
         for arch in crate::syscalls::arch::ALL_ARCHES {
             let Some(t) = table(arch) else { continue };
             assert!(t.by_nr.windows(2).all(|w| w[0].0 < w[1].0), "{arch:?} by number");
-            assert!(t.by_name.windows(2).all(|w| w[0].0 < w[1].0), "{arch:?} by name");
+            assert!(t.by_name.windows(2).all(|w| name_at(w[0].0) < name_at(w[1].0)), "{arch:?} by name");
             assert_eq!(t.by_nr.len(), t.by_name.len(), "{arch:?}");
             for (nr, name) in t.iter() {
                 assert!(is_known(name), "{name}");
                 assert_eq!(t.nr(name), Some(nr), "{arch:?} {name}");
             }
         }
-        assert!(ALL_NAMES.windows(2).all(|w| w[0] < w[1]));
+        let all: Vec<&str> = all_names().collect();
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        assert!(all.iter().all(|n| is_known(n) && !n.is_empty()));
+        assert!(!is_known("") && !is_known("zzz") && !is_known("aaa"));
         assert!(is_known("break") && is_known("set_tls") && !is_known("r#break"));
     }
 
