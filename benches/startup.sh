@@ -52,6 +52,9 @@ bundle "$w/sec" yes
 
 crun_cmd() { echo "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; crun run --bundle $1 c\$\$ >/dev/null'"; }
 
+# Let the builds' writeback settle before measuring.
+sync
+sleep 10
 hyperfine --warmup 10 --runs "$runs" --export-markdown "$w/startup.md" --style basic \
   -n "enforce run (all namespaces, docker-default)" "$enforce run --profile builtin:docker-default --rootfs $root -- /bin/true" \
   -n "enforce run, dynamically linked (cargo build --release)" "$dynamic run --profile builtin:docker-default --rootfs $root -- /bin/true" \
@@ -65,6 +68,50 @@ hyperfine --warmup 10 --runs "$runs" --export-markdown "$w/startup.md" --style b
   -n "unshare" "unshare --user --map-root-user --pid --fork --mount --net --uts --ipc /bin/true" \
   > "$w/hyperfine.log"
 
+# hyperfine measures one command after another, so drift of the machine between blocks shows up
+# as a difference between commands. The close pair is measured again interleaved: each round runs
+# every command once, in turn.
+python3 - "$runs" "$enforce" "$dynamic" "$root" "$w/seccomp.bpf" > "$w/interleaved.md" <<'PY'
+import os, statistics, subprocess, sys, time
+runs, enforce, dynamic, root, bpf = int(sys.argv[1]), *sys.argv[2:]
+bwrap = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev"]
+run = ["run", "--profile", "builtin:docker-default", "--rootfs", root, "--", "/bin/true"]
+cmds = [
+    ("enforce run (static, as shipped)", [enforce, *run], False),
+    ("enforce run (dynamically linked)", [dynamic, *run], False),
+    ("bwrap --unshare-all --seccomp", [*bwrap, "--seccomp", "9", "/bin/true"], True),
+    ("bwrap --unshare-all", [*bwrap, "/bin/true"], False),
+]
+def once(argv, fd9):
+    fds = ()
+    if fd9:
+        fd = os.open(bpf, os.O_RDONLY)
+        os.dup2(fd, 9)
+        os.close(fd)
+        fds = (9,)
+    t = time.perf_counter()
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, pass_fds=fds)
+    d = time.perf_counter() - t
+    if fd9:
+        os.close(9)
+    if r.returncode != 0:
+        sys.exit(f"{argv[0]} failed ({r.returncode})")
+    return d * 1e3
+times = {n: [] for n, _, _ in cmds}
+for _ in range(10):
+    for _, a, f in cmds:
+        once(a, f)
+for _ in range(runs):
+    for n, a, f in cmds:
+        times[n].append(once(a, f))
+ref = statistics.median(times["bwrap --unshare-all --seccomp"])
+print("| Command (interleaved) | Median [ms] | Mean [ms] | p10 [ms] | Median vs bwrap --seccomp |")
+print("|:---|---:|---:|---:|---:|")
+for n, _, _ in cmds:
+    v = sorted(times[n])
+    print(f"| `{n}` | {statistics.median(v):.2f} | {statistics.mean(v):.2f} | {v[len(v) // 10]:.2f} | {statistics.median(v) / ref:.2f} |")
+PY
+
 # The PID-1 shim's memory, read from inside while the workload runs, once the shim has settled
 # (it gives memory back once the workload has run for 20 ms).
 rss=$("$enforce" run --profile builtin:docker-default --rootfs "$root" -- /bin/sh -c 'sleep 0.2; grep -E "^(VmRSS|RssAnon|RssFile)" /proc/1/status' | tr -s '\t ' ' ' | paste -sd ';' -)
@@ -74,6 +121,10 @@ rss=$("$enforce" run --profile builtin:docker-default --rootfs "$root" -- /bin/s
   echo "Seccomp for every peer is Palisade's docker-default (BPF for bwrap, OCI JSON for crun and runc)."
   echo
   cat "$w/startup.md"
+  echo
+  echo "The same four again, interleaved ($runs rounds, each running every command once in turn; wall time from Python, no shell):"
+  echo
+  cat "$w/interleaved.md"
   echo
   echo "PID-1 shim memory (from /proc/1/status inside the container): $rss."
 } > "$w/section.md"

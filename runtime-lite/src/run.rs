@@ -12,7 +12,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 use policy::ir::IsolationIr;
 
-use crate::channel::{channel, Sender};
+use crate::channel::{channel, Outcome, Sender};
 use crate::{idmap, mount, net, shim};
 
 /// What to run.
@@ -144,7 +144,10 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
                 let _ = kill(child, nix::sys::signal::Signal::SIGKILL);
             }
             drop(tx);
-            let status = shim::supervise(child, None);
+            // A shim reports the status before it exits; without a cgroup to remove (which needs
+            // PID 1 gone), the launcher need not wait for the namespaces' teardown.
+            let early = group.is_none() && iso.init && clone_flags.contains(CloneFlags::CLONE_NEWPID);
+            let Outcome { status, failure } = rx.wait(child, early);
             let _ = shim::unblock_all();
             // The plan and the policy are large and about to be dropped by an exiting process:
             // freeing them only delays the exit status.
@@ -153,7 +156,7 @@ pub fn run(spec: RunSpec) -> Result<i32, RunError> {
             if let Err(e) = joined {
                 return Err(RunError(e));
             }
-            if let Some((code, message)) = rx.first_failure() {
+            if let Some((code, message)) = failure {
                 return Err(RunError { code, message });
             }
             if !mapped {
@@ -237,7 +240,9 @@ fn pid1(
                 return fail(format!("confine the PID-1 shim: {e}"));
             }
             drop_all_capabilities();
-            shim::supervise(Pid::from_raw(child.as_raw()), Some(shim::SHRINK_AFTER))
+            let code = shim::supervise(Pid::from_raw(child.as_raw()), Some(shim::SHRINK_AFTER));
+            tx.exited(code);
+            code
         }
     }
 }
