@@ -55,7 +55,7 @@ crun_cmd() { echo "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup
 # Let the builds' writeback settle before measuring.
 sync
 sleep 10
-hyperfine --warmup 10 --runs "$runs" --export-markdown "$w/startup.md" --style basic \
+hyperfine --warmup 50 --runs "$runs" --export-markdown "$w/startup.md" --style basic \
   -n "enforce run (all namespaces, docker-default)" "$enforce run --profile builtin:docker-default --rootfs $root -- /bin/true" \
   -n "enforce run, dynamically linked (cargo build --release)" "$dynamic run --profile builtin:docker-default --rootfs $root -- /bin/true" \
   -n "enforce run --no-cache (compiles the profile every time)" "$enforce run --no-cache --profile builtin:docker-default --rootfs $root -- /bin/true" \
