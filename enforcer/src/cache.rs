@@ -103,9 +103,7 @@ impl Prepared {
 
     /// The whole policy (cloned; its seccomp section decoded when it was stored encoded).
     pub fn policy(&self) -> Result<Policy, String> {
-        let mut p = self.head.policy.clone();
-        self.detail.clone().restore(&mut p)?;
-        Ok(p)
+        self.detail.joined(&self.head.policy)
     }
 
     /// The whole compile.

@@ -67,6 +67,13 @@ impl SeccompDetail {
         SeccompDetail::Decoded(std::mem::take(&mut s.rules), std::mem::take(&mut s.tables))
     }
 
+    /// A copy of `head` (the policy they were taken from) with them back in.
+    pub fn joined(&self, head: &Policy) -> Result<Policy, String> {
+        let mut p = head.clone();
+        self.clone().restore(&mut p)?;
+        Ok(p)
+    }
+
     /// Put them back into `policy`, the one they were taken from.
     pub fn restore(self, policy: &mut Policy) -> Result<(), String> {
         let s = &mut policy.seccomp;
@@ -214,9 +221,7 @@ impl Plan {
 
     /// The whole policy: [`Plan::policy`] with its seccomp rules and tables back.
     pub fn full_policy(&self) -> Result<Policy, String> {
-        let mut p = self.policy.clone();
-        self.seccomp_detail.clone().restore(&mut p)?;
-        Ok(p)
+        self.seccomp_detail.joined(&self.policy)
     }
 
     /// Number of syscalls of the program's native arch per verdict (`conditional` when it
@@ -283,6 +288,7 @@ impl Plan {
         let (seccomp, detail) = match compiled {
             Some(p) if p.target == target => (p, detail),
             _ => {
+                // Moved back, not copied (`joined` would copy them).
                 let mut full = policy.clone();
                 detail.restore(&mut full).map_err(|e| policy_err(Step::Seccomp, e))?;
                 let p = bpf::compile(&full, target).map_err(|e| policy_err(Step::Seccomp, e.to_string()))?;

@@ -170,7 +170,7 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(125, e),
             };
-            let policy = match compile(&st.profile, true).and_then(|c| c.policy()) {
+            let policy = match compile(&st.profile, true).and_then(|c| c.into_compiled()).map(|c| c.policy) {
                 Ok(p) => p,
                 Err(e) => return fail(125, e),
             };
