@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use enforcer::seccomp::{Filter, Flags};
 use policy::backend::seccomp::bpf::{self, stats, SockFilter};
-use policy::frontend::docker::DockerProfile;
+use policy::formats::docker::DockerProfile;
 use policy::{Arch, Policy};
 
 const MOBY: &str = include_str!("../tests/fixtures/seccomp/moby-default.json");
@@ -100,7 +100,8 @@ fn ours(s: &Subject) -> Row {
 }
 
 fn theirs(s: &Subject, opt: scmp::Optimize) -> (Row, Vec<SockFilter>) {
-    let caps = &s.policy.capabilities.granted;
+    let names: Vec<String> = s.policy.capabilities.granted.names().into_iter().map(String::from).collect();
+    let caps = &names;
     let insns = scmp::export(&scmp::filter(&s.json, caps, false, opt));
     let st = stats::measure(&insns, false, Arch::X86_64, &s.policy);
     let len_three = scmp::export(&scmp::filter(&s.json, caps, true, opt)).len();
@@ -236,14 +237,11 @@ fn main() {
                 .expect("compiles");
                 std::hint::black_box(bpf::compile(&c.policy, Arch::X86_64).expect("bpf"));
             });
+            let caps: Vec<String> =
+                s.policy.capabilities.granted.names().into_iter().map(String::from).collect();
             let json = median_time(|| {
                 let d = policy::import::parse_docker("moby", s.json_text).expect("parses");
-                std::hint::black_box(scmp::export(&scmp::filter(
-                    &d,
-                    &s.policy.capabilities.granted,
-                    true,
-                    scmp::Optimize::Tree,
-                )));
+                std::hint::black_box(scmp::export(&scmp::filter(&d, &caps, true, scmp::Optimize::Tree)));
             });
             let _ = writeln!(
                 out,

@@ -467,16 +467,21 @@ fn launch_child() {
     let (Ok(step), Ok(marker)) = (std::env::var("PALISADE_FAIL_AT"), std::env::var("PALISADE_MARKER")) else {
         return;
     };
-    let policy = policy::compile("builtin:docker-default", &Default::default()).unwrap().policy;
+    let opts = policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
+    let compiled =
+        enforcer::CompiledPolicy::new(policy::compile("builtin:docker-default", &opts).unwrap(), None);
     let argv = vec!["/bin/sh".to_string(), "-c".to_string(), format!("touch {marker}")];
-    let plan = enforcer::Plan::new("builtin:docker-default", policy, &argv, Default::default()).unwrap();
-    let mut launcher = enforcer::Launcher::new(plan, enforcer::ReportTo::None);
+    let features = enforcer::Features::detect();
+    let plan =
+        enforcer::Plan::new("builtin:docker-default", compiled, &features, Default::default()).unwrap();
+    let command = enforcer::Command::resolve(&argv).unwrap();
+    let mut launcher = enforcer::Launcher::new(&plan, enforcer::ReportTo::None).command(command);
     if let Some(s) = enforcer::Step::parse(&step) {
         launcher = launcher.fail_at(s);
     }
     let e = launcher.run();
     eprintln!("launch failed: {e}");
-    std::process::exit(e.exit_code);
+    std::process::exit(e.exit_code());
 }
 
 #[test]

@@ -21,6 +21,11 @@ use policy::{Action, Arch, Policy};
 const MOBY: &str = include_str!("fixtures/seccomp/moby-default.json");
 const PODMAN: &str = include_str!("fixtures/seccomp/podman-containers-common.json");
 
+/// The granted capabilities by name, as a Docker JSON consumer reads `includes.caps`.
+fn granted(p: &policy::Policy) -> Vec<String> {
+    p.capabilities.granted.names().into_iter().map(String::from).collect()
+}
+
 fn policies() -> Vec<(String, Policy)> {
     let mut out: Vec<(String, Policy)> = policy::builtin::names()
         .into_iter()
@@ -45,7 +50,7 @@ fn run(prog: &[SockFilter], nr: u32, args: [u64; 6]) -> Action {
 /// Every x86-64 number 0..=1023 with boundary arguments: (nr, args, ours, libseccomp's).
 fn compare(p: &Policy, opt: scmp::Optimize) -> (Vec<String>, usize) {
     let json = to_docker(p).expect("exports");
-    let ctx = scmp::filter(&json, &p.capabilities.granted, false, opt);
+    let ctx = scmp::filter(&json, &granted(p), false, opt);
     let theirs = scmp::export(&ctx);
     interp::check(&theirs).expect("libseccomp's program passes our checker");
     let ours = bpf::compile(p, Arch::X86_64).expect("compiles");
@@ -100,12 +105,8 @@ fn libseccomp_agrees_with_our_bpf_on_every_x86_64_number() {
 fn documented_difference_unknown_numbers_get_enosys_not_the_default() {
     let p = policy::compile("builtin:docker-default", &Default::default()).unwrap().policy;
     assert_eq!(p.seccomp.unknown_action, Action::Errno(38));
-    let theirs = scmp::export(&scmp::filter(
-        &to_docker(&p).unwrap(),
-        &p.capabilities.granted,
-        false,
-        scmp::Optimize::Tree,
-    ));
+    let theirs =
+        scmp::export(&scmp::filter(&to_docker(&p).unwrap(), &granted(&p), false, scmp::Optimize::Tree));
     let ours = bpf::compile(&p, Arch::X86_64).unwrap();
     for nr in [400u32, 600, 1000] {
         assert!(table::table(Arch::X86_64).unwrap().name(nr).is_none());
@@ -123,7 +124,7 @@ fn documented_difference_names_newer_than_libseccomp_are_skipped_by_it() {
     let p = policy::compile("builtin:docker-default", &Default::default()).unwrap().policy;
     let json = to_docker(&p).unwrap();
     let unknown = scmp::unknown_names(&json);
-    let theirs = scmp::export(&scmp::filter(&json, &p.capabilities.granted, false, scmp::Optimize::Tree));
+    let theirs = scmp::export(&scmp::filter(&json, &granted(&p), false, scmp::Optimize::Tree));
     let ours = bpf::compile(&p, Arch::X86_64).unwrap();
     let t = table::table(Arch::X86_64).unwrap();
     let mut seen = 0;
@@ -159,16 +160,12 @@ fn documented_difference_libseccomp_keeps_the_first_of_two_conflicting_rules() {
         imported.warnings
     );
     let p = policy::import::compile_docker("podman.json", PODMAN, &Default::default()).unwrap().policy;
-    let theirs = scmp::export(&scmp::filter(&json, &p.capabilities.granted, false, scmp::Optimize::Tree));
+    let theirs = scmp::export(&scmp::filter(&json, &granted(&p), false, scmp::Optimize::Tree));
     let setns = table::table(Arch::X86_64).unwrap().nr("setns").unwrap();
     assert_eq!(run(&theirs, setns, [0; 6]), Action::Allow, "libseccomp on Podman's own JSON");
     assert_eq!(p.evaluate(Arch::X86_64.audit_arch(), setns, [0; 6]).action, Action::Errno(1), "the import");
     // Our exported JSON never relies on order, so libseccomp reads it as we do.
-    let ours = scmp::export(&scmp::filter(
-        &to_docker(&p).unwrap(),
-        &p.capabilities.granted,
-        false,
-        scmp::Optimize::Tree,
-    ));
+    let ours =
+        scmp::export(&scmp::filter(&to_docker(&p).unwrap(), &granted(&p), false, scmp::Optimize::Tree));
     assert_eq!(run(&ours, setns, [0; 6]), Action::Errno(1));
 }

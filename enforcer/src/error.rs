@@ -1,4 +1,4 @@
-//! Steps of `enforce run` and why one failed.
+//! The steps of applying a policy, in order, and why one failed.
 
 use serde::Serialize;
 
@@ -77,26 +77,60 @@ impl Step {
     }
 }
 
+/// What went wrong in a step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The command does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The command exists but cannot be executed.
+    #[error("{0}")]
+    NotExecutable(String),
+    /// A system call failed.
+    #[error("{what}: {}", std::io::Error::from_raw_os_error(*errno))]
+    Syscall {
+        /// The call and its object.
+        what: String,
+        /// errno.
+        errno: i32,
+    },
+    /// The policy cannot be applied as the profile asks (on this kernel, or from this input).
+    #[error("{0}")]
+    Refused(String),
+    /// A test made the step fail.
+    #[error("injected failure")]
+    Injected,
+}
+
 /// A step failed; the command did not run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {message}", step.name())]
+#[error("{}: {failure}", step.name())]
 pub struct LaunchError {
     /// The step.
     pub step: Step,
-    /// Exit status for `enforce`: 125 policy not applied, 126 cannot execute, 127 not found.
-    pub exit_code: i32,
     /// What went wrong.
-    pub message: String,
+    pub failure: Failure,
 }
 
 impl LaunchError {
-    /// A failure of `step`.
-    pub fn new(step: Step, exit_code: i32, message: impl Into<String>) -> LaunchError {
-        LaunchError { step, exit_code, message: message.into() }
+    /// The policy cannot be applied in `step` (exit 125).
+    pub fn refused(step: Step, message: impl Into<String>) -> LaunchError {
+        LaunchError { step, failure: Failure::Refused(message.into()) }
     }
 
     /// A failed system call in `step` (exit 125).
-    pub fn sys(step: Step, what: &str, errno: i32) -> LaunchError {
-        LaunchError::new(step, 125, format!("{what}: {}", std::io::Error::from_raw_os_error(errno)))
+    pub fn sys(step: Step, what: impl Into<String>, errno: i32) -> LaunchError {
+        LaunchError { step, failure: Failure::Syscall { what: what.into(), errno } }
+    }
+
+    /// Exit status for `enforce`, as Docker's: 127 not found, 126 cannot execute, 125 the
+    /// policy was not applied.
+    pub fn exit_code(&self) -> i32 {
+        match (&self.failure, self.step) {
+            (Failure::NotFound(_), _) => 127,
+            (Failure::NotExecutable(_), _) | (Failure::Injected, Step::Exec) => 126,
+            _ => 125,
+        }
     }
 }

@@ -1,134 +1,84 @@
-//! Landlock: the ruleset is built while still privileged (path fds opened before the uid
+//! Landlock: the ruleset is built while still privileged (each path is opened before the uid
 //! switch), and enforced by `restrict_self` after no_new_privs.
 
-use landlock::{
-    AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
-};
-use policy::landlock_rights::{self as rights, FS_RIGHTS, SCOPES};
+use policy::backend::landlock::AbiPlan;
+use policy::vocab::FsAccess;
+use serde::Serialize;
 
 use crate::error::{LaunchError, Step};
-use crate::plan::LandlockPlan;
-
-fn fs_bits(names: &[String]) -> u64 {
-    names.iter().filter_map(|n| rights::parse_access(n)).fold(0, |b, x| b | x)
-}
-
-fn net_bits(names: &[String]) -> u64 {
-    rights::NET_RIGHTS
-        .iter()
-        .filter(|(n, _, _)| names.iter().any(|x| x == n))
-        .fold(0, |b, (_, bit, _)| b | bit)
-}
-
-fn scope_bits(names: &[String]) -> u64 {
-    SCOPES.iter().filter(|(n, _)| names.iter().any(|x| x == n)).fold(0, |b, (_, bit)| b | bit)
-}
-
-/// Rights that only make sense on directories.
-fn dir_only() -> u64 {
-    FS_RIGHTS.iter().filter(|r| !r.file).fold(0, |b, r| b | r.bit)
-}
+use crate::sys::{Handled, Kernel, LandlockStatus};
 
 /// What was done with one path rule.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct PathOutcome {
     /// Path.
     pub path: String,
     /// Rights granted beneath it.
-    pub allowed: Vec<String>,
+    pub allowed: FsAccess,
     /// Why some or all rights were not granted (missing path, directory rights on a file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
-/// A ruleset ready to enforce.
-pub struct Prepared {
-    ruleset: RulesetCreated,
+/// A ruleset with every rule added, ready to enforce.
+pub struct RulesetReady<R> {
+    pub(crate) ruleset: R,
     /// The path rules as added.
     pub paths: Vec<PathOutcome>,
 }
 
 fn err(what: impl std::fmt::Display) -> LaunchError {
-    LaunchError::new(Step::Prepare, 125, format!("landlock: {what}"))
+    LaunchError::refused(Step::Prepare, format!("landlock: {what}"))
 }
 
-/// Create the ruleset and add every rule (opens each path now).
-pub fn prepare(plan: &LandlockPlan) -> Result<Option<Prepared>, LaunchError> {
-    let Some(abi) = &plan.abi else { return Ok(None) };
-    let fs: BitFlags<AccessFs> = BitFlags::from_bits_truncate(fs_bits(&abi.handled_fs));
-    let net: BitFlags<AccessNet> = BitFlags::from_bits_truncate(net_bits(&abi.handled_net));
-    let scopes: BitFlags<Scope> = BitFlags::from_bits_truncate(scope_bits(&abi.scoped));
-    // Every right asked for here is supported by this kernel's ABI: anything less is a bug.
-    let mut rs = Ruleset::default().set_compatibility(CompatLevel::HardRequirement);
-    if !fs.is_empty() {
-        rs = rs.handle_access(fs).map_err(err)?;
-    }
-    if !net.is_empty() {
-        rs = rs.handle_access(net).map_err(err)?;
-    }
-    if !scopes.is_empty() {
-        rs = rs.scope(scopes).map_err(err)?;
-    }
-    let mut created = rs.create().map_err(err)?;
+/// Create the ruleset of `plan` and add every rule (each path is opened now). A rule for a
+/// path that does not exist grants nothing (Landlock only grants, so that is stricter), and a
+/// file gets no directory-only rights; both are noted.
+pub fn build<K: Kernel>(k: &mut K, plan: &AbiPlan) -> Result<RulesetReady<K::Ruleset>, LaunchError> {
+    let handled = Handled { fs: plan.handled_fs, net: plan.handled_net, scopes: plan.scoped };
+    let mut ruleset = k.landlock_ruleset(handled).map_err(err)?;
     let mut paths = Vec::new();
-    for p in &abi.paths {
-        let mut bits = fs_bits(&p.allowed);
-        let mut note = None;
+    for p in &plan.paths {
         let meta = match std::fs::metadata(&p.path) {
             Ok(m) => m,
             Err(e) => {
-                // Landlock only grants: a rule for a missing path grants nothing, which is stricter.
-                paths.push(PathOutcome {
-                    path: p.path.clone(),
-                    allowed: vec![],
-                    note: Some(format!("not granted: {e}")),
-                });
+                let note = Some(format!("not granted: {e}"));
+                paths.push(PathOutcome { path: p.path.clone(), allowed: FsAccess::EMPTY, note });
                 continue;
             }
         };
-        if !meta.is_dir() && bits & dir_only() != 0 {
-            note = Some(format!(
-                "not a directory: {} not granted",
-                rights::fs_names(bits & dir_only()).join(", ")
-            ));
-            bits &= !dir_only();
+        let mut allowed = p.allowed;
+        let mut note = None;
+        let dir_only = allowed & FsAccess::directory_only();
+        if !meta.is_dir() && !dir_only.is_empty() {
+            note = Some(format!("not a directory: {} not granted", dir_only.names().join(", ")));
+            allowed = allowed - dir_only;
         }
-        let access: BitFlags<AccessFs> = BitFlags::from_bits_truncate(bits);
-        if !access.is_empty() {
-            let fd = PathFd::new(&p.path).map_err(|e| err(format!("cannot open {}: {e}", p.path)))?;
-            created = created
-                .add_rule(PathBeneath::new(fd, access))
-                .map_err(|e| err(format!("rule for {}: {e}", p.path)))?;
+        if !allowed.is_empty() {
+            ruleset = k.landlock_add_path(ruleset, &p.path, allowed).map_err(err)?;
         }
-        paths.push(PathOutcome { path: p.path.clone(), allowed: rights::fs_names(bits), note });
+        paths.push(PathOutcome { path: p.path.clone(), allowed, note });
     }
-    for port in &abi.ports {
-        let access: BitFlags<AccessNet> = BitFlags::from_bits_truncate(net_bits(&port.allowed));
-        created = created
-            .add_rule(NetPort::new(port.port, access))
-            .map_err(|e| err(format!("rule for port {}: {e}", port.port)))?;
+    for port in &plan.ports {
+        ruleset = k.landlock_add_port(ruleset, port.port, port.allowed).map_err(err)?;
     }
-    Ok(Some(Prepared { ruleset: created, paths }))
+    Ok(RulesetReady { ruleset, paths })
 }
 
-/// Enforce on the calling thread; returns the kernel's verdict (`fully-enforced`, ...).
-pub fn restrict(p: Prepared, mode: &str) -> Result<String, LaunchError> {
-    let status = p
-        .ruleset
-        .restrict_self()
-        .map_err(|e| LaunchError::new(Step::Landlock, 125, format!("landlock: {e}")))?;
-    let s = match status.ruleset {
-        RulesetStatus::FullyEnforced => "fully-enforced",
-        RulesetStatus::PartiallyEnforced => "partially-enforced",
-        RulesetStatus::NotEnforced => "not-enforced",
-    };
-    if mode == "enforce" && status.ruleset != RulesetStatus::FullyEnforced {
-        return Err(LaunchError::new(
+/// Enforce on the calling thread; in mode `enforce` only a fully enforced ruleset will do.
+pub fn restrict<K: Kernel>(
+    k: &mut K,
+    ready: RulesetReady<K::Ruleset>,
+    enforce: bool,
+) -> Result<LandlockStatus, LaunchError> {
+    let status = k
+        .landlock_restrict(ready.ruleset)
+        .map_err(|e| LaunchError::refused(Step::Landlock, format!("landlock: {e}")))?;
+    if enforce && status != LandlockStatus::FullyEnforced {
+        return Err(LaunchError::refused(
             Step::Landlock,
-            125,
-            format!("landlock: the kernel reports {s}; mode enforce requires fully-enforced"),
+            format!("landlock: the kernel reports {}; mode enforce requires fully-enforced", status.name()),
         ));
     }
-    Ok(s.to_string())
+    Ok(status)
 }

@@ -1,21 +1,17 @@
-//! `enforce run`: apply every tier to this process in a fixed order, verify, then exec in
-//! place. Any failure returns before exec, so the command never runs half-confined.
+//! [`Launcher`]: apply a [`Plan`] to this process step by step ([`Step`]), verify, report,
+//! then exec in place. Any failure returns before exec, so the command never runs
+//! half-confined.
 
-use std::collections::BTreeMap;
-use std::ffi::CString;
-use std::io::Write;
-use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
+use std::io::{Seek, Write};
 use std::path::PathBuf;
 
-use nix::sys::resource::{setrlimit, Resource, RLIM_INFINITY};
-use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
-
-use crate::error::{LaunchError, Step};
+use crate::command::Command;
+use crate::error::{Failure, LaunchError, Step};
 use crate::plan::Plan;
-use crate::report::Report;
-use crate::seccomp::{Flags, InstallError};
-use crate::{landlock, sys};
+use crate::report::{Applied, FailedReport, IsolationReport, Report};
+use crate::steps::{self, Prepared};
+use crate::sys::{Kernel, Linux};
+use crate::verify;
 
 /// Where the report goes.
 #[derive(Clone, Debug, Default)]
@@ -29,321 +25,149 @@ pub enum ReportTo {
     File(PathBuf),
 }
 
-/// Applies a [`Plan`] and execs.
-pub struct Launcher {
-    plan: Plan,
+/// Applies a [`Plan`] through a [`Kernel`] ([`Linux`] unless a test gives a fake).
+pub struct Launcher<'a, K: Kernel = Linux> {
+    plan: &'a Plan,
+    command: Option<Command>,
     report_to: ReportTo,
+    isolation: Option<IsolationReport>,
+    fail_at: Option<Step>,
+    kernel: K,
+}
+
+/// The steps run so far, and a failure injected by a test.
+struct Progress {
+    done: Vec<Step>,
     fail_at: Option<Step>,
 }
 
-const SECBIT_NO_SETUID_FIXUP: u32 = 1 << 2;
-
-fn resource(name: &str) -> Option<Resource> {
-    Some(match name {
-        "as" => Resource::RLIMIT_AS,
-        "core" => Resource::RLIMIT_CORE,
-        "cpu" => Resource::RLIMIT_CPU,
-        "data" => Resource::RLIMIT_DATA,
-        "fsize" => Resource::RLIMIT_FSIZE,
-        "locks" => Resource::RLIMIT_LOCKS,
-        "memlock" => Resource::RLIMIT_MEMLOCK,
-        "msgqueue" => Resource::RLIMIT_MSGQUEUE,
-        "nice" => Resource::RLIMIT_NICE,
-        "nofile" => Resource::RLIMIT_NOFILE,
-        "nproc" => Resource::RLIMIT_NPROC,
-        "rss" => Resource::RLIMIT_RSS,
-        "rtprio" => Resource::RLIMIT_RTPRIO,
-        "rttime" => Resource::RLIMIT_RTTIME,
-        "sigpending" => Resource::RLIMIT_SIGPENDING,
-        "stack" => Resource::RLIMIT_STACK,
-        _ => return None,
-    })
+impl Progress {
+    /// Run `step` unless a failure is injected there.
+    fn step<T>(&mut self, step: Step, f: impl FnOnce() -> Result<T, LaunchError>) -> Result<T, LaunchError> {
+        if self.fail_at == Some(step) {
+            return Err(LaunchError { step, failure: Failure::Injected });
+        }
+        let out = f()?;
+        self.done.push(step);
+        Ok(out)
+    }
 }
 
-fn cap_last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+impl<'a> Launcher<'a, Linux> {
+    /// A launcher for `plan` on this machine.
+    pub fn new(plan: &'a Plan, report_to: ReportTo) -> Launcher<'a, Linux> {
+        Launcher::with_kernel(plan, report_to, Linux)
+    }
 }
 
-fn caps_set(mask: u64) -> caps::CapsHashSet {
-    caps::all().into_iter().filter(|c| mask & c.bitmask() != 0).collect()
-}
+impl<'a, K: Kernel> Launcher<'a, K> {
+    /// A launcher for `plan` that makes its kernel calls through `kernel`.
+    pub fn with_kernel(plan: &'a Plan, report_to: ReportTo, kernel: K) -> Launcher<'a, K> {
+        Launcher { plan, command: None, report_to, isolation: None, fail_at: None, kernel }
+    }
 
-fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
-    status.lines().find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':'))).map(str::trim)
-}
+    /// The command to exec (resolved by the caller: in a container, once its root is in place).
+    pub fn command(mut self, command: Command) -> Self {
+        self.command = Some(command);
+        self
+    }
 
-impl Launcher {
-    /// A launcher for `plan`.
-    pub fn new(plan: Plan, report_to: ReportTo) -> Launcher {
-        Launcher { plan, report_to, fail_at: None }
+    /// What the isolation tier set up, for the report.
+    pub fn isolation(mut self, report: IsolationReport) -> Self {
+        self.isolation = Some(report);
+        self
     }
 
     /// Make `step` fail as if its system call had failed. For tests of the fail-closed
     /// property; `enforce` never sets it.
-    pub fn fail_at(mut self, step: Step) -> Launcher {
+    pub fn fail_at(mut self, step: Step) -> Self {
         self.fail_at = Some(step);
         self
     }
 
-    fn check(&self, step: Step, done: &mut Vec<String>) -> Result<(), LaunchError> {
-        if self.fail_at == Some(step) {
-            return Err(LaunchError::new(step, 125, "injected failure"));
+    /// Apply everything and exec. Returns the kernel, and `Ok` only when the kernel reports
+    /// the image replaced (a fake: the real one never returns from a successful exec).
+    pub fn exec(mut self) -> (K, Result<(), LaunchError>) {
+        let mut report_file = None;
+        let result = self.apply_and_exec(&mut report_file);
+        if let (Err(e), Some(mut f)) = (&result, report_file) {
+            // The report file was created before the failure: say what happened there too.
+            let failed = FailedReport::of(self.plan, e);
+            let text = serde_json::to_string_pretty(&failed).unwrap_or_default() + "\n";
+            let _ = f.set_len(0).and_then(|()| f.rewind()).and_then(|_| f.write_all(text.as_bytes()));
         }
-        done.push(step.name().to_string());
-        Ok(())
+        (self.kernel, result)
     }
 
-    /// Apply everything and exec. Returns only on failure; then nothing was exec'd.
+    /// Apply everything and exec; returns only why it did not.
     pub fn run(self) -> LaunchError {
-        let mut report_file = None;
-        let e = match self.apply_and_exec(&mut report_file) {
-            Ok(never) => match never {},
+        match self.exec().1 {
             Err(e) => e,
-        };
-        // The report file was created before the failure: say what happened there too.
-        if let Some(mut f) = report_file {
-            use std::io::Seek;
-            let _ = f.set_len(0);
-            let _ = f.rewind();
-            let v = serde_json::json!({
-                "profile": self.plan.profile,
-                "state": "failed",
-                "step": e.step.name(),
-                "error": e.message,
-                "exit_code": e.exit_code,
-            });
-            let _ = f.write_all((serde_json::to_string_pretty(&v).unwrap_or_default() + "\n").as_bytes());
+            Ok(()) => LaunchError::refused(Step::Exec, "the kernel returned from a successful exec"),
         }
-        e
     }
 
     /// Apply every step up to and including verification, without exec: for a process that
-    /// must stay (the runtime's PID-1 shim) under the same policy. The report goes where the
-    /// launcher was told.
-    pub fn confine(self) -> Result<(), LaunchError> {
-        let mut report_file = None;
-        self.apply(&mut report_file)
+    /// must stay (the runtime's PID-1 shim) under the same policy.
+    pub fn confine(mut self) -> (K, Result<Applied, LaunchError>) {
+        let result = self.apply(&mut None);
+        (self.kernel, result)
     }
 
-    fn apply_and_exec(
-        &self,
-        report_file: &mut Option<std::fs::File>,
-    ) -> Result<std::convert::Infallible, LaunchError> {
-        self.apply(report_file)?;
-        let plan = &self.plan;
-        // 13. exec in place: no extra process, signals reach the command directly.
-        if self.fail_at == Some(Step::Exec) {
-            return Err(LaunchError::new(Step::Exec, 126, "injected failure"));
-        }
-        let path = CString::new(plan.program.as_os_str().as_bytes())
-            .map_err(|_| LaunchError::new(Step::Exec, 126, "the command path contains a NUL byte"))?;
-        let e = nix::unistd::execv(&path, &plan.argv).unwrap_err();
-        let code = if e == nix::errno::Errno::ENOENT { 127 } else { 126 };
-        Err(LaunchError::new(
-            Step::Exec,
-            code,
-            format!("cannot execute {}: {}", plan.program.display(), e.desc()),
-        ))
+    fn apply_and_exec(&mut self, report_file: &mut Option<std::fs::File>) -> Result<(), LaunchError> {
+        let mut applied = self.apply(report_file)?;
+        let Some(command) = &self.command else {
+            return Err(LaunchError::refused(Step::Exec, "no command to execute"));
+        };
+        applied.steps.push(Step::Exec);
+        self.write_report(&applied, report_file)?;
+        // The file stays open (close-on-exec) so that a failing exec can still replace it.
+        let mut progress = Progress { done: Vec::new(), fail_at: self.fail_at };
+        progress.step(Step::Exec, || steps::exec(&mut self.kernel, command))
     }
 
-    fn apply(&self, report_file: &mut Option<std::fs::File>) -> Result<(), LaunchError> {
-        let plan = &self.plan;
-        let p = &plan.policy;
-        let shown = !matches!(self.report_to, ReportTo::None);
-        let mut report = Report::of_plan(plan, shown)?;
-        let mut done = Vec::new();
-        // The command was resolved when the plan was made.
-        self.check(Step::ResolveCommand, &mut done)?;
-
-        // 1. While still privileged and unrestricted: open /proc/self/status (read back after
-        //    Landlock and seccomp), the report file, and every Landlock path.
-        self.check(Step::Prepare, &mut done)?;
-        // thread-self: capabilities are per thread, and this thread is the one that execs.
-        let status = std::fs::File::open("/proc/thread-self/status").map_err(|e| {
-            LaunchError::new(Step::Prepare, 125, format!("cannot open /proc/thread-self/status: {e}"))
-        })?;
-        *report_file = match &self.report_to {
-            ReportTo::File(f) => Some(std::fs::File::create(f).map_err(|e| {
-                LaunchError::new(Step::Prepare, 125, format!("cannot create report {}: {e}", f.display()))
-            })?),
+    /// Every step in order, one line each; the step functions say why each sits where it does.
+    fn apply(&mut self, report_file: &mut Option<std::fs::File>) -> Result<Applied, LaunchError> {
+        let (plan, k) = (self.plan, &mut self.kernel);
+        let report_path = match &self.report_to {
+            ReportTo::File(p) => Some(p),
             _ => None,
         };
-        let prepared = match &plan.landlock {
-            Some(l) => landlock::prepare(l)?,
-            None => None,
-        };
-        if let (Some(pr), Some(l)) = (&prepared, report.landlock.as_mut()) {
-            l.paths = pr.paths.clone();
-            report.degraded.extend(
-                pr.paths.iter().filter_map(|p| p.note.as_ref().map(|n| format!("landlock {}: {n}", p.path))),
-            );
+        let mut run = Progress { done: Vec::new(), fail_at: self.fail_at };
+        run.step(Step::ResolveCommand, || Ok(()))?; // done when the command was made
+        let Prepared { status, report, ruleset, last_cap } =
+            run.step(Step::Prepare, || steps::prepare(k, plan, report_path))?;
+        *report_file = report;
+        let landlock_paths = ruleset.as_ref().map(|r| r.paths.clone()).unwrap_or_default();
+        run.step(Step::Rlimits, || steps::set_rlimits(k, plan))?;
+        run.step(Step::CloseFds, || steps::close_fds(k))?;
+        run.step(Step::Bounding, || steps::drop_bounding_set(k, plan, last_cap))?;
+        run.step(Step::Securebits, || steps::set_securebits(k, plan))?;
+        run.step(Step::SwitchUser, || steps::switch_user(k, plan))?;
+        run.step(Step::Capabilities, || steps::set_capabilities(k, plan, last_cap))?;
+        run.step(Step::NoNewPrivs, || steps::set_no_new_privs(k, plan))?;
+        let landlock = run.step(Step::Landlock, || steps::restrict_landlock(k, plan, ruleset))?;
+        run.step(Step::Seccomp, || steps::install_seccomp(k, plan))?;
+        let verified = run.step(Step::Verify, || verify::read_back(k, plan, &status, last_cap))?;
+        Ok(Applied { steps: run.done, landlock_paths, landlock, verified })
+    }
+
+    /// The report of what was applied, where it goes (built only when it is shown).
+    fn write_report(&self, applied: &Applied, file: &mut Option<std::fs::File>) -> Result<(), LaunchError> {
+        if matches!(self.report_to, ReportTo::None) {
+            return Ok(());
         }
-        let last_cap = cap_last_cap();
-
-        // 2. Resource limits, while raising a hard limit is still possible.
-        self.check(Step::Rlimits, &mut done)?;
-        for (name, r) in &p.process.rlimits {
-            let res = resource(name)
-                .ok_or_else(|| LaunchError::new(Step::Rlimits, 125, format!("unknown rlimit {name}")))?;
-            setrlimit(res, r.soft.unwrap_or(RLIM_INFINITY), r.hard.unwrap_or(RLIM_INFINITY))
-                .map_err(|e| LaunchError::sys(Step::Rlimits, &format!("setrlimit {name}"), e as i32))?;
-        }
-
-        // 3. No inherited fd survives exec (ours are close-on-exec already).
-        self.check(Step::CloseFds, &mut done)?;
-        sys::process::cloexec_from(3).map_err(|e| LaunchError::sys(Step::CloseFds, "close_range", e))?;
-
-        // 4. Bounding set: needs CAP_SETPCAP, still held.
-        self.check(Step::Bounding, &mut done)?;
-        for i in 0..=last_cap {
-            if plan.caps.bounding & (1u64 << i) == 0 {
-                sys::process::drop_bounding(i).map_err(|e| {
-                    LaunchError::sys(Step::Bounding, &format!("drop capability {i} from the bounding set"), e)
-                })?;
+        let mut report = Report::applied(self.plan, self.command.as_ref(), applied)?;
+        report.isolation = self.isolation.clone();
+        let text = report.to_json();
+        match (&self.report_to, file.as_mut()) {
+            (ReportTo::File(path), Some(f)) => f.write_all(text.as_bytes()).map_err(|e| {
+                LaunchError::refused(Step::Verify, format!("cannot write report {}: {e}", path.display()))
+            }),
+            _ => {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+                Ok(())
             }
         }
-
-        // 5. Securebits: also needs CAP_SETPCAP, which the final sets rarely keep, so before
-        //    them; with NO_SETUID_FIXUP the uid switch below leaves the capability sets alone.
-        self.check(Step::Securebits, &mut done)?;
-        let bits = p.process.securebits.bits;
-        let current = sys::process::securebits()
-            .map_err(|e| LaunchError::sys(Step::Securebits, "PR_GET_SECUREBITS", e))?;
-        if current != bits {
-            sys::process::set_securebits(bits)
-                .map_err(|e| LaunchError::sys(Step::Securebits, &format!("set securebits {bits:#x}"), e))?;
-        }
-
-        // 6. uid/gid, keeping capabilities across the switch.
-        self.check(Step::SwitchUser, &mut done)?;
-        let (uid, gid) = (p.process.uid, p.process.gid);
-        // In a user namespace whose setgroups is "deny" the group list is already fixed.
-        let setgroups_denied =
-            std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "deny").unwrap_or(false);
-        if nix::unistd::geteuid().is_root() && !setgroups_denied {
-            setgroups(&[]).map_err(|e| LaunchError::sys(Step::SwitchUser, "setgroups", e as i32))?;
-        }
-        if bits & SECBIT_NO_SETUID_FIXUP == 0 {
-            sys::process::set_keepcaps(true)
-                .map_err(|e| LaunchError::sys(Step::SwitchUser, "PR_SET_KEEPCAPS", e))?;
-        }
-        setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
-            .map_err(|e| LaunchError::sys(Step::SwitchUser, &format!("setresgid {gid}"), e as i32))?;
-        setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
-            .map_err(|e| LaunchError::sys(Step::SwitchUser, &format!("setresuid {uid}"), e as i32))?;
-
-        // 7. The four other sets, exactly: inheritable while the old permitted set still
-        //    covers it, then effective, then permitted; ambient last (needs both).
-        self.check(Step::Capabilities, &mut done)?;
-        let c = plan.caps;
-        let capset = |set, mask: u64, what: &str| {
-            caps::set(None, set, &caps_set(mask)).map_err(|e| {
-                LaunchError::new(Step::Capabilities, 125, format!("set the {what} capabilities: {e}"))
-            })
-        };
-        capset(caps::CapSet::Inheritable, c.inheritable, "inheritable")?;
-        capset(caps::CapSet::Effective, c.effective, "effective")?;
-        capset(caps::CapSet::Permitted, c.permitted, "permitted")?;
-        if bits & SECBIT_NO_SETUID_FIXUP == 0 {
-            // Only needed across setresuid; exec would clear it anyway.
-            sys::process::set_keepcaps(false)
-                .map_err(|e| LaunchError::sys(Step::Capabilities, "PR_SET_KEEPCAPS", e))?;
-        }
-        sys::process::clear_ambient()
-            .map_err(|e| LaunchError::sys(Step::Capabilities, "clear the ambient set", e))?;
-        for i in 0..=last_cap {
-            if c.ambient & (1u64 << i) != 0 {
-                sys::process::raise_ambient(i).map_err(|e| {
-                    LaunchError::sys(Step::Capabilities, &format!("raise ambient capability {i}"), e)
-                })?;
-            }
-        }
-
-        // 8. no_new_privs (Landlock and unprivileged seccomp need it too).
-        self.check(Step::NoNewPrivs, &mut done)?;
-        if report.no_new_privs {
-            sys::seccomp::set_no_new_privs()
-                .map_err(|e| LaunchError::sys(Step::NoNewPrivs, "PR_SET_NO_NEW_PRIVS", e))?;
-        }
-
-        // 9. Landlock.
-        self.check(Step::Landlock, &mut done)?;
-        if let (Some(pr), Some(l)) = (prepared, report.landlock.as_mut()) {
-            l.status = landlock::restrict(pr, &l.mode)?;
-        }
-
-        // 10. seccomp last: from here on only read, write and execve are needed.
-        self.check(Step::Seccomp, &mut done)?;
-        plan.filter.install(Flags::TSYNC, false).map_err(|e| match e {
-            InstallError::Seccomp { errno: libc::EACCES, .. } => LaunchError::new(
-                Step::Seccomp,
-                125,
-                "installing the seccomp filter needs no_new_privs or CAP_SYS_ADMIN; the profile sets neither",
-            ),
-            e => LaunchError::new(Step::Seccomp, 125, e.to_string()),
-        })?;
-
-        // 11. Read everything back; refuse to exec when it differs from the plan.
-        self.check(Step::Verify, &mut done)?;
-        let mut buf = vec![0u8; 8192];
-        let n = sys::process::pread_all(status.as_fd(), &mut buf)
-            .map_err(|e| LaunchError::sys(Step::Verify, "read /proc/thread-self/status", e))?;
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let all = if last_cap >= 63 { u64::MAX } else { (1u64 << (last_cap + 1)) - 1 };
-        let want: Vec<(&str, String)> = vec![
-            ("Uid", format!("{uid}\t{uid}\t{uid}\t{uid}")),
-            ("Gid", format!("{gid}\t{gid}\t{gid}\t{gid}")),
-            ("CapInh", format!("{:016x}", c.inheritable & all)),
-            ("CapPrm", format!("{:016x}", c.permitted & all)),
-            ("CapEff", format!("{:016x}", c.effective & all)),
-            ("CapBnd", format!("{:016x}", c.bounding & all)),
-            ("CapAmb", format!("{:016x}", c.ambient & all)),
-            ("NoNewPrivs", if report.no_new_privs { "1".into() } else { "0".into() }),
-            ("Seccomp", "2".into()),
-        ];
-        let mut verified = BTreeMap::new();
-        for (key, value) in want {
-            let got = status_field(&text, key).unwrap_or("").replace(' ', "\t");
-            if got != value {
-                return Err(LaunchError::new(
-                    Step::Verify,
-                    125,
-                    format!("{key} is `{got}` after applying the policy, expected `{value}`"),
-                ));
-            }
-            verified.insert(key.to_string(), got.replace('\t', " "));
-        }
-        let sb =
-            sys::process::securebits().map_err(|e| LaunchError::sys(Step::Verify, "PR_GET_SECUREBITS", e))?;
-        if sb != bits {
-            return Err(LaunchError::new(
-                Step::Verify,
-                125,
-                format!("securebits are {sb:#x}, expected {bits:#x}"),
-            ));
-        }
-        verified.insert("securebits".into(), format!("{sb:#x}"));
-        if let Some(f) = status_field(&text, "Seccomp_filters") {
-            verified.insert("Seccomp_filters".into(), f.to_string());
-        }
-        done.push(Step::Exec.name().to_string());
-        report.state = "applied".into();
-        report.steps = done;
-        report.verified = verified;
-        match (&self.report_to, report_file.as_mut()) {
-            (ReportTo::Stderr, _) => {
-                let _ = std::io::stderr().write_all(report.to_json().as_bytes());
-            }
-            (ReportTo::File(path), Some(f)) => f.write_all(report.to_json().as_bytes()).map_err(|e| {
-                LaunchError::new(Step::Verify, 125, format!("cannot write report {}: {e}", path.display()))
-            })?,
-            _ => {}
-        }
-        // The file stays open (close-on-exec) so that a failing exec can still replace the report.
-
-        Ok(())
     }
 }

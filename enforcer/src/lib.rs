@@ -1,29 +1,45 @@
 //! Applies a compiled Palisade policy to the current process, then execs the workload.
 //!
-//! Stages: a [`policy::Policy`] becomes a [`plan::Plan`] (command resolved, seccomp program
-//! compiled for this machine, Landlock ruleset chosen for this kernel's ABI: every input
-//! error is found here); [`launch::Launcher`] applies the plan step by step ([`error::Step`]),
-//! reads the result back from the kernel, writes the [`report::Report`] and execs in place.
-//! Any failure returns before exec: the workload never runs half-confined.
+//! Stages, one type each:
+//! - [`CompiledPolicy`]: a compile (from the compile cache, [`cache`]), with this machine's
+//!   seccomp program;
+//! - [`Plan`]: every decision, made before anything changes ([`Plan::new`]): ids, capability
+//!   sets, securebits, no_new_privs, limits, the seccomp filter for this machine, the Landlock
+//!   ruleset for this kernel's ABI; every input error is found here;
+//! - [`Launcher`]: applies the plan one named step at a time ([`Step`], `steps.rs`), reads the
+//!   result back from the kernel (`verify.rs`), and execs in place; any failure returns before
+//!   exec, so the workload never runs half-confined;
+//! - [`report::Report`]: what a plan applies, built from the plan and what the steps did.
 //!
-//! [`probe`] reports what the running kernel supports. Unsafe code lives only in [`sys`];
-//! each block says why it is sound.
+//! Every kernel call of the launch path goes through [`sys::Kernel`]: [`sys::Linux`] makes
+//! them, [`sys::fake::Recorder`] records them against a model of the process, so the order of
+//! the steps is unit-tested without root. [`probe`] reports what the running kernel supports.
+//! Unsafe code lives only in [`sys`]; each block says why it is sound.
 //!
-//! Test strategy: live tests run real processes under real filters (`tests/live_*.rs` here,
-//! and `tests/enforce_live.rs` at the workspace root for the `enforce` binary).
+//! Test strategy: unit tests of the steps against the fake (`launch_tests.rs`); live tests run
+//! real processes under real filters (`tests/live_*.rs` here, and `tests/enforce_live.rs` at
+//! the workspace root for the `enforce` binary).
 #![deny(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cache;
+pub mod command;
+pub mod compiled;
 pub mod error;
 pub mod landlock;
 pub mod launch;
+#[cfg(test)]
+mod launch_tests;
 pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod seccomp;
+mod steps;
 pub mod sys;
+mod verify;
 
-pub use error::{LaunchError, Step};
+pub use command::Command;
+pub use compiled::CompiledPolicy;
+pub use error::{Failure, LaunchError, Step};
 pub use launch::{Launcher, ReportTo};
-pub use plan::{Options, Plan};
+pub use plan::{Features, Options, Plan};

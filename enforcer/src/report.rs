@@ -1,26 +1,59 @@
-//! The report of `enforce run`: what was (or, with `--dry-run`, would be) applied.
+//! The report of `enforce run`: what a plan applies, built from the plan and, once applied,
+//! from what the steps did ([`Applied`]). It decides nothing.
 
 use std::collections::BTreeMap;
 
-use policy::caps::Cap;
+use policy::ir::{RlimitIr, TimeOffsets};
+use policy::vocab::{
+    CapSet, FsAccess, LandlockMode, NamespaceSet, NetAccess, Resource, ScopeSet, Securebits,
+};
 use serde::Serialize;
 
+use crate::command::Command;
 use crate::error::{LaunchError, Step};
 use crate::landlock::PathOutcome;
 use crate::plan::Plan;
+use crate::sys::LandlockStatus;
+
+/// What the steps did, for the report.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    /// The steps run, in order.
+    pub steps: Vec<Step>,
+    /// What each Landlock path rule granted.
+    pub landlock_paths: Vec<PathOutcome>,
+    /// What `landlock_restrict_self` reported.
+    pub landlock: Option<LandlockStatus>,
+    /// What was read back before exec (`/proc/self/status` fields, securebits).
+    pub verified: BTreeMap<String, String>,
+}
+
+/// Whether the report is a plan or what was applied.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// `--dry-run`: nothing was applied.
+    Planned,
+    /// Applied and verified; about to exec.
+    Applied,
+}
 
 /// One capability set.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct CapSetReport {
     /// As `/proc/self/status` shows it.
     pub mask: String,
-    /// `CAP_*` names.
-    pub caps: Vec<String>,
+    /// The capabilities.
+    pub caps: CapSet,
 }
 
-fn set(mask: u64) -> CapSetReport {
-    let caps = (0..64u8).filter(|i| mask & (1 << i) != 0).map(|i| Cap(i).name()).collect();
-    CapSetReport { mask: format!("{mask:016x}"), caps }
+/// Securebits.
+#[derive(Clone, Debug, Serialize)]
+pub struct SecurebitsReport {
+    /// `PR_SET_SECUREBITS` value.
+    pub value: String,
+    /// The bits set.
+    pub names: Securebits,
 }
 
 /// Seccomp as applied.
@@ -40,40 +73,120 @@ pub struct SeccompReport {
     pub flags: Vec<String>,
 }
 
+/// The kernel's Landlock ABI, or why there is none.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum KernelAbi {
+    /// The ABI.
+    Abi(u32),
+    /// Why Landlock is unavailable.
+    Unavailable(String),
+}
+
+/// Where Landlock stands.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LandlockState {
+    /// Not applied yet (`--dry-run`).
+    Planned,
+    /// Every handled right is enforced.
+    FullyEnforced,
+    /// Some are not.
+    PartiallyEnforced,
+    /// None is (no Landlock on this kernel, best-effort).
+    NotEnforced,
+}
+
 /// Landlock as applied.
 #[derive(Clone, Debug, Serialize)]
 pub struct LandlockReport {
     /// `enforce` or `best-effort`.
-    pub mode: String,
+    pub mode: LandlockMode,
     /// The profile's minimum ABI.
     pub min_abi: u32,
     /// The kernel's ABI, or why there is none.
-    pub kernel_abi: serde_json::Value,
+    pub kernel_abi: KernelAbi,
     /// ABI whose rights were used.
     pub abi_used: Option<u32>,
     /// What `landlock_restrict_self` reported (`planned` before it ran).
-    pub status: String,
+    pub status: LandlockState,
     /// Handled filesystem rights.
-    pub handled_fs: Vec<String>,
+    pub handled_fs: FsAccess,
     /// Handled network rights.
-    pub handled_net: Vec<String>,
+    pub handled_net: NetAccess,
     /// Scopes.
-    pub scoped: Vec<String>,
+    pub scoped: ScopeSet,
     /// Path rules.
     pub paths: Vec<PathOutcome>,
     /// Port rules: port → rights.
-    pub ports: BTreeMap<u16, Vec<String>>,
+    pub ports: BTreeMap<u16, NetAccess>,
     /// Rights the profile asks for that this ABI cannot enforce.
     pub dropped: Vec<String>,
+}
+
+/// The cgroup of a container.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum CgroupReport {
+    /// The profile sets no limit: no cgroup.
+    None,
+    /// Not made yet (`--dry-run`).
+    Planned {
+        /// The limits (`pids=16`, `memory=67108864`, `cpu=0.5`).
+        limits: Vec<String>,
+    },
+    /// The limits are in force.
+    Applied {
+        /// The cgroup, relative to each hierarchy's root.
+        path: String,
+        /// The limits (`pids=16`, `memory=67108864`, `cpu=0.5`).
+        limits: Vec<String>,
+    },
+    /// Limits mode `best-effort`, and the host could not apply them.
+    NotApplied {
+        /// The limits asked for.
+        limits: Vec<String>,
+        /// Why.
+        why: String,
+    },
+}
+
+/// The isolation tier as runtime-lite set it up.
+#[derive(Clone, Debug, Serialize)]
+pub struct IsolationReport {
+    /// The namespaces created (the others are the host's).
+    pub namespaces: NamespaceSet,
+    /// Container uid 0's mapping (`inside host count`).
+    pub uid_map: String,
+    /// Container gid 0's mapping.
+    pub gid_map: String,
+    /// The host name set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The clock offsets of the time namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_offsets: Option<TimeOffsets>,
+    /// The root: a directory, or the host root.
+    pub rootfs: String,
+    /// Every mount made, in order (`TYPE SOURCE -> TARGET (OPTIONS)`).
+    pub mounts: Vec<String>,
+    /// Paths hidden from the workload.
+    pub masked: Vec<String>,
+    /// Paths made read-only.
+    pub readonly: Vec<String>,
+    /// The cgroup and its limits.
+    pub cgroup: CgroupReport,
+    /// What was optional and could not be done.
+    pub notes: Vec<String>,
 }
 
 /// The whole report.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
-    /// Profile name.
+    /// The profile as given.
     pub profile: String,
-    /// `applied` (verified, about to exec) or `planned` (`--dry-run`).
-    pub state: String,
+    /// A plan, or what was applied.
+    pub state: State,
     /// The executable and its arguments.
     pub command: Vec<String>,
     /// uid.
@@ -81,111 +194,147 @@ pub struct Report {
     /// gid (also the only group).
     pub gid: u32,
     /// The five capability sets.
-    pub capabilities: BTreeMap<String, CapSetReport>,
+    pub capabilities: BTreeMap<&'static str, CapSetReport>,
     /// Securebits value and names.
-    pub securebits: serde_json::Value,
+    pub securebits: SecurebitsReport,
     /// PR_SET_NO_NEW_PRIVS.
     pub no_new_privs: bool,
     /// Resource limits (`null` = unlimited).
-    pub rlimits: serde_json::Value,
+    pub rlimits: BTreeMap<Resource, RlimitIr>,
     /// Seccomp.
     pub seccomp: SeccompReport,
     /// Landlock (`null`: off).
     pub landlock: Option<LandlockReport>,
+    /// Namespaces, mounts and limits (containers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<IsolationReport>,
     /// What is weaker than the profile asks, and why.
     pub degraded: Vec<String>,
     /// The steps run, in order.
-    pub steps: Vec<String>,
+    pub steps: Vec<Step>,
     /// What was read back before exec (`/proc/self/status` fields, securebits).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub verified: BTreeMap<String, String>,
 }
 
+/// The report file after a failure: which step failed and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailedReport<'a> {
+    /// The profile as given.
+    pub profile: &'a str,
+    /// Always `failed`.
+    pub state: &'static str,
+    /// The step that failed.
+    pub step: Step,
+    /// Why.
+    pub error: String,
+    /// `enforce`'s exit status.
+    pub exit_code: i32,
+}
+
+impl<'a> FailedReport<'a> {
+    /// The report of `e`.
+    pub fn of(plan: &'a Plan, e: &LaunchError) -> FailedReport<'a> {
+        FailedReport {
+            profile: &plan.profile,
+            state: "failed",
+            step: e.step,
+            error: e.failure.to_string(),
+            exit_code: e.exit_code(),
+        }
+    }
+}
+
 impl Report {
-    /// The plan as a report (nothing applied yet). Fails only when the plan's seccomp tables,
-    /// as the compile cache stored them, do not decode.
-    pub fn planned(plan: &Plan) -> Result<Report, LaunchError> {
-        Report::of_plan(plan, true)
+    /// The plan, nothing applied. Fails only when the policy's seccomp tables, as the compile
+    /// cache stored them, do not decode.
+    pub fn planned(plan: &Plan, command: Option<&Command>) -> Result<Report, LaunchError> {
+        Report::build(plan, command, None)
     }
 
-    /// [`Report::planned`]; without `seccomp_summary` the program's digest and verdict counts
-    /// are left empty (for a report that is never shown: they cost more than the rest).
-    pub(crate) fn of_plan(plan: &Plan, seccomp_summary: bool) -> Result<Report, LaunchError> {
-        let verdicts = match seccomp_summary {
-            true => plan.seccomp_verdicts().map_err(|e| LaunchError::new(Step::Prepare, 125, e))?,
-            false => BTreeMap::new(),
-        };
-        let p = &plan.policy;
-        let c = plan.caps;
-        let capabilities = [
-            ("bounding", c.bounding),
-            ("permitted", c.permitted),
-            ("effective", c.effective),
-            ("inheritable", c.inheritable),
-            ("ambient", c.ambient),
-        ]
-        .into_iter()
-        .map(|(n, m)| (n.to_string(), set(m)))
-        .collect();
+    /// What `plan` applied, as `applied` says.
+    pub fn applied(plan: &Plan, command: Option<&Command>, applied: &Applied) -> Result<Report, LaunchError> {
+        Report::build(plan, command, Some(applied))
+    }
+
+    fn build(
+        plan: &Plan,
+        command: Option<&Command>,
+        applied: Option<&Applied>,
+    ) -> Result<Report, LaunchError> {
+        let verdicts = plan.seccomp_verdicts().map_err(|e| LaunchError::refused(Step::Prepare, e))?;
+        let capabilities = plan
+            .caps
+            .sets()
+            .into_iter()
+            .map(|(n, set)| (n, CapSetReport { mask: format!("{:016x}", set.bits()), caps: set }))
+            .collect();
+        let mut degraded = plan.degraded.clone();
         let landlock = plan.landlock.as_ref().map(|l| {
-            let abi = l.abi.as_ref();
+            let abi = l.ruleset.as_ref();
+            let planned_paths = abi.into_iter().flat_map(|a| &a.paths).map(|p| PathOutcome {
+                path: p.path.clone(),
+                allowed: p.allowed,
+                note: None,
+            });
+            let paths: Vec<PathOutcome> = match applied {
+                Some(a) => a.landlock_paths.clone(),
+                None => planned_paths.collect(),
+            };
+            degraded.extend(
+                paths.iter().filter_map(|p| p.note.as_ref().map(|n| format!("landlock {}: {n}", p.path))),
+            );
+            let status = match (abi, applied.and_then(|a| a.landlock)) {
+                (None, _) => LandlockState::NotEnforced,
+                (Some(_), None) => LandlockState::Planned,
+                (Some(_), Some(LandlockStatus::FullyEnforced)) => LandlockState::FullyEnforced,
+                (Some(_), Some(LandlockStatus::PartiallyEnforced)) => LandlockState::PartiallyEnforced,
+                (Some(_), Some(LandlockStatus::NotEnforced)) => LandlockState::NotEnforced,
+            };
             LandlockReport {
-                mode: l.mode.clone(),
+                mode: l.mode,
                 min_abi: l.min_abi,
                 kernel_abi: match &l.kernel_abi {
-                    Ok(k) => serde_json::json!(k),
-                    Err(why) => serde_json::json!(why),
+                    Ok(k) => KernelAbi::Abi(*k),
+                    Err(why) => KernelAbi::Unavailable(why.clone()),
                 },
                 abi_used: abi.map(|a| a.abi),
-                status: if abi.is_some() { "planned".into() } else { "not-enforced".into() },
-                handled_fs: abi.map(|a| a.handled_fs.clone()).unwrap_or_default(),
-                handled_net: abi.map(|a| a.handled_net.clone()).unwrap_or_default(),
-                scoped: abi.map(|a| a.scoped.clone()).unwrap_or_default(),
-                paths: abi
-                    .map(|a| {
-                        a.paths
-                            .iter()
-                            .map(|p| PathOutcome {
-                                path: p.path.clone(),
-                                allowed: p.allowed.clone(),
-                                note: None,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                ports: abi
-                    .map(|a| a.ports.iter().map(|p| (p.port, p.allowed.clone())).collect())
-                    .unwrap_or_default(),
+                status,
+                handled_fs: abi.map_or(FsAccess::EMPTY, |a| a.handled_fs),
+                handled_net: abi.map_or(NetAccess::EMPTY, |a| a.handled_net),
+                scoped: abi.map_or(ScopeSet::EMPTY, |a| a.scoped),
+                paths,
+                ports: abi.map(|a| a.ports.iter().map(|p| (p.port, p.allowed)).collect()).unwrap_or_default(),
                 dropped: abi.map(|a| a.dropped.clone()).unwrap_or_default(),
             }
         });
+        let program = &plan.seccomp.program;
         Ok(Report {
             profile: plan.profile.clone(),
-            state: "planned".into(),
-            command: std::iter::once(plan.program.display().to_string())
-                .chain(plan.argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()))
-                .collect(),
-            uid: p.process.uid,
-            gid: p.process.gid,
+            state: if applied.is_some() { State::Applied } else { State::Planned },
+            command: command.map(Command::words).unwrap_or_default(),
+            uid: plan.uid,
+            gid: plan.gid,
             capabilities,
-            securebits: serde_json::json!({
-                "value": format!("{:#x}", p.process.securebits.bits),
-                "names": p.process.securebits.names,
-            }),
-            no_new_privs: p.process.no_new_privs || plan.landlock.as_ref().is_some_and(|l| l.abi.is_some()),
-            rlimits: serde_json::to_value(&p.process.rlimits).unwrap_or_default(),
+            securebits: SecurebitsReport {
+                value: format!("{:#x}", plan.securebits.bits()),
+                names: plan.securebits,
+            },
+            no_new_privs: plan.no_new_privs,
+            rlimits: plan.rlimits.iter().copied().collect(),
             seccomp: SeccompReport {
-                target: plan.seccomp.target.name().into(),
-                arches: plan.seccomp.arches.iter().map(|a| a.name().to_string()).collect(),
-                instructions: plan.seccomp.insns.len(),
-                sha256: if seccomp_summary { plan.seccomp_sha256() } else { String::new() },
+                target: program.target.name().into(),
+                arches: program.arches.iter().map(|a| a.name().to_string()).collect(),
+                instructions: program.insns.len(),
+                sha256: plan.seccomp_sha256(),
                 verdicts,
                 flags: vec!["TSYNC".into()],
             },
             landlock,
-            degraded: plan.degraded.clone(),
-            steps: vec![],
-            verified: BTreeMap::new(),
+            isolation: None,
+            degraded,
+            steps: applied.map(|a| a.steps.clone()).unwrap_or_default(),
+            verified: applied.map(|a| a.verified.clone()).unwrap_or_default(),
         })
     }
 

@@ -20,9 +20,15 @@ impl Origin {
         Origin { file: file.into(), line, column }
     }
 
-    /// `file:line`, the short form used in the IR and in explanations.
-    pub fn short(&self) -> String {
-        format!("{}:{}", self.file, self.line)
+    /// Read `file:line:column` back (as [`Origin`]'s `Display` writes it); `file:line`, as
+    /// the IR wrote origins before it kept columns, reads with column 0.
+    pub fn parse(text: &str) -> Option<Origin> {
+        let (rest, last) = text.rsplit_once(':')?;
+        let last: u64 = last.parse().ok()?;
+        match rest.rsplit_once(':').and_then(|(file, line)| Some((file, line.parse::<u64>().ok()?))) {
+            Some((file, line)) => Some(Origin::new(file, line, last)),
+            None => Some(Origin::new(rest, last, 0)),
+        }
     }
 }
 
@@ -177,5 +183,20 @@ impl Diagnostics {
         } else {
             Ok(self.items)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Origin;
+
+    #[test]
+    fn origins_read_back_from_their_text() {
+        for o in [Origin::new("builtin:web", 12, 5), Origin::new("/a:b/p.yaml", 1, 1), Origin::new("x", 0, 0)]
+        {
+            assert_eq!(Origin::parse(&o.to_string()), Some(o));
+        }
+        assert_eq!(Origin::parse("builtin:web:12"), Some(Origin::new("builtin:web", 12, 0)));
+        assert_eq!(Origin::parse("default"), None);
     }
 }

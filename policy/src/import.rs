@@ -10,12 +10,13 @@
 use std::collections::BTreeMap;
 
 use crate::action::Action;
-use crate::caps::DOCKER_DEFAULT;
 use crate::error::{Diagnostic, Error, Origin};
-use crate::frontend::docker::{DockerArg, DockerFilter, DockerProfile, DockerSyscall};
-use crate::frontend::profile::{ArgCond, ArgOp, ArgValue, Capabilities, Profile, Rule, Seccomp, When};
+use crate::formats::docker::{DockerArg, DockerFilter, DockerProfile, DockerSyscall};
+use crate::frontend::profile::{ArgCond, ArgValue, Capabilities, Profile, Rule, Seccomp, When};
 use crate::frontend::spanned::Sp;
+use crate::ir::ArgOp;
 use crate::syscalls::Arch;
+use crate::vocab::caps::DOCKER_DEFAULT;
 
 /// The imported profile and what the importer had to say.
 #[derive(Debug)]

@@ -2,7 +2,8 @@
 //!
 //! One YAML profile describes a workload's capabilities, seccomp filter and Landlock rules.
 //! The compiler reads it (and every profile it `extends`), checks every name with a
-//! `file:line:column` diagnostic, and builds a canonical [`ir::Policy`]. Backends turn the IR
+//! `file:line:column` diagnostic ([`frontend`]), and builds a canonical [`ir::Policy`] whose
+//! values are typed ([`vocab`]). Backends turn the IR
 //! into each tier's form: capability sets ([`backend::caps`]), Docker/OCI seccomp JSON
 //! ([`backend::seccomp`]) and Landlock rulesets per ABI ([`backend::landlock`]).
 //!
@@ -22,17 +23,17 @@
 pub mod action;
 pub mod backend;
 pub mod builtin;
-pub mod caps;
 pub mod diff;
 pub mod error;
+pub mod explain;
+pub mod formats;
 pub mod frontend;
 pub mod import;
 pub mod ir;
-pub mod landlock_rights;
 pub mod lint;
-pub mod report;
 pub mod simulate;
 pub mod syscalls;
+pub mod vocab;
 
 pub use action::Action;
 pub use error::{Diagnostic, Error, Origin, Severity};
@@ -61,7 +62,7 @@ pub struct Input {
 }
 
 fn compiled(layers: Vec<frontend::loader::Layer>, opts: &CompileOptions) -> Result<Compiled, Error> {
-    let (policy, warnings) = ir::build(&layers, opts)?;
+    let (policy, warnings) = frontend::check::check(&layers, opts)?;
     let inputs = layers
         .into_iter()
         .filter(|l| !l.file.starts_with("builtin:"))

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::action::Action;
 use crate::backend::seccomp::bpf::{self, Program};
+use crate::explain::{parse_args, parse_query};
 use crate::ir::Policy;
-use crate::report::{parse_args, parse_query};
 use crate::syscalls::{consts, table, Arch};
 
 /// One call: a syscall name or number and up to six arguments.

@@ -1,146 +1,170 @@
-//! The container's channel to its launcher: a close-on-exec pipe. Any process inside may write
-//! one failure (`CODE MESSAGE`) before it exits; a successful exec closes its end. The PID-1
-//! shim ends with the workload's exit status (`exit CODE`), so that the launcher can return it
-//! without waiting for the kernel to tear the namespaces down.
+//! Typed messages between the processes of a container, one JSON object a line over a
+//! close-on-exec pipe. Each direction has its own message type:
+//! - [`Go`]: the launcher to PID 1, once the ids are mapped and PID 1 is in its cgroup (a
+//!   closed pipe without it means stop);
+//! - [`Status`]: any process inside to the launcher: the first failure (nothing ran, or the
+//!   command could not be executed), then the shim's report of the workload's exit status (so
+//!   the launcher need not wait for the namespaces' teardown); a successful exec closes the
+//!   writer's end;
+//! - [`Start`]: a detached container's keeper to the `enforce run -d` that started it.
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{BufRead, BufReader, Write};
+use std::marker::PhantomData;
+use std::os::fd::OwnedFd;
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::shim;
+use crate::error::SysError;
 
-/// Write end, inherited by every process inside.
-pub struct Sender(pub OwnedFd);
-
-/// Read end, kept by the launcher.
-pub struct Receiver(pub OwnedFd);
-
-/// A new channel.
-pub fn channel() -> std::io::Result<(Sender, Receiver)> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    Ok((Sender(w), Receiver(r)))
+/// The launcher to PID 1.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Go {
+    /// Go on.
+    Go,
 }
 
-impl Sender {
-    fn line(&self, line: &str) {
-        let mut f = std::fs::File::from(self.0.try_clone().expect("dup of a pipe fd"));
-        let _ = f.write_all(line.as_bytes());
+/// A container's processes to the launcher.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// A process inside failed; the code is the launcher's exit status.
+    Failed {
+        /// 125 (nothing ran), 126 (cannot execute), 127 (not found).
+        code: i32,
+        /// Why.
+        message: String,
+    },
+    /// The workload exited with this status (from the shim, last thing before it exits).
+    Exited(i32),
+}
+
+/// A detached container's keeper to the caller.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Start {
+    /// PID 1 runs and the state says so.
+    Started,
+    /// It did not start; nothing is left behind.
+    Failed {
+        /// The exit status for the caller.
+        code: i32,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The writing end.
+pub struct Sender<M> {
+    fd: OwnedFd,
+    of: PhantomData<M>,
+}
+
+/// The reading end.
+pub struct Receiver<M> {
+    fd: OwnedFd,
+    of: PhantomData<M>,
+}
+
+/// A new channel (a close-on-exec pipe).
+pub fn channel<M>() -> Result<(Sender<M>, Receiver<M>), SysError> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SysError::errno("pipe", e))?;
+    Ok((Sender { fd: w, of: PhantomData }, Receiver { fd: r, of: PhantomData }))
+}
+
+impl<M: Serialize> Sender<M> {
+    /// Send one message (best effort: a reader that is gone has nothing to learn).
+    pub fn send(&self, m: &M) {
+        let Ok(mut line) = serde_json::to_string(m) else { return };
+        line.push('\n');
+        if let Ok(fd) = self.fd.try_clone() {
+            let _ = std::fs::File::from(fd).write_all(line.as_bytes());
+        }
     }
 
-    /// Report a failure.
-    pub fn fail(&self, code: i32, message: &str) {
-        self.line(&format!("{code} {message}\n"));
-    }
-
-    /// Report the workload's exit status (the shim, last thing before it exits).
-    pub fn exited(&self, code: i32) {
-        self.line(&format!("exit {code}\n"));
+    /// Another handle on the same end (for a process that outlives this one's copy).
+    pub fn try_clone(&self) -> Result<Sender<M>, SysError> {
+        let fd = self.fd.try_clone().map_err(|e| SysError::io("dup a pipe", e))?;
+        Ok(Sender { fd, of: PhantomData })
     }
 }
 
-/// What the launcher learned: the container's exit status and the first failure reported.
+impl<M: DeserializeOwned> Receiver<M> {
+    /// The next message; `None` once every writer is gone (or on a line that is not one).
+    pub fn recv(self) -> Option<M> {
+        let mut line = String::new();
+        BufReader::new(std::fs::File::from(self.fd)).read_line(&mut line).ok()?;
+        serde_json::from_str(line.trim_end()).ok()
+    }
+
+    /// The descriptor, for a caller that polls it.
+    pub(crate) fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+}
+
+/// The messages of `text` (complete lines only), in order.
+pub(crate) fn parse_all<M: DeserializeOwned>(text: &str) -> Vec<M> {
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// What the launcher learned from a container: its exit status and the first failure.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Outcome {
     /// The exit status (the shim's report, or PID 1's own).
     pub status: i32,
-    /// The first failure written to the channel.
+    /// The first failure reported.
     pub failure: Option<(i32, String)>,
 }
 
-/// The first failure line of `text`, and the exit status line if there is one.
-fn parse(text: &str) -> (Option<(i32, String)>, Option<i32>) {
+/// The first failure of `text`, and the exit status if it was reported.
+pub(crate) fn summary(text: &str) -> (Option<(i32, String)>, Option<i32>) {
     let mut failure = None;
-    for line in text.lines() {
-        if let Some(code) = line.strip_prefix("exit ") {
-            return (failure, code.parse().ok());
-        }
-        if failure.is_none() {
-            failure = line.split_once(' ').and_then(|(c, m)| Some((c.parse().ok()?, m.to_string())));
+    for m in parse_all::<Status>(text) {
+        match m {
+            Status::Exited(code) => return (failure, Some(code)),
+            Status::Failed { code, message } if failure.is_none() => failure = Some((code, message)),
+            Status::Failed { .. } => {}
         }
     }
     (failure, None)
 }
 
-impl Receiver {
-    /// Wait for the container whose PID 1 is `child`, forwarding the waited signals to it
-    /// (they must be blocked). With `early`, return as soon as the shim reports the exit
-    /// status; otherwise (or without a shim) once PID 1 has exited and every writer is gone.
-    pub fn wait(self, child: Pid, early: bool) -> Outcome {
-        let mut pipe = std::fs::File::from(self.0);
-        let mut text = String::new();
-        let Ok(signals) =
-            SignalFd::with_flags(&shim::waited(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        else {
-            // No signalfd: wait as the shim does, then read what was written.
-            let status = shim::supervise(child, None);
-            let _ = pipe.read_to_string(&mut text);
-            return Outcome { status, failure: parse(&text).0 };
-        };
-        let mut pipe_open = true;
-        loop {
-            let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-            if pipe_open {
-                fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLIN));
-            }
-            if poll(&mut fds, PollTimeout::NONE).is_err() {
-                continue;
-            }
-            let pipe_ready = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
-            if pipe_ready {
-                let mut buf = [0u8; 4096];
-                match pipe.read(&mut buf) {
-                    Ok(0) | Err(_) => pipe_open = false,
-                    Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
-                }
-                if let (failure, Some(status)) = parse(&text) {
-                    if early {
-                        return Outcome { status, failure };
-                    }
-                }
-            }
-            while let Ok(Some(info)) = signals.read_signal() {
-                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else { continue };
-                if sig != Signal::SIGCHLD {
-                    let _ = kill(child, sig);
-                    continue;
-                }
-                while let Ok(s) = waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
-                    if s == WaitStatus::StillAlive {
-                        break;
-                    }
-                    if s.pid() == Some(child) {
-                        if let Some(code) = shim::exit_code(s) {
-                            // PID 1 is gone, and with it every process inside: read to the end.
-                            let _ = pipe.read_to_string(&mut text);
-                            return Outcome { status: code, failure: parse(&text).0 };
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::*;
+
+    fn lines(ms: &[Status]) -> String {
+        ms.iter().map(|m| serde_json::to_string(m).unwrap() + "\n").collect()
+    }
 
     #[test]
     fn the_first_failure_and_the_exit_status_are_read_back() {
-        assert_eq!(parse(""), (None, None));
-        assert_eq!(parse("exit 3\n"), (None, Some(3)));
+        let failed = |code, m: &str| Status::Failed { code, message: m.into() };
+        assert_eq!(summary(""), (None, None));
+        assert_eq!(summary(&lines(&[Status::Exited(3)])), (None, Some(3)));
+        let t = lines(&[failed(126, "cannot execute /x\nsecond line"), Status::Exited(126)]);
+        assert_eq!(summary(&t), (Some((126, "cannot execute /x\nsecond line".into())), Some(126)));
         assert_eq!(
-            parse("126 cannot execute /x\nexit 126\n"),
-            (Some((126, "cannot execute /x".into())), Some(126))
+            summary(&lines(&[failed(125, "first"), failed(125, "second")])),
+            (Some((125, "first".into())), None)
         );
-        assert_eq!(parse("125 first\n125 second\n"), (Some((125, "first".into())), None));
         // A failure written after the status (nothing writes one) is not the container's.
-        assert_eq!(parse("exit 0\n125 late\n"), (None, Some(0)));
-        assert_eq!(parse("exit x\n"), (None, None));
+        assert_eq!(summary(&lines(&[Status::Exited(0), failed(125, "late")])), (None, Some(0)));
+        // Half a line is not a message yet.
+        let half = &lines(&[Status::Exited(7)])[..5];
+        assert_eq!(summary(half), (None, None));
+    }
+
+    #[test]
+    fn messages_cross_a_pipe() {
+        let (tx, rx) = channel::<Start>().unwrap();
+        tx.send(&Start::Failed { code: 127, message: "x: command not found".into() });
+        drop(tx);
+        assert_eq!(rx.recv(), Some(Start::Failed { code: 127, message: "x: command not found".into() }));
+        let (tx, rx) = channel::<Go>().unwrap();
+        drop(tx);
+        assert_eq!(rx.recv(), None, "a closed pipe is not a go");
     }
 }

@@ -2,7 +2,35 @@
 
 use policy::ir::IsolationIr;
 
-/// One uid or gid mapping line: `inside host count`.
+/// Why the mapping cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdmapError {
+    /// `map_root_to: 0`, or a default that would be.
+    #[error("container root must not map to host root")]
+    HostRoot,
+    /// A normal user can map only their own id.
+    #[error("cannot map container root to host uid {wanted} without privilege (only to your own uid {own}); run enforce as root")]
+    NotOwn {
+        /// The uid the profile asks for.
+        wanted: u32,
+        /// The caller's.
+        own: u32,
+    },
+    /// Writing the maps failed.
+    #[error("cannot map container root to host uid {host} ({count} ids): {source}; is the range free and are user namespaces enabled?")]
+    Write {
+        /// First host id.
+        host: u32,
+        /// How many.
+        count: u32,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One uid or gid mapping line: `0 host count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mapping {
     /// First host id.
@@ -11,32 +39,38 @@ pub struct Mapping {
     pub count: u32,
 }
 
+impl std::fmt::Display for Mapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "0 {} {}", self.host, self.count)
+    }
+}
+
 /// The host uid and gid ranges for container 0: `map_root_to` or, by default, 100000 with
 /// 65536 ids when the launcher is root, else the caller's own ids (one each).
-pub fn mappings(iso: &IsolationIr) -> Result<(Mapping, Mapping), String> {
+pub fn mappings(iso: &IsolationIr) -> Result<(Mapping, Mapping), IdmapError> {
     let euid = nix::unistd::geteuid().as_raw();
     let egid = nix::unistd::getegid().as_raw();
     if euid == 0 {
         let host = iso.map_root_to.unwrap_or(100_000);
         if host == 0 {
-            return Err("container root must not map to host root".into());
+            return Err(IdmapError::HostRoot);
         }
         let m = Mapping { host, count: 65536 };
         return Ok((m, m));
     }
     match iso.map_root_to {
-        Some(u) if u != euid => Err(format!(
-            "cannot map container root to host uid {u} without privilege (only to your own uid {euid}); run enforce as root"
-        )),
+        Some(wanted) if wanted != euid => Err(IdmapError::NotOwn { wanted, own: euid }),
         _ => Ok((Mapping { host: euid, count: 1 }, Mapping { host: egid, count: 1 })),
     }
 }
 
 /// Write `setgroups` (deny), `uid_map` and `gid_map` of process `pid`.
-pub fn write_maps(pid: i32, uid: Mapping, gid: Mapping) -> std::io::Result<()> {
+pub fn write_maps(pid: i32, uid: Mapping, gid: Mapping) -> Result<(), IdmapError> {
     let base = format!("/proc/{pid}");
-    std::fs::write(format!("{base}/setgroups"), "deny")?;
-    std::fs::write(format!("{base}/uid_map"), format!("0 {} {}\n", uid.host, uid.count))?;
-    std::fs::write(format!("{base}/gid_map"), format!("0 {} {}\n", gid.host, gid.count))?;
-    Ok(())
+    let write = || -> std::io::Result<()> {
+        std::fs::write(format!("{base}/setgroups"), "deny")?;
+        std::fs::write(format!("{base}/uid_map"), format!("{uid}\n"))?;
+        std::fs::write(format!("{base}/gid_map"), format!("{gid}\n"))
+    };
+    write().map_err(|source| IdmapError::Write { host: uid.host, count: uid.count, source })
 }

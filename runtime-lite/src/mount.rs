@@ -1,7 +1,8 @@
 //! The container's mount tree, built by PID 1 inside the new user and mount namespaces:
 //! private propagation, the root bind-mounted, /proc, a minimal /dev, /sys read-only (when the
 //! network namespace is ours), the profile's mounts, pivot_root with the old root detached,
-//! then masked and read-only paths and a read-only root.
+//! then masked and read-only paths and a read-only root. Every mount made is recorded for the
+//! report.
 
 use std::path::{Path, PathBuf};
 
@@ -9,22 +10,78 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use policy::ir::{IsolationIr, MountIr};
 
+use crate::error::SysError;
+
 /// Device nodes bind-mounted from the host into /dev.
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
-fn err(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
-    format!("{what} {}: {e}", path.display())
+/// What the mount tree is made of, for the report.
+#[derive(Clone, Debug, Default)]
+pub struct Done {
+    /// Every mount, in order: `TYPE SOURCE -> TARGET (OPTIONS)`, targets as the container sees
+    /// them.
+    pub mounts: Vec<String>,
+    /// Paths hidden (those that exist).
+    pub masked: Vec<String>,
+    /// Paths made read-only (those that exist and were not already).
+    pub readonly: Vec<String>,
+    /// What was optional and could not be done.
+    pub notes: Vec<String>,
 }
 
-fn mnt(
-    src: Option<&str>,
-    target: &Path,
-    fstype: Option<&str>,
-    flags: MsFlags,
-    data: Option<&str>,
-) -> Result<(), String> {
-    mount(src, target, fstype, flags, data)
-        .map_err(|e| err(&format!("mount {}", fstype.or(src).unwrap_or("")), target, e))
+/// Builds the tree under one root and records what it mounts.
+struct Tree {
+    root: PathBuf,
+    done: Done,
+}
+
+fn fail(what: &str, path: &Path, e: impl Into<std::io::Error>) -> SysError {
+    SysError::io(format!("{what} {}", path.display()), e.into())
+}
+
+impl Tree {
+    /// The container's view of `path` (under the root until the pivot, itself after).
+    fn shown(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.root) {
+            Ok(rest) => format!("/{}", rest.display()),
+            Err(_) => path.display().to_string(),
+        }
+    }
+
+    fn mount(
+        &mut self,
+        src: Option<&str>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), SysError> {
+        let kind = fstype.unwrap_or(if flags.contains(MsFlags::MS_BIND) { "bind" } else { "remount" });
+        mount(src, target, fstype, flags, data)
+            .map_err(|e| fail(&format!("mount {}", fstype.or(src).unwrap_or("")), target, e))?;
+        let mut options: Vec<&str> = Vec::new();
+        if flags.contains(MsFlags::MS_RDONLY) {
+            options.push("ro");
+        }
+        if let Some(d) = data {
+            options.push(d);
+        }
+        let from = match (kind, src) {
+            ("bind", Some(s)) => format!("{s} -> "),
+            _ => String::new(),
+        };
+        let opts = if options.is_empty() { String::new() } else { format!(" ({})", options.join(",")) };
+        let line = format!("{kind} {from}{}{opts}", self.shown(target));
+        self.done.mounts.push(line);
+        Ok(())
+    }
+
+    /// Make the mount at `path` read-only (keeping the flags a user namespace locks).
+    fn remount_readonly(&mut self, path: &Path) -> Result<(), SysError> {
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(path);
+        mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+            .map_err(|e| fail("remount read-only", path, e))
+    }
 }
 
 /// The flags a remount must keep (in a user namespace the kernel locks them).
@@ -48,63 +105,58 @@ fn locked_flags(path: &Path) -> MsFlags {
     f
 }
 
-/// Make the mount at `path` read-only.
-pub fn remount_readonly(path: &Path) -> Result<(), String> {
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(path);
-    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
-        .map_err(|e| err("remount read-only", path, e))
-}
-
-fn need_dir(p: &Path) -> Result<(), String> {
+fn need_dir(p: &Path) -> Result<(), SysError> {
     if p.is_dir() {
         return Ok(());
     }
-    std::fs::create_dir_all(p).map_err(|e| err("missing mount point (create it in the rootfs)", p, e))
+    std::fs::create_dir_all(p).map_err(|e| fail("missing mount point (create it in the rootfs)", p, e))
 }
 
-fn need_file(p: &Path) -> Result<(), String> {
+fn need_file(p: &Path) -> Result<(), SysError> {
     if p.exists() {
         return Ok(());
     }
-    std::fs::write(p, b"").map_err(|e| err("missing mount point (create it in the rootfs)", p, e))
+    std::fs::write(p, b"").map_err(|e| fail("missing mount point (create it in the rootfs)", p, e))
 }
 
 fn inside(root: &Path, target: &str) -> PathBuf {
     root.join(target.trim_start_matches('/'))
 }
 
-fn user_mount(root: &Path, m: &MountIr) -> Result<(), String> {
-    let target = inside(root, &m.target);
-    match m.kind.as_str() {
-        "bind" => {
-            let src = m.source.as_deref().unwrap_or("");
-            if Path::new(src).is_dir() {
+fn user_mount(t: &mut Tree, m: &MountIr) -> Result<(), SysError> {
+    let target = inside(&t.root, m.target());
+    match m {
+        MountIr::Bind { source, readonly, .. } => {
+            if Path::new(source).is_dir() {
                 need_dir(&target)?;
             } else {
                 need_file(&target)?;
             }
-            mnt(Some(src), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-            if m.readonly {
-                remount_readonly(&target)?;
+            t.mount(Some(source), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            if *readonly {
+                t.remount_readonly(&target)?;
+                if let Some(last) = t.done.mounts.last_mut() {
+                    last.push_str(" (ro)");
+                }
             }
         }
-        _ => {
+        MountIr::Tmpfs { readonly, size, .. } => {
             need_dir(&target)?;
-            let data = m.size.map(|s| format!("size={s},mode=1777")).unwrap_or_else(|| "mode=1777".into());
+            let data = size.map(|s| format!("size={s},mode=1777")).unwrap_or_else(|| "mode=1777".into());
             let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-            if m.readonly {
+            if *readonly {
                 flags |= MsFlags::MS_RDONLY;
             }
-            mnt(Some("tmpfs"), &target, Some("tmpfs"), flags, Some(&data))?;
+            t.mount(Some("tmpfs"), &target, Some("tmpfs"), flags, Some(&data))?;
         }
     }
     Ok(())
 }
 
-fn dev(root: &Path) -> Result<(), String> {
-    let d = root.join("dev");
+fn dev(t: &mut Tree) -> Result<(), SysError> {
+    let d = t.root.join("dev");
     need_dir(&d)?;
-    mnt(
+    t.mount(
         Some("tmpfs"),
         &d,
         Some("tmpfs"),
@@ -116,22 +168,17 @@ fn dev(root: &Path) -> Result<(), String> {
         if !host.exists() {
             continue;
         }
-        let t = d.join(n);
-        std::fs::write(&t, b"").map_err(|e| err("create", &t, e))?;
-        mnt(Some(host.to_str().unwrap_or("")), &t, None, MsFlags::MS_BIND, None)?;
+        let target = d.join(n);
+        std::fs::write(&target, b"").map_err(|e| fail("create", &target, e))?;
+        t.mount(host.to_str(), &target, None, MsFlags::MS_BIND, None)?;
     }
     let pts = d.join("pts");
-    std::fs::create_dir(&pts).map_err(|e| err("mkdir", &pts, e))?;
-    mnt(
-        Some("devpts"),
-        &pts,
-        Some("devpts"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=620"),
-    )?;
+    std::fs::create_dir(&pts).map_err(|e| fail("mkdir", &pts, e))?;
+    let pts_options = Some("newinstance,ptmxmode=0666,mode=620");
+    t.mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, pts_options)?;
     let shm = d.join("shm");
-    std::fs::create_dir(&shm).map_err(|e| err("mkdir", &shm, e))?;
-    mnt(
+    std::fs::create_dir(&shm).map_err(|e| fail("mkdir", &shm, e))?;
+    t.mount(
         Some("tmpfs"),
         &shm,
         Some("tmpfs"),
@@ -145,85 +192,89 @@ fn dev(root: &Path) -> Result<(), String> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        std::os::unix::fs::symlink(to, d.join(link)).map_err(|e| err("symlink", &d.join(link), e))?;
+        std::os::unix::fs::symlink(to, d.join(link)).map_err(|e| fail("symlink", &d.join(link), e))?;
     }
     Ok(())
 }
 
-/// What could not be set up but was optional.
-pub type Notes = Vec<String>;
-
-/// Build the tree under `rootfs` (or the host root) and pivot into it.
-pub fn setup(iso: &IsolationIr, rootfs: Option<&Path>, new_netns: bool) -> Result<Notes, String> {
-    let mut notes = Vec::new();
-    mnt(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+/// Build the tree under `rootfs` (or the host root, read-only) and pivot into it.
+pub fn setup(iso: &IsolationIr, rootfs: Option<&Path>, new_netns: bool) -> Result<Done, SysError> {
+    let mut t = Tree { root: PathBuf::from("/"), done: Done::default() };
+    // Nothing mounted from here on propagates to the host.
+    let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    mount(None::<&str>, "/", None::<&str>, private, None::<&str>)
+        .map_err(|e| fail("make private", Path::new("/"), e))?;
     let root: PathBuf = match rootfs {
         Some(r) => r.to_path_buf(),
         None => {
             // The host root, through a staging tmpfs (pivot_root needs a mount point that is not /).
             let stage = Path::new("/tmp");
-            mnt(
-                Some("tmpfs"),
-                stage,
-                Some("tmpfs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                Some("mode=700"),
-            )?;
+            let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+            mount(Some("tmpfs"), stage, Some("tmpfs"), flags, Some("mode=700"))
+                .map_err(|e| fail("mount tmpfs", stage, e))?;
             let r = stage.join("root");
-            std::fs::create_dir(&r).map_err(|e| err("mkdir", &r, e))?;
-            mnt(Some("/"), &r, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            std::fs::create_dir(&r).map_err(|e| fail("mkdir", &r, e))?;
+            mount(Some("/"), &r, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .map_err(|e| fail("mount /", &r, e))?;
             r
         }
     };
     if !root.is_dir() {
-        return Err(format!("rootfs {} is not a directory", root.display()));
+        return Err(fail("rootfs", &root, std::io::Error::from(std::io::ErrorKind::NotADirectory)));
     }
-    mnt(Some(root.to_str().unwrap_or("")), &root, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    t.root = root.clone();
+    t.mount(root.to_str(), &root, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
     let proc_dir = root.join("proc");
     need_dir(&proc_dir)?;
-    mnt(
+    t.mount(
         Some("proc"),
         &proc_dir,
         Some("proc"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         None,
     )?;
-    dev(&root)?;
+    dev(&mut t)?;
     let sys = root.join("sys");
     if sys.is_dir() {
         let ro = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-        if !new_netns || mnt(Some("sysfs"), &sys, Some("sysfs"), ro, None).is_err() {
-            notes.push("/sys left empty (sysfs needs a network namespace of our own)".into());
+        if !new_netns || t.mount(Some("sysfs"), &sys, Some("sysfs"), ro, None).is_err() {
+            t.done.notes.push("/sys left empty (sysfs needs a network namespace of our own)".into());
         }
     }
     for m in &iso.mounts {
-        user_mount(&root, m)?;
+        user_mount(&mut t, m)?;
     }
-    std::env::set_current_dir(&root).map_err(|e| err("chdir", &root, e))?;
-    nix::unistd::pivot_root(".", ".").map_err(|e| err("pivot_root", &root, e))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| format!("detach the old root: {e}"))?;
-    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))?;
+    std::env::set_current_dir(&root).map_err(|e| fail("chdir", &root, e))?;
+    nix::unistd::pivot_root(".", ".").map_err(|e| fail("pivot_root", &root, e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| SysError::errno("detach the old root", e))?;
+    std::env::set_current_dir("/").map_err(|e| fail("chdir", Path::new("/"), e))?;
+    t.root = PathBuf::from("/");
     for p in &iso.masked_paths {
         let path = Path::new(p);
         match std::fs::symlink_metadata(path) {
             Ok(m) if m.is_dir() => {
-                mnt(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0"))?
+                t.mount(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0"))?
             }
-            Ok(_) => mnt(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
-            Err(_) => {}
+            Ok(_) => t.mount(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
+            Err(_) => continue,
         }
+        t.done.masked.push(p.clone());
     }
     for p in &iso.readonly_paths {
         let path = Path::new(p);
         // A path on a mount that is read-only already (/sys, mounted so above) needs nothing.
         let readonly = statvfs(path).is_ok_and(|st| st.flags().contains(FsFlags::ST_RDONLY));
         if path.exists() && !readonly {
-            mnt(Some(p), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-            remount_readonly(path)?;
+            t.mount(Some(p), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            t.remount_readonly(path)?;
+            t.done.readonly.push(p.clone());
+        } else if path.exists() {
+            t.done.readonly.push(p.clone());
         }
     }
     if iso.readonly_rootfs {
-        remount_readonly(Path::new("/"))?;
+        t.remount_readonly(Path::new("/"))?;
+        t.done.readonly.push("/".into());
     }
-    Ok(notes)
+    Ok(t.done)
 }

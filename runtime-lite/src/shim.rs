@@ -112,3 +112,12 @@ pub fn shrink() {
         crate::sys::drop_text_pages(start, end - start);
     }
 }
+
+/// Clear every capability set of this process (the shim only waits after this).
+pub fn drop_all_capabilities() {
+    for set in
+        [caps::CapSet::Ambient, caps::CapSet::Inheritable, caps::CapSet::Effective, caps::CapSet::Permitted]
+    {
+        let _ = caps::clear(None, set);
+    }
+}

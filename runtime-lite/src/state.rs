@@ -6,6 +6,58 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Why a container's state cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// There is none.
+    #[error("no container named `{0}`")]
+    NoSuch(String),
+    /// It does not parse.
+    #[error("{}: corrupt state: {why}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// It cannot be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where a container is in its life.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    /// Being started.
+    Created,
+    /// PID 1 runs.
+    Running,
+    /// It has exited; `exit_code` says how.
+    Exited,
+    /// The state says it runs (or is being started) but its process is gone: the keeper died
+    /// without recording an exit. Never stored.
+    Stale,
+}
+
+impl std::fmt::Display for ContainerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ContainerStatus::Created => "created",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Exited => "exited",
+            ContainerStatus::Stale => "stale",
+        })
+    }
+}
+
 /// The runtime directory.
 pub fn runtime_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("PALISADE_RUNTIME_DIR") {
@@ -31,8 +83,8 @@ pub struct State {
     pub command: Vec<String>,
     /// Root filesystem.
     pub rootfs: Option<String>,
-    /// `created`, `running`, `exited`.
-    pub status: String,
+    /// Where it is in its life (as recorded).
+    pub status: ContainerStatus,
     /// Host pid of the keeper (the process that supervises and logs).
     pub keeper_pid: i32,
     /// Host pid of the container's PID 1.
@@ -76,20 +128,22 @@ pub fn valid_name(name: &str) -> bool {
 
 impl State {
     /// Load the state of `name`.
-    pub fn load(name: &str) -> Result<State, String> {
-        let p = dir(name).join("state.json");
-        let text = std::fs::read_to_string(&p).map_err(|_| format!("no container named `{name}`"))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: corrupt state: {e}", p.display()))
+    pub fn load(name: &str) -> Result<State, StateError> {
+        let path = dir(name).join("state.json");
+        let text = std::fs::read_to_string(&path).map_err(|_| StateError::NoSuch(name.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path, why: e.to_string() })
     }
 
     /// Write atomically.
-    pub fn save(&self) -> Result<(), String> {
+    pub fn save(&self) -> Result<(), StateError> {
         let d = dir(&self.name);
-        std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
         let tmp = d.join("state.json.tmp");
-        let json = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, json).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, d.join("state.json")).map_err(|e| format!("{}: {e}", d.display()))
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&d)?;
+            std::fs::write(&tmp, serde_json::to_string_pretty(self).map_err(std::io::Error::other)?)?;
+            std::fs::rename(&tmp, d.join("state.json"))
+        };
+        write().map_err(|source| StateError::Write { path: d.join("state.json"), source })
     }
 
     /// Whether the recorded PID 1 is still that process.
@@ -101,12 +155,15 @@ impl State {
     }
 
     /// The status as checked against the kernel: a `running` state whose process is gone is
-    /// `stale` (the keeper died without recording an exit).
-    pub fn checked_status(&self) -> String {
-        match self.status.as_str() {
-            "running" if !self.alive() => "stale".into(),
-            "created" if !Path::new(&format!("/proc/{}", self.keeper_pid)).exists() => "stale".into(),
-            s => s.into(),
+    /// stale (the keeper died without recording an exit), as is a `created` one whose keeper
+    /// is gone.
+    pub fn checked_status(&self) -> ContainerStatus {
+        match self.status {
+            ContainerStatus::Running if !self.alive() => ContainerStatus::Stale,
+            ContainerStatus::Created if !Path::new(&format!("/proc/{}", self.keeper_pid)).exists() => {
+                ContainerStatus::Stale
+            }
+            s => s,
         }
     }
 }

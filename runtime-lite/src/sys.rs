@@ -5,6 +5,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::unistd::ForkResult;
 
+use crate::error::SysError;
+
 /// `fork()`. Sound because every caller is single-threaded at that point (enforce has no
 /// threads, nor do the processes of the runtime), so the child cannot inherit a lock held by
 /// another thread; the child only continues this program or execs.
@@ -36,10 +38,10 @@ pub fn fork_into(flags: nix::sched::CloneFlags) -> nix::Result<ForkResult> {
 }
 
 /// `dup2(fd, to)` onto a standard descriptor.
-pub fn dup2(fd: &OwnedFd, to: i32) -> Result<(), String> {
+pub fn dup2(fd: &OwnedFd, to: i32) -> Result<(), SysError> {
     // SAFETY: dup2 of an open descriptor we own onto 0, 1 or 2 of this process.
     if unsafe { libc::dup2(fd.as_raw_fd(), to) } < 0 {
-        return Err(format!("dup2: {}", std::io::Error::last_os_error()));
+        return Err(SysError::io(format!("dup2 onto fd {to}"), std::io::Error::last_os_error()));
     }
     Ok(())
 }
@@ -54,13 +56,13 @@ pub fn close_stdout_stderr() {
 }
 
 /// Set IFF_UP|IFF_RUNNING on the interface `lo`.
-pub fn loopback_up() -> Result<(), String> {
+pub fn loopback_up() -> Result<(), SysError> {
     // SAFETY: a datagram socket we close below; `ifreq` is a plain C struct we own and
     // initialise (name NUL-terminated within its 16 bytes).
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
         if fd < 0 {
-            return Err(format!("socket: {}", std::io::Error::last_os_error()));
+            return Err(SysError::io("socket", std::io::Error::last_os_error()));
         }
         let mut req: libc::ifreq = std::mem::zeroed();
         for (i, b) in b"lo\0".iter().enumerate() {
@@ -68,11 +70,11 @@ pub fn loopback_up() -> Result<(), String> {
         }
         let mut result = Ok(());
         if libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) < 0 {
-            result = Err(format!("SIOCGIFFLAGS lo: {}", std::io::Error::last_os_error()));
+            result = Err(SysError::io("SIOCGIFFLAGS lo", std::io::Error::last_os_error()));
         } else {
             req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
             if libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req) < 0 {
-                result = Err(format!("SIOCSIFFLAGS lo: {}", std::io::Error::last_os_error()));
+                result = Err(SysError::io("SIOCSIFFLAGS lo", std::io::Error::last_os_error()));
             }
         }
         libc::close(fd);

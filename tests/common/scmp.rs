@@ -8,7 +8,7 @@ use std::io::Read;
 
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use policy::backend::seccomp::bpf::{insn, SockFilter};
-use policy::frontend::docker::{DockerFilter, DockerProfile};
+use policy::formats::docker::{DockerFilter, DockerProfile};
 
 /// libseccomp's optimisation level: 1 = linear list, 2 = binary tree.
 #[derive(Clone, Copy, Debug)]

@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-use crate::caps::{Cap, DOCKER_DEFAULT};
 use crate::ir::Policy;
+use crate::vocab::caps::docker_default;
+use crate::vocab::CapSet;
 
 /// What the caps tier applies.
 #[derive(Clone, Debug, Serialize)]
@@ -11,7 +12,7 @@ pub struct CapsOutput {
     /// `uid:gid`.
     pub user: String,
     /// The sets with names and `/proc/self/status` masks.
-    pub sets: Vec<CapSet>,
+    pub sets: Vec<CapSetOutput>,
     /// Securebits value (`PR_SET_SECUREBITS`).
     pub securebits: String,
     /// `PR_SET_NO_NEW_PRIVS`.
@@ -22,32 +23,25 @@ pub struct CapsOutput {
 
 /// One capability set.
 #[derive(Clone, Debug, Serialize)]
-pub struct CapSet {
+pub struct CapSetOutput {
     /// `bounding`, `permitted`, ...
     pub set: &'static str,
     /// Hex mask as in `/proc/self/status` (`CapBnd:` ...).
     pub mask: String,
-    /// `CAP_*` names.
-    pub caps: Vec<String>,
-}
-
-fn mask_of(names: &[String]) -> u64 {
-    names.iter().filter_map(|n| Cap::parse(n)).fold(0, |m, c| m | 1 << c.0)
+    /// The capabilities.
+    pub caps: CapSet,
 }
 
 /// Docker flags giving the same capabilities, user and no_new_privs.
 pub fn docker_cli(policy: &Policy) -> Vec<String> {
-    let granted = &policy.capabilities.granted;
-    let default: Vec<String> = DOCKER_DEFAULT.iter().filter_map(|c| Cap::parse(c)).map(Cap::name).collect();
-    let mut sorted_default = default.clone();
-    sorted_default.sort_by_key(|n| Cap::parse(n).map(|c| c.0));
+    let granted = policy.capabilities.granted;
     let mut out = Vec::new();
-    if *granted != sorted_default {
+    if granted != docker_default() {
         out.push("--cap-drop".into());
         out.push("ALL".into());
-        for c in granted {
+        for c in granted.iter() {
             out.push("--cap-add".into());
-            out.push(c.trim_start_matches("CAP_").to_string());
+            out.push(c.name().trim_start_matches("CAP_").to_string());
         }
     }
     let p = &policy.process;
@@ -64,22 +58,16 @@ pub fn docker_cli(policy: &Policy) -> Vec<String> {
 
 /// Build the caps output.
 pub fn caps_output(policy: &Policy) -> CapsOutput {
-    let c = &policy.capabilities;
-    let set = |name, caps: &Vec<String>| CapSet {
-        set: name,
-        mask: format!("{:016x}", mask_of(caps)),
-        caps: caps.clone(),
-    };
+    let sets = policy
+        .capabilities
+        .sets()
+        .into_iter()
+        .map(|(set, caps)| CapSetOutput { set, mask: format!("{:016x}", caps.bits()), caps })
+        .collect();
     CapsOutput {
         user: format!("{}:{}", policy.process.uid, policy.process.gid),
-        sets: vec![
-            set("bounding", &c.bounding),
-            set("permitted", &c.permitted),
-            set("effective", &c.effective),
-            set("inheritable", &c.inheritable),
-            set("ambient", &c.ambient),
-        ],
-        securebits: format!("{:#x}", policy.process.securebits.bits),
+        sets,
+        securebits: format!("{:#x}", policy.process.securebits.bits.bits()),
         no_new_privs: policy.process.no_new_privs,
         docker_cli: docker_cli(policy),
     }

@@ -3,16 +3,17 @@
 use serde::Serialize;
 
 use crate::ir::Policy;
-use crate::landlock_rights::{self as rights, MAX_ABI, SCOPES, SCOPE_ABI};
+use crate::vocab::landlock::MAX_ABI;
+use crate::vocab::{Flag, FsAccess, LandlockMode, NetAccess, NetRight, ScopeSet};
 
 /// The Landlock plan for every ABI.
 #[derive(Clone, Debug, Serialize)]
 pub struct LandlockOutput {
-    /// `enforce`, `best-effort` or `off`.
-    pub mode: String,
+    /// How strictly it is applied.
+    pub mode: LandlockMode,
     /// Lowest ABI the profile accepts in enforce mode.
     pub min_abi: u32,
-    /// One entry per ABI 1..=MAX_ABI.
+    /// One entry per ABI 1..=MAX_ABI (none when the mode is `off`).
     pub abis: Vec<AbiPlan>,
 }
 
@@ -25,11 +26,11 @@ pub struct AbiPlan {
     /// best-effort mode; in enforce mode: `abi >= min_abi`).
     pub accepted: bool,
     /// `handled_access_fs`.
-    pub handled_fs: Vec<String>,
+    pub handled_fs: FsAccess,
     /// `handled_access_net`.
-    pub handled_net: Vec<String>,
+    pub handled_net: NetAccess,
     /// `scoped`.
-    pub scoped: Vec<String>,
+    pub scoped: ScopeSet,
     /// Path rules (`allowed_access` ∩ handled).
     pub paths: Vec<PathPlan>,
     /// Port rules.
@@ -44,7 +45,7 @@ pub struct PathPlan {
     /// Path.
     pub path: String,
     /// Allowed rights.
-    pub allowed: Vec<String>,
+    pub allowed: FsAccess,
 }
 
 /// One `LANDLOCK_RULE_NET_PORT`.
@@ -53,63 +54,63 @@ pub struct PortPlan {
     /// TCP port.
     pub port: u16,
     /// Allowed rights.
-    pub allowed: Vec<String>,
+    pub allowed: NetAccess,
 }
 
 /// Build the plan.
 pub fn landlock_output(policy: &Policy) -> LandlockOutput {
     let l = &policy.landlock;
-    let mut abis = Vec::new();
-    if l.mode != "off" {
-        for abi in 1..=MAX_ABI {
-            let fs = if l.restrict_fs { rights::all_fs(abi) } else { 0 };
-            let net = if l.network.is_some() { rights::all_net(abi) } else { 0 };
-            let mut dropped = Vec::new();
-            let mut paths = Vec::new();
-            for p in &l.filesystem {
-                let bits = p.access.iter().filter_map(|a| rights::parse_access(a)).fold(0, |b, x| b | x);
-                for d in rights::fs_names(bits & !fs) {
-                    dropped.push(format!("{}: {d}", p.path));
-                }
-                paths.push(PathPlan { path: p.path.clone(), allowed: rights::fs_names(bits & fs) });
+    let abis = match l.mode {
+        LandlockMode::Off => vec![],
+        _ => (1..=MAX_ABI).map(|abi| abi_plan(policy, abi)).collect(),
+    };
+    LandlockOutput { mode: l.mode, min_abi: l.min_abi, abis }
+}
+
+/// The ruleset of one ABI.
+pub fn abi_plan(policy: &Policy, abi: u32) -> AbiPlan {
+    let l = &policy.landlock;
+    let fs = if l.restrict_fs { FsAccess::for_abi(abi) } else { FsAccess::EMPTY };
+    let net = if l.network.is_some() { NetAccess::for_abi(abi) } else { NetAccess::EMPTY };
+    let mut dropped = Vec::new();
+    let mut paths = Vec::new();
+    for p in &l.filesystem {
+        for d in (p.access - fs).names() {
+            dropped.push(format!("{}: {d}", p.path));
+        }
+        paths.push(PathPlan { path: p.path.clone(), allowed: p.access & fs });
+    }
+    let mut ports = Vec::new();
+    if let Some(n) = &l.network {
+        if net.is_empty() {
+            dropped.push("network: bind_tcp, connect_tcp".into());
+        }
+        let mut all: Vec<u16> = n.bind.iter().chain(&n.connect).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        for port in all {
+            let mut allowed = NetAccess::EMPTY;
+            if n.bind.contains(&port) {
+                allowed.insert(NetRight::BindTcp);
             }
-            let mut ports = Vec::new();
-            if let Some(n) = &l.network {
-                if net == 0 {
-                    dropped.push("network: bind_tcp, connect_tcp".into());
-                }
-                let mut all: Vec<u16> = n.bind.iter().chain(&n.connect).copied().collect();
-                all.sort_unstable();
-                all.dedup();
-                for port in all {
-                    let mut bits = 0;
-                    if n.bind.contains(&port) {
-                        bits |= 1;
-                    }
-                    if n.connect.contains(&port) {
-                        bits |= 2;
-                    }
-                    if bits & net != 0 {
-                        ports.push(PortPlan { port, allowed: rights::net_names(bits & net) });
-                    }
-                }
+            if n.connect.contains(&port) {
+                allowed.insert(NetRight::ConnectTcp);
             }
-            let scoped: Vec<String> = if abi >= SCOPE_ABI { l.scopes.clone() } else { vec![] };
-            if abi < SCOPE_ABI {
-                dropped.extend(l.scopes.iter().map(|s| format!("scope: {s}")));
+            if !(allowed & net).is_empty() {
+                ports.push(PortPlan { port, allowed: allowed & net });
             }
-            debug_assert!(SCOPES.len() == 2);
-            abis.push(AbiPlan {
-                abi,
-                accepted: l.mode == "best-effort" || abi >= l.min_abi,
-                handled_fs: rights::fs_names(fs),
-                handled_net: rights::net_names(net),
-                scoped,
-                paths,
-                ports,
-                dropped,
-            });
         }
     }
-    LandlockOutput { mode: l.mode.clone(), min_abi: l.min_abi, abis }
+    let scoped = l.scopes & ScopeSet::for_abi(abi);
+    dropped.extend((l.scopes - scoped).iter().map(|s| format!("scope: {}", s.name())));
+    AbiPlan {
+        abi,
+        accepted: l.mode == LandlockMode::BestEffort || abi >= l.min_abi,
+        handled_fs: fs,
+        handled_net: net,
+        scoped,
+        paths,
+        ports,
+        dropped,
+    }
 }

@@ -1,24 +1,20 @@
 //! Capabilities: per capability, the sets it joined or left.
 
-use std::collections::BTreeSet;
-
 use super::{Change, Class, Tier};
 use crate::ir::CapsIr;
+use crate::vocab::CapSet;
 
-fn sets(c: &CapsIr) -> [(&'static str, &Vec<String>); 6] {
-    [
-        ("granted", &c.granted),
-        ("bounding", &c.bounding),
-        ("permitted", &c.permitted),
-        ("effective", &c.effective),
-        ("inheritable", &c.inheritable),
-        ("ambient", &c.ambient),
-    ]
+fn sets(c: &CapsIr) -> [(&'static str, CapSet); 6] {
+    let [b, p, e, i, a] = c.sets();
+    [("granted", c.granted), b, p, e, i, a]
 }
 
 pub(super) fn caps(old: &CapsIr, new: &CapsIr, out: &mut Vec<Change>) {
-    let all: BTreeSet<&String> = sets(old).into_iter().chain(sets(new)).flat_map(|(_, v)| v.iter()).collect();
-    for cap in all {
+    let all = sets(old).into_iter().chain(sets(new)).fold(CapSet::EMPTY, |a, (_, s)| a | s);
+    // By name, as the report lists them.
+    let mut caps: Vec<_> = all.iter().collect();
+    caps.sort_by_key(|c| c.name());
+    for cap in caps {
         let (mut added, mut removed) = (Vec::new(), Vec::new());
         for ((name, o), (_, n)) in sets(old).into_iter().zip(sets(new)) {
             match (o.contains(cap), n.contains(cap)) {
@@ -29,11 +25,11 @@ pub(super) fn caps(old: &CapsIr, new: &CapsIr, out: &mut Vec<Change>) {
         }
         if !added.is_empty() {
             let m = format!("added to {}", added.join(", "));
-            out.push(Change::new(Tier::Capabilities, Class::Widen, cap.as_str(), m));
+            out.push(Change::new(Tier::Capabilities, Class::Widen, cap.name(), m));
         }
         if !removed.is_empty() {
             let m = format!("removed from {}", removed.join(", "));
-            out.push(Change::new(Tier::Capabilities, Class::Narrow, cap.as_str(), m));
+            out.push(Change::new(Tier::Capabilities, Class::Narrow, cap.name(), m));
         }
     }
 }

@@ -5,17 +5,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{more_is_wider, Change, Class, Tier};
 use crate::ir::{beneath, LandlockIr, PathRuleIr};
+use crate::vocab::{FsAccess, LandlockMode};
 
-fn strictness(mode: &str) -> u8 {
+fn strictness(mode: LandlockMode) -> u8 {
     match mode {
-        "enforce" => 2,
-        "best-effort" => 1,
-        _ => 0,
+        LandlockMode::Enforce => 2,
+        LandlockMode::BestEffort => 1,
+        LandlockMode::Off => 0,
     }
 }
 
-fn effective<'a>(rules: &'a [PathRuleIr], path: &str) -> BTreeSet<&'a str> {
-    rules.iter().filter(|r| r.covers(path)).flat_map(|r| r.access.iter().map(String::as_str)).collect()
+fn effective(rules: &[PathRuleIr], path: &str) -> BTreeSet<&'static str> {
+    let access = rules.iter().filter(|r| r.covers(path)).fold(FsAccess::EMPTY, |a, r| a | r.access);
+    access.names().into_iter().collect()
 }
 
 fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
@@ -25,10 +27,10 @@ fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 pub(super) fn landlock(old: &LandlockIr, new: &LandlockIr, out: &mut Vec<Change>) {
     let change = |class, subject: &str, message: String| Change::new(Tier::Landlock, class, subject, message);
     if old.mode != new.mode {
-        let class = more_is_wider(strictness(&new.mode), strictness(&old.mode));
+        let class = more_is_wider(strictness(new.mode), strictness(old.mode));
         out.push(change(class, "mode", format!("{} → {}", old.mode, new.mode)));
     }
-    if old.min_abi != new.min_abi && new.mode != "off" && old.mode != "off" {
+    if old.min_abi != new.min_abi && new.mode != LandlockMode::Off && old.mode != LandlockMode::Off {
         // A lower minimum accepts kernels that enforce less.
         let class = more_is_wider(new.min_abi, old.min_abi);
         out.push(change(class, "min_abi", format!("{} → {}", old.min_abi, new.min_abi)));
@@ -72,10 +74,10 @@ pub(super) fn landlock(old: &LandlockIr, new: &LandlockIr, out: &mut Vec<Change>
         }
         (None, None) => {}
     }
-    for s in new.scopes.iter().filter(|s| !old.scopes.contains(s)) {
+    for s in (new.scopes - old.scopes).names() {
         out.push(change(Class::Narrow, &format!("scope {s}"), "now scoped".into()));
     }
-    for s in old.scopes.iter().filter(|s| !new.scopes.contains(s)) {
+    for s in (old.scopes - new.scopes).names() {
         out.push(change(Class::Widen, &format!("scope {s}"), "no longer scoped".into()));
     }
 }

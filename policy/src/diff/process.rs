@@ -2,6 +2,7 @@
 
 use super::{more_is_wider, Change, Class, Tier};
 use crate::ir::{IsolationIr, MountIr, Policy, RlimitIr};
+use crate::vocab::{NetworkMode, Resource};
 
 fn fmt_limit(v: Option<u64>) -> String {
     v.map_or_else(|| "unlimited".to_string(), |v| v.to_string())
@@ -29,11 +30,10 @@ pub(super) fn process(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
         let class = if n.no_new_privs { Class::Narrow } else { Class::Widen };
         out.push(change(class, "no_new_privs", format!("{} → {}", o.no_new_privs, n.no_new_privs)));
     }
-    let dropped: Vec<&String> =
-        o.securebits.names.iter().filter(|b| !n.securebits.names.contains(b)).collect();
-    let added: Vec<&String> = n.securebits.names.iter().filter(|b| !o.securebits.names.contains(b)).collect();
+    let dropped = (o.securebits.bits - n.securebits.bits).names();
+    let added = (n.securebits.bits - o.securebits.bits).names();
     if !dropped.is_empty() {
-        let names: Vec<&str> = dropped.iter().map(|s| s.as_str()).collect();
+        let names = dropped;
         // The bits keep root (and setuid-root programs) from regaining capabilities; a non-root
         // user under no_new_privs can get neither.
         let (class, why) = match n.uid != 0 && n.no_new_privs {
@@ -43,11 +43,11 @@ pub(super) fn process(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
         out.push(change(class, "securebits", format!("no longer sets {}{why}", names.join(", "))));
     }
     if !added.is_empty() {
-        let names: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
+        let names = added;
         out.push(change(Class::Narrow, "securebits", format!("now sets {}", names.join(", "))));
     }
     // A limit the profile does not set is inherited: as permissive as unlimited, for all we know.
-    let names: std::collections::BTreeSet<&String> = o.rlimits.keys().chain(n.rlimits.keys()).collect();
+    let names: std::collections::BTreeSet<&Resource> = o.rlimits.keys().chain(n.rlimits.keys()).collect();
     for name in names {
         let (a, b) = (o.rlimits.get(name), n.rlimits.get(name));
         let part = |r: Option<&RlimitIr>, hard: bool| r.map(|r| if hard { r.hard } else { r.soft });
@@ -63,10 +63,10 @@ pub(super) fn process(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
 }
 
 fn mount_text(m: &MountIr) -> String {
-    let mode = if m.readonly { "ro" } else { "rw" };
-    match &m.source {
-        Some(s) => format!("{} {s} → {} ({mode})", m.kind, m.target),
-        None => format!("{} {} ({mode})", m.kind, m.target),
+    let mode = if m.readonly() { "ro" } else { "rw" };
+    match m {
+        MountIr::Bind { source, target, .. } => format!("bind {source} → {target} ({mode})"),
+        MountIr::Tmpfs { target, .. } => format!("tmpfs {target} ({mode})"),
     }
 }
 
@@ -84,18 +84,18 @@ pub(super) fn isolation(old: &IsolationIr, new: &IsolationIr, out: &mut Vec<Chan
         (false, false) => return,
         (true, true) => {}
     }
-    for ns in old.namespaces.iter().filter(|n| !new.namespaces.contains(n)) {
+    for ns in (old.namespaces - new.namespaces).iter() {
         out.push(change(
             Class::Widen,
             &format!("namespace {ns}"),
             "no longer created (the host's is shared)".into(),
         ));
     }
-    for ns in new.namespaces.iter().filter(|n| !old.namespaces.contains(n)) {
+    for ns in (new.namespaces - old.namespaces).iter() {
         out.push(change(Class::Narrow, &format!("namespace {ns}"), "now created".into()));
     }
     if old.network != new.network {
-        let class = if new.network == "host" { Class::Widen } else { Class::Narrow };
+        let class = if new.network == NetworkMode::Host { Class::Widen } else { Class::Narrow };
         out.push(change(class, "network", format!("{} → {}", old.network, new.network)));
     }
     if old.readonly_rootfs != new.readonly_rootfs {
@@ -125,12 +125,12 @@ pub(super) fn isolation(old: &IsolationIr, new: &IsolationIr, out: &mut Vec<Chan
     }
     for m in new.mounts.iter().filter(|m| !old.mounts.contains(m)) {
         // A bind mount exposes a host path; a writable one lets the workload change it.
-        let class = if m.kind == "bind" { Class::Widen } else { Class::Neutral };
-        out.push(change(class, &format!("mount {}", m.target), format!("added: {}", mount_text(m))));
+        let class = if matches!(m, MountIr::Bind { .. }) { Class::Widen } else { Class::Neutral };
+        out.push(change(class, &format!("mount {}", m.target()), format!("added: {}", mount_text(m))));
     }
     for m in old.mounts.iter().filter(|m| !new.mounts.contains(m)) {
-        let class = if m.kind == "bind" { Class::Narrow } else { Class::Neutral };
-        out.push(change(class, &format!("mount {}", m.target), format!("removed: {}", mount_text(m))));
+        let class = if matches!(m, MountIr::Bind { .. }) { Class::Narrow } else { Class::Neutral };
+        out.push(change(class, &format!("mount {}", m.target()), format!("removed: {}", mount_text(m))));
     }
     for (what, a, b) in [
         ("masked", &old.masked_paths, &new.masked_paths),

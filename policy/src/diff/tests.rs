@@ -190,7 +190,7 @@ fn the_same_meaning_written_differently_diffs_empty() {
     let merged = crate::frontend::loader::load_text("docker-default.yaml", parent, None).unwrap();
     let mut layers = merged;
     layers.extend(crate::frontend::loader::load_text("web.yaml", &child, None).unwrap());
-    let (inline, _) = crate::ir::build(&layers, &CompileOptions::default()).unwrap();
+    let (inline, _) = crate::frontend::check::check(&layers, &CompileOptions::default()).unwrap();
     assert!(diff(&web, &inline).is_empty(), "{}", render::text(&diff(&web, &inline), false));
 }
 

@@ -1,6 +1,7 @@
-//! Front ends: the YAML profile language and Docker seccomp JSON.
+//! The front end: profiles as written (YAML with locations), how they are loaded (built-ins,
+//! `extends` chains), and the checker that turns them into the IR.
 
-pub mod docker;
+pub mod check;
 pub mod loader;
 pub mod profile;
 pub mod spanned;

@@ -1,7 +1,7 @@
 //! The profile language as read from YAML: serde types, kept close to what the user wrote.
 //!
-//! Names (syscalls, capabilities, actions, constants) stay strings here; the IR builder checks
-//! them and reports problems at the line and column kept by [`Sp`].
+//! Names (syscalls, capabilities, actions, constants) stay strings here; the checker
+//! ([`super::check`]) checks them and reports problems at the line and column kept by [`Sp`].
 
 use std::collections::BTreeMap;
 
@@ -9,9 +9,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::spanned::Sp;
+use crate::ir::ArgOp;
+use crate::vocab::{LandlockMode, SecurebitsMode};
 
 /// A Palisade security profile: one workload's capabilities, seccomp filter, Landlock rules and
-/// (reserved) isolation settings.
+/// isolation settings.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -37,7 +39,7 @@ pub struct Profile {
     /// Landlock filesystem, network and scope restrictions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landlock: Option<Landlock>,
-    /// Namespace isolation for runtime-lite (reserved: parsed and validated only).
+    /// Namespace isolation: run the workload in its own namespaces and root filesystem.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<Isolation>,
 }
@@ -77,7 +79,7 @@ pub struct Process {
     /// (off), so root cannot regain capabilities on exec; `none` leaves securebits alone.
     /// Default `locked` when the user is 0, else `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub securebits: Option<Sp<Securebits>>,
+    pub securebits: Option<Sp<SecurebitsMode>>,
     /// Resource limits by name (`nofile`, `nproc`, `core`, ...): a number, `unlimited`, or
     /// `{ soft, hard }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -92,16 +94,6 @@ pub enum UserSpec {
     Uid(u32),
     /// `uid` or `uid:gid`.
     Text(String),
-}
-
-/// Securebits mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Securebits {
-    /// Leave securebits as they are.
-    None,
-    /// NOROOT, NO_SETUID_FIXUP and KEEP_CAPS (off), each locked.
-    Locked,
 }
 
 /// One resource limit.
@@ -242,30 +234,6 @@ pub struct ArgCond {
     pub width: Option<Sp<u8>>,
 }
 
-/// Argument comparison operators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ArgOp {
-    /// Equal.
-    Eq,
-    /// Not equal.
-    Ne,
-    /// Less than (unsigned).
-    Lt,
-    /// Less or equal (unsigned).
-    Le,
-    /// Greater than (unsigned).
-    Gt,
-    /// Greater or equal (unsigned).
-    Ge,
-    /// `arg & mask == value`.
-    MaskedEq,
-    /// One of `values`.
-    In,
-    /// None of `values`.
-    NotIn,
-}
-
 /// A number (decimal, `0x` hex, negative for two's complement) or a constant name; names may be
 /// joined with `|` (`CLONE_NEWUSER|CLONE_NEWNS`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -299,9 +267,6 @@ pub struct When {
     /// The rule applies only on kernels at least this version (`"4.8"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_kernel: Option<Sp<String>>,
-    /// The rule applies only on kernels older than this version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_kernel_below: Option<Sp<String>>,
 }
 
 /// Landlock restrictions.
@@ -325,18 +290,6 @@ pub struct Landlock {
     /// IPC scopes: `abstract-unix-socket`, `signal` (ABI 6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Vec<Sp<String>>>,
-}
-
-/// Landlock enforcement mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum LandlockMode {
-    /// Fail when the kernel cannot enforce what the profile asks.
-    Enforce,
-    /// Enforce what the kernel can; report the rest.
-    BestEffort,
-    /// No Landlock at all.
-    Off,
 }
 
 /// A filesystem rule.
@@ -368,7 +321,8 @@ pub struct Network {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Isolation {
-    /// Namespaces to create: `user`, `pid`, `mount`, `net`, `uts`, `ipc`, `cgroup` (default: all).
+    /// Namespaces to create: `user`, `pid`, `mount`, `net`, `uts`, `ipc`, `cgroup`, `time`
+    /// (default: all but `time`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Vec<Sp<String>>>,
     /// Host name inside a new UTS namespace.
@@ -387,6 +341,9 @@ pub struct Isolation {
     /// The user mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Users>,
+    /// Clock offsets of the time namespace (needs `time` in `namespaces`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_offsets: Option<Sp<TimeOffsets>>,
     /// Extra mounts.
     #[serde(default)]
     pub mounts: Vec<Sp<MountSpec>>,
@@ -415,6 +372,18 @@ pub struct Users {
     /// else the caller's own uid) or a number (never 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_root_to: Option<Sp<ArgValue>>,
+}
+
+/// Offsets of the container's clocks from the host's, in seconds (may be negative).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeOffsets {
+    /// `CLOCK_MONOTONIC` and its variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monotonic: Option<i64>,
+    /// `CLOCK_BOOTTIME` and its variants (`/proc/uptime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boottime: Option<i64>,
 }
 
 /// One mount.

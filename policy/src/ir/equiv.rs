@@ -10,6 +10,7 @@ use super::eval::{decide, Env};
 use super::{points, KernelVersion, Policy};
 use crate::syscalls::arch::host_of;
 use crate::syscalls::table;
+use crate::vocab::{Cap, CapSet};
 
 /// Most argument vectors tried per syscall and context.
 const VECTOR_LIMIT: usize = 4096;
@@ -30,18 +31,8 @@ pub fn seccomp_differences(a: &Policy, b: &Policy, limit: usize) -> Vec<String> 
         let Some(t) = table::table(**arch) else { continue };
         let (ha, hb) = (host_of(**arch, &sa.arches), host_of(**arch, &sb.arches));
         for (_, name) in t.iter() {
-            let rules: Vec<_> = sa
-                .rules
-                .iter()
-                .chain(&sb.rules)
-                .filter(|r| r.syscalls.binary_search_by(|x| x.as_str().cmp(name)).is_ok())
-                .collect();
-            let caps: Vec<String> = rules
-                .iter()
-                .flat_map(|r| r.when.caps_present.iter().chain(&r.when.caps_absent).cloned())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            let rules: Vec<_> = sa.rules.iter().chain(&sb.rules).filter(|r| r.names(name)).collect();
+            let caps: Vec<Cap> = rules.iter().fold(CapSet::EMPTY, |c, r| c | r.when.caps()).iter().collect();
             let mut kernels: Vec<Option<KernelVersion>> = vec![None];
             kernels.extend(
                 rules
@@ -52,15 +43,11 @@ pub fn seccomp_differences(a: &Policy, b: &Policy, limit: usize) -> Vec<String> 
             let conds: Vec<_> = rules.iter().flat_map(|r| r.args.iter()).collect();
             let vectors = points::vectors(&conds, VECTOR_LIMIT);
             for bits in 0u32..(1 << caps.len().min(10)) {
-                let granted: Vec<String> = caps
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| bits & (1 << i) != 0)
-                    .map(|(_, c)| c.clone())
-                    .collect();
+                let granted: CapSet =
+                    caps.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, c)| *c).collect();
                 for kernel in &kernels {
-                    let ea = Env { granted: &granted, host: ha, kernel: *kernel };
-                    let eb = Env { granted: &granted, host: hb, kernel: *kernel };
+                    let ea = Env { granted, host: ha, kernel: *kernel };
+                    let eb = Env { granted, host: hb, kernel: *kernel };
                     for args in &vectors {
                         let va = decide(&sa.rules, name, &ea, args, arch.is_32bit())
                             .map(|i| sa.rules[i].action)

@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use super::{KernelVersion, Policy, RuleIr};
 use crate::action::Action;
+use crate::error::Origin;
 use crate::syscalls::arch::{host_of, X32_SYSCALL_BIT};
 use crate::syscalls::{table, Arch};
+use crate::vocab::CapSet;
 
 /// `nr` as seccomp sees it when a tracer skips the call (-1).
 pub const SKIPPED_SYSCALL: u32 = u32::MAX;
@@ -17,12 +19,13 @@ pub const SKIPPED_SYSCALL: u32 = u32::MAX;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "by", rename_all = "kebab-case")]
 pub enum Decider {
-    /// A rule (index into `seccomp.rules`, `file:line`).
+    /// A rule (index into `seccomp.rules`, where it is written).
     Rule {
         /// Index of the rule.
         index: usize,
-        /// `file:line`.
-        origin: String,
+        /// Where the rule is written.
+        #[serde(with = "super::text::origin")]
+        origin: Origin,
     },
     /// No rule matched: the default verdict.
     Default,
@@ -53,8 +56,8 @@ pub struct Evaluation {
 /// Conditions that rules depend on besides the call itself.
 #[derive(Clone, Copy, Debug)]
 pub struct Env<'a> {
-    /// Granted capabilities (`CAP_*`).
-    pub granted: &'a [String],
+    /// Granted capabilities.
+    pub granted: CapSet,
     /// Host arch name (Docker's).
     pub host: &'a str,
     /// Kernel version (`None`: current).
@@ -66,7 +69,7 @@ pub fn applies(r: &RuleIr, syscall: &str, env: &Env) -> bool {
     r.when.caps_ok(env.granted)
         && r.when.host_ok(env.host)
         && r.when.kernel_ok(env.kernel)
-        && r.syscalls.binary_search_by(|s| s.as_str().cmp(syscall)).is_ok()
+        && r.names(syscall)
 }
 
 /// Decide one named call: the last applicable rule whose argument conditions hold.
@@ -113,7 +116,7 @@ impl Policy {
             syscall: None,
         };
         let Some(name) = table::table(arch).and_then(|t| t.name(nr)) else { return unknown(arch) };
-        let env = Env { granted: &self.capabilities.granted, host: host_of(arch, &s.arches), kernel };
+        let env = Env { granted: self.capabilities.granted, host: host_of(arch, &s.arches), kernel };
         let decided = decide(&s.rules, name, &env, &args, arch.is_32bit());
         let (action, decided_by) = match decided {
             Some(i) => (s.rules[i].action, Decider::Rule { index: i, origin: s.rules[i].origin.clone() }),

@@ -4,6 +4,7 @@ use crate::error::Origin;
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::Profile;
 use crate::frontend::spanned::Sp;
+use crate::vocab::Cap;
 
 fn at<T>(file: &str, sp: &Sp<T>) -> Origin {
     Origin::new(file, sp.line, sp.column)
@@ -28,41 +29,12 @@ pub(super) fn pos<T>(sp: &Sp<T>) -> (u64, u64) {
     (sp.line, sp.column)
 }
 
-/// An IR origin (`file:line`) with the column of the item `spans` finds on that line.
-fn at_line<'a, I: Iterator<Item = (u64, u64)>>(
-    layers: &'a [Layer],
-    short: &str,
-    spans: impl Fn(&'a Profile) -> I,
-) -> Origin {
-    let Some((file, line)) = short.rsplit_once(':') else { return file_start(layers) };
-    let line: u64 = line.parse().unwrap_or(1);
-    let column = layers
-        .iter()
-        .filter(|l| l.file == file)
-        .flat_map(|l| spans(&l.profile))
-        .find(|(l, _)| *l == line)
-        .map_or(1, |(_, c)| c);
-    Origin::new(file, line, column)
-}
-
-/// Where a seccomp rule of the IR (`file:line`) is written.
-pub(super) fn rule(layers: &[Layer], short: &str) -> Origin {
-    at_line(layers, short, |p| p.seccomp.iter().flat_map(|s| s.rules.iter().map(pos)))
-}
-
-/// Where a Landlock path rule of the IR (`file:line`) is written.
-pub(super) fn fs_rule(layers: &[Layer], short: &str) -> Origin {
-    at_line(layers, short, |p| p.landlock.iter().flat_map(|l| l.filesystem.iter().map(pos)))
-}
-
-/// Where capability `cap` (`CAP_X`) is added, child first; else where capabilities are set.
-pub(super) fn cap(layers: &[Layer], cap: &str) -> Origin {
-    let bare = cap.trim_start_matches("CAP_");
+/// Where capability `cap` is added, child first; else where capabilities are set.
+pub(super) fn cap(layers: &[Layer], cap: Cap) -> Origin {
     for l in layers.iter().rev() {
         let Some(c) = &l.profile.capabilities else { continue };
         for a in &c.add {
-            let v = a.value.to_ascii_uppercase();
-            if v == cap || v == bare || v == "ALL" {
+            if Cap::parse(&a.value) == Some(cap) || a.value.eq_ignore_ascii_case("ALL") {
                 return at(&l.file, a);
             }
         }

@@ -84,7 +84,7 @@ pub fn lint(spec: &str) -> Result<Vec<Finding>, Error> {
         return lint_docker(spec, &text, &opts);
     }
     let layers = loader::load(spec)?;
-    let (policy, _) = crate::ir::build(&layers, &opts)?;
+    let (policy, _) = crate::frontend::check::check(&layers, &opts)?;
     let mut out = rules::check(&layers, &policy);
     out.retain(|f| !suppressed(&layers, f));
     sort(&mut out);
@@ -107,7 +107,7 @@ pub fn lint_docker(file: &str, text: &str, opts: &CompileOptions) -> Result<Vec<
     let imported = crate::import::import(file, "imported", &d)?;
     let yaml = crate::import::to_yaml(&imported.profile)?;
     let layers: Vec<Layer> = loader::load_text(file, &yaml, None)?;
-    let (policy, _) = crate::ir::build(&layers, opts)?;
+    let (policy, _) = crate::frontend::check::check(&layers, opts)?;
     let mut out = rules::check(&layers, &policy);
     out.extend(rules::check_docker(file, text, &d));
     // Places in the generated YAML mean nothing to the reader: point into the JSON instead.

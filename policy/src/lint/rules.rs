@@ -1,13 +1,13 @@
 //! The lint rules. IDs are stable: a rule may change its wording, never its ID.
 
-use std::collections::BTreeSet;
-
 use super::{finding, locate, Finding, Level};
 use crate::action::Action;
-use crate::frontend::docker::DockerProfile;
+use crate::error::Origin;
+use crate::formats::docker::DockerProfile;
 use crate::frontend::loader::Layer;
 use crate::ir::{ArchTable, KernelVersion, Policy, SyscallIr};
 use crate::syscalls::{table, Arch};
+use crate::vocab::{Cap, FsAccess, FsRight, LandlockMode};
 
 /// A lint rule.
 #[derive(Debug)]
@@ -132,23 +132,23 @@ fn rule(id: &str) -> &'static Rule {
 
 /// Capabilities and the syscalls they are for: whether every call of the syscall needs the
 /// capability, and whether the syscalls are all the capability is for.
-const CAP_CALLS: [(&str, &[&str], bool, bool); 11] = [
-    ("CAP_SYS_MODULE", &["init_module", "finit_module", "delete_module"], true, true),
-    ("CAP_SYS_BOOT", &["reboot", "kexec_load", "kexec_file_load"], true, true),
-    ("CAP_SYS_TIME", &["settimeofday", "clock_settime", "stime"], true, false),
-    ("CAP_SYS_CHROOT", &["chroot"], true, true),
-    ("CAP_SYS_PACCT", &["acct"], true, true),
-    ("CAP_SYS_RAWIO", &["iopl", "ioperm"], true, false),
+const CAP_CALLS: [(Cap, &[&str], bool, bool); 11] = [
+    (Cap::SYS_MODULE, &["init_module", "finit_module", "delete_module"], true, true),
+    (Cap::SYS_BOOT, &["reboot", "kexec_load", "kexec_file_load"], true, true),
+    (Cap::SYS_TIME, &["settimeofday", "clock_settime", "stime"], true, false),
+    (Cap::SYS_CHROOT, &["chroot"], true, true),
+    (Cap::SYS_PACCT, &["acct"], true, true),
+    (Cap::SYS_RAWIO, &["iopl", "ioperm"], true, false),
     (
-        "CAP_SYS_ADMIN",
+        Cap::SYS_ADMIN,
         &["mount", "umount2", "pivot_root", "swapon", "swapoff", "sethostname", "setdomainname"],
         true,
         false,
     ),
-    ("CAP_SYS_PTRACE", &["ptrace", "process_vm_readv", "process_vm_writev"], false, false),
-    ("CAP_BPF", &["bpf"], false, true),
-    ("CAP_PERFMON", &["perf_event_open"], false, true),
-    ("CAP_SYSLOG", &["syslog"], false, false),
+    (Cap::SYS_PTRACE, &["ptrace", "process_vm_readv", "process_vm_writev"], false, false),
+    (Cap::BPF, &["bpf"], false, true),
+    (Cap::PERFMON, &["perf_event_open"], false, true),
+    (Cap::SYSLOG, &["syslog"], false, false),
 ];
 
 /// The policy's verdicts on one arch (x86-64 when it has it, else aarch64, else the first arch
@@ -206,27 +206,22 @@ impl<'a> View<'a> {
     }
 
     /// Where the verdict on `name` is written: the deciding rule, or the default.
-    fn origin(&self, name: &str) -> crate::error::Origin {
+    fn origin(&self, name: &str) -> Origin {
         let rule = self.entry(name).and_then(|s| {
-            s.conditional
-                .iter()
-                .rev()
-                .find(|c| c.action.permits())
-                .map(|c| c.origin.as_str())
-                .or(s.origin.as_deref())
+            s.conditional.iter().rev().find(|c| c.action.permits()).map(|c| &c.origin).or(s.origin.as_ref())
         });
         match rule {
-            Some(o) => locate::rule(self.layers, o),
+            Some(o) => o.clone(),
             None => self.default_origin(),
         }
     }
 
-    fn default_origin(&self) -> crate::error::Origin {
+    fn default_origin(&self) -> Origin {
         locate::last(self.layers, |p| p.seccomp.as_ref().and_then(|s| s.default.as_ref()).map(locate::pos))
     }
 
-    fn granted(&self, cap: &str) -> bool {
-        self.policy.capabilities.granted.iter().any(|c| c == cap)
+    fn granted(&self, cap: Cap) -> bool {
+        self.policy.capabilities.granted.contains(cap)
     }
 }
 
@@ -308,11 +303,11 @@ fn errno_zero(v: &View, out: &mut Vec<Finding>) {
     for name in calls.into_iter().filter(|n| v.known(n)) {
         match v.entry(name) {
             Some(s) => {
-                let hit = std::iter::once((s.action, s.origin.as_deref()))
-                    .chain(s.conditional.iter().map(|c| (c.action, Some(c.origin.as_str()))))
+                let hit = std::iter::once((s.action, s.origin.as_ref()))
+                    .chain(s.conditional.iter().map(|c| (c.action, Some(&c.origin))))
                     .find(|(a, _)| *a == zero);
                 if let Some((_, origin)) = hit {
-                    let at = origin.map_or_else(|| v.default_origin(), |o| locate::rule(v.layers, o));
+                    let at = origin.cloned().unwrap_or_else(|| v.default_origin());
                     let m =
                         format!("`{name}` gets errno(0): the call fails silently while reporting success");
                     out.push(finding(rule("PAL002"), at, m));
@@ -341,7 +336,7 @@ fn personality(v: &View, out: &mut Vec<Finding>) {
 const CLONE_NEWUSER: u64 = 0x1000_0000;
 
 fn namespaces(v: &View, out: &mut Vec<Finding>) {
-    if v.granted("CAP_SYS_ADMIN") {
+    if v.granted(Cap::SYS_ADMIN) {
         return;
     }
     // clone's flags are its first argument on the arches View picks (x86-64, aarch64, ...).
@@ -364,12 +359,12 @@ fn ptrace_kernel(v: &View, out: &mut Vec<Finding>) {
         if !v.may_allow(name) {
             continue;
         }
-        let guarded = v.entry(name).and_then(|s| s.origin.as_deref()).is_some_and(|o| {
+        let guarded = v.entry(name).and_then(|s| s.origin.as_ref()).is_some_and(|o| {
             v.policy
                 .seccomp
                 .rules
                 .iter()
-                .any(|r| r.origin == o && r.when.min_kernel.is_some_and(|k| k >= min))
+                .any(|r| r.origin == *o && r.when.min_kernel.is_some_and(|k| k >= min))
         });
         if !guarded {
             let m =
@@ -411,8 +406,8 @@ fn default_allow(v: &View, out: &mut Vec<Finding>) {
 }
 
 fn near_root(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
-    for cap in ["CAP_SYS_ADMIN", "CAP_SYS_MODULE", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"] {
-        if policy.capabilities.granted.iter().any(|c| c == cap) {
+    for cap in [Cap::SYS_ADMIN, Cap::SYS_MODULE, Cap::SYS_PTRACE, Cap::DAC_READ_SEARCH] {
+        if policy.capabilities.granted.contains(cap) {
             let m = format!("{cap} is granted: it is close to full root");
             out.push(finding(rule("PAL008"), locate::cap(layers, cap), m));
         }
@@ -444,34 +439,34 @@ fn denylist_arches(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
 
 fn landlock(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
     let l = &policy.landlock;
-    if l.mode == "off" {
+    if l.mode == LandlockMode::Off {
         return;
     }
+    let execute: FsAccess = [FsRight::EXECUTE].into_iter().collect();
+    let writes: FsAccess = [FsRight::WRITE_FILE, FsRight::MAKE_REG].into_iter().collect();
     for r in &l.filesystem {
-        let has = |right: &str| r.access.iter().any(|a| a == right);
-        if has("execute") && (has("write_file") || has("make_reg")) {
+        let at = || r.origins.first().cloned().unwrap_or_else(|| locate::file_start(layers));
+        if !(r.access & execute).is_empty() && !(r.access & writes).is_empty() {
             let m = format!("`{}` is writable and executable: a written file can be run", r.path);
-            out.push(finding(rule("PAL010"), locate::fs_rule(layers, &r.origins[0]), m));
+            out.push(finding(rule("PAL010"), at(), m));
         }
-        let above: BTreeSet<&str> = l
+        let above = l
             .filesystem
             .iter()
             .filter(|a| a.path != r.path && a.covers(&r.path))
-            .flat_map(|a| a.access.iter().map(String::as_str))
-            .collect();
-        let own: BTreeSet<&str> = r.access.iter().map(String::as_str).collect();
-        let extra: Vec<&str> = above.difference(&own).copied().collect();
-        if own.is_subset(&above) && !extra.is_empty() {
+            .fold(FsAccess::EMPTY, |acc, a| acc | a.access);
+        let extra = above - r.access;
+        if r.access.is_subset(above) && !extra.is_empty() {
             let m = format!(
                 "`{}` lists fewer rights than the paths above it, which also allow {}: Landlock cannot take them away",
                 r.path,
-                extra.join(", ")
+                extra.names().join(", ")
             );
-            out.push(finding(rule("PAL011"), locate::fs_rule(layers, &r.origins[0]), m));
+            out.push(finding(rule("PAL011"), at(), m));
         }
     }
     let min_abi_set = layers.iter().any(|x| x.profile.landlock.as_ref().is_some_and(|l| l.min_abi.is_some()));
-    if l.mode == "best-effort" && !min_abi_set {
+    if l.mode == LandlockMode::BestEffort && !min_abi_set {
         let at = locate::last(layers, |p| p.landlock.as_ref().and_then(|l| l.mode.as_ref()).map(locate::pos));
         let m = "Landlock is `best-effort` without `min_abi`: a kernel that enforces none of it still runs the workload".into();
         out.push(finding(rule("PAL012"), at, m));
@@ -483,8 +478,7 @@ fn ambient(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
     if policy.process.uid == 0 || c.granted.is_empty() {
         return;
     }
-    let missing: Vec<&str> =
-        c.granted.iter().filter(|g| !c.ambient.contains(g)).map(String::as_str).collect();
+    let missing = (c.granted - c.ambient).names();
     if missing.is_empty() {
         return;
     }

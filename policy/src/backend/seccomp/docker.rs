@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::regions::{self, ArgBox, Cube, Ranked};
 use crate::action::Action;
 use crate::error::Error;
-use crate::frontend::docker::{ArchMap, DockerArg, DockerFilter, DockerProfile, DockerSyscall};
+use crate::formats::docker::{ArchMap, DockerArg, DockerFilter, DockerProfile, DockerSyscall};
 use crate::ir::{KernelVersion, Policy, RuleIr};
 use crate::syscalls::arch::host_of;
 use crate::syscalls::Arch;
+use crate::vocab::{Cap, CapSet};
 
 /// Most condition contexts tried for one syscall (hosts × capability combinations × kernels).
 const MAX_CONTEXTS: usize = 4096;
@@ -88,18 +89,9 @@ pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
     // (rule, action, args, includes, excludes) → names.
     let mut entries: BTreeMap<EntryKey, (DockerSyscall, BTreeSet<String>)> = BTreeMap::new();
     for name in names {
-        let rules: Vec<(usize, &RuleIr)> = s
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.syscalls.binary_search_by(|x| x.as_str().cmp(name)).is_ok())
-            .collect();
-        let caps: Vec<String> = rules
-            .iter()
-            .flat_map(|(_, r)| r.when.caps_present.iter().chain(&r.when.caps_absent).cloned())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let rules: Vec<(usize, &RuleIr)> =
+            s.rules.iter().enumerate().filter(|(_, r)| r.names(name)).collect();
+        let caps: Vec<Cap> = rules.iter().fold(CapSet::EMPTY, |c, (_, r)| c | r.when.caps()).iter().collect();
         let kernels: Vec<KernelVersion> = rules
             .iter()
             .filter_map(|(_, r)| r.when.min_kernel)
@@ -126,13 +118,13 @@ pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
         for host in &host_list {
             for bits in 0u32..(1 << caps.len()) {
                 let present: Vec<bool> = (0..caps.len()).map(|i| bits & (1 << i) != 0).collect();
-                let granted: Vec<String> =
-                    caps.iter().zip(&present).filter(|(_, p)| **p).map(|(c, _)| c.clone()).collect();
+                let granted: CapSet =
+                    caps.iter().zip(&present).filter(|(_, p)| **p).map(|(c, _)| *c).collect();
                 for level in 0..=kernels.len() {
                     let ranked: Vec<Ranked<Action>> = rules
                         .iter()
                         .filter(|(_, r)| {
-                            r.when.caps_ok(&granted)
+                            r.when.caps_ok(granted)
                                 && (host.is_empty() || r.when.host_ok(host))
                                 && r.when.min_kernel.is_none_or(|k| {
                                     kernels.iter().position(|x| *x == k).is_some_and(|p| p < level)
@@ -198,7 +190,7 @@ pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
 fn express(
     ctxs: &BTreeSet<Context>,
     hosts: &BTreeSet<String>,
-    caps: &[String],
+    caps: &[Cap],
     kernels: &[KernelVersion],
     host_dependent: bool,
     name: &str,
@@ -234,8 +226,8 @@ fn express(
                 let mut exc = DockerFilter::default();
                 for (cap, v) in caps.iter().zip(&term) {
                     match v {
-                        Some(true) => inc.caps.push(cap.clone()),
-                        Some(false) => exc.caps.push(cap.clone()),
+                        Some(true) => inc.caps.push(cap.name().to_string()),
+                        Some(false) => exc.caps.push(cap.name().to_string()),
                         None => {}
                     }
                 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::docker::box_args;
 use super::regions::{self, Ranked};
 use crate::action::Action;
-use crate::frontend::docker::DockerArg;
+use crate::formats::docker::DockerArg;
 use crate::ir::eval::{applies, Env};
 use crate::ir::{KernelVersion, Policy};
 use crate::syscalls::arch::host_of;
@@ -61,7 +61,7 @@ pub fn to_oci(policy: &Policy, native: Arch, kernel: Option<KernelVersion>) -> O
     let s = &policy.seccomp;
     let arches: Vec<Arch> =
         s.arches.iter().copied().filter(|a| host_of(*a, &s.arches) == host_of(native, &s.arches)).collect();
-    let env = Env { granted: &policy.capabilities.granted, host: host_of(native, &s.arches), kernel };
+    let env = Env { granted: policy.capabilities.granted, host: host_of(native, &s.arches), kernel };
     let arch32 = native.is_32bit();
     let names: std::collections::BTreeSet<&str> =
         s.rules.iter().flat_map(|r| r.syscalls.iter().map(String::as_str)).collect();

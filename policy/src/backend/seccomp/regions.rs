@@ -6,8 +6,8 @@
 //! and map one-to-one onto `SCMP_CMP_MASKED_EQ`/`SCMP_CMP_EQ`. A 32-bit argument's cubes
 //! only have mask bits in the low word, which is exactly "compare the low 32 bits".
 
-use crate::frontend::profile::ArgOp;
 use crate::ir::ArgCondIr;
+use crate::ir::ArgOp;
 
 /// Values `x` with `x & mask == value`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

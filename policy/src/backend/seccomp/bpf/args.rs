@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::emit::{Emitter, Label};
 use super::insn::{arg_hi, arg_lo, op};
-use crate::frontend::profile::ArgOp;
+use crate::ir::ArgOp;
 use crate::ir::{ArgCondIr, CondIr};
 
 /// How arguments are laid out and compared on one arch.

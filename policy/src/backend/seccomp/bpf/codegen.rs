@@ -41,18 +41,25 @@ struct ArgsLeaf<'a> {
 struct Keys {
     list: Vec<RetKey>,
     last: usize,
+    /// The origin being looked up, as text (reused: no allocation per lookup).
+    text: String,
 }
 
 impl Keys {
-    fn id(&mut self, action: Action, origin: &str) -> u32 {
-        let is = |k: &RetKey| k.action == action && k.origin == origin;
+    /// The id of `action` decided by `origin` (a rule's place, or `default`, `unknown`, ...).
+    fn id(&mut self, action: Action, origin: impl std::fmt::Display) -> u32 {
+        use std::fmt::Write as _;
+        self.text.clear();
+        let _ = write!(self.text, "{origin}");
+        let text = &self.text;
+        let is = |k: &RetKey| k.action == action && k.origin == *text;
         if self.list.get(self.last).is_some_and(is) {
             return self.last as u32;
         }
         self.last = match self.list.iter().position(is) {
             Some(i) => i,
             None => {
-                self.list.push(RetKey { action, origin: origin.to_string() });
+                self.list.push(RetKey { action, origin: text.clone() });
                 self.list.len() - 1
             }
         };
@@ -148,7 +155,10 @@ fn arch_points<'a>(
         }
         let leaf = match listed.peek() {
             Some((n, sc)) if *n == nr => {
-                let fallback = keys.id(sc.action, sc.origin.as_deref().unwrap_or("default"));
+                let fallback = match &sc.origin {
+                    Some(o) => keys.id(sc.action, o),
+                    None => keys.id(sc.action, "default"),
+                };
                 if sc.conditional.is_empty() {
                     Leaf::Ret(fallback)
                 } else {

@@ -159,7 +159,7 @@ pub fn target_for(
 pub fn decider_origin(d: &crate::ir::eval::Decider) -> String {
     use crate::ir::eval::Decider;
     match d {
-        Decider::Rule { origin, .. } => origin.clone(),
+        Decider::Rule { origin, .. } => origin.to_string(),
         Decider::Default => "default".into(),
         Decider::Unknown => "unknown".into(),
         Decider::BadArch => "bad-arch".into(),

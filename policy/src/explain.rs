@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::ir::eval::{Decider, Evaluation};
 use crate::ir::Policy;
 use crate::syscalls::{consts, groups, table, Arch};
+use crate::vocab::CapSet;
 
 /// A syscall query `NAME[:a0,a1,...]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,14 +132,18 @@ pub fn explain_text(p: &Policy) -> String {
     let _ = writeln!(
         o,
         "\nprocess\n  user {}:{}, no_new_privs {}, securebits {} ({:#x})",
-        pr.uid, pr.gid, pr.no_new_privs, pr.securebits.mode, pr.securebits.bits
+        pr.uid,
+        pr.gid,
+        pr.no_new_privs,
+        pr.securebits.mode,
+        pr.securebits.bits.bits()
     );
     for (k, v) in &pr.rlimits {
         let f = |x: Option<u64>| x.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into());
         let _ = writeln!(o, "  rlimit {k}: soft {} hard {}", f(v.soft), f(v.hard));
     }
     let c = &p.capabilities;
-    let list = |v: &Vec<String>| if v.is_empty() { "(none)".to_string() } else { v.join(" ") };
+    let list = |v: &CapSet| if v.is_empty() { "(none)".to_string() } else { v.names().join(" ") };
     let _ = writeln!(o, "\ncapabilities\n  granted     {}\n  bounding    {}\n  permitted   {}\n  effective   {}\n  inheritable {}\n  ambient     {}", list(&c.granted), list(&c.bounding), list(&c.permitted), list(&c.effective), list(&c.inheritable), list(&c.ambient));
     let s = &p.seccomp;
     let _ = writeln!(
@@ -165,7 +170,7 @@ pub fn explain_text(p: &Policy) -> String {
     let _ = writeln!(o, "\nlandlock\n  mode {}, min_abi {}", l.mode, l.min_abi);
     if l.restrict_fs {
         for r in &l.filesystem {
-            let _ = writeln!(o, "  {:<20} {}", r.path, r.access.join(" "));
+            let _ = writeln!(o, "  {:<20} {}", r.path, r.access.names().join(" "));
         }
         let _ = writeln!(o, "  (everything else: no access)");
     } else {
@@ -187,14 +192,14 @@ pub fn explain_text(p: &Policy) -> String {
         }
     }
     if !l.scopes.is_empty() {
-        let _ = writeln!(o, "  scoped: {}", l.scopes.join(" "));
+        let _ = writeln!(o, "  scoped: {}", l.scopes.names().join(" "));
     }
     let i = &p.isolation;
     if i.enabled {
         let _ = writeln!(
             o,
             "\nisolation\n  namespaces {}\n  rootfs {}{}, network {}, init {}",
-            i.namespaces.join(" "),
+            i.namespaces.names().join(" "),
             i.rootfs.as_deref().unwrap_or("(host root)"),
             if i.readonly_rootfs { " read-only" } else { "" },
             i.network,

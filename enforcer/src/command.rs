@@ -1,0 +1,74 @@
+//! The workload's command: found like `execvp` does, before anything is applied.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Failure, LaunchError, Step};
+
+/// A resolved command.
+#[derive(Clone, Debug)]
+pub struct Command {
+    /// The executable.
+    pub program: PathBuf,
+    /// The executable as `execve` takes it.
+    pub path: CString,
+    /// `argv` (`argv[0]` as given).
+    pub argv: Vec<CString>,
+}
+
+/// The search path when `PATH` is not set (glibc's for root).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl Command {
+    /// Find `argv[0]` like `execvp`: as a path when it has a `/`, else in `$PATH`.
+    pub fn resolve(argv: &[String]) -> Result<Command, LaunchError> {
+        let refuse = |m: &str| LaunchError::refused(Step::ResolveCommand, m);
+        let cmd = argv.first().ok_or_else(|| refuse("no command given"))?;
+        let program = find(cmd)?;
+        let argv = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| refuse("an argument contains a NUL byte"))?;
+        let path = CString::new(program.as_os_str().as_bytes())
+            .map_err(|_| refuse("the command path contains a NUL byte"))?;
+        Ok(Command { program, path, argv })
+    }
+
+    /// The executable and its arguments, as a report lists them.
+    pub fn words(&self) -> Vec<String> {
+        std::iter::once(self.program.display().to_string())
+            .chain(self.argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()))
+            .collect()
+    }
+}
+
+fn find(cmd: &str) -> Result<PathBuf, LaunchError> {
+    let fail = |f| LaunchError { step: Step::ResolveCommand, failure: f };
+    let not_found = || fail(Failure::NotFound(format!("{cmd}: command not found")));
+    let check = |p: &Path| -> Result<PathBuf, LaunchError> {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(p).map_err(|_| not_found())?;
+        if m.is_dir() || m.permissions().mode() & 0o111 == 0 {
+            let why = format!("{}: permission denied (not an executable file)", p.display());
+            return Err(fail(Failure::NotExecutable(why)));
+        }
+        Ok(p.to_path_buf())
+    };
+    if cmd.contains('/') {
+        return check(Path::new(cmd));
+    }
+    let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+    let mut denied = None;
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = Path::new(dir).join(cmd);
+        if candidate.exists() {
+            match check(&candidate) {
+                Ok(p) => return Ok(p),
+                Err(e) => denied = Some(e),
+            }
+        }
+    }
+    Err(denied.unwrap_or_else(not_found))
+}

@@ -1,0 +1,173 @@
+//! The apply steps, one function each, in the order [`crate::Launcher`] runs them. Each says
+//! why it sits where it does; docs/enforcement.md has the same table.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use policy::vocab::{CapSet, Securebit};
+
+use crate::command::Command;
+use crate::error::{Failure, LaunchError, Step};
+use crate::landlock::{self, RulesetReady};
+use crate::plan::Plan;
+use crate::sys::{CapKind, Kernel, LandlockStatus};
+
+/// What `prepare` opened while the process was still privileged and unconfined.
+pub(crate) struct Prepared<R> {
+    /// `/proc/thread-self/status`, read back by `verify`.
+    pub status: OwnedFd,
+    /// The report file, when the report goes to one.
+    pub report: Option<File>,
+    /// The Landlock ruleset with every rule added.
+    pub ruleset: Option<RulesetReady<R>>,
+    /// The highest capability number of this kernel.
+    pub last_cap: u8,
+}
+
+/// 2. Open everything later steps need while still privileged and unconfined: the status
+///    file (read back after Landlock and seccomp), the report file, every Landlock path.
+pub(crate) fn prepare<K: Kernel>(
+    k: &mut K,
+    plan: &Plan,
+    report: Option<&PathBuf>,
+) -> Result<Prepared<K::Ruleset>, LaunchError> {
+    let status =
+        k.open_status().map_err(|e| LaunchError::sys(Step::Prepare, "open /proc/thread-self/status", e))?;
+    let report = match report {
+        Some(path) => Some(File::create(path).map_err(|e| {
+            LaunchError::refused(Step::Prepare, format!("cannot create report {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    let ruleset = match plan.landlock.as_ref().and_then(|l| l.ruleset.as_ref()) {
+        Some(abi) => Some(landlock::build(k, abi)?),
+        None => None,
+    };
+    Ok(Prepared { status, report, ruleset, last_cap: k.last_cap() })
+}
+
+/// 3. Resource limits, while raising a hard limit is still possible.
+pub(crate) fn set_rlimits<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
+    for (resource, r) in &plan.rlimits {
+        k.setrlimit(*resource, r.soft, r.hard)
+            .map_err(|e| LaunchError::sys(Step::Rlimits, format!("setrlimit {resource}"), e))?;
+    }
+    Ok(())
+}
+
+/// 4. No inherited fd survives exec (ours are close-on-exec already).
+pub(crate) fn close_fds<K: Kernel>(k: &mut K) -> Result<(), LaunchError> {
+    k.cloexec_from(3).map_err(|e| LaunchError::sys(Step::CloseFds, "close_range", e))
+}
+
+/// 5. The bounding set: needs CAP_SETPCAP, still held.
+pub(crate) fn drop_bounding_set<K: Kernel>(k: &mut K, plan: &Plan, last_cap: u8) -> Result<(), LaunchError> {
+    for i in 0..=last_cap {
+        if plan.caps.bounding.bits() & (1u64 << i) == 0 {
+            k.drop_bounding(i).map_err(|e| {
+                LaunchError::sys(Step::Bounding, format!("drop capability {i} from the bounding set"), e)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// 6. Securebits: also needs CAP_SETPCAP, which the final sets rarely keep, so before them;
+///    with NO_SETUID_FIXUP the uid switch below leaves the capability sets alone.
+pub(crate) fn set_securebits<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
+    let current = k.securebits().map_err(|e| LaunchError::sys(Step::Securebits, "PR_GET_SECUREBITS", e))?;
+    if current != plan.securebits {
+        let bits = plan.securebits.bits();
+        k.set_securebits(plan.securebits)
+            .map_err(|e| LaunchError::sys(Step::Securebits, format!("set securebits {bits:#x}"), e))?;
+    }
+    Ok(())
+}
+
+fn keeps_caps_across_setuid(plan: &Plan) -> bool {
+    plan.securebits.contains(Securebit::NoSetuidFixup)
+}
+
+/// 7. The ids, keeping capabilities across the switch (KEEPCAPS unless NO_SETUID_FIXUP does).
+pub(crate) fn switch_user<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
+    let (uid, gid) = (plan.uid, plan.gid);
+    if k.may_setgroups() {
+        k.clear_groups().map_err(|e| LaunchError::sys(Step::SwitchUser, "setgroups", e))?;
+    }
+    if !keeps_caps_across_setuid(plan) {
+        k.set_keepcaps(true).map_err(|e| LaunchError::sys(Step::SwitchUser, "PR_SET_KEEPCAPS", e))?;
+    }
+    k.setresgid(gid).map_err(|e| LaunchError::sys(Step::SwitchUser, format!("setresgid {gid}"), e))?;
+    k.setresuid(uid).map_err(|e| LaunchError::sys(Step::SwitchUser, format!("setresuid {uid}"), e))
+}
+
+/// 8. The four other sets, exactly: inheritable while the old permitted set still covers it,
+///    then effective, then permitted; ambient last (it needs both).
+pub(crate) fn set_capabilities<K: Kernel>(k: &mut K, plan: &Plan, last_cap: u8) -> Result<(), LaunchError> {
+    let c = plan.caps;
+    let mut capset = |kind, set: CapSet, what: &str| {
+        k.capset(kind, set).map_err(|e| {
+            LaunchError::refused(Step::Capabilities, format!("set the {what} capabilities: {e}"))
+        })
+    };
+    capset(CapKind::Inheritable, c.inheritable, "inheritable")?;
+    capset(CapKind::Effective, c.effective, "effective")?;
+    capset(CapKind::Permitted, c.permitted, "permitted")?;
+    if !keeps_caps_across_setuid(plan) {
+        // Only needed across setresuid; exec would clear it anyway.
+        k.set_keepcaps(false).map_err(|e| LaunchError::sys(Step::Capabilities, "PR_SET_KEEPCAPS", e))?;
+    }
+    k.clear_ambient().map_err(|e| LaunchError::sys(Step::Capabilities, "clear the ambient set", e))?;
+    for i in 0..=last_cap {
+        if c.ambient.bits() & (1u64 << i) != 0 {
+            k.raise_ambient(i).map_err(|e| {
+                LaunchError::sys(Step::Capabilities, format!("raise ambient capability {i}"), e)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// 9. no_new_privs (Landlock and unprivileged seccomp need it too).
+pub(crate) fn set_no_new_privs<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
+    if plan.no_new_privs {
+        k.set_no_new_privs().map_err(|e| LaunchError::sys(Step::NoNewPrivs, "PR_SET_NO_NEW_PRIVS", e))?;
+    }
+    Ok(())
+}
+
+/// 10. Landlock.
+pub(crate) fn restrict_landlock<K: Kernel>(
+    k: &mut K,
+    plan: &Plan,
+    ruleset: Option<RulesetReady<K::Ruleset>>,
+) -> Result<Option<LandlockStatus>, LaunchError> {
+    let (Some(ready), Some(l)) = (ruleset, &plan.landlock) else { return Ok(None) };
+    landlock::restrict(k, ready, l.mode == policy::vocab::LandlockMode::Enforce).map(Some)
+}
+
+/// 11. Seccomp last: after it, only the read-back, the report and `execve` are made.
+pub(crate) fn install_seccomp<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
+    k.install_seccomp(&plan.seccomp.filter).map_err(|e| match e {
+        libc::EACCES => LaunchError::refused(
+            Step::Seccomp,
+            "installing the seccomp filter needs no_new_privs or CAP_SYS_ADMIN; the profile sets neither",
+        ),
+        e => LaunchError::sys(Step::Seccomp, "install the seccomp filter", e),
+    })
+}
+
+/// 13. exec in place: no extra process, signals reach the command directly.
+pub(crate) fn exec<K: Kernel>(k: &mut K, command: &Command) -> Result<(), LaunchError> {
+    k.exec(&command.path, &command.argv).map_err(|errno| {
+        let why = format!(
+            "cannot execute {}: {}",
+            command.program.display(),
+            nix::errno::Errno::from_raw(errno).desc()
+        );
+        let failure =
+            if errno == libc::ENOENT { Failure::NotFound(why) } else { Failure::NotExecutable(why) };
+        LaunchError { step: Step::Exec, failure }
+    })
+}

@@ -1,0 +1,208 @@
+//! [`Kernel`] for real: the system calls, through the wrappers of this module's siblings, the
+//! `caps` crate and the `landlock` crate.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, OwnedFd};
+
+use landlock::{
+    AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
+    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
+};
+use nix::sys::resource::{setrlimit, Resource as NixResource, RLIM_INFINITY};
+use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+use policy::vocab::{CapSet, FsAccess, NetAccess, Resource, Securebits};
+
+use super::{landlock as ll, process, seccomp, CapKind, Handled, Kernel, LandlockStatus};
+use crate::seccomp::Filter;
+
+/// The running kernel.
+#[derive(Debug, Default)]
+pub struct Linux;
+
+fn nix_resource(r: Resource) -> NixResource {
+    match r {
+        Resource::As => NixResource::RLIMIT_AS,
+        Resource::Core => NixResource::RLIMIT_CORE,
+        Resource::Cpu => NixResource::RLIMIT_CPU,
+        Resource::Data => NixResource::RLIMIT_DATA,
+        Resource::Fsize => NixResource::RLIMIT_FSIZE,
+        Resource::Locks => NixResource::RLIMIT_LOCKS,
+        Resource::Memlock => NixResource::RLIMIT_MEMLOCK,
+        Resource::Msgqueue => NixResource::RLIMIT_MSGQUEUE,
+        Resource::Nice => NixResource::RLIMIT_NICE,
+        Resource::Nofile => NixResource::RLIMIT_NOFILE,
+        Resource::Nproc => NixResource::RLIMIT_NPROC,
+        Resource::Rss => NixResource::RLIMIT_RSS,
+        Resource::Rtprio => NixResource::RLIMIT_RTPRIO,
+        Resource::Rttime => NixResource::RLIMIT_RTTIME,
+        Resource::Sigpending => NixResource::RLIMIT_SIGPENDING,
+        Resource::Stack => NixResource::RLIMIT_STACK,
+    }
+}
+
+fn caps_set(set: CapSet) -> caps::CapsHashSet {
+    caps::all().into_iter().filter(|c| set.bits() & c.bitmask() != 0).collect()
+}
+
+impl Kernel for Linux {
+    type Ruleset = RulesetCreated;
+
+    fn open_status(&mut self) -> Result<OwnedFd, i32> {
+        // thread-self: capabilities are per thread, and this thread is the one that execs.
+        std::fs::File::open("/proc/thread-self/status")
+            .map(OwnedFd::from)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+
+    fn read_status(&mut self, fd: &OwnedFd) -> Result<String, i32> {
+        let mut buf = vec![0u8; 8192];
+        let n = process::pread_all(fd.as_fd(), &mut buf)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    fn last_cap(&mut self) -> u8 {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    }
+
+    fn setrlimit(&mut self, resource: Resource, soft: Option<u64>, hard: Option<u64>) -> Result<(), i32> {
+        setrlimit(nix_resource(resource), soft.unwrap_or(RLIM_INFINITY), hard.unwrap_or(RLIM_INFINITY))
+            .map_err(|e| e as i32)
+    }
+
+    fn cloexec_from(&mut self, first: u32) -> Result<(), i32> {
+        process::cloexec_from(first)
+    }
+
+    fn drop_bounding(&mut self, cap: u8) -> Result<(), i32> {
+        process::drop_bounding(cap)
+    }
+
+    fn securebits(&mut self) -> Result<Securebits, i32> {
+        process::securebits().map(|b| Securebits::from_bits_truncate(u64::from(b)))
+    }
+
+    fn set_securebits(&mut self, bits: Securebits) -> Result<(), i32> {
+        process::set_securebits(u32::try_from(bits.bits()).map_err(|_| libc::EINVAL)?)
+    }
+
+    fn may_setgroups(&mut self) -> bool {
+        // In a user namespace whose setgroups is "deny" the group list is already fixed.
+        let denied =
+            std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "deny").unwrap_or(false);
+        nix::unistd::geteuid().is_root() && !denied
+    }
+
+    fn clear_groups(&mut self) -> Result<(), i32> {
+        setgroups(&[]).map_err(|e| e as i32)
+    }
+
+    fn set_keepcaps(&mut self, on: bool) -> Result<(), i32> {
+        process::set_keepcaps(on)
+    }
+
+    fn setresgid(&mut self, gid: u32) -> Result<(), i32> {
+        let g = Gid::from_raw(gid);
+        setresgid(g, g, g).map_err(|e| e as i32)
+    }
+
+    fn setresuid(&mut self, uid: u32) -> Result<(), i32> {
+        let u = Uid::from_raw(uid);
+        setresuid(u, u, u).map_err(|e| e as i32)
+    }
+
+    fn capset(&mut self, kind: CapKind, set: CapSet) -> Result<(), String> {
+        let which = match kind {
+            CapKind::Effective => caps::CapSet::Effective,
+            CapKind::Permitted => caps::CapSet::Permitted,
+            CapKind::Inheritable => caps::CapSet::Inheritable,
+        };
+        caps::set(None, which, &caps_set(set)).map_err(|e| e.to_string())
+    }
+
+    fn clear_ambient(&mut self) -> Result<(), i32> {
+        process::clear_ambient()
+    }
+
+    fn raise_ambient(&mut self, cap: u8) -> Result<(), i32> {
+        process::raise_ambient(cap)
+    }
+
+    fn set_no_new_privs(&mut self) -> Result<(), i32> {
+        seccomp::set_no_new_privs()
+    }
+
+    fn landlock_ruleset(&mut self, handled: Handled) -> Result<RulesetCreated, String> {
+        let fs: BitFlags<AccessFs> = BitFlags::from_bits_truncate(handled.fs.bits());
+        let net: BitFlags<AccessNet> = BitFlags::from_bits_truncate(handled.net.bits());
+        let scopes: BitFlags<Scope> = BitFlags::from_bits_truncate(handled.scopes.bits());
+        // The plan asks only for what this kernel's ABI supports: anything less is a bug.
+        let mut rs = Ruleset::default().set_compatibility(CompatLevel::HardRequirement);
+        if !fs.is_empty() {
+            rs = rs.handle_access(fs).map_err(|e| e.to_string())?;
+        }
+        if !net.is_empty() {
+            rs = rs.handle_access(net).map_err(|e| e.to_string())?;
+        }
+        if !scopes.is_empty() {
+            rs = rs.scope(scopes).map_err(|e| e.to_string())?;
+        }
+        rs.create().map_err(|e| e.to_string())
+    }
+
+    fn landlock_add_path(
+        &mut self,
+        rs: RulesetCreated,
+        path: &str,
+        access: FsAccess,
+    ) -> Result<RulesetCreated, String> {
+        let access: BitFlags<AccessFs> = BitFlags::from_bits_truncate(access.bits());
+        let fd = PathFd::new(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+        rs.add_rule(PathBeneath::new(fd, access)).map_err(|e| format!("rule for {path}: {e}"))
+    }
+
+    fn landlock_add_port(
+        &mut self,
+        rs: RulesetCreated,
+        port: u16,
+        access: NetAccess,
+    ) -> Result<RulesetCreated, String> {
+        let access: BitFlags<AccessNet> = BitFlags::from_bits_truncate(access.bits());
+        rs.add_rule(NetPort::new(port, access)).map_err(|e| format!("rule for port {port}: {e}"))
+    }
+
+    fn landlock_restrict(&mut self, rs: RulesetCreated) -> Result<LandlockStatus, String> {
+        let status = rs.restrict_self().map_err(|e| e.to_string())?;
+        Ok(match status.ruleset {
+            RulesetStatus::FullyEnforced => LandlockStatus::FullyEnforced,
+            RulesetStatus::PartiallyEnforced => LandlockStatus::PartiallyEnforced,
+            RulesetStatus::NotEnforced => LandlockStatus::NotEnforced,
+        })
+    }
+
+    fn install_seccomp(&mut self, filter: &Filter) -> Result<(), i32> {
+        filter.install(crate::seccomp::Flags::TSYNC, false).map(|_| ()).map_err(|e| match e {
+            crate::seccomp::InstallError::Seccomp { errno, .. } => errno,
+            crate::seccomp::InstallError::NoNewPrivs(errno) => errno,
+            crate::seccomp::InstallError::Invalid(_) => libc::EINVAL,
+        })
+    }
+
+    fn exec(&mut self, path: &CStr, argv: &[CString]) -> Result<(), i32> {
+        match nix::unistd::execv(path, argv) {
+            Ok(never) => match never {},
+            Err(e) => Err(e as i32),
+        }
+    }
+}
+
+/// The Landlock ABI of the running kernel, or why there is none.
+pub fn landlock_abi() -> Result<u32, String> {
+    ll::abi_version().map_err(|e| match e {
+        libc::ENOSYS => "the kernel has no Landlock (ENOSYS)".to_string(),
+        libc::EOPNOTSUPP => "Landlock is not enabled at boot (EOPNOTSUPP)".to_string(),
+        e => format!("Landlock ABI query failed: {}", std::io::Error::from_raw_os_error(e)),
+    })
+}

@@ -1,0 +1,292 @@
+//! `isolation:` namespaces, root filesystem, network, user mapping, clock offsets, mounts,
+//! masked and read-only paths, the PID-1 shim, logs and cgroup limits.
+
+use super::{normalize_path, Ctx};
+use crate::error::Diagnostics;
+use crate::frontend::loader::Layer;
+use crate::frontend::profile::{ArgValue, Isolation, MountSpec, PathList};
+use crate::frontend::spanned::Sp;
+use crate::ir::{IsolationIr, MountIr, TimeOffsets, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
+use crate::vocab::{Flag, LimitsMode, Namespace, NamespaceSet, NetworkMode};
+
+/// Largest clock offset the kernel takes (`KTIME_SEC_MAX / 2`, rounded down).
+const MAX_TIME_OFFSET: i64 = 4_000_000_000;
+
+pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
+    let mut out = IsolationIr::default();
+    let mut init: Option<bool> = None;
+    let mut offsets_at = None;
+    for layer in layers {
+        let Some(i) = &layer.profile.isolation else { continue };
+        out.enabled = true;
+        let ctx = Ctx { file: &layer.file };
+        section(i, &ctx, &mut out, diags);
+        if let Some(b) = &i.init {
+            init = Some(b.value);
+        }
+        if let Some(t) = &i.time_offsets {
+            offsets_at = Some(ctx.at(t));
+        }
+    }
+    if let Some(at) = offsets_at.filter(|_| !out.namespaces.contains(Namespace::Time)) {
+        diags.error(
+            at,
+            "time_offsets need a time namespace",
+            Some("add `time` to `isolation.namespaces`".into()),
+        );
+    }
+    out.init = init.unwrap_or(out.namespaces.contains(Namespace::Pid));
+    out
+}
+
+/// One layer's section, over what the layers before it set.
+fn section(i: &Isolation, ctx: &Ctx, out: &mut IsolationIr, diags: &mut Diagnostics) {
+    if let Some(list) = &i.namespaces {
+        let mut set = NamespaceSet::EMPTY;
+        for n in list {
+            match Namespace::parse(&n.value) {
+                Some(ns) => set.insert(ns),
+                None => diags.error(
+                    ctx.at(n),
+                    format!("unknown namespace `{}`", n.value),
+                    Some(format!("namespaces: {}", NamespaceSet::all().names().join(", "))),
+                ),
+            }
+        }
+        out.namespaces = set;
+    }
+    if let Some(h) = &i.hostname {
+        let ok = !h.value.is_empty()
+            && h.value.len() <= 64
+            && h.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !ok {
+            diags.error(
+                ctx.at(h),
+                format!("invalid hostname `{}`", h.value),
+                Some("use 1..=64 letters, digits, `-` and `.`".into()),
+            );
+        }
+        out.hostname = Some(h.value.clone());
+    }
+    if let Some(r) = &i.rootfs {
+        match resolve_path(&r.value, ctx.file) {
+            Some(p) => out.rootfs = Some(p),
+            None => diags.error(
+                ctx.at(r),
+                format!("rootfs `{}` cannot be resolved", r.value),
+                Some("write an absolute path, or a path relative to a profile file (not a builtin)".into()),
+            ),
+        }
+    }
+    if let Some(r) = &i.readonly_rootfs {
+        out.readonly_rootfs = r.value;
+    }
+    if let Some(n) = &i.network {
+        match NetworkMode::parse(&n.value) {
+            Some(m) => out.network = m,
+            None => diags.error(
+                ctx.at(n),
+                format!("unknown network `{}`", n.value),
+                Some(format!("use {}", NetworkMode::choices())),
+            ),
+        }
+    }
+    if let Some(m) = i.users.as_ref().and_then(|u| u.map_root_to.as_ref()) {
+        match &m.value {
+            ArgValue::Name(a) if a == "auto" => out.map_root_to = None,
+            ArgValue::Number(n) if *n > 0 && *n <= u64::from(u32::MAX - 65536) => {
+                out.map_root_to = Some(*n as u32)
+            }
+            _ => diags.error(
+                ctx.at(m),
+                "map_root_to must be `auto` or a host uid above 0".to_string(),
+                Some("container root is never host root".into()),
+            ),
+        }
+    }
+    if let Some(t) = &i.time_offsets {
+        let (monotonic, boottime) = (t.value.monotonic.unwrap_or(0), t.value.boottime.unwrap_or(0));
+        if monotonic.abs() > MAX_TIME_OFFSET || boottime.abs() > MAX_TIME_OFFSET {
+            diags.error(
+                ctx.at(t),
+                "a time offset is out of range",
+                Some(format!("offsets are seconds within ±{MAX_TIME_OFFSET}")),
+            );
+        }
+        out.time_offsets = Some(TimeOffsets { monotonic, boottime });
+    }
+    out.mounts.extend(i.mounts.iter().filter_map(|m| mount(m, ctx, diags)));
+    for (field, list, default) in [
+        (&i.masked_paths, &mut out.masked_paths, &DEFAULT_MASKED_PATHS[..]),
+        (&i.readonly_paths, &mut out.readonly_paths, &DEFAULT_READONLY_PATHS[..]),
+    ] {
+        if let Some(v) = field {
+            match path_list(&v.value, default) {
+                Ok(l) => *list = l,
+                Err(e) => diags.error(ctx.at(v), e, Some("e.g. `[/proc/kcore, /sys/firmware]`".into())),
+            }
+        }
+    }
+    if let Some(l) = &i.logs {
+        if let Some(s) = &l.max_size {
+            match parse_size(&s.value) {
+                Some(n) if n >= 1024 => out.log_max_size = n,
+                _ => diags.error(
+                    ctx.at(s),
+                    "invalid log max_size".to_string(),
+                    Some("at least 1Ki, e.g. `10Mi`".into()),
+                ),
+            }
+        }
+        if let Some(f) = &l.max_files {
+            if f.value == 0 {
+                diags.error(
+                    ctx.at(f),
+                    "max_files must be at least 1".to_string(),
+                    Some("e.g. `max_files: 3`".into()),
+                );
+            }
+            out.log_max_files = f.value.max(1);
+        }
+    }
+    if let Some(l) = &i.limits {
+        if let Some(m) = &l.memory {
+            match parse_size(&m.value) {
+                Some(n) if n >= 1 << 20 => out.memory = Some(n),
+                _ => diags.error(
+                    ctx.at(m),
+                    "invalid memory limit".to_string(),
+                    Some("at least 1Mi, e.g. `256Mi`".into()),
+                ),
+            }
+        }
+        if let Some(p) = &l.pids {
+            if p.value == 0 {
+                diags.error(
+                    ctx.at(p),
+                    "pids must be at least 1".to_string(),
+                    Some("e.g. `pids: 128`".into()),
+                );
+            }
+            out.pids = Some(p.value);
+        }
+        if let Some(c) = &l.cpu {
+            if !(c.value > 0.0 && c.value <= 1024.0) {
+                diags.error(
+                    ctx.at(c),
+                    "cpu must be above 0".to_string(),
+                    Some("e.g. 0.5 for half a CPU".into()),
+                );
+            }
+            out.cpu = Some(c.value);
+        }
+        if let Some(m) = &l.mode {
+            match LimitsMode::parse(&m.value) {
+                Some(mode) => out.limits_mode = mode,
+                None => diags.error(
+                    ctx.at(m),
+                    format!("unknown limits mode `{}`", m.value),
+                    Some(format!("use {}", LimitsMode::choices())),
+                ),
+            }
+        }
+    }
+}
+
+fn mount(m: &Sp<MountSpec>, ctx: &Ctx, diags: &mut Diagnostics) -> Option<MountIr> {
+    let spec = &m.value;
+    let target = normalize_path(&spec.target);
+    if target.is_none() {
+        diags.error(
+            ctx.at(m),
+            format!("mount target `{}` is not absolute", spec.target),
+            Some("write the path inside the container from its root, e.g. /data".into()),
+        );
+    }
+    let readonly = spec.readonly.unwrap_or(false);
+    let mount = match spec.kind.as_str() {
+        "bind" => match spec.source.as_deref().and_then(|s| resolve_path(s, ctx.file)) {
+            Some(source) => Some(MountIr::Bind { source, target: target.clone()?, readonly }),
+            None => {
+                diags.error(
+                    ctx.at(m),
+                    "a bind mount needs a `source` (absolute or relative to the profile)".to_string(),
+                    Some("e.g. `{ type: bind, source: ./data, target: /data }`".into()),
+                );
+                None
+            }
+        },
+        "tmpfs" => match spec.size.as_ref().map(parse_size) {
+            Some(None) => {
+                diags.error(
+                    ctx.at(m),
+                    "invalid tmpfs size".to_string(),
+                    Some("write e.g. `64Mi` or a number of bytes".into()),
+                );
+                None
+            }
+            size => Some(MountIr::Tmpfs { target: target.clone()?, readonly, size: size.flatten() }),
+        },
+        other => {
+            diags.error(
+                ctx.at(m),
+                format!("unknown mount type `{other}`"),
+                Some("use `bind` or `tmpfs`".into()),
+            );
+            None
+        }
+    };
+    mount.filter(|_| target.is_some())
+}
+
+/// `64Mi`, `1G`, `512k`, or bytes.
+fn parse_size(v: &ArgValue) -> Option<u64> {
+    match v {
+        ArgValue::Number(n) => Some(*n),
+        ArgValue::Negative(_) => None,
+        ArgValue::Name(t) => {
+            let t = t.trim();
+            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(split);
+            let n: u64 = num.parse().ok()?;
+            let mul: u64 = match unit.trim() {
+                "" => 1,
+                "k" | "K" | "Ki" | "KiB" => 1 << 10,
+                "m" | "M" | "Mi" | "MiB" => 1 << 20,
+                "g" | "G" | "Gi" | "GiB" => 1 << 30,
+                _ => return None,
+            };
+            n.checked_mul(mul)
+        }
+    }
+}
+
+/// A path of the isolation section: absolute, or relative to the profile's directory.
+fn resolve_path(p: &str, file: &str) -> Option<String> {
+    if p.starts_with('/') {
+        return normalize_path(p);
+    }
+    if file.starts_with("builtin:") {
+        return None;
+    }
+    let dir = std::path::Path::new(file).parent().unwrap_or(std::path::Path::new("."));
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let joined = dir.join(p);
+    let text = joined.to_str()?;
+    if p.split('/').any(|c| c == "..") {
+        return std::fs::canonicalize(&joined).ok().and_then(|c| c.to_str().map(str::to_string));
+    }
+    normalize_path(text)
+}
+
+fn path_list(v: &PathList, default: &[&str]) -> Result<Vec<String>, String> {
+    match v {
+        PathList::Keyword(k) if k == "default" => Ok(default.iter().map(|s| s.to_string()).collect()),
+        PathList::Keyword(k) if k == "none" => Ok(vec![]),
+        PathList::Keyword(k) => Err(format!("`{k}`: use `default`, `none` or a list of absolute paths")),
+        PathList::List(l) => l
+            .iter()
+            .map(|p| normalize_path(p).ok_or_else(|| format!("`{p}` is not an absolute path")))
+            .collect(),
+    }
+}

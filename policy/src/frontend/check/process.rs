@@ -1,0 +1,104 @@
+//! `process:` user, no_new_privs, securebits, resource limits.
+
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use crate::error::Diagnostics;
+use crate::frontend::loader::Layer;
+use crate::frontend::profile::{Rlimit, RlimitValue, UserSpec};
+use crate::ir::{ProcessIr, RlimitIr, SecurebitsIr};
+use crate::vocab::{Resource, SecurebitsMode};
+
+pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
+    let (mut uid, mut gid) = (0u32, 0u32);
+    let mut nnp = true;
+    let mut securebits = None;
+    let mut rlimits = BTreeMap::new();
+    for layer in layers {
+        let Some(p) = &layer.profile.process else { continue };
+        let ctx = Ctx { file: &layer.file };
+        if let Some(u) = &p.user {
+            match parse_user(&u.value) {
+                Some((a, b)) => (uid, gid) = (a, b),
+                None => diags.error(
+                    ctx.at(u),
+                    format!("invalid user {:?}", user_text(&u.value)),
+                    Some("write `uid` or `uid:gid` with numbers (names are not resolved)".into()),
+                ),
+            }
+        }
+        if let Some(n) = &p.no_new_privs {
+            nnp = n.value;
+        }
+        if let Some(s) = &p.securebits {
+            securebits = Some(s.value);
+        }
+        for (key, sp) in &p.rlimits {
+            let Some(resource) = Resource::parse(key) else {
+                let known: Vec<&str> = Resource::ALL.iter().map(|r| r.name()).collect();
+                diags.error(
+                    ctx.at(sp),
+                    format!("unknown resource limit `{key}`"),
+                    Some(format!("known limits: {}", known.join(", "))),
+                );
+                continue;
+            };
+            match rlimit(&sp.value) {
+                Ok(r) => {
+                    rlimits.insert(resource, r);
+                }
+                Err(m) => diags.error(
+                    ctx.at(sp),
+                    format!("invalid limit for `{key}`: {m}"),
+                    Some("use a number, `unlimited`, or `{ soft: N, hard: M }` with soft <= hard".into()),
+                ),
+            }
+        }
+    }
+    // Root keeps its capabilities across exec unless the bits say otherwise.
+    let mode = securebits.unwrap_or(if uid == 0 { SecurebitsMode::Locked } else { SecurebitsMode::None });
+    ProcessIr { uid, gid, no_new_privs: nnp, securebits: SecurebitsIr::of(mode), rlimits }
+}
+
+fn user_text(u: &UserSpec) -> String {
+    match u {
+        UserSpec::Uid(n) => n.to_string(),
+        UserSpec::Text(t) => t.clone(),
+    }
+}
+
+fn parse_user(u: &UserSpec) -> Option<(u32, u32)> {
+    match u {
+        UserSpec::Uid(n) => Some((*n, *n)),
+        UserSpec::Text(t) => {
+            let mut it = t.splitn(2, ':');
+            let uid: u32 = it.next()?.trim().parse().ok()?;
+            let gid = match it.next() {
+                Some(g) => g.trim().parse().ok()?,
+                None => uid,
+            };
+            Some((uid, gid))
+        }
+    }
+}
+
+fn rlimit(r: &Rlimit) -> Result<RlimitIr, String> {
+    let one = |v: &RlimitValue| match v {
+        RlimitValue::Number(n) => Ok(Some(*n)),
+        RlimitValue::Word(w) if w == "unlimited" || w == "infinity" => Ok(None),
+        RlimitValue::Word(w) => Err(format!("`{w}` is not a number or `unlimited`")),
+    };
+    let (soft, hard) = match r {
+        Rlimit::Value(v) => (one(v)?, one(v)?),
+        Rlimit::Pair { soft, hard } => (one(soft)?, one(hard)?),
+    };
+    if let (Some(s), Some(h)) = (soft, hard) {
+        if s > h {
+            return Err(format!("soft limit {s} is above hard limit {h}"));
+        }
+    }
+    if soft.is_none() && hard.is_some() {
+        return Err("soft limit unlimited is above the hard limit".into());
+    }
+    Ok(RlimitIr { soft, hard })
+}

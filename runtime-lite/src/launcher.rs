@@ -1,0 +1,223 @@
+//! The launcher: the host side of a container run. It checks everything that can fail on
+//! input, creates the cgroup, clones PID 1 straight into its namespaces, puts it in the
+//! cgroup, writes its uid/gid maps, lets it go on, forwards signals to it, and returns its
+//! exit status.
+
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use enforcer::report::IsolationReport;
+use enforcer::{Plan, ReportTo};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+use policy::ir::IsolationIr;
+use policy::vocab::{Namespace, NamespaceSet};
+
+use crate::channel::{self, Go, Outcome, Receiver, Status};
+use crate::error::{RunError, SysError};
+use crate::pid1::Pid1;
+use crate::workload::Workload;
+use crate::{cgroup, idmap, shim};
+
+/// A container to run.
+pub struct Container {
+    /// Everything the workload gets applied, decided before any process exists (one seccomp
+    /// compile for every process inside).
+    pub plan: Plan,
+    /// Command and arguments (resolved inside, once the root is in place).
+    pub argv: Vec<String>,
+    /// Root filesystem (overrides the profile's).
+    pub rootfs: Option<PathBuf>,
+    /// Where the workload's report goes (inside, only stderr is reachable).
+    pub report: ReportTo,
+    /// Name (detached containers; names the cgroup).
+    pub name: Option<String>,
+    /// Called in the launcher with the host pid of the container's PID 1 once it exists.
+    pub on_started: Option<Box<dyn FnMut(i32)>>,
+}
+
+/// The namespaces the container gets: the profile's, less the network namespace when it
+/// shares the host's. It must have its own user and mount namespaces: container root is never
+/// host root.
+pub fn namespaces(iso: &IsolationIr) -> Result<NamespaceSet, RunError> {
+    let mut set = iso.namespaces;
+    if !iso.own_network() {
+        set = set - [Namespace::Net].into_iter().collect();
+    }
+    for need in [Namespace::User, Namespace::Mount] {
+        if !set.contains(need) {
+            return Err(RunError::Invalid(format!(
+                "runtime-lite needs the `{need}` namespace (container root is never host root)"
+            )));
+        }
+    }
+    Ok(set)
+}
+
+/// The isolation the container will get, before anything is made (its mounts are listed
+/// when PID 1 has made them).
+pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<IsolationReport, RunError> {
+    let (uid, gid) = idmap::mappings(iso)?;
+    Ok(IsolationReport {
+        namespaces: namespaces(iso)?,
+        uid_map: uid.to_string(),
+        gid_map: gid.to_string(),
+        hostname: iso.namespaces.contains(Namespace::Uts).then(|| hostname(iso).to_string()),
+        time_offsets: iso.time_offsets,
+        rootfs: match rootfs {
+            Some(r) => r.display().to_string(),
+            None => "the host root".into(),
+        },
+        mounts: Vec::new(),
+        masked: iso.masked_paths.clone(),
+        readonly: iso.readonly_paths.clone(),
+        cgroup: match iso.limited() {
+            true => enforcer::report::CgroupReport::Planned { limits: cgroup::limits(iso) },
+            false => enforcer::report::CgroupReport::None,
+        },
+        notes: Vec::new(),
+    })
+}
+
+/// The container's host name.
+pub fn hostname(iso: &IsolationIr) -> &str {
+    iso.hostname.as_deref().unwrap_or("palisade")
+}
+
+/// Run `c`; returns the workload's exit status.
+pub fn run(c: Container) -> Result<i32, RunError> {
+    let Container { plan, argv, rootfs, report, name, mut on_started } = c;
+    let iso = plan.compiled.isolation().clone();
+    let rootfs = rootfs.or_else(|| iso.rootfs.clone().map(PathBuf::from));
+    if let Some(r) = rootfs.as_ref().filter(|r| !r.is_dir()) {
+        return Err(RunError::Rootfs(r.clone()));
+    }
+    let namespaces = namespaces(&iso)?;
+    let (uid_map, gid_map) = idmap::mappings(&iso)?;
+    let mut isolation = planned(&iso, rootfs.as_deref())?;
+    let (status_tx, status_rx) = channel::channel::<Status>()?;
+    let (go_tx, go_rx) = channel::channel::<Go>()?;
+    let cg_name = name.unwrap_or_else(|| format!("run-{}", std::process::id()));
+    let (group, cgroup) = cgroup::create(&cg_name, &iso)?;
+    if let enforcer::report::CgroupReport::NotApplied { why, .. } = &cgroup {
+        eprintln!("enforce: cgroup limits not applied: {why}");
+    }
+    isolation.cgroup = cgroup;
+    shim::block().map_err(|e| SysError::errno("block signals", e))?;
+    // PID 1 is cloned straight into every namespace but the cgroup one, which it creates
+    // itself once the launcher has put it in its cgroup (so that namespace is rooted there),
+    // and the time one, whose clock offsets must be written before any process enters it.
+    let clone_with: NamespaceSet =
+        namespaces.iter().filter(|n| n.clone_can_create() && *n != Namespace::Cgroup).collect();
+    let flags = CloneFlags::from_bits_retain(clone_with.clone_flags() as i32);
+    match crate::sys::fork_into(flags).map_err(|e| SysError::errno("clone PID 1", e))? {
+        ForkResult::Child => {
+            drop(go_tx);
+            std::mem::forget(group); // the launcher owns the cgroup
+            let workload = Workload { argv, report };
+            let pid1 = Pid1 {
+                plan: &plan,
+                workload: &workload,
+                iso: &iso,
+                namespaces,
+                rootfs: rootfs.as_deref(),
+                isolation,
+                status: &status_tx,
+            };
+            std::process::exit(pid1.run(go_rx))
+        }
+        ForkResult::Parent { child } => {
+            drop(go_rx);
+            let joined = group.as_ref().map_or(Ok(()), |g| g.add(child.as_raw()));
+            let mapped = match &joined {
+                Ok(()) => idmap::write_maps(child.as_raw(), uid_map, gid_map),
+                Err(_) => Ok(()),
+            };
+            if joined.is_ok() && mapped.is_ok() {
+                go_tx.send(&Go::Go);
+                if let Some(f) = on_started.as_mut() {
+                    f(child.as_raw());
+                }
+            } else {
+                let _ = kill(child, Signal::SIGKILL);
+            }
+            drop((go_tx, status_tx));
+            // A shim reports the status before it exits; without a cgroup to remove (which needs
+            // PID 1 gone), the launcher need not wait for the namespaces' teardown.
+            let early = group.is_none() && iso.init && namespaces.contains(Namespace::Pid);
+            let Outcome { status, failure } = wait(status_rx, child, early);
+            let _ = shim::unblock_all();
+            // The plan and the policy are large and about to be dropped by an exiting process:
+            // freeing them only delays the exit status.
+            std::mem::forget(plan);
+            joined?;
+            mapped?;
+            if let Some((code, message)) = failure {
+                return Err(RunError::Inside { code, message });
+            }
+            Ok(status)
+        }
+    }
+}
+
+/// Wait for the container whose PID 1 is `child`, forwarding the waited signals to it (they
+/// must be blocked). With `early`, return as soon as the shim reports the exit status;
+/// otherwise (or without a shim) once PID 1 has exited and every writer is gone.
+fn wait(rx: Receiver<Status>, child: Pid, early: bool) -> Outcome {
+    let mut pipe = std::fs::File::from(rx.into_fd());
+    let mut text = String::new();
+    let Ok(signals) = SignalFd::with_flags(&shim::waited(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+    else {
+        // No signalfd: wait as the shim does, then read what was written.
+        let status = shim::supervise(child, None);
+        let _ = pipe.read_to_string(&mut text);
+        return Outcome { status, failure: channel::summary(&text).0 };
+    };
+    let mut pipe_open = true;
+    loop {
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if pipe_open {
+            fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLIN));
+        }
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let pipe_ready = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        if pipe_ready {
+            let mut buf = [0u8; 4096];
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => pipe_open = false,
+                Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+            if let (failure, Some(status)) = channel::summary(&text) {
+                if early {
+                    return Outcome { status, failure };
+                }
+            }
+        }
+        while let Ok(Some(info)) = signals.read_signal() {
+            let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else { continue };
+            if sig != Signal::SIGCHLD {
+                let _ = kill(child, sig);
+                continue;
+            }
+            while let Ok(s) = waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                if s == WaitStatus::StillAlive {
+                    break;
+                }
+                if s.pid() == Some(child) {
+                    if let Some(code) = shim::exit_code(s) {
+                        // PID 1 is gone, and with it every process inside: read to the end.
+                        let _ = pipe.read_to_string(&mut text);
+                        return Outcome { status: code, failure: channel::summary(&text).0 };
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! PID 1 of the container: it becomes root of the new user namespace (an unprivileged uid on
+//! the host), creates its cgroup and time namespaces, builds the mount tree and pivots into
+//! it, sets the host name and brings loopback up; then either execs the workload itself
+//! (`init: false`) or forks it and stays as the [`crate::shim`], confined by the same policy.
+
+use std::path::Path;
+
+use enforcer::report::IsolationReport;
+use enforcer::{Launcher, Plan, ReportTo};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Uid};
+use policy::ir::IsolationIr;
+use policy::vocab::{Namespace, NamespaceSet};
+
+use crate::channel::{Go, Receiver, Sender, Status};
+use crate::error::SysError;
+use crate::workload::{self, Workload};
+use crate::{launcher, mount, net, shim};
+
+/// What PID 1 needs, all prepared by the launcher before the clone.
+pub(crate) struct Pid1<'a> {
+    pub plan: &'a Plan,
+    pub workload: &'a Workload,
+    pub iso: &'a IsolationIr,
+    pub namespaces: NamespaceSet,
+    pub rootfs: Option<&'a Path>,
+    /// The launcher's part of the report; PID 1 adds the mounts.
+    pub isolation: IsolationReport,
+    pub status: &'a Sender<Status>,
+}
+
+impl Pid1<'_> {
+    /// Set the container up and run the workload; returns PID 1's exit status.
+    pub(crate) fn run(mut self, go: Receiver<Go>) -> i32 {
+        if go.recv() != Some(Go::Go) {
+            return 125; // the launcher could not map the ids or join the cgroup, and said why
+        }
+        if let Err(e) = self.enter().and_then(|()| self.build()) {
+            return self.fail(125, &e.to_string());
+        }
+        if !self.iso.init || !self.namespaces.contains(Namespace::Pid) {
+            let _ = shim::unblock_all();
+            return workload::exec(self.workload, self.plan, self.isolation, self.status);
+        }
+        match crate::sys::fork() {
+            Err(e) => self.fail(125, &format!("fork the workload: {e}")),
+            Ok(ForkResult::Child) => {
+                let _ = shim::unblock_all();
+                workload::exec(self.workload, self.plan, self.isolation, self.status)
+            }
+            Ok(ForkResult::Parent { child }) => {
+                // The shim runs under the same policy (its own image: it never execs), then
+                // drops every capability.
+                if let Err(e) = Launcher::new(self.plan, ReportTo::None).confine().1 {
+                    let _ = kill(child, Signal::SIGKILL);
+                    let _ = waitpid(child, None);
+                    return self.fail(125, &format!("confine the PID-1 shim: {e}"));
+                }
+                shim::drop_all_capabilities();
+                let code = shim::supervise(child, Some(shim::SHRINK_AFTER));
+                self.status.send(&Status::Exited(code));
+                code
+            }
+        }
+    }
+
+    fn fail(&self, code: i32, message: &str) -> i32 {
+        self.status.send(&Status::Failed { code, message: message.to_string() });
+        code
+    }
+
+    /// Become root of the user namespace; create the cgroup namespace (now that the launcher
+    /// has put this process in its cgroup) and the time namespace with its clock offsets
+    /// (written before any process is in it; children and an exec enter it).
+    fn enter(&self) -> Result<(), SysError> {
+        let root = (Gid::from_raw(0), Uid::from_raw(0));
+        setresgid(root.0, root.0, root.0)
+            .and_then(|_| setresuid(root.1, root.1, root.1))
+            .map_err(|e| SysError::errno("become root of the user namespace", e))?;
+        if self.namespaces.contains(Namespace::Cgroup) {
+            unshare(CloneFlags::CLONE_NEWCGROUP)
+                .map_err(|e| SysError::errno("unshare the cgroup namespace", e))?;
+        }
+        if self.namespaces.contains(Namespace::Time) {
+            let time = CloneFlags::from_bits_retain(Namespace::Time.clone_flag() as i32);
+            unshare(time).map_err(|e| SysError::errno("unshare the time namespace", e))?;
+            if let Some(t) = self.iso.time_offsets {
+                let text = format!("monotonic {} 0\nboottime {} 0\n", t.monotonic, t.boottime);
+                std::fs::write("/proc/self/timens_offsets", text)
+                    .map_err(|e| SysError::io("write /proc/self/timens_offsets", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The mount tree, the host name, loopback.
+    fn build(&mut self) -> Result<(), SysError> {
+        let own_net = self.namespaces.contains(Namespace::Net);
+        let done = mount::setup(self.iso, self.rootfs, own_net)?;
+        let r = &mut self.isolation;
+        (r.mounts, r.masked, r.readonly, r.notes) = (done.mounts, done.masked, done.readonly, done.notes);
+        if self.namespaces.contains(Namespace::Uts) {
+            let name = launcher::hostname(self.iso);
+            nix::unistd::sethostname(name).map_err(|e| SysError::errno(format!("sethostname {name}"), e))?;
+        }
+        if own_net {
+            net::loopback_up()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! The one entry point of `enforce run`: it decides, from the request and the profile, whether
+//! the workload runs on the host (the enforcer's launcher execs it in place), in a container
+//! (the [`crate::launcher`]), detached (the [`crate::keeper`]), or not at all (`--dry-run`:
+//! the plan is reported).
+
+use std::path::PathBuf;
+
+use enforcer::report::Report;
+use enforcer::{Command, CompiledPolicy, Features, Launcher, Options, Plan, ReportTo};
+
+use crate::error::RunError;
+use crate::keeper;
+use crate::launcher::{self, Container};
+
+/// What `enforce run` was asked.
+pub struct Request {
+    /// The profile as given (for reports and a detached container's state).
+    pub profile: String,
+    /// The compiled profile (with this machine's program, from the compile cache).
+    pub compiled: CompiledPolicy,
+    /// Command and arguments.
+    pub argv: Vec<String>,
+    /// Root filesystem: run in a container even when the profile has no isolation section.
+    pub rootfs: Option<PathBuf>,
+    /// Where the report goes.
+    pub report: ReportTo,
+    /// Landlock best-effort whatever the profile says.
+    pub best_effort: bool,
+    /// The container's name (needed to detach).
+    pub name: Option<String>,
+    /// Run detached.
+    pub detach: bool,
+    /// Report the plan and run nothing.
+    pub dry_run: bool,
+}
+
+/// How a run went, when it returns at all (a host run execs in place).
+#[derive(Debug)]
+pub enum Started {
+    /// A container ran in the foreground and exited with this status.
+    Exited(i32),
+    /// A detached container runs under this name.
+    Detached(String),
+    /// `--dry-run`: what would be applied.
+    Planned(Box<Report>),
+}
+
+/// Run `r` as it asks.
+pub fn start(r: Request) -> Result<Started, RunError> {
+    let contained = r.rootfs.is_some() || r.compiled.isolation().enabled;
+    if r.detach && !contained {
+        return Err(RunError::Invalid(
+            "-d runs a container: give --rootfs or use a profile with an isolation section".into(),
+        ));
+    }
+    let name = match (r.detach, &r.name) {
+        (true, Some(n)) => Some(n.clone()),
+        (true, None) => return Err(RunError::Invalid("-d needs --name".into())),
+        (false, n) => n.clone(),
+    };
+    let isolation = match contained {
+        true => Some(launcher::planned(
+            r.compiled.isolation(),
+            r.rootfs.as_deref().or(r.compiled.isolation().rootfs.as_deref().map(std::path::Path::new)),
+        )?),
+        false => None,
+    };
+    let plan =
+        Plan::new(&r.profile, r.compiled, &Features::detect(), Options { best_effort: r.best_effort })?;
+    if r.dry_run {
+        // On the host the command is resolved now; in a container it is resolved inside.
+        let command = if contained { None } else { Some(Command::resolve(&r.argv)?) };
+        let mut report = Report::planned(&plan, command.as_ref())?;
+        if command.is_none() {
+            report.command = r.argv.clone();
+        }
+        report.isolation = isolation;
+        return Ok(Started::Planned(Box::new(report)));
+    }
+    if !contained {
+        let command = Command::resolve(&r.argv)?;
+        return Err(Launcher::new(&plan, r.report).command(command).run().into());
+    }
+    let c = Container {
+        plan,
+        argv: r.argv,
+        rootfs: r.rootfs,
+        report: r.report,
+        name: name.clone(),
+        on_started: None,
+    };
+    match name.filter(|_| r.detach) {
+        Some(name) => keeper::detach(c, &name, &r.profile).map(|()| Started::Detached(name)),
+        None => launcher::run(c).map(Started::Exited),
+    }
+}

@@ -1,0 +1,141 @@
+//! `enforce`'s command line: every verb, its arguments and their help.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Run a command with every tier of a Palisade profile applied: capabilities, securebits,
+/// no_new_privs, Landlock, seccomp.
+///
+/// Exit codes: 125 the policy could not be applied (nothing ran), 126 the command cannot be
+/// executed, 127 it was not found; otherwise the command's own status (128+N when it dies of
+/// signal N: enforce execs in place).
+#[derive(Parser)]
+#[command(name = "enforce", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Apply a profile to this process, verify it, and exec CMD in its place.
+    Run(RunArgs),
+    /// List detached containers (running, exited with their status, or stale).
+    Ps(PsArgs),
+    /// Run a command in a running container's namespaces, under the same policy.
+    Exec(ExecArgs),
+    /// Print a detached container's output (stdout and stderr, each to its own stream).
+    Logs(LogsArgs),
+    /// Stop a container: SIGTERM to its PID 1, SIGKILL after --time seconds.
+    Stop(StopArgs),
+    /// Remove a stopped container's state and logs.
+    Rm(RmArgs),
+    /// Report what this kernel supports: seccomp actions and flags, Landlock ABI, LSMs, user
+    /// namespaces, no_new_privs, cgroup layout.
+    Probe(ProbeArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable.
+    Text,
+    /// JSON.
+    Json,
+}
+
+// The arguments of `enforce run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Profile path or builtin:NAME.
+    #[arg(long, default_value = "builtin:docker-default")]
+    pub profile: String,
+    /// Write the report of what was applied as JSON: `-` for stderr, or a file.
+    #[arg(long, value_name = "FILE|-")]
+    pub report: Option<String>,
+    /// Print the plan (the same report) to stdout and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run with the Landlock rights this kernel can enforce, even when the profile says
+    /// `enforce`; what is dropped is reported.
+    #[arg(long)]
+    pub best_effort: bool,
+    /// Compile the profile even when the compile cache holds it (see docs/enforcement.md).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Run isolated in namespaces with this root filesystem (implies the profile's
+    /// `isolation` section, or its defaults).
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Run detached (needs --name): logs go to bounded files, see `enforce logs`.
+    #[arg(short = 'd', long, requires = "name")]
+    pub detach: bool,
+    /// Name of a detached container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The command and its arguments.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub cmd: Vec<String>,
+}
+
+// The arguments of `enforce ps`.
+#[derive(clap::Args)]
+pub struct PsArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+// The arguments of `enforce exec`.
+#[derive(clap::Args)]
+pub struct ExecArgs {
+    /// Container name.
+    pub name: String,
+    /// Run with the Landlock rights this kernel can enforce.
+    #[arg(long)]
+    pub best_effort: bool,
+    /// The command and its arguments.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub cmd: Vec<String>,
+}
+
+// The arguments of `enforce logs`.
+#[derive(clap::Args)]
+pub struct LogsArgs {
+    /// Container name.
+    pub name: String,
+    /// Keep printing until the container exits.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
+
+// The arguments of `enforce stop`.
+#[derive(clap::Args)]
+pub struct StopArgs {
+    /// Container name.
+    pub name: String,
+    /// Seconds to wait before SIGKILL.
+    #[arg(long, default_value_t = 10)]
+    pub time: u64,
+}
+
+// The arguments of `enforce rm`.
+#[derive(clap::Args)]
+pub struct RmArgs {
+    /// Container name.
+    pub name: String,
+    /// Stop it first if it runs.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+// The arguments of `enforce probe`.
+#[derive(clap::Args)]
+pub struct ProbeArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}

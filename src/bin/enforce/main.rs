@@ -1,0 +1,37 @@
+//! `enforce`: run a command under a Palisade profile. `main` parses the command line and
+//! dispatches; the work is in the libraries (`runtime_lite::start` decides how a run runs).
+
+mod args;
+mod containers;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command, Format};
+
+/// Print why `enforce` stops, and exit with `code`.
+fn fail(code: i32, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("enforce: {msg}");
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run(a) => run::run(a),
+        Command::Exec(a) => containers::exec(a),
+        Command::Ps(a) => containers::ps(a),
+        Command::Logs(a) => containers::logs(a),
+        Command::Stop(a) => containers::stop(a),
+        Command::Rm(a) => containers::rm(a),
+        Command::Probe(a) => {
+            let p = enforcer::probe::probe();
+            match a.format {
+                Format::Text => print!("{}", enforcer::probe::text(&p)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default()),
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

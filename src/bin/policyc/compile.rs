@@ -1,0 +1,92 @@
+//! `policyc compile PROFILE [--emit KIND] [-o OUT]`: one output, or all of them into a directory.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use policy::backend::{caps, landlock, seccomp};
+use policy::{Arch, CompileOptions, Compiled};
+
+use crate::args::{CompileArgs, Emit};
+use crate::common::{self, host_arch, json, write_out};
+
+/// The text outputs of `--emit all`, with their file names.
+const ALL: [(Emit, &str); 5] = [
+    (Emit::Ir, "ir.json"),
+    (Emit::Caps, "caps.json"),
+    (Emit::DockerSeccomp, "docker-seccomp.json"),
+    (Emit::OciSeccomp, "oci-seccomp.json"),
+    (Emit::Landlock, "landlock.json"),
+];
+
+pub fn run(a: CompileArgs) -> Result<ExitCode> {
+    let kernel = match &a.kernel {
+        Some(k) => Some(
+            policy::ir::KernelVersion::parse(k).with_context(|| format!("invalid kernel version `{k}`"))?,
+        ),
+        None => None,
+    };
+    let arch = a.arch.as_deref().map(common::parse_arch).transpose()?;
+    let opts = CompileOptions { kernel, ..CompileOptions::default() };
+    let Some(c) = common::compile(&a.profile, &opts)? else { return Ok(common::invalid()) };
+    match a.emit {
+        Emit::All => all(&c, arch, &opts, a.output.as_deref().context("--emit all needs -o DIR")?)?,
+        Emit::Bpf => {
+            bpf(&c, arch, a.output.as_deref().context("--emit bpf writes binary records: give -o FILE")?)?
+        }
+        emit => write_out(a.output.as_deref(), &emit_one(&c, emit, arch, &opts)?)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn emit_one(c: &Compiled, emit: Emit, arch: Option<Arch>, opts: &CompileOptions) -> Result<String> {
+    let p = &c.policy;
+    match emit {
+        Emit::Ir => json(p),
+        Emit::Caps => json(&caps::caps_output(p)),
+        Emit::DockerSeccomp => json(&seccomp::docker::to_docker(p)?),
+        Emit::OciSeccomp => {
+            let native =
+                seccomp::oci::target_arch(p, arch.or_else(host_arch)).context("the profile lists no arch")?;
+            json(&seccomp::oci::to_oci(p, native, opts.kernel))
+        }
+        Emit::Landlock => json(&landlock::landlock_output(p)),
+        Emit::BpfAsm => Ok(program(p, arch)?.asm()),
+        Emit::Bpf => bail!("--emit bpf writes binary records: give -o FILE"),
+        Emit::All => bail!("--emit all needs -o DIR"),
+    }
+}
+
+/// The seccomp program for `arch` (default: this machine's, if the profile has it).
+pub fn program(p: &policy::Policy, arch: Option<Arch>) -> Result<seccomp::bpf::Program> {
+    let target = seccomp::bpf::target_for(p, arch, host_arch())?;
+    Ok(seccomp::bpf::compile(p, target)?)
+}
+
+fn all(c: &Compiled, arch: Option<Arch>, opts: &CompileOptions, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (emit, file) in ALL {
+        write_out(Some(&dir.join(file)), &emit_one(c, emit, arch, opts)?)?;
+    }
+    for target in seccomp::bpf::targets(&c.policy) {
+        let prog = seccomp::bpf::compile(&c.policy, target)?;
+        let file = dir.join(format!("seccomp.{target}.bpf"));
+        std::fs::write(&file, prog.to_bytes()).with_context(|| format!("cannot write {}", file.display()))?;
+        write_out(Some(&dir.join(format!("seccomp.{target}.bpf.asm"))), &prog.asm())?;
+    }
+    Ok(())
+}
+
+fn bpf(c: &Compiled, arch: Option<Arch>, file: &Path) -> Result<()> {
+    let prog = program(&c.policy, arch)?;
+    std::fs::write(file, prog.to_bytes()).with_context(|| format!("cannot write {}", file.display()))?;
+    let arches: Vec<&str> = prog.arches.iter().map(|a| a.name()).collect();
+    eprintln!(
+        "policyc: wrote {} ({} instructions for {} kernels: {})",
+        file.display(),
+        prog.insns.len(),
+        prog.target,
+        arches.join(", ")
+    );
+    Ok(())
+}

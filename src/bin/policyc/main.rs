@@ -1,0 +1,43 @@
+//! `policyc`: compile Palisade profiles. `main` parses the command line and dispatches; each
+//! verb is a module with `run(args) -> Result<ExitCode>`; the work is in the `policy` library.
+//! An error is printed once, here, with its chain (exit 1).
+
+mod args;
+mod common;
+mod compile;
+mod diff;
+mod explain;
+mod import;
+mod lint;
+mod list;
+mod simulate;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile(a) => compile::run(a),
+        Command::Validate(a) => validate::run(a),
+        Command::Explain(a) => explain::run(a),
+        Command::Simulate(a) => simulate::run(a),
+        Command::Import(a) => import::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Lint(a) => lint::run(a),
+        Command::Schema => list::schema(),
+        Command::List(a) => list::builtins(a),
+        Command::Groups(a) => list::groups(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("policyc: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
