@@ -398,3 +398,112 @@ fn without_a_rootfs_the_host_root_is_bind_mounted_read_only() {
     assert_eq!(ok(&out), "hr\n2\nread-only\n");
     assert!(!Path::new("/etc/palisade-x").exists());
 }
+
+#[test]
+fn a_time_namespace_offsets_the_containers_clocks() {
+    // `time` used to pass `policyc validate` and then fail `enforce run`.
+    let d = tempdir("time");
+    let root = common::rootfs::build(&d);
+    let prof = d.join("p.yaml");
+    std::fs::write(
+        &prof,
+        "name: t\nextends: docker-default\nisolation:\n  namespaces: [user, mount, pid, time, uts]\n  time_offsets: { boottime: 864000 }\n",
+    )
+    .unwrap();
+    let host_uptime = |text: &str| text.split_whitespace().next().unwrap().parse::<f64>().unwrap();
+    let before = host_uptime(&std::fs::read_to_string("/proc/uptime").unwrap());
+    let out = ok(&run_in(prof.to_str().unwrap(), &root, "cat /proc/uptime; readlink /proc/self/ns/time"));
+    let inside = host_uptime(&out);
+    assert!(inside >= before + 864000.0 && inside < before + 864000.0 + 600.0, "{out} (host {before})");
+    let host_ns = std::fs::read_link("/proc/self/ns/time").unwrap();
+    assert_ne!(
+        out.lines().nth(1).unwrap(),
+        host_ns.to_str().unwrap(),
+        "the container's time namespace is the host's"
+    );
+    // Without the namespace the clocks are the host's.
+    let plain = host_uptime(&ok(&run_in("builtin:docker-default", &root, "cat /proc/uptime")));
+    assert!(plain < before + 600.0, "{plain} (host {before})");
+    // An exec'd process joins the container's time namespace too.
+    let rt = d.join("run");
+    let r = root.to_str().unwrap();
+    let args = [
+        "run",
+        "-d",
+        "--name",
+        "clock",
+        "--profile",
+        prof.to_str().unwrap(),
+        "--rootfs",
+        r,
+        "--",
+        "/bin/sh",
+        "-c",
+        "while true; do sleep 0.2; done",
+    ];
+    ok(&enforce(&rt, &args));
+    let joined = host_uptime(&ok(&enforce(&rt, &["exec", "clock", "--", "/bin/cat", "/proc/uptime"])));
+    assert!(joined >= before + 864000.0, "exec'd process outside the time namespace: {joined}");
+    ok(&enforce(&rt, &["rm", "-f", "clock"]));
+}
+
+#[test]
+fn the_report_says_what_the_isolation_tier_did() {
+    let d = tempdir("isoreport");
+    let root = common::rootfs::build(&d);
+    let prof = d.join("p.yaml");
+    std::fs::write(&prof, "name: t\nextends: docker-default\nisolation:\n  hostname: rep\n  limits: { pids: 64 }\n  mounts:\n    - { type: tmpfs, target: /tmp, size: 1Mi }\n").unwrap();
+    let out = Command::new(ENFORCE)
+        .args([
+            "run",
+            "--profile",
+            prof.to_str().unwrap(),
+            "--rootfs",
+            root.to_str().unwrap(),
+            "--report",
+            "-",
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let iso = &v["isolation"];
+    assert_eq!(iso["namespaces"], serde_json::json!(["cgroup", "ipc", "mount", "net", "pid", "user", "uts"]));
+    assert_eq!(iso["uid_map"], "0 100000 65536");
+    assert_eq!(iso["hostname"], "rep");
+    let mounts: Vec<&str> = iso["mounts"].as_array().unwrap().iter().filter_map(|m| m.as_str()).collect();
+    for want in ["proc /proc", "sysfs /sys (ro)", "tmpfs /tmp (size=1048576,mode=1777)", "remount / (ro)"]
+    {
+        assert!(mounts.contains(&want), "{want} not in {mounts:#?}");
+    }
+    assert!(iso["masked"].as_array().unwrap().contains(&serde_json::json!("/proc/keys")), "{iso}");
+    assert!(iso["readonly"].as_array().unwrap().contains(&serde_json::json!("/proc/sys")), "{iso}");
+    let cg = &iso["cgroup"];
+    assert_eq!(
+        (&cg["status"], &cg["limits"]),
+        (&serde_json::json!("applied"), &serde_json::json!(["pids=64"]))
+    );
+    assert!(cg["path"].as_str().unwrap().starts_with("palisade/run-"), "{cg}");
+    assert_eq!(v["state"], "applied");
+    // --dry-run plans it without making anything.
+    let out = Command::new(ENFORCE)
+        .args([
+            "run",
+            "--dry-run",
+            "--profile",
+            prof.to_str().unwrap(),
+            "--rootfs",
+            root.to_str().unwrap(),
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "planned");
+    assert_eq!(v["command"], serde_json::json!(["/bin/true"]));
+    assert_eq!(v["isolation"]["cgroup"], serde_json::json!({"status": "planned", "limits": ["pids=64"]}));
+    assert_eq!(v["isolation"]["mounts"], serde_json::json!([]));
+}

@@ -33,6 +33,8 @@ pub struct Done {
 struct Tree {
     root: PathBuf,
     done: Done,
+    /// The target of the last mount recorded (a remount read-only amends it).
+    last_target: String,
 }
 
 fn fail(what: &str, path: &Path, e: impl Into<std::io::Error>) -> SysError {
@@ -71,8 +73,8 @@ impl Tree {
             _ => String::new(),
         };
         let opts = if options.is_empty() { String::new() } else { format!(" ({})", options.join(",")) };
-        let line = format!("{kind} {from}{}{opts}", self.shown(target));
-        self.done.mounts.push(line);
+        self.last_target = self.shown(target);
+        self.done.mounts.push(format!("{kind} {from}{}{opts}", self.last_target));
         Ok(())
     }
 
@@ -80,7 +82,13 @@ impl Tree {
     fn remount_readonly(&mut self, path: &Path) -> Result<(), SysError> {
         let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(path);
         mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
-            .map_err(|e| fail("remount read-only", path, e))
+            .map_err(|e| fail("remount read-only", path, e))?;
+        let target = self.shown(path);
+        match self.done.mounts.last_mut() {
+            Some(last) if target == self.last_target => last.push_str(" (ro)"),
+            _ => self.done.mounts.push(format!("remount {target} (ro)")),
+        }
+        Ok(())
     }
 }
 
@@ -135,9 +143,6 @@ fn user_mount(t: &mut Tree, m: &MountIr) -> Result<(), SysError> {
             t.mount(Some(source), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
             if *readonly {
                 t.remount_readonly(&target)?;
-                if let Some(last) = t.done.mounts.last_mut() {
-                    last.push_str(" (ro)");
-                }
             }
         }
         MountIr::Tmpfs { readonly, size, .. } => {
@@ -199,7 +204,7 @@ fn dev(t: &mut Tree) -> Result<(), SysError> {
 
 /// Build the tree under `rootfs` (or the host root, read-only) and pivot into it.
 pub fn setup(iso: &IsolationIr, rootfs: Option<&Path>, new_netns: bool) -> Result<Done, SysError> {
-    let mut t = Tree { root: PathBuf::from("/"), done: Done::default() };
+    let mut t = Tree { root: PathBuf::from("/"), done: Done::default(), last_target: String::new() };
     // Nothing mounted from here on propagates to the host.
     let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
     mount(None::<&str>, "/", None::<&str>, private, None::<&str>)

@@ -87,9 +87,14 @@ impl Pid1<'_> {
             let time = CloneFlags::from_bits_retain(Namespace::Time.clone_flag() as i32);
             unshare(time).map_err(|e| SysError::errno("unshare the time namespace", e))?;
             if let Some(t) = self.iso.time_offsets {
+                // The id switch above made this process non-dumpable, so its /proc files
+                // belong to host root: dumpable only while it writes its own offsets (no
+                // other process of the container exists yet).
                 let text = format!("monotonic {} 0\nboottime {} 0\n", t.monotonic, t.boottime);
-                std::fs::write("/proc/self/timens_offsets", text)
-                    .map_err(|e| SysError::io("write /proc/self/timens_offsets", e))?;
+                nix::sys::prctl::set_dumpable(true).map_err(|e| SysError::errno("PR_SET_DUMPABLE", e))?;
+                let written = std::fs::write("/proc/self/timens_offsets", text);
+                nix::sys::prctl::set_dumpable(false).map_err(|e| SysError::errno("PR_SET_DUMPABLE", e))?;
+                written.map_err(|e| SysError::io("write /proc/self/timens_offsets", e))?;
             }
         }
         Ok(())
