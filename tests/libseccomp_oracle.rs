@@ -1,7 +1,7 @@
 //! Oracle: libseccomp compiling our exported Docker JSON must give the same verdict as our
 //! BPF for every x86-64 number and the boundary arguments of every condition. Both programs
 //! run in our interpreter; the interpreter itself is checked against the kernel elsewhere
-//! (`enforcer/tests/seccomp_live.rs`).
+//! (`enforcer/tests/live_seccomp.rs`).
 //!
 //! Deliberate differences, each pinned by a test below:
 //! - numbers outside our syscall table get the profile's `unknown` verdict (ENOSYS by default)

@@ -474,8 +474,7 @@ fn the_report_says_what_the_isolation_tier_did() {
     assert_eq!(iso["uid_map"], "0 100000 65536");
     assert_eq!(iso["hostname"], "rep");
     let mounts: Vec<&str> = iso["mounts"].as_array().unwrap().iter().filter_map(|m| m.as_str()).collect();
-    for want in ["proc /proc", "sysfs /sys (ro)", "tmpfs /tmp (size=1048576,mode=1777)", "remount / (ro)"]
-    {
+    for want in ["proc /proc", "sysfs /sys (ro)", "tmpfs /tmp (size=1048576,mode=1777)", "remount / (ro)"] {
         assert!(mounts.contains(&want), "{want} not in {mounts:#?}");
     }
     assert!(iso["masked"].as_array().unwrap().contains(&serde_json::json!("/proc/keys")), "{iso}");

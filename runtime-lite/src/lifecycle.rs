@@ -50,7 +50,7 @@ pub fn logs(name: &str, tail: Option<usize>, follow: bool) -> Result<(), RunErro
     let lines = logs::read(&path, rotated);
     let skip = tail.map(|n| lines.len().saturating_sub(n)).unwrap_or(0);
     let emit = |l: &logs::Line| {
-        if l.stream == "stderr" {
+        if l.stream == logs::Stream::Stderr {
             let _ = std::io::stderr().write_all(l.log.as_bytes());
         } else {
             let _ = std::io::stdout().write_all(l.log.as_bytes());

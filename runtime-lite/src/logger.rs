@@ -5,14 +5,14 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::os::fd::OwnedFd;
 
-use crate::logs::Writer;
+use crate::logs::{Stream, Writer};
 
 /// Copy the lines of `stdout` and `stderr` (pipe read ends) into `w` until both close.
 pub fn pump(stdout: OwnedFd, stderr: OwnedFd, mut w: Writer) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut readers = [
-        (BufReader::new(File::from(stdout)), "stdout", true),
-        (BufReader::new(File::from(stderr)), "stderr", true),
+        (BufReader::new(File::from(stdout)), Stream::Stdout, true),
+        (BufReader::new(File::from(stderr)), Stream::Stderr, true),
     ];
     while readers.iter().any(|r| r.2) {
         let ready: Vec<bool> = {

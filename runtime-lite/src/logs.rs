@@ -7,13 +7,23 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Which of the workload's outputs a line came from.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
 /// One logged line.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Line {
     /// RFC 3339 UTC time with nanoseconds.
     pub time: String,
     /// `stdout` or `stderr`.
-    pub stream: String,
+    pub stream: Stream,
     /// The text, newline included.
     pub log: String,
 }
@@ -86,9 +96,8 @@ impl Writer {
     }
 
     /// Append one line of `stream`.
-    pub fn write(&mut self, stream: &str, text: &str) -> std::io::Result<()> {
-        let line =
-            Line { time: rfc3339(std::time::SystemTime::now()), stream: stream.into(), log: text.into() };
+    pub fn write(&mut self, stream: Stream, text: &str) -> std::io::Result<()> {
+        let line = Line { time: rfc3339(std::time::SystemTime::now()), stream, log: text.into() };
         let mut json = serde_json::to_string(&line).map_err(std::io::Error::other)?;
         json.push('\n');
         if self.size > 0 && self.size + json.len() as u64 > self.max_size {
@@ -127,7 +136,7 @@ mod tests {
         let p = d.join("container.log");
         let mut w = Writer::open(&p, 1024, 3).unwrap();
         for i in 0..200 {
-            w.write("stdout", &format!("line {i}\n")).unwrap();
+            w.write(Stream::Stdout, &format!("line {i}\n")).unwrap();
         }
         let names = files(&p, 3);
         assert_eq!(names.len(), 3, "{names:?}");
