@@ -296,6 +296,23 @@ mod tests {
         );
     }
 
+    /// What `enforce exec` and a detached run do with a cache hit: the stored program is used as
+    /// it is, and the seccomp section is never decoded (here it could not be).
+    #[test]
+    fn a_plan_from_a_stored_compile_uses_its_program_and_decodes_nothing() {
+        let fresh = strict();
+        let (head, _) = fresh.json().unwrap();
+        let head: policy::Policy = serde_json::from_str(&head).unwrap();
+        let program = fresh.program().cloned();
+        let stored =
+            CompiledPolicy::stored(head, "not a section".into(), vec![], vec![], program, "d".into())
+                .unwrap();
+        let plan = Plan::new("s", stored, &features(Ok(7)), Options::default()).unwrap();
+        assert_eq!(plan.seccomp.program.insns, fresh.program().unwrap().insns);
+        assert_eq!(plan.compiled.digest().unwrap(), "d");
+        assert!(plan.seccomp_verdicts().is_err(), "the section was never needed until a report asks");
+    }
+
     #[test]
     fn a_machine_the_profile_cannot_run_on_is_refused() {
         let f = Features { arch: Some(Arch::S390x), landlock_abi: Ok(7) };

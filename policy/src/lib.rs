@@ -19,6 +19,7 @@
 //! Test strategy: unit tests beside the code; the reference evaluator ([`ir::eval`]) states the
 //! meaning, and exports are checked against it at boundary arguments ([`ir::points`]).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod action;
 pub mod backend;

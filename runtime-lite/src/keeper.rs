@@ -33,13 +33,12 @@ pub fn detach(mut c: Container, name: &str, profile: &str) -> Result<(), RunErro
     let cleanup = || {
         let _ = std::fs::remove_dir_all(&dir);
     };
-    let iso = c.plan.compiled.isolation();
     let st = State {
         name: name.into(),
         profile: profile.into(),
         profile_digest: digest,
         command: c.argv.clone(),
-        rootfs: c.rootfs.clone().or(iso.rootfs.clone().map(Into::into)).map(|p| p.display().to_string()),
+        rootfs: c.rootfs.as_ref().map(|p| p.display().to_string()),
         status: ContainerStatus::Created,
         keeper_pid: 0,
         pid: None,

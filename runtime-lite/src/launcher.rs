@@ -31,7 +31,7 @@ pub struct Container {
     pub plan: Plan,
     /// Command and arguments (resolved inside, once the root is in place).
     pub argv: Vec<String>,
-    /// Root filesystem (overrides the profile's).
+    /// Root filesystem (`None`: the host root, read-only).
     pub rootfs: Option<PathBuf>,
     /// Where the workload's report goes (inside, only stderr is reachable).
     pub report: ReportTo,
@@ -93,7 +93,6 @@ pub fn hostname(iso: &IsolationIr) -> &str {
 pub fn run(c: Container) -> Result<i32, RunError> {
     let Container { plan, argv, rootfs, report, name, mut on_started } = c;
     let iso = plan.compiled.isolation().clone();
-    let rootfs = rootfs.or_else(|| iso.rootfs.clone().map(PathBuf::from));
     if let Some(r) = rootfs.as_ref().filter(|r| !r.is_dir()) {
         return Err(RunError::Rootfs(r.clone()));
     }

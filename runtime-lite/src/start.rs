@@ -58,39 +58,39 @@ pub fn start(r: Request) -> Result<Started, RunError> {
         (true, None) => return Err(RunError::Invalid("-d needs --name".into())),
         (false, n) => n.clone(),
     };
-    let isolation = match contained {
-        true => Some(launcher::planned(
-            r.compiled.isolation(),
-            r.rootfs.as_deref().or(r.compiled.isolation().rootfs.as_deref().map(std::path::Path::new)),
-        )?),
-        false => None,
-    };
+    // The profile's root unless the command line names one.
+    let rootfs = r.rootfs.or_else(|| r.compiled.isolation().rootfs.as_ref().map(PathBuf::from));
     let plan =
         Plan::new(&r.profile, r.compiled, &Features::detect(), Options { best_effort: r.best_effort })?;
-    if r.dry_run {
-        // On the host the command is resolved now; in a container it is resolved inside.
-        let command = if contained { None } else { Some(Command::resolve(&r.argv)?) };
-        let mut report = Report::planned(&plan, command.as_ref())?;
-        if command.is_none() {
-            report.command = r.argv.clone();
+    match (contained, r.dry_run) {
+        (false, false) => {
+            let command = Command::resolve(&r.argv)?;
+            Err(Launcher::new(&plan, r.report).command(command).run().into())
         }
-        report.isolation = isolation;
-        return Ok(Started::Planned(Box::new(report)));
-    }
-    if !contained {
-        let command = Command::resolve(&r.argv)?;
-        return Err(Launcher::new(&plan, r.report).command(command).run().into());
-    }
-    let c = Container {
-        plan,
-        argv: r.argv,
-        rootfs: r.rootfs,
-        report: r.report,
-        name: name.clone(),
-        on_started: None,
-    };
-    match name.filter(|_| r.detach) {
-        Some(name) => keeper::detach(c, &name, &r.profile).map(|()| Started::Detached(name)),
-        None => launcher::run(c).map(Started::Exited),
+        (false, true) => {
+            let command = Command::resolve(&r.argv)?;
+            Ok(Started::Planned(Box::new(Report::planned(&plan, Some(&command))?)))
+        }
+        (true, true) => {
+            // In a container the command is resolved inside, once its root is in place.
+            let mut report = Report::planned(&plan, None)?;
+            report.command = r.argv;
+            report.isolation = Some(launcher::planned(plan.compiled.isolation(), rootfs.as_deref())?);
+            Ok(Started::Planned(Box::new(report)))
+        }
+        (true, false) => {
+            let c = Container {
+                plan,
+                argv: r.argv,
+                rootfs,
+                report: r.report,
+                name: name.clone(),
+                on_started: None,
+            };
+            match name.filter(|_| r.detach) {
+                Some(name) => keeper::detach(c, &name, &r.profile).map(|()| Started::Detached(name)),
+                None => launcher::run(c).map(Started::Exited),
+            }
+        }
     }
 }

@@ -269,7 +269,9 @@ fn resolve_path(p: &str, file: &str) -> Option<String> {
     if file.starts_with("builtin:") {
         return None;
     }
-    let dir = std::path::Path::new(file).parent().unwrap_or(std::path::Path::new("."));
+    // A bare file name (`p.yaml`) has an empty parent: the working directory.
+    let dir = std::path::Path::new(file).parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(std::path::Path::new("."));
     let dir = std::fs::canonicalize(dir).ok()?;
     let joined = dir.join(p);
     let text = joined.to_str()?;

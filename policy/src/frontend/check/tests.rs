@@ -132,6 +132,25 @@ fn every_diagnostic_of_the_table_has_a_hint() {
 }
 
 #[test]
+fn paths_of_a_profile_named_without_a_directory_resolve_against_the_working_directory() {
+    let c = compile_text(
+        "t.yaml",
+        "isolation: { rootfs: ., mounts: [{ type: bind, source: src, target: /s }] }",
+        None,
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(c.policy.isolation.rootfs.as_deref(), cwd.to_str());
+    let want = crate::ir::MountIr::Bind {
+        source: cwd.join("src").display().to_string(),
+        target: "/s".into(),
+        readonly: false,
+    };
+    assert_eq!(c.policy.isolation.mounts, [want]);
+}
+
+#[test]
 fn the_table_covers_every_diagnostic_of_the_checker() {
     // Each `diags.error`/`diags.warning` call of the checker's sources has a row: a new
     // diagnostic needs a new row (counted here, so the table cannot fall behind).
