@@ -25,6 +25,13 @@ pub enum ReportTo {
     File(PathBuf),
 }
 
+impl ReportTo {
+    /// Whether the report is shown at all (it is built only then).
+    pub fn shown(&self) -> bool {
+        !matches!(self, ReportTo::None)
+    }
+}
+
 /// Applies a [`Plan`] through a [`Kernel`] ([`Linux`] unless a test gives a fake).
 pub struct Launcher<'a, K: Kernel = Linux> {
     plan: &'a Plan,
@@ -110,34 +117,48 @@ impl<'a, K: Kernel> Launcher<'a, K> {
     /// Apply every step up to and including verification, without exec: for a process that
     /// must stay (the runtime's PID-1 shim) under the same policy.
     pub fn confine(mut self) -> (K, Result<Applied, LaunchError>) {
-        let result = self.apply(&mut None);
+        let result = self.apply(&mut None).map(|(applied, _)| applied);
         (self.kernel, result)
     }
 
     fn apply_and_exec(&mut self, report_file: &mut Option<std::fs::File>) -> Result<(), LaunchError> {
-        let mut applied = self.apply(report_file)?;
+        let (mut applied, report) = self.apply(report_file)?;
         let Some(command) = &self.command else {
             return Err(LaunchError::refused(Step::Exec, "no command to execute"));
         };
         applied.steps.push(Step::Exec);
-        self.write_report(&applied, report_file)?;
+        if let Some(mut report) = report {
+            report.record(&applied);
+            self.write_report(&report, report_file)?;
+        }
         // The file stays open (close-on-exec) so that a failing exec can still replace it.
         let mut progress = Progress { done: Vec::new(), fail_at: self.fail_at };
         progress.step(Step::Exec, || steps::exec(&mut self.kernel, command))
     }
 
     /// Every step in order, one line each; the step functions say why each sits where it does.
-    fn apply(&mut self, report_file: &mut Option<std::fs::File>) -> Result<Applied, LaunchError> {
+    /// With a report to show, it is built in `prepare`, while nothing restricts the process.
+    fn apply(
+        &mut self,
+        report_file: &mut Option<std::fs::File>,
+    ) -> Result<(Applied, Option<Report>), LaunchError> {
         let (plan, k) = (self.plan, &mut self.kernel);
-        let report_path = match &self.report_to {
-            ReportTo::File(p) => Some(p),
-            _ => None,
-        };
+        let mut report = None;
         let mut run = Progress { done: Vec::new(), fail_at: self.fail_at };
         run.step(Step::ResolveCommand, || Ok(()))?; // done when the command was made
-        let Prepared { status, report, ruleset, last_cap } =
-            run.step(Step::Prepare, || steps::prepare(k, plan, report_path))?;
-        *report_file = report;
+        let (to, command, isolation) = (&self.report_to, self.command.as_ref(), &self.isolation);
+        let Prepared { status, ruleset, last_cap } = run.step(Step::Prepare, || {
+            if let ReportTo::File(path) = to {
+                // Kept by the caller even if the rest of this step fails: the failure goes there.
+                *report_file = Some(steps::create_report(path)?);
+            }
+            if to.shown() {
+                let mut r = Report::planned(plan, command)?;
+                r.isolation = isolation.clone();
+                report = Some(r);
+            }
+            steps::prepare(k, plan)
+        })?;
         let landlock_paths = ruleset.as_ref().map(|r| r.paths.clone()).unwrap_or_default();
         run.step(Step::Rlimits, || steps::set_rlimits(k, plan))?;
         run.step(Step::CloseFds, || steps::close_fds(k))?;
@@ -149,16 +170,11 @@ impl<'a, K: Kernel> Launcher<'a, K> {
         let landlock = run.step(Step::Landlock, || steps::restrict_landlock(k, plan, ruleset))?;
         run.step(Step::Seccomp, || steps::install_seccomp(k, plan))?;
         let verified = run.step(Step::Verify, || verify::read_back(k, plan, &status, last_cap))?;
-        Ok(Applied { steps: run.done, landlock_paths, landlock, verified })
+        Ok((Applied { steps: run.done, landlock_paths, landlock, verified }, report))
     }
 
-    /// The report of what was applied, where it goes (built only when it is shown).
-    fn write_report(&self, applied: &Applied, file: &mut Option<std::fs::File>) -> Result<(), LaunchError> {
-        if matches!(self.report_to, ReportTo::None) {
-            return Ok(());
-        }
-        let mut report = Report::applied(self.plan, self.command.as_ref(), applied)?;
-        report.isolation = self.isolation.clone();
+    /// Write the report where it goes.
+    fn write_report(&self, report: &Report, file: &mut Option<std::fs::File>) -> Result<(), LaunchError> {
         let text = report.to_json();
         match (&self.report_to, file.as_mut()) {
             (ReportTo::File(path), Some(f)) => f.write_all(text.as_bytes()).map_err(|e| {

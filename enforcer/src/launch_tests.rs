@@ -75,7 +75,7 @@ fn every_built_in_is_applied_step_by_step_in_order_and_verifies() {
             (c.bounding, c.permitted, c.effective, c.inheritable, c.ambient),
             "{spec}"
         );
-        assert_eq!(p.securebits, plan.securebits);
+        assert_eq!(p.securebits, plan.raw_securebits());
         assert_eq!(p.landlocked, plan.landlock.is_some(), "{spec}");
     }
 }
@@ -150,6 +150,33 @@ fn without_privilege_the_bounding_set_cannot_be_dropped() {
     let e = result.unwrap_err();
     assert_eq!(e.step, Step::Bounding, "{e}");
     assert!(e.to_string().contains("Operation not permitted"), "{e}");
+}
+
+#[test]
+fn securebits_this_build_has_no_name_for_are_not_inherited() {
+    // SECBIT_EXEC_RESTRICT_FILE (bit 8, Linux 6.14) set by the parent: cleared, and verified.
+    let yaml = "name: t\nprocess: { user: \"1000:1000\" }\n";
+    let plan = plan_of("t.yaml", Some(yaml));
+    let mut parent = Process::root();
+    parent.securebits = 1 << 8;
+    let (rec, result) = run(&plan, Recorder::new(parent));
+    result.unwrap();
+    assert!(rec.calls.contains(&Call::SetSecurebits(0)), "{:#?}", rec.calls);
+    assert_eq!(rec.process.securebits, 0);
+}
+
+#[test]
+fn a_failure_while_preparing_landlock_is_written_to_the_report_file() {
+    let plan = plan_of("builtin:web", None);
+    let file = std::env::temp_dir().join(format!("palisade-report-{}.json", std::process::id()));
+    let mut rec = Recorder::new(Process::root());
+    rec.fail_on = Some("landlock_ruleset");
+    let launcher = Launcher::with_kernel(&plan, ReportTo::File(file.clone()), rec);
+    let (_, result) = launcher.command(command()).exec();
+    assert_eq!(result.unwrap_err().step, Step::Prepare);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!((v["state"].as_str(), v["step"].as_str()), (Some("failed"), Some("prepare")), "{v}");
+    std::fs::remove_file(&file).unwrap();
 }
 
 #[test]

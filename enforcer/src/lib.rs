@@ -11,7 +11,8 @@
 //!   exec, so the workload never runs half-confined;
 //! - [`report::Report`]: what a plan applies, built from the plan and what the steps did.
 //!
-//! Every kernel call of the launch path goes through [`sys::Kernel`]: [`sys::Linux`] makes
+//! Every system call of the launch path that changes the process or reads it back goes through
+//! [`sys::Kernel`] (file lookups, the report file and stderr do not): [`sys::Linux`] makes
 //! them, [`sys::fake::Recorder`] records them against a model of the process, so the order of
 //! the steps is unit-tested without root. [`probe`] reports what the running kernel supports.
 //! Unsafe code lives only in [`sys`]; each block says why it is sound.

@@ -133,6 +133,12 @@ impl Plan {
         })
     }
 
+    /// The securebits as `PR_SET_SECUREBITS` takes them.
+    pub fn raw_securebits(&self) -> u32 {
+        // Eight named bits: always fits.
+        u32::try_from(self.securebits.bits()).unwrap_or(u32::MAX)
+    }
+
     /// SHA-256 of the seccomp program's bytes (for the report: computed when asked).
     pub fn seccomp_sha256(&self) -> String {
         Sha256::digest(self.seccomp.program.to_bytes()).iter().map(|b| format!("{b:02x}")).collect()

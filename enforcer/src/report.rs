@@ -247,21 +247,9 @@ impl<'a> FailedReport<'a> {
 
 impl Report {
     /// The plan, nothing applied. Fails only when the policy's seccomp tables, as the compile
-    /// cache stored them, do not decode.
+    /// cache stored them, do not decode. A launcher builds it while still unconfined (it
+    /// allocates and decodes) and [`Report::record`]s what the steps did.
     pub fn planned(plan: &Plan, command: Option<&Command>) -> Result<Report, LaunchError> {
-        Report::build(plan, command, None)
-    }
-
-    /// What `plan` applied, as `applied` says.
-    pub fn applied(plan: &Plan, command: Option<&Command>, applied: &Applied) -> Result<Report, LaunchError> {
-        Report::build(plan, command, Some(applied))
-    }
-
-    fn build(
-        plan: &Plan,
-        command: Option<&Command>,
-        applied: Option<&Applied>,
-    ) -> Result<Report, LaunchError> {
         let verdicts = plan.seccomp_verdicts().map_err(|e| LaunchError::refused(Step::Prepare, e))?;
         let capabilities = plan
             .caps
@@ -269,28 +257,9 @@ impl Report {
             .into_iter()
             .map(|(n, set)| (n, CapSetReport { mask: format!("{:016x}", set.bits()), caps: set }))
             .collect();
-        let mut degraded = plan.degraded.clone();
         let landlock = plan.landlock.as_ref().map(|l| {
             let abi = l.ruleset.as_ref();
-            let planned_paths = abi.into_iter().flat_map(|a| &a.paths).map(|p| PathOutcome {
-                path: p.path.clone(),
-                allowed: p.allowed,
-                note: None,
-            });
-            let paths: Vec<PathOutcome> = match applied {
-                Some(a) => a.landlock_paths.clone(),
-                None => planned_paths.collect(),
-            };
-            degraded.extend(
-                paths.iter().filter_map(|p| p.note.as_ref().map(|n| format!("landlock {}: {n}", p.path))),
-            );
-            let status = match (abi, applied.and_then(|a| a.landlock)) {
-                (None, _) => LandlockState::NotEnforced,
-                (Some(_), None) => LandlockState::Planned,
-                (Some(_), Some(LandlockStatus::FullyEnforced)) => LandlockState::FullyEnforced,
-                (Some(_), Some(LandlockStatus::PartiallyEnforced)) => LandlockState::PartiallyEnforced,
-                (Some(_), Some(LandlockStatus::NotEnforced)) => LandlockState::NotEnforced,
-            };
+            let paths = abi.into_iter().flat_map(|a| &a.paths);
             LandlockReport {
                 mode: l.mode,
                 min_abi: l.min_abi,
@@ -299,11 +268,13 @@ impl Report {
                     Err(why) => KernelAbi::Unavailable(why.clone()),
                 },
                 abi_used: abi.map(|a| a.abi),
-                status,
+                status: if abi.is_some() { LandlockState::Planned } else { LandlockState::NotEnforced },
                 handled_fs: abi.map_or(FsAccess::EMPTY, |a| a.handled_fs),
                 handled_net: abi.map_or(NetAccess::EMPTY, |a| a.handled_net),
                 scoped: abi.map_or(ScopeSet::EMPTY, |a| a.scoped),
-                paths,
+                paths: paths
+                    .map(|p| PathOutcome { path: p.path.clone(), allowed: p.allowed, note: None })
+                    .collect(),
                 ports: abi.map(|a| a.ports.iter().map(|p| (p.port, p.allowed)).collect()).unwrap_or_default(),
                 dropped: abi.map(|a| a.dropped.clone()).unwrap_or_default(),
             }
@@ -311,7 +282,7 @@ impl Report {
         let program = &plan.seccomp.program;
         Ok(Report {
             profile: plan.profile.clone(),
-            state: if applied.is_some() { State::Applied } else { State::Planned },
+            state: State::Planned,
             command: command.map(Command::words).unwrap_or_default(),
             uid: plan.uid,
             gid: plan.gid,
@@ -332,10 +303,27 @@ impl Report {
             },
             landlock,
             isolation: None,
-            degraded,
-            steps: applied.map(|a| a.steps.clone()).unwrap_or_default(),
-            verified: applied.map(|a| a.verified.clone()).unwrap_or_default(),
+            degraded: plan.degraded.clone(),
+            steps: Vec::new(),
+            verified: BTreeMap::new(),
         })
+    }
+
+    /// What the steps did: the report of a plan becomes the report of what was applied.
+    pub fn record(&mut self, applied: &Applied) {
+        self.state = State::Applied;
+        self.steps = applied.steps.clone();
+        self.verified = applied.verified.clone();
+        let Some(l) = self.landlock.as_mut().filter(|l| l.status == LandlockState::Planned) else { return };
+        l.paths = applied.landlock_paths.clone();
+        let notes =
+            l.paths.iter().filter_map(|p| p.note.as_ref().map(|n| format!("landlock {}: {n}", p.path)));
+        self.degraded.extend(notes);
+        l.status = match applied.landlock {
+            Some(LandlockStatus::FullyEnforced) => LandlockState::FullyEnforced,
+            Some(LandlockStatus::PartiallyEnforced) => LandlockState::PartiallyEnforced,
+            Some(LandlockStatus::NotEnforced) | None => LandlockState::NotEnforced,
+        };
     }
 
     /// As pretty JSON with a final newline.

@@ -67,6 +67,11 @@ impl Filter {
         Filter::new(&p.insns)
     }
 
+    /// The instructions as `seccomp(2)` takes them.
+    pub fn kernel_layout(&self) -> &[libc::sock_filter] {
+        &self.insns
+    }
+
     /// Number of instructions.
     pub fn len(&self) -> usize {
         self.insns.len()

@@ -17,34 +17,30 @@ use crate::sys::{CapKind, Kernel, LandlockStatus};
 pub(crate) struct Prepared<R> {
     /// `/proc/thread-self/status`, read back by `verify`.
     pub status: OwnedFd,
-    /// The report file, when the report goes to one.
-    pub report: Option<File>,
     /// The Landlock ruleset with every rule added.
     pub ruleset: Option<RulesetReady<R>>,
     /// The highest capability number of this kernel.
     pub last_cap: u8,
 }
 
-/// 2. Open everything later steps need while still privileged and unconfined: the status
-///    file (read back after Landlock and seccomp), the report file, every Landlock path.
-pub(crate) fn prepare<K: Kernel>(
-    k: &mut K,
-    plan: &Plan,
-    report: Option<&PathBuf>,
-) -> Result<Prepared<K::Ruleset>, LaunchError> {
+/// 2. Open what later steps need while still privileged and unconfined: the status file (read
+///    back after Landlock and seccomp) and every Landlock path. (The launcher creates the
+///    report file and builds the report in this step too.)
+pub(crate) fn prepare<K: Kernel>(k: &mut K, plan: &Plan) -> Result<Prepared<K::Ruleset>, LaunchError> {
     let status =
         k.open_status().map_err(|e| LaunchError::sys(Step::Prepare, "open /proc/thread-self/status", e))?;
-    let report = match report {
-        Some(path) => Some(File::create(path).map_err(|e| {
-            LaunchError::refused(Step::Prepare, format!("cannot create report {}: {e}", path.display()))
-        })?),
-        None => None,
-    };
     let ruleset = match plan.landlock.as_ref().and_then(|l| l.ruleset.as_ref()) {
         Some(abi) => Some(landlock::build(k, abi)?),
         None => None,
     };
-    Ok(Prepared { status, report, ruleset, last_cap: k.last_cap() })
+    Ok(Prepared { status, ruleset, last_cap: k.last_cap() })
+}
+
+/// The report file, created while nothing restricts where it may be.
+pub(crate) fn create_report(path: &PathBuf) -> Result<File, LaunchError> {
+    File::create(path).map_err(|e| {
+        LaunchError::refused(Step::Prepare, format!("cannot create report {}: {e}", path.display()))
+    })
 }
 
 /// 3. Resource limits, while raising a hard limit is still possible.
@@ -76,10 +72,12 @@ pub(crate) fn drop_bounding_set<K: Kernel>(k: &mut K, plan: &Plan, last_cap: u8)
 /// 6. Securebits: also needs CAP_SETPCAP, which the final sets rarely keep, so before them;
 ///    with NO_SETUID_FIXUP the uid switch below leaves the capability sets alone.
 pub(crate) fn set_securebits<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
+    // Compared and set as the kernel's whole value: bits this build has no name for (newer
+    // kernels' exec restrictions) are cleared too, not carried over from the parent.
     let current = k.securebits().map_err(|e| LaunchError::sys(Step::Securebits, "PR_GET_SECUREBITS", e))?;
-    if current != plan.securebits {
-        let bits = plan.securebits.bits();
-        k.set_securebits(plan.securebits)
+    let bits = plan.raw_securebits();
+    if current != bits {
+        k.set_securebits(bits)
             .map_err(|e| LaunchError::sys(Step::Securebits, format!("set securebits {bits:#x}"), e))?;
     }
     Ok(())
@@ -149,7 +147,7 @@ pub(crate) fn restrict_landlock<K: Kernel>(
 
 /// 11. Seccomp last: after it, only the read-back, the report and `execve` are made.
 pub(crate) fn install_seccomp<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
-    k.install_seccomp(&plan.seccomp.filter).map_err(|e| match e {
+    k.install_seccomp(plan.seccomp.filter.kernel_layout()).map_err(|e| match e {
         libc::EACCES => LaunchError::refused(
             Step::Seccomp,
             "installing the seccomp filter needs no_new_privs or CAP_SYS_ADMIN; the profile sets neither",

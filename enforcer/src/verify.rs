@@ -48,13 +48,13 @@ pub(crate) fn read_back<K: Kernel>(
         verified.insert(key.to_string(), got.replace('\t', " "));
     }
     let sb = k.securebits().map_err(|e| LaunchError::sys(Step::Verify, "PR_GET_SECUREBITS", e))?;
-    if sb != plan.securebits {
+    if sb != plan.raw_securebits() {
         return Err(LaunchError::refused(
             Step::Verify,
-            format!("securebits are {:#x}, expected {:#x}", sb.bits(), plan.securebits.bits()),
+            format!("securebits are {sb:#x}, expected {:#x}", plan.raw_securebits()),
         ));
     }
-    verified.insert("securebits".into(), format!("{:#x}", sb.bits()));
+    verified.insert("securebits".into(), format!("{sb:#x}"));
     if let Some(f) = status_field(&text, "Seccomp_filters") {
         verified.insert("Seccomp_filters".into(), f.to_string());
     }

@@ -205,6 +205,9 @@ pub fn explain_text(p: &Policy) -> String {
             i.network,
             i.init
         );
+        if let Some(t) = i.time_offsets {
+            let _ = writeln!(o, "  clocks monotonic {:+}s, boottime {:+}s", t.monotonic, t.boottime);
+        }
     }
     o
 }

@@ -2,10 +2,11 @@
 //! close-on-exec pipe. Each direction has its own message type:
 //! - [`Go`]: the launcher to PID 1, once the ids are mapped and PID 1 is in its cgroup (a
 //!   closed pipe without it means stop);
-//! - [`Status`]: any process inside to the launcher: the first failure (nothing ran, or the
-//!   command could not be executed), then the shim's report of the workload's exit status (so
-//!   the launcher need not wait for the namespaces' teardown); a successful exec closes the
-//!   writer's end;
+//! - [`Status`]: the processes inside to the launcher: PID 1's word that the container is set
+//!   up (its namespaces, clocks and mounts: only then is a detached container started), the
+//!   first failure (nothing ran, or the command could not be executed), then the shim's report
+//!   of the workload's exit status (so the launcher need not wait for the namespaces'
+//!   teardown); a successful exec closes the writer's end;
 //! - [`Start`]: a detached container's keeper to the `enforce run -d` that started it.
 
 use std::io::{BufRead, BufReader, Write};
@@ -29,6 +30,8 @@ pub enum Go {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
+    /// PID 1 has set the container up; the workload starts.
+    Ready,
     /// A process inside failed; the code is the launcher's exit status.
     Failed {
         /// 125 (nothing ran), 126 (cannot execute), 127 (not found).
@@ -118,17 +121,34 @@ pub struct Outcome {
     pub failure: Option<(i32, String)>,
 }
 
-/// The first failure of `text`, and the exit status if it was reported.
-pub(crate) fn summary(text: &str) -> (Option<(i32, String)>, Option<i32>) {
-    let mut failure = None;
+/// What the messages of a container said so far.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Said {
+    /// PID 1 said it is ready.
+    pub ready: bool,
+    /// The first failure.
+    pub failure: Option<(i32, String)>,
+    /// The exit status, once reported.
+    pub exited: Option<i32>,
+}
+
+/// What the complete lines of `text` say (nothing after the exit status counts).
+pub(crate) fn summary(text: &str) -> Said {
+    let mut said = Said::default();
     for m in parse_all::<Status>(text) {
         match m {
-            Status::Exited(code) => return (failure, Some(code)),
-            Status::Failed { code, message } if failure.is_none() => failure = Some((code, message)),
+            Status::Ready => said.ready = true,
+            Status::Exited(code) => {
+                said.exited = Some(code);
+                return said;
+            }
+            Status::Failed { code, message } if said.failure.is_none() => {
+                said.failure = Some((code, message))
+            }
             Status::Failed { .. } => {}
         }
     }
-    (failure, None)
+    said
 }
 
 #[cfg(test)]
@@ -142,19 +162,22 @@ mod tests {
     #[test]
     fn the_first_failure_and_the_exit_status_are_read_back() {
         let failed = |code, m: &str| Status::Failed { code, message: m.into() };
-        assert_eq!(summary(""), (None, None));
-        assert_eq!(summary(&lines(&[Status::Exited(3)])), (None, Some(3)));
+        let said = |ready, failure: Option<(i32, &str)>, exited| Said {
+            ready,
+            failure: failure.map(|(c, m)| (c, m.to_string())),
+            exited,
+        };
+        assert_eq!(summary(""), said(false, None, None));
+        assert_eq!(summary(&lines(&[Status::Ready, Status::Exited(3)])), said(true, None, Some(3)));
         let t = lines(&[failed(126, "cannot execute /x\nsecond line"), Status::Exited(126)]);
-        assert_eq!(summary(&t), (Some((126, "cannot execute /x\nsecond line".into())), Some(126)));
-        assert_eq!(
-            summary(&lines(&[failed(125, "first"), failed(125, "second")])),
-            (Some((125, "first".into())), None)
-        );
+        assert_eq!(summary(&t), said(false, Some((126, "cannot execute /x\nsecond line")), Some(126)));
+        let t = lines(&[failed(125, "first"), failed(125, "second")]);
+        assert_eq!(summary(&t), said(false, Some((125, "first")), None));
         // A failure written after the status (nothing writes one) is not the container's.
-        assert_eq!(summary(&lines(&[Status::Exited(0), failed(125, "late")])), (None, Some(0)));
+        assert_eq!(summary(&lines(&[Status::Exited(0), failed(125, "late")])), said(false, None, Some(0)));
         // Half a line is not a message yet.
         let half = &lines(&[Status::Exited(7)])[..5];
-        assert_eq!(summary(half), (None, None));
+        assert_eq!(summary(half), said(false, None, None));
     }
 
     #[test]

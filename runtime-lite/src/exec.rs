@@ -11,8 +11,8 @@ use crate::error::{RunError, SysError};
 use crate::shim;
 use crate::state::{ContainerStatus, State};
 
-/// The `/proc/PID/ns` entry of `ns` a process joining the container takes: a time namespace
-/// is PID 1's for its children (the shim itself stays in the host's).
+/// The `/proc/PID/ns` entry of `ns` a process joining the container takes: for time, the one
+/// PID 1 made for its children (the one it is in, too).
 fn ns_entry(ns: Namespace) -> &'static str {
     match ns {
         Namespace::Time => "time_for_children",
@@ -35,7 +35,7 @@ pub fn exec(
     }
     if compiled.digest().map_err(RunError::Compiled)? != st.profile_digest {
         return Err(RunError::Invalid(format!(
-            "the profile {} changed since `{name}` started; refusing to exec under a different policy",
+            "the profile {} changed since `{name}` started (or another version of enforce started it); refusing to exec under a different policy",
             st.profile
         )));
     }
@@ -47,25 +47,25 @@ pub fn exec(
             .map_err(|e| SysError::io(format!("open /proc/{pid}/{what}"), e))
     };
     let root = open("root")?;
-    let mut nss = Vec::new();
     // The user namespace first: it grants the rights to join the others.
-    let order = [
-        Namespace::User,
-        Namespace::Mount,
-        Namespace::Uts,
-        Namespace::Ipc,
-        Namespace::Net,
-        Namespace::Cgroup,
-        Namespace::Time,
-        Namespace::Pid,
-    ];
-    debug_assert_eq!(order.len(), Namespace::ALL.len());
+    let order = std::iter::once(Namespace::User)
+        .chain(Namespace::ALL.iter().copied().filter(|n| *n != Namespace::User));
+    let mut nss = Vec::new();
     for ns in order {
         let entry = ns_entry(ns);
         let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{entry}")).ok();
         let ours = std::fs::read_link(format!("/proc/self/ns/{}", ns.proc_name())).ok();
-        if theirs.is_some() && theirs != ours {
-            nss.push((open(&format!("ns/{entry}"))?, ns));
+        match (theirs, ours) {
+            // This kernel has no such namespace.
+            (None, None) => {}
+            // PID 1 went away: never run the command in the host's namespaces.
+            (None, Some(_)) => {
+                return Err(RunError::Invalid(format!(
+                    "cannot read /proc/{pid}/ns/{entry}: is `{name}` still running?"
+                )))
+            }
+            (theirs, ours) if theirs != ours => nss.push((open(&format!("ns/{entry}"))?, ns)),
+            _ => {}
         }
     }
     for (f, ns) in &nss {

@@ -37,7 +37,8 @@ pub struct Container {
     pub report: ReportTo,
     /// Name (detached containers; names the cgroup).
     pub name: Option<String>,
-    /// Called in the launcher with the host pid of the container's PID 1 once it exists.
+    /// Called in the launcher with the host pid of the container's PID 1 once PID 1 has set
+    /// the container up (namespaces, clocks, mounts) and the workload starts.
     pub on_started: Option<Box<dyn FnMut(i32)>>,
 }
 
@@ -67,7 +68,7 @@ pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<Is
         namespaces: namespaces(iso)?,
         uid_map: uid.to_string(),
         gid_map: gid.to_string(),
-        hostname: iso.namespaces.contains(Namespace::Uts).then(|| hostname(iso).to_string()),
+        hostname: iso.namespaces.contains(Namespace::Uts).then(|| iso.host_name().to_string()),
         time_offsets: iso.time_offsets,
         rootfs: match rootfs {
             Some(r) => r.display().to_string(),
@@ -84,14 +85,9 @@ pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<Is
     })
 }
 
-/// The container's host name.
-pub fn hostname(iso: &IsolationIr) -> &str {
-    iso.hostname.as_deref().unwrap_or("palisade")
-}
-
 /// Run `c`; returns the workload's exit status.
 pub fn run(c: Container) -> Result<i32, RunError> {
-    let Container { plan, argv, rootfs, report, name, mut on_started } = c;
+    let Container { plan, argv, rootfs, report, name, on_started } = c;
     let iso = plan.compiled.isolation().clone();
     if let Some(r) = rootfs.as_ref().filter(|r| !r.is_dir()) {
         return Err(RunError::Rootfs(r.clone()));
@@ -139,9 +135,6 @@ pub fn run(c: Container) -> Result<i32, RunError> {
             };
             if joined.is_ok() && mapped.is_ok() {
                 go_tx.send(&Go::Go);
-                if let Some(f) = on_started.as_mut() {
-                    f(child.as_raw());
-                }
             } else {
                 let _ = kill(child, Signal::SIGKILL);
             }
@@ -149,7 +142,7 @@ pub fn run(c: Container) -> Result<i32, RunError> {
             // A shim reports the status before it exits; without a cgroup to remove (which needs
             // PID 1 gone), the launcher need not wait for the namespaces' teardown.
             let early = group.is_none() && iso.init && namespaces.contains(Namespace::Pid);
-            let Outcome { status, failure } = wait(status_rx, child, early);
+            let Outcome { status, failure } = wait(status_rx, child, early, on_started);
             let _ = shim::unblock_all();
             // The plan and the policy are large and about to be dropped by an exiting process:
             // freeing them only delays the exit status.
@@ -165,9 +158,10 @@ pub fn run(c: Container) -> Result<i32, RunError> {
 }
 
 /// Wait for the container whose PID 1 is `child`, forwarding the waited signals to it (they
-/// must be blocked). With `early`, return as soon as the shim reports the exit status;
-/// otherwise (or without a shim) once PID 1 has exited and every writer is gone.
-fn wait(rx: Receiver<Status>, child: Pid, early: bool) -> Outcome {
+/// must be blocked), and call `on_ready` once PID 1 says it is set up. With `early`, return as
+/// soon as the shim reports the exit status; otherwise (or without a shim) once PID 1 has
+/// exited and every writer is gone.
+fn wait(rx: Receiver<Status>, child: Pid, early: bool, mut on_ready: Option<Box<dyn FnMut(i32)>>) -> Outcome {
     let mut pipe = std::fs::File::from(rx.into_fd());
     let mut text = String::new();
     let Ok(signals) = SignalFd::with_flags(&shim::waited(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
@@ -175,7 +169,7 @@ fn wait(rx: Receiver<Status>, child: Pid, early: bool) -> Outcome {
         // No signalfd: wait as the shim does, then read what was written.
         let status = shim::supervise(child, None);
         let _ = pipe.read_to_string(&mut text);
-        return Outcome { status, failure: channel::summary(&text).0 };
+        return Outcome { status, failure: channel::summary(&text).failure };
     };
     let mut pipe_open = true;
     loop {
@@ -193,10 +187,14 @@ fn wait(rx: Receiver<Status>, child: Pid, early: bool) -> Outcome {
                 Ok(0) | Err(_) => pipe_open = false,
                 Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
             }
-            if let (failure, Some(status)) = channel::summary(&text) {
-                if early {
-                    return Outcome { status, failure };
+            let said = channel::summary(&text);
+            if said.ready {
+                if let Some(mut f) = on_ready.take() {
+                    f(child.as_raw());
                 }
+            }
+            if let (Some(status), true) = (said.exited, early) {
+                return Outcome { status, failure: said.failure };
             }
         }
         while let Ok(Some(info)) = signals.read_signal() {
@@ -213,7 +211,7 @@ fn wait(rx: Receiver<Status>, child: Pid, early: bool) -> Outcome {
                     if let Some(code) = shim::exit_code(s) {
                         // PID 1 is gone, and with it every process inside: read to the end.
                         let _ = pipe.read_to_string(&mut text);
-                        return Outcome { status: code, failure: channel::summary(&text).0 };
+                        return Outcome { status: code, failure: channel::summary(&text).failure };
                     }
                 }
             }

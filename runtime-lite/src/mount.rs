@@ -23,7 +23,8 @@ pub struct Done {
     pub mounts: Vec<String>,
     /// Paths hidden (those that exist).
     pub masked: Vec<String>,
-    /// Paths made read-only (those that exist and were not already).
+    /// Paths read-only in the container: those of the profile that exist (made read-only, or
+    /// already on a read-only mount), and `/` when the root is read-only.
     pub readonly: Vec<String>,
     /// What was optional and could not be done.
     pub notes: Vec<String>,

@@ -17,7 +17,7 @@ use policy::vocab::{Namespace, NamespaceSet};
 use crate::channel::{Go, Receiver, Sender, Status};
 use crate::error::SysError;
 use crate::workload::{self, Workload};
-use crate::{launcher, mount, net, shim};
+use crate::{mount, net, shim};
 
 /// What PID 1 needs, all prepared by the launcher before the clone.
 pub(crate) struct Pid1<'a> {
@@ -40,6 +40,7 @@ impl Pid1<'_> {
         if let Err(e) = self.enter().and_then(|()| self.build()) {
             return self.fail(125, &e.to_string());
         }
+        self.status.send(&Status::Ready);
         if !self.iso.init || !self.namespaces.contains(Namespace::Pid) {
             let _ = shim::unblock_all();
             return workload::exec(self.workload, self.plan, self.isolation, self.status);
@@ -96,6 +97,10 @@ impl Pid1<'_> {
                 nix::sys::prctl::set_dumpable(false).map_err(|e| SysError::errno("PR_SET_DUMPABLE", e))?;
                 written.map_err(|e| SysError::io("write /proc/self/timens_offsets", e))?;
             }
+            // Into it now: on kernels before 6.0 an exec (`init: false`) would not enter it.
+            let ns = std::fs::File::open("/proc/self/ns/time_for_children")
+                .map_err(|e| SysError::io("open /proc/self/ns/time_for_children", e))?;
+            nix::sched::setns(&ns, time).map_err(|e| SysError::errno("join the time namespace", e))?;
         }
         Ok(())
     }
@@ -107,7 +112,7 @@ impl Pid1<'_> {
         let r = &mut self.isolation;
         (r.mounts, r.masked, r.readonly, r.notes) = (done.mounts, done.masked, done.readonly, done.notes);
         if self.namespaces.contains(Namespace::Uts) {
-            let name = launcher::hostname(self.iso);
+            let name = self.iso.host_name();
             nix::unistd::sethostname(name).map_err(|e| SysError::errno(format!("sethostname {name}"), e))?;
         }
         if own_net {

@@ -60,25 +60,21 @@ pub fn start(r: Request) -> Result<Started, RunError> {
     };
     // The profile's root unless the command line names one.
     let rootfs = r.rootfs.or_else(|| r.compiled.isolation().rootfs.as_ref().map(PathBuf::from));
+    // On the host the command is found first (127 and 126 come before any refusal of the
+    // policy); in a container it is found inside, once its root is in place.
+    let command = if contained { None } else { Some(Command::resolve(&r.argv)?) };
     let plan =
         Plan::new(&r.profile, r.compiled, &Features::detect(), Options { best_effort: r.best_effort })?;
-    match (contained, r.dry_run) {
-        (false, false) => {
-            let command = Command::resolve(&r.argv)?;
-            Err(Launcher::new(&plan, r.report).command(command).run().into())
-        }
-        (false, true) => {
-            let command = Command::resolve(&r.argv)?;
-            Ok(Started::Planned(Box::new(Report::planned(&plan, Some(&command))?)))
-        }
-        (true, true) => {
-            // In a container the command is resolved inside, once its root is in place.
+    match (command, r.dry_run) {
+        (Some(command), false) => Err(Launcher::new(&plan, r.report).command(command).run().into()),
+        (Some(command), true) => Ok(Started::Planned(Box::new(Report::planned(&plan, Some(&command))?))),
+        (None, true) => {
             let mut report = Report::planned(&plan, None)?;
             report.command = r.argv;
             report.isolation = Some(launcher::planned(plan.compiled.isolation(), rootfs.as_deref())?);
             Ok(Started::Planned(Box::new(report)))
         }
-        (true, false) => {
+        (None, false) => {
             let c = Container {
                 plan,
                 argv: r.argv,

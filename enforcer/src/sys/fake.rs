@@ -6,10 +6,9 @@
 use std::ffi::{CStr, CString};
 use std::os::fd::OwnedFd;
 
-use policy::vocab::{Cap, CapSet, FsAccess, NetAccess, Resource, Securebit, Securebits};
+use policy::vocab::{Cap, CapSet, Flag, FsAccess, NetAccess, Resource, Securebit};
 
 use super::{CapKind, Handled, Kernel, LandlockStatus};
-use crate::seccomp::Filter;
 
 /// One recorded call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +24,7 @@ pub enum Call {
     /// `drop_bounding`.
     DropBounding(u8),
     /// `set_securebits`.
-    SetSecurebits(Securebits),
+    SetSecurebits(u32),
     /// `clear_groups`.
     ClearGroups,
     /// `set_keepcaps`.
@@ -103,8 +102,8 @@ pub struct Process {
     pub inheritable: CapSet,
     /// Ambient set.
     pub ambient: CapSet,
-    /// Securebits.
-    pub securebits: Securebits,
+    /// Securebits (the kernel's whole value).
+    pub securebits: u32,
     /// `PR_SET_KEEPCAPS`.
     pub keepcaps: bool,
     /// no_new_privs.
@@ -127,7 +126,7 @@ impl Process {
             effective: CapSet::all(),
             inheritable: CapSet::EMPTY,
             ambient: CapSet::EMPTY,
-            securebits: Securebits::EMPTY,
+            securebits: 0,
             keepcaps: false,
             no_new_privs: false,
             filters: 0,
@@ -241,11 +240,11 @@ impl Kernel for Recorder {
         Ok(())
     }
 
-    fn securebits(&mut self) -> Result<Securebits, i32> {
+    fn securebits(&mut self) -> Result<u32, i32> {
         Ok(self.process.securebits)
     }
 
-    fn set_securebits(&mut self, bits: Securebits) -> Result<(), i32> {
+    fn set_securebits(&mut self, bits: u32) -> Result<(), i32> {
         self.record(Call::SetSecurebits(bits))?;
         self.need(self.process.has(Cap::SETPCAP))?;
         self.process.securebits = bits;
@@ -284,7 +283,7 @@ impl Kernel for Recorder {
         }
         // Leaving uid 0 clears the sets unless NO_SETUID_FIXUP (or KEEPCAPS, which keeps the
         // permitted set only).
-        if p.uid == 0 && uid != 0 && !p.securebits.contains(Securebit::NoSetuidFixup) {
+        if p.uid == 0 && uid != 0 && p.securebits & (1 << Securebit::NoSetuidFixup.bit()) == 0 {
             if !p.keepcaps {
                 p.permitted = CapSet::EMPTY;
             }
@@ -366,8 +365,8 @@ impl Kernel for Recorder {
         Ok(LandlockStatus::FullyEnforced)
     }
 
-    fn install_seccomp(&mut self, filter: &Filter) -> Result<(), i32> {
-        self.record(Call::InstallSeccomp(filter.len()))?;
+    fn install_seccomp(&mut self, program: &[libc::sock_filter]) -> Result<(), i32> {
+        self.record(Call::InstallSeccomp(program.len()))?;
         let p = &self.process;
         if !(p.no_new_privs || p.has(Cap::SYS_ADMIN)) {
             return Err(libc::EACCES);

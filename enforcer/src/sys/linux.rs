@@ -10,10 +10,9 @@ use landlock::{
 };
 use nix::sys::resource::{setrlimit, Resource as NixResource, RLIM_INFINITY};
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
-use policy::vocab::{CapSet, FsAccess, NetAccess, Resource, Securebits};
+use policy::vocab::{CapSet, FsAccess, NetAccess, Resource};
 
 use super::{landlock as ll, process, seccomp, CapKind, Handled, Kernel, LandlockStatus};
-use crate::seccomp::Filter;
 
 /// The running kernel.
 #[derive(Debug, Default)]
@@ -80,12 +79,12 @@ impl Kernel for Linux {
         process::drop_bounding(cap)
     }
 
-    fn securebits(&mut self) -> Result<Securebits, i32> {
-        process::securebits().map(|b| Securebits::from_bits_truncate(u64::from(b)))
+    fn securebits(&mut self) -> Result<u32, i32> {
+        process::securebits()
     }
 
-    fn set_securebits(&mut self, bits: Securebits) -> Result<(), i32> {
-        process::set_securebits(u32::try_from(bits.bits()).map_err(|_| libc::EINVAL)?)
+    fn set_securebits(&mut self, bits: u32) -> Result<(), i32> {
+        process::set_securebits(bits)
     }
 
     fn may_setgroups(&mut self) -> bool {
@@ -182,12 +181,8 @@ impl Kernel for Linux {
         })
     }
 
-    fn install_seccomp(&mut self, filter: &Filter) -> Result<(), i32> {
-        filter.install(crate::seccomp::Flags::TSYNC, false).map(|_| ()).map_err(|e| match e {
-            crate::seccomp::InstallError::Seccomp { errno, .. } => errno,
-            crate::seccomp::InstallError::NoNewPrivs(errno) => errno,
-            crate::seccomp::InstallError::Invalid(_) => libc::EINVAL,
-        })
+    fn install_seccomp(&mut self, program: &[libc::sock_filter]) -> Result<(), i32> {
+        seccomp::set_mode_filter(program, seccomp::FILTER_FLAG_TSYNC).map(|_| ())
     }
 
     fn exec(&mut self, path: &CStr, argv: &[CString]) -> Result<(), i32> {

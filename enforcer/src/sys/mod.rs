@@ -1,6 +1,7 @@
-//! The kernel, as the launch path sees it: [`Kernel`] names every call the apply steps make,
-//! [`Linux`] makes them, and [`fake::Recorder`] records them against a model of the process
-//! (so the order of the steps is tested without root).
+//! The kernel, as the launch path sees it: [`Kernel`] names every system call the apply steps
+//! make to change the process or read it back, [`Linux`] makes them, and [`fake::Recorder`]
+//! records them against a model of the process (so the order of the steps is tested without
+//! root).
 //!
 //! The modules below hold the only `unsafe` code of the crate: thin wrappers over system
 //! calls, each returning the positive errno on failure and allocating nothing, so they can run
@@ -15,11 +16,9 @@ pub mod seccomp;
 use std::ffi::CStr;
 use std::os::fd::OwnedFd;
 
-use policy::vocab::{CapSet, FsAccess, NetAccess, Resource, ScopeSet, Securebits};
+use policy::vocab::{CapSet, FsAccess, NetAccess, Resource, ScopeSet};
 
 pub use linux::{landlock_abi, Linux};
-
-use crate::seccomp::Filter;
 
 /// The last OS error as a positive errno.
 pub(crate) fn errno() -> i32 {
@@ -71,7 +70,8 @@ pub struct Handled {
     pub scopes: ScopeSet,
 }
 
-/// Every kernel call of the launch path, in the vocabulary of the plan. Errors are positive
+/// Every system call of the launch path that changes the process or reads it back, in the
+/// vocabulary of the plan. Errors are positive
 /// errnos, or text where a library reports them (capabilities, Landlock).
 pub trait Kernel {
     /// A Landlock ruleset being built.
@@ -90,10 +90,10 @@ pub trait Kernel {
     fn cloexec_from(&mut self, first: u32) -> Result<(), i32>;
     /// Drop capability number `cap` from the bounding set.
     fn drop_bounding(&mut self, cap: u8) -> Result<(), i32>;
-    /// `PR_GET_SECUREBITS`.
-    fn securebits(&mut self) -> Result<Securebits, i32>;
+    /// `PR_GET_SECUREBITS`: the whole value, named bits or not.
+    fn securebits(&mut self) -> Result<u32, i32>;
     /// `PR_SET_SECUREBITS`.
-    fn set_securebits(&mut self, bits: Securebits) -> Result<(), i32>;
+    fn set_securebits(&mut self, bits: u32) -> Result<(), i32>;
     /// Whether the process may call `setgroups` (root, outside a user namespace whose
     /// `setgroups` is `deny`).
     fn may_setgroups(&mut self) -> bool;
@@ -131,8 +131,8 @@ pub trait Kernel {
     ) -> Result<Self::Ruleset, String>;
     /// `landlock_restrict_self`.
     fn landlock_restrict(&mut self, rs: Self::Ruleset) -> Result<LandlockStatus, String>;
-    /// Install a seccomp filter on every thread.
-    fn install_seccomp(&mut self, filter: &Filter) -> Result<(), i32>;
+    /// Install a checked seccomp program (in the kernel's layout) on every thread.
+    fn install_seccomp(&mut self, program: &[libc::sock_filter]) -> Result<(), i32>;
     /// `execve`. The real kernel returns only on failure; a fake returns `Ok` for "the image
     /// was replaced".
     fn exec(&mut self, path: &CStr, argv: &[std::ffi::CString]) -> Result<(), i32>;

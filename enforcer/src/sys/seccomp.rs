@@ -3,6 +3,9 @@
 /// `SECCOMP_SET_MODE_FILTER`.
 const SET_MODE_FILTER: libc::c_uint = 1;
 
+/// `SECCOMP_FILTER_FLAG_TSYNC`: install on every thread of the process.
+pub const FILTER_FLAG_TSYNC: libc::c_uint = 1;
+
 use super::errno;
 
 /// `prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)`.

@@ -1,7 +1,7 @@
 //! The process (user, no_new_privs, securebits, rlimits) and the isolation section.
 
 use super::{more_is_wider, Change, Class, Tier};
-use crate::ir::{IsolationIr, MountIr, Policy, RlimitIr};
+use crate::ir::{IsolationIr, MountIr, Policy, RlimitIr, TimeOffsets};
 use crate::vocab::{NetworkMode, Resource};
 
 fn fmt_limit(v: Option<u64>) -> String {
@@ -118,6 +118,16 @@ pub(super) fn isolation(old: &IsolationIr, new: &IsolationIr, out: &mut Vec<Chan
             "map_root_to",
             format!("{} → {}", show(old.map_root_to), show(new.map_root_to)),
         ));
+    }
+    if old.time_offsets != new.time_offsets {
+        let show = |t: Option<TimeOffsets>| {
+            t.map_or_else(
+                || "none".to_string(),
+                |t| format!("monotonic {}s, boottime {}s", t.monotonic, t.boottime),
+            )
+        };
+        let m = format!("{} → {}", show(old.time_offsets), show(new.time_offsets));
+        out.push(change(Class::Neutral, "time_offsets", m));
     }
     if old.hostname != new.hostname {
         let m = format!("{:?} → {:?}", old.hostname, new.hostname);

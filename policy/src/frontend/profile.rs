@@ -267,6 +267,11 @@ pub struct When {
     /// The rule applies only on kernels at least this version (`"4.8"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_kernel: Option<Sp<String>>,
+    /// Not part of the language: an older version accepted it and ignored it. Read only to
+    /// refuse it with a clear error.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub max_kernel_below: Option<Sp<String>>,
 }
 
 /// Landlock restrictions.

@@ -60,6 +60,11 @@ impl IsolationIr {
         self.memory.is_some() || self.pids.is_some() || self.cpu.is_some()
     }
 
+    /// The container's host name (`palisade` unless the profile names one).
+    pub fn host_name(&self) -> &str {
+        self.hostname.as_deref().unwrap_or("palisade")
+    }
+
     /// Whether the container gets a network namespace of its own.
     pub fn own_network(&self) -> bool {
         self.namespaces.contains(Namespace::Net) && self.network == NetworkMode::None

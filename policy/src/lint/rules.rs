@@ -457,10 +457,12 @@ fn landlock(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
             .fold(FsAccess::EMPTY, |acc, a| acc | a.access);
         let extra = above - r.access;
         if r.access.is_subset(above) && !extra.is_empty() {
+            let mut names = extra.names();
+            names.sort_unstable();
             let m = format!(
                 "`{}` lists fewer rights than the paths above it, which also allow {}: Landlock cannot take them away",
                 r.path,
-                extra.names().join(", ")
+                names.join(", ")
             );
             out.push(finding(rule("PAL011"), at(), m));
         }

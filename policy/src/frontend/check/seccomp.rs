@@ -362,6 +362,13 @@ fn when(when: Option<&When>, ctx: &Ctx, diags: &mut Diagnostics) -> WhenIr {
         }
         out.into_iter().collect()
     };
+    if let Some(k) = &w.max_kernel_below {
+        diags.error(
+            ctx.at(k),
+            "`max_kernel_below` is not supported: earlier versions accepted it and ignored it, so the rule applied on every kernel",
+            Some("give the rule for newer kernels `min_kernel` instead, after this one (the last matching rule wins)".into()),
+        );
+    }
     let min_kernel = w.min_kernel.as_ref().and_then(|k| {
         let v = KernelVersion::parse(&k.value);
         if v.is_none() {

@@ -41,6 +41,7 @@ const CASES: &[Case] = &[
     ("seccomp:\n  rules:\n    - { allow: [read], when: { caps_present: [SYS_ADMN] } }\n", E, "unknown capability `SYS_ADMN`", "CAP_SYS_ADMIN", "SYS_ADMN"),
     ("seccomp:\n  rules:\n    - { allow: [read], when: { arches: [amd65] } }\n", E, "unknown host architecture `amd65`", "Docker's names", "amd65"),
     ("seccomp:\n  rules:\n    - { allow: [read], when: { min_kernel: \"four\" } }\n", E, "invalid kernel version `four`", "major.minor", "\"four\""),
+    ("seccomp:\n  rules:\n    - { allow: [read], when: { max_kernel_below: \"5.0\" } }\n", E, "`max_kernel_below` is not supported", "min_kernel", "\"5.0\""),
     // seccomp: argument conditions
     ("seccomp:\n  rules:\n    - allow: [read]\n      args: [{ index: 6, op: eq, value: 1 }]\n", E, "argument index 6 is out of range", "0..=5", "6,"),
     ("seccomp:\n  rules:\n    - allow: [read]\n      args: [{ index: 0, op: eq, value: 1, width: 16 }]\n", E, "invalid width 16", "32 or 64", "16 }"),

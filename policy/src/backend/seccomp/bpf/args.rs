@@ -23,11 +23,11 @@ pub struct ArgAbi {
 
 /// Emit the tests of `conds` (in rule order): jump to `target(cond)` for the last one that
 /// holds, else to `fallback`.
-pub fn emit_conditions(
+pub fn emit_conditions<'c>(
     e: &mut Emitter,
-    conds: &[CondIr],
+    conds: &'c [CondIr],
     abi: ArgAbi,
-    mut target: impl FnMut(&mut Emitter, &CondIr) -> Label,
+    mut target: impl FnMut(&mut Emitter, &'c CondIr) -> Label,
     fallback: Label,
 ) {
     for (k, c) in conds.iter().enumerate().rev() {

@@ -13,6 +13,7 @@ use super::insn::{op, OFF_ARCH, OFF_NR};
 use super::search::{optimal_tree, segments, Node, Segment, Tree};
 use super::{BpfError, Program};
 use crate::action::Action;
+use crate::error::Origin;
 use crate::ir::{CondIr, Policy};
 use crate::syscalls::arch::X32_SYSCALL_BIT;
 use crate::syscalls::{table, Arch};
@@ -36,30 +37,42 @@ struct ArgsLeaf<'a> {
     abi: ArgAbi,
 }
 
-/// The verdicts of one program, interned so leaves compare and copy as integers.
-#[derive(Default)]
-struct Keys {
-    list: Vec<RetKey>,
-    last: usize,
-    /// The origin being looked up, as text (reused: no allocation per lookup).
-    text: String,
+/// What decided a verdict: a rule (where it is written) or a word (`default`, `unknown`, ...).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Decider<'p> {
+    Rule(&'p Origin),
+    Word(&'p str),
 }
 
-impl Keys {
-    /// The id of `action` decided by `origin` (a rule's place, or `default`, `unknown`, ...).
-    fn id(&mut self, action: Action, origin: impl std::fmt::Display) -> u32 {
-        use std::fmt::Write as _;
-        self.text.clear();
-        let _ = write!(self.text, "{origin}");
-        let text = &self.text;
-        let is = |k: &RetKey| k.action == action && k.origin == *text;
-        if self.list.get(self.last).is_some_and(is) {
+impl std::fmt::Display for Decider<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decider::Rule(o) => o.fmt(f),
+            Decider::Word(w) => f.write_str(w),
+        }
+    }
+}
+
+/// The verdicts of one program, interned so leaves compare and copy as integers. Looked up by
+/// what decided them (no text is made for a lookup), listed as [`RetKey`]s.
+#[derive(Default)]
+struct Keys<'p> {
+    list: Vec<RetKey>,
+    deciders: Vec<(Action, Decider<'p>)>,
+    last: usize,
+}
+
+impl<'p> Keys<'p> {
+    fn id(&mut self, action: Action, decider: Decider<'p>) -> u32 {
+        let is = |k: &(Action, Decider)| k.0 == action && k.1 == decider;
+        if self.deciders.get(self.last).is_some_and(is) {
             return self.last as u32;
         }
-        self.last = match self.list.iter().position(is) {
+        self.last = match self.deciders.iter().position(is) {
             Some(i) => i,
             None => {
-                self.list.push(RetKey { action, origin: text.clone() });
+                self.list.push(RetKey { action, origin: decider.to_string() });
+                self.deciders.push((action, decider));
                 self.list.len() - 1
             }
         };
@@ -133,7 +146,7 @@ fn arch_points<'a>(
     a: Arch,
     t: &table::SyscallTable,
     target: Arch,
-    keys: &mut Keys,
+    keys: &mut Keys<'a>,
     args: &mut Vec<ArgsLeaf<'a>>,
 ) -> Vec<Point> {
     let s = &policy.seccomp;
@@ -146,7 +159,7 @@ fn arch_points<'a>(
     listed.sort_unstable_by_key(|(nr, _)| *nr);
     let mut listed = listed.into_iter().peekable();
     let abi = ArgAbi { arch32: a.is_32bit(), big_endian: a.audit_arch() & 0x4000_0000 == 0 };
-    let default = Leaf::Ret(keys.id(s.default_action, "default"));
+    let default = Leaf::Ret(keys.id(s.default_action, Decider::Word("default")));
     let cache = cacheable_arch(a, target);
     let mut points = Vec::with_capacity(t.len());
     for (nr, name) in t.iter() {
@@ -156,8 +169,8 @@ fn arch_points<'a>(
         let leaf = match listed.peek() {
             Some((n, sc)) if *n == nr => {
                 let fallback = match &sc.origin {
-                    Some(o) => keys.id(sc.action, o),
-                    None => keys.id(sc.action, "default"),
+                    Some(o) => keys.id(sc.action, Decider::Rule(o)),
+                    None => keys.id(sc.action, Decider::Word("default")),
                 };
                 if sc.conditional.is_empty() {
                     Leaf::Ret(fallback)
@@ -181,13 +194,13 @@ fn arch_points<'a>(
 
 fn block_segments<'a>(
     policy: &'a Policy,
-    block: &Block,
+    block: &'a Block,
     target: Arch,
-    keys: &mut Keys,
+    keys: &mut Keys<'a>,
     args: &mut Vec<ArgsLeaf<'a>>,
 ) -> Vec<Segment<Leaf>> {
     let s = &policy.seccomp;
-    let unknown = Leaf::Ret(keys.id(s.unknown_action, "unknown"));
+    let unknown = Leaf::Ret(keys.id(s.unknown_action, Decider::Word("unknown")));
     let mut all: Vec<Segment<Leaf>> = Vec::new();
     let mut cache_points: Vec<(Arch, Vec<Point>)> = Vec::new();
     for (lo, hi, arch, absent) in &block.regions {
@@ -195,7 +208,7 @@ fn block_segments<'a>(
             None => {
                 let leaf = match arch {
                     Some(_) => unknown,
-                    None => Leaf::Ret(keys.id(absent.action, &absent.origin)),
+                    None => Leaf::Ret(keys.id(absent.action, Decider::Word(&absent.origin))),
                 };
                 segments(std::iter::empty(), *lo, *hi, &leaf, RUNS_BPF)
             }
@@ -291,13 +304,19 @@ pub fn compile(policy: &Policy, target: Arch) -> Result<Program, BpfError> {
 }
 
 /// Emit one syscall's argument tests, jumping to the block's shared `ret`s.
-fn emit_args(e: &mut Emitter, a: &ArgsLeaf, keys: &mut Keys, rets: &mut Rets) {
+fn emit_args<'p>(e: &mut Emitter, a: &ArgsLeaf<'p>, keys: &mut Keys<'p>, rets: &mut Rets) {
     let fallback = rets.label(e, a.fallback);
-    emit_conditions(e, a.conds, a.abi, |e, c| rets.label(e, keys.id(c.action, &c.origin)), fallback);
+    emit_conditions(
+        e,
+        a.conds,
+        a.abi,
+        |e, c| rets.label(e, keys.id(c.action, Decider::Rule(&c.origin))),
+        fallback,
+    );
 }
 
 /// Most instructions a leaf can execute (its `ret` included).
-fn leaf_cost(leaf: Leaf, args: &[ArgsLeaf], keys: &mut Keys) -> Result<usize, BpfError> {
+fn leaf_cost<'p>(leaf: Leaf, args: &[ArgsLeaf<'p>], keys: &mut Keys<'p>) -> Result<usize, BpfError> {
     let Leaf::Args(i) = leaf else { return Ok(1) };
     let mut e = Emitter::new();
     let mut rets = Rets::default();
@@ -316,10 +335,10 @@ pub const WORST_CASE_BUDGET: usize = 16;
 /// The search tree: optimal for the mean over numbers that run BPF; then, while some leaf's
 /// depth plus its own cost exceeds `budget`, the worst leaves are made heavier and the tree
 /// rebuilt, keeping the best (worst case first, then mean).
-fn dispatch_tree(
+fn dispatch_tree<'p>(
     segs: &[Segment<Leaf>],
-    args: &[ArgsLeaf],
-    keys: &mut Keys,
+    args: &[ArgsLeaf<'p>],
+    keys: &mut Keys<'p>,
     budget: usize,
 ) -> Result<Tree, BpfError> {
     let costs: Vec<usize> = segs.iter().map(|s| leaf_cost(s.leaf, args, keys)).collect::<Result<_, _>>()?;
@@ -364,7 +383,7 @@ fn dispatch_tree(
 struct Ctx<'a, 'p> {
     segs: &'a [Segment<Leaf>],
     args: &'a [ArgsLeaf<'p>],
-    keys: &'a mut Keys,
+    keys: &'a mut Keys<'p>,
     sizes: &'a mut Vec<(String, usize)>,
     arch_name: &'a str,
     name_of: &'a dyn Fn(u32) -> Option<&'static str>,
