@@ -49,6 +49,19 @@ struct Progress {
 }
 
 impl Progress {
+    /// Run `step` unless the plan leaves it out (see [`Plan::skipped`]).
+    fn step_unless_skipped(
+        &mut self,
+        step: Step,
+        plan: &Plan,
+        f: impl FnOnce() -> Result<(), LaunchError>,
+    ) -> Result<(), LaunchError> {
+        if plan.skipped.iter().any(|s| s.step == step) {
+            return Ok(());
+        }
+        self.step(step, f)
+    }
+
     /// Run `step` unless a failure is injected there.
     fn step<T>(&mut self, step: Step, f: impl FnOnce() -> Result<T, LaunchError>) -> Result<T, LaunchError> {
         if self.fail_at == Some(step) {
@@ -162,7 +175,7 @@ impl<'a, K: Kernel> Launcher<'a, K> {
         let landlock_paths = ruleset.as_ref().map(|r| r.paths.clone()).unwrap_or_default();
         run.step(Step::Rlimits, || steps::set_rlimits(k, plan))?;
         run.step(Step::CloseFds, || steps::close_fds(k))?;
-        run.step(Step::Bounding, || steps::drop_bounding_set(k, plan, last_cap))?;
+        run.step_unless_skipped(Step::Bounding, plan, || steps::drop_bounding_set(k, plan, last_cap))?;
         run.step(Step::Securebits, || steps::set_securebits(k, plan))?;
         run.step(Step::SwitchUser, || steps::switch_user(k, plan))?;
         run.step(Step::Capabilities, || steps::set_capabilities(k, plan, last_cap))?;

@@ -9,7 +9,7 @@ use crate::sys::fake::{Call, Process, Recorder};
 use crate::{Command, CompiledPolicy, Features, Launcher, Options, Plan, ReportTo, Step};
 
 fn features() -> Features {
-    Features { arch: Some(Arch::X86_64), landlock_abi: Ok(7) }
+    Features { arch: Some(Arch::X86_64), landlock_abi: Ok(7), caller: crate::privilege::Caller::root() }
 }
 
 fn plan_of(spec: &str, yaml: Option<&str>) -> Plan {
@@ -177,6 +177,29 @@ fn a_failure_while_preparing_landlock_is_written_to_the_report_file() {
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!((v["state"].as_str(), v["step"].as_str()), (Some("failed"), Some("prepare")), "{v}");
     std::fs::remove_file(&file).unwrap();
+}
+
+#[test]
+fn an_unprivileged_caller_applies_everything_but_the_bounding_set() {
+    let caller = crate::privilege::Caller {
+        uid: 65534,
+        gid: 65534,
+        permitted: CapSet::EMPTY,
+        ..crate::privilege::Caller::root()
+    };
+    let f = Features { caller, ..features() };
+    let opts = CompileOptions { tables_for: Some(Arch::X86_64), ..Default::default() };
+    let compiled = CompiledPolicy::new(policy::compile("builtin:strict", &opts).unwrap(), Some(Arch::X86_64));
+    let plan = Plan::new("builtin:strict", compiled, &f, Options::default()).unwrap();
+    assert_eq!(plan.skipped.iter().map(|s| s.step).collect::<Vec<_>>(), [Step::Bounding]);
+    let mut process = Process::root();
+    (process.uid, process.gid) = (65534, 65534);
+    (process.permitted, process.effective) = (CapSet::EMPTY, CapSet::EMPTY);
+    let (rec, result) = run(&plan, Recorder::new(process));
+    result.unwrap_or_else(|e| panic!("{e}\n{:#?}", rec.calls));
+    assert!(!rec.calls.iter().any(|c| matches!(c, Call::DropBounding(_))), "{:#?}", rec.calls);
+    let p = &rec.process;
+    assert_eq!((p.bounding, p.no_new_privs, p.filters, p.landlocked), (CapSet::all(), true, 1, true));
 }
 
 #[test]

@@ -31,7 +31,9 @@ pub mod landlock;
 pub mod launch;
 #[cfg(test)]
 mod launch_tests;
+pub mod paths;
 pub mod plan;
+pub mod privilege;
 pub mod probe;
 pub mod report;
 pub mod seccomp;

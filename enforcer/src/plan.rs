@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compiled::CompiledPolicy;
 use crate::error::{LaunchError, Step};
+use crate::privilege::{self, Caller, Skip};
 use crate::seccomp::Filter;
 
 /// What the machine offers, detected once before planning.
@@ -26,12 +27,14 @@ pub struct Features {
     pub arch: Option<Arch>,
     /// The kernel's Landlock ABI, or why there is none.
     pub landlock_abi: Result<u32, String>,
+    /// The process that will apply the plan.
+    pub caller: Caller,
 }
 
 impl Features {
-    /// The running machine's.
+    /// The running machine's, and this process's.
     pub fn detect() -> Features {
-        Features { arch: host_arch(), landlock_abi: crate::sys::landlock_abi() }
+        Features { arch: host_arch(), landlock_abi: crate::sys::landlock_abi(), caller: crate::sys::caller() }
     }
 }
 
@@ -92,6 +95,8 @@ pub struct Plan {
     pub seccomp: SeccompPlan,
     /// Landlock (`None` when the profile turns it off).
     pub landlock: Option<LandlockPlan>,
+    /// Steps left out because they have nothing to do (an unprivileged caller's bounding set).
+    pub skipped: Vec<Skip>,
     /// Things that will be weaker than the profile asks, and why.
     pub degraded: Vec<String>,
 }
@@ -118,16 +123,24 @@ impl Plan {
         let p = compiled.process();
         // Landlock can only restrict a process that cannot gain privileges.
         let no_new_privs = p.no_new_privs || landlock.as_ref().is_some_and(|l| l.ruleset.is_some());
+        let mut caps = *compiled.capabilities();
+        let mut skipped = Vec::new();
+        if features.caller.unprivileged() {
+            skipped = privilege::unprivileged(&compiled, &features.caller, no_new_privs, &mut degraded)?;
+            // What stays in force: the caller's own bounding set.
+            caps.bounding = features.caller.bounding;
+        }
         Ok(Plan {
             profile: profile.to_string(),
             uid: p.uid,
             gid: p.gid,
             securebits: p.securebits.bits,
             no_new_privs,
-            caps: *compiled.capabilities(),
+            caps,
             rlimits: p.rlimits.iter().map(|(r, l)| (*r, *l)).collect(),
             seccomp: SeccompPlan { program, filter },
             landlock,
+            skipped,
             degraded,
             compiled,
         })
@@ -223,7 +236,7 @@ mod tests {
     use policy::CompileOptions;
 
     fn features(abi: Result<u32, String>) -> Features {
-        Features { arch: Some(Arch::X86_64), landlock_abi: abi }
+        Features { arch: Some(Arch::X86_64), landlock_abi: abi, caller: Caller::root() }
     }
 
     /// A plan made from a cache hit (seccomp section still encoded) decides and reports what a
@@ -321,7 +334,7 @@ mod tests {
 
     #[test]
     fn a_machine_the_profile_cannot_run_on_is_refused() {
-        let f = Features { arch: Some(Arch::S390x), landlock_abi: Ok(7) };
+        let f = Features { arch: Some(Arch::S390x), landlock_abi: Ok(7), caller: Caller::root() };
         let e = Plan::new("s", strict(), &f, Options::default()).unwrap_err();
         assert_eq!(e.step, Step::Seccomp);
         assert!(e.to_string().contains("cannot run on this machine"), "{e}");

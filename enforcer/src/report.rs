@@ -13,6 +13,7 @@ use crate::command::Command;
 use crate::error::{LaunchError, Step};
 use crate::landlock::PathOutcome;
 use crate::plan::Plan;
+use crate::privilege::Skip;
 use crate::sys::LandlockStatus;
 
 /// What the steps did, for the report.
@@ -212,6 +213,9 @@ pub struct Report {
     pub degraded: Vec<String>,
     /// The steps run, in order.
     pub steps: Vec<Step>,
+    /// The steps left out, and why (an unprivileged caller's bounding set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skip>,
     /// What was read back before exec (`/proc/self/status` fields, securebits).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub verified: BTreeMap<String, String>,
@@ -305,6 +309,7 @@ impl Report {
             isolation: None,
             degraded: plan.degraded.clone(),
             steps: Vec::new(),
+            skipped: plan.skipped.clone(),
             verified: BTreeMap::new(),
         })
     }

@@ -15,8 +15,8 @@ use crate::sys::dup2;
 use crate::{logger, logs};
 
 /// The log of container `name`.
-pub fn log_path(name: &str) -> std::path::PathBuf {
-    state::dir(name).join("container.log")
+pub fn log_path(name: &str) -> Result<std::path::PathBuf, RunError> {
+    Ok(state::dir(name)?.join("container.log"))
 }
 
 /// Start `c` detached as `name` (`profile` as given, for the state); returns once PID 1 runs.
@@ -24,7 +24,7 @@ pub fn detach(mut c: Container, name: &str, profile: &str) -> Result<(), RunErro
     if !state::valid_name(name) {
         return Err(RunError::Invalid(format!("invalid name `{name}`: use 1..=64 of A-Z a-z 0-9 _ . -")));
     }
-    let dir = state::dir(name);
+    let dir = state::dir(name)?;
     if dir.exists() {
         return Err(RunError::Invalid(format!("a container named `{name}` exists (enforce rm {name})")));
     }
@@ -100,9 +100,14 @@ fn keep(mut c: Container, mut st: State, started: Sender<Start>) -> i32 {
     let Ok(((out_r, out_w), (err_r, err_w))) = pipes else {
         return failed(&started, "cannot create log pipes", 125);
     };
-    let writer = match logs::Writer::open(&log_path(&st.name), iso.log_max_size, iso.log_max_files) {
+    let writer = match log_path(&st.name) {
+        Ok(path) => logs::Writer::open(&path, iso.log_max_size, iso.log_max_files)
+            .map_err(|e| format!("cannot open the log {}: {e}", path.display())),
+        Err(e) => Err(e.to_string()),
+    };
+    let writer = match writer {
         Ok(w) => w,
-        Err(e) => return failed(&started, format!("cannot open the log: {e}"), 125),
+        Err(e) => return failed(&started, e, 125),
     };
     let logger = match crate::sys::fork() {
         Ok(ForkResult::Child) => {

@@ -46,7 +46,7 @@ pub fn ps_json(list: &[State]) -> serde_json::Value {
 pub fn logs(name: &str, tail: Option<usize>, follow: bool) -> Result<(), RunError> {
     let st = State::load(name)?;
     let rotated = 64; // read every rotated file there is
-    let path = log_path(name);
+    let path = log_path(name)?;
     let lines = logs::read(&path, rotated);
     let skip = tail.map(|n| lines.len().saturating_sub(n)).unwrap_or(0);
     let emit = |l: &logs::Line| {
@@ -122,7 +122,7 @@ pub fn rm(name: &str, force: bool) -> Result<(), RunError> {
         }
         stop(name, 0)?;
     }
-    let dir = state::dir(name);
+    let dir = state::dir(name)?;
     std::fs::remove_dir_all(&dir)
         .map_err(|e| RunError::Lifecycle(crate::error::SysError::io(format!("remove {}", dir.display()), e)))
 }

@@ -21,6 +21,9 @@ pub enum StateError {
         /// Why.
         why: String,
     },
+    /// There is no private directory to keep it in.
+    #[error(transparent)]
+    NoPrivateDir(#[from] enforcer::paths::PathError),
     /// It cannot be written.
     #[error("{}: {source}", path.display())]
     Write {
@@ -58,16 +61,12 @@ impl std::fmt::Display for ContainerStatus {
     }
 }
 
-/// The runtime directory.
-pub fn runtime_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("PALISADE_RUNTIME_DIR") {
-        return PathBuf::from(d);
-    }
-    if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/run/palisade");
-    }
-    let base = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    base.join("palisade")
+/// This user's runtime directory, made private (0700, this user's) when it is first used.
+/// A normal user without a private one gets an error: never a shared `/tmp`.
+pub fn runtime_dir() -> Result<PathBuf, StateError> {
+    let dir = enforcer::paths::runtime_dir()?;
+    enforcer::paths::private_dir(&dir, enforcer::paths::TooOpen::Tighten)?;
+    Ok(dir)
 }
 
 /// What is recorded about one container.
@@ -114,8 +113,8 @@ pub fn start_time(pid: i32) -> Option<u64> {
 }
 
 /// Directory of container `name`.
-pub fn dir(name: &str) -> PathBuf {
-    runtime_dir().join(name)
+pub fn dir(name: &str) -> Result<PathBuf, StateError> {
+    Ok(runtime_dir()?.join(name))
 }
 
 /// A name is 1..=64 of `[A-Za-z0-9_.-]`, not starting with `.`.
@@ -129,14 +128,14 @@ pub fn valid_name(name: &str) -> bool {
 impl State {
     /// Load the state of `name`.
     pub fn load(name: &str) -> Result<State, StateError> {
-        let path = dir(name).join("state.json");
+        let path = dir(name)?.join("state.json");
         let text = std::fs::read_to_string(&path).map_err(|_| StateError::NoSuch(name.to_string()))?;
         serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path, why: e.to_string() })
     }
 
     /// Write atomically.
     pub fn save(&self) -> Result<(), StateError> {
-        let d = dir(&self.name);
+        let d = dir(&self.name)?;
         let tmp = d.join("state.json.tmp");
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(&d)?;
@@ -169,8 +168,8 @@ impl State {
 }
 
 /// Every container, by name.
-pub fn list() -> Vec<State> {
-    let mut out: Vec<State> = std::fs::read_dir(runtime_dir())
+pub fn list() -> Result<Vec<State>, StateError> {
+    let mut out: Vec<State> = std::fs::read_dir(runtime_dir()?)
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .filter_map(|e| State::load(&e.file_name().to_string_lossy()).ok())
@@ -178,5 +177,5 @@ pub fn list() -> Vec<State> {
         })
         .unwrap_or_default();
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
+    Ok(out)
 }

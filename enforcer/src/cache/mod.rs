@@ -18,14 +18,14 @@
 
 mod entry;
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use policy::CompileOptions;
 use sha2::{Digest, Sha256};
 
 use crate::compiled::CompiledPolicy;
+use crate::paths::{PathError, TooOpen};
 use entry::hex;
 
 /// Entries kept; on a store beyond this the least recently written go (every rebuilt binary
@@ -68,46 +68,26 @@ pub struct CompileCache {
     dir: PathBuf,
 }
 
-/// The default directory: `$PALISADE_CACHE_DIR`, else `cache` in the runtime directory
-/// (`$PALISADE_RUNTIME_DIR`, `/run/palisade` for root, `$XDG_RUNTIME_DIR/palisade` for
-/// others); `None` when a non-root user has no `XDG_RUNTIME_DIR` (no shared `/tmp` cache).
+/// The default directory: `$PALISADE_CACHE_DIR`, else `cache` in this user's runtime
+/// directory ([`crate::paths::runtime_dir`]); `None` when there is no private one (no shared
+/// `/tmp` cache).
 pub fn default_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("PALISADE_CACHE_DIR") {
         return Some(PathBuf::from(d));
     }
-    if let Some(d) = std::env::var_os("PALISADE_RUNTIME_DIR") {
-        return Some(PathBuf::from(d).join("cache"));
-    }
-    if nix::unistd::geteuid().is_root() {
-        return Some(PathBuf::from("/run/palisade/cache"));
-    }
-    std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("palisade/cache"))
+    crate::paths::runtime_dir().ok().map(|d| d.join("cache"))
 }
 
 impl CompileCache {
     /// Use `dir` (created `0700` when missing), after checking that it is private.
     pub fn open(dir: &Path) -> Result<CompileCache, CacheError> {
-        let io = |source| CacheError::Io { path: dir.to_path_buf(), source };
-        if let Some(parent) = dir.parent() {
-            DirBuilder::new().recursive(true).mode(0o755).create(parent).map_err(io)?;
-        }
-        match DirBuilder::new().mode(0o700).create(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io(e)),
-        }
-        let meta = std::fs::symlink_metadata(dir).map_err(io)?;
-        let untrusted = |why: String| CacheError::Untrusted { path: dir.to_path_buf(), why };
-        let euid = nix::unistd::geteuid().as_raw();
-        if !meta.is_dir() {
-            return Err(untrusted("not a directory (symlinks are not followed)".into()));
-        }
-        if meta.uid() != euid {
-            return Err(untrusted(format!("owned by uid {}, not {euid}", meta.uid())));
-        }
-        if meta.mode() & 0o077 != 0 {
-            return Err(untrusted(format!("mode {:o} lets others in (want 0700)", meta.mode() & 0o777)));
-        }
+        crate::paths::private_dir(dir, TooOpen::Refuse).map_err(|e| match e {
+            PathError::NotPrivate { path, why } => CacheError::Untrusted { path, why },
+            PathError::Io { path, source } => CacheError::Io { path, source },
+            other => {
+                CacheError::Io { path: dir.to_path_buf(), source: std::io::Error::other(other.to_string()) }
+            }
+        })?;
         Ok(CompileCache { dir: dir.to_path_buf() })
     }
 

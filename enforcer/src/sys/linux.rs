@@ -8,11 +8,12 @@ use landlock::{
     AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
     RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
 };
-use nix::sys::resource::{setrlimit, Resource as NixResource, RLIM_INFINITY};
+use nix::sys::resource::{getrlimit, setrlimit, Resource as NixResource, RLIM_INFINITY};
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 use policy::vocab::{CapSet, FsAccess, NetAccess, Resource};
 
 use super::{landlock as ll, process, seccomp, CapKind, Handled, Kernel, LandlockStatus};
+use crate::privilege::Caller;
 
 /// The running kernel.
 #[derive(Debug, Default)]
@@ -190,6 +191,27 @@ impl Kernel for Linux {
             Ok(never) => match never {},
             Err(e) => Err(e as i32),
         }
+    }
+}
+
+/// This process as [`Caller`] describes it.
+pub fn caller() -> Caller {
+    let read = |set| caps::read(None, set).map(|s| s.iter().fold(0u64, |m, c| m | c.bitmask())).unwrap_or(0);
+    let hard_limits = Resource::ALL
+        .into_iter()
+        .filter_map(|r| {
+            let (_, hard) = getrlimit(nix_resource(r)).ok()?;
+            Some((r, (hard != RLIM_INFINITY).then_some(hard)))
+        })
+        .collect();
+    Caller {
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
+        groups: nix::unistd::getgroups().map(|g| g.iter().map(|g| g.as_raw()).collect()).unwrap_or_default(),
+        permitted: CapSet::from_bits_truncate(read(caps::CapSet::Permitted)),
+        bounding: CapSet::from_bits_truncate(read(caps::CapSet::Bounding)),
+        securebits: process::securebits().unwrap_or(0),
+        hard_limits,
     }
 }
 

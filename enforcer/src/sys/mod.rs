@@ -18,7 +18,7 @@ use std::os::fd::OwnedFd;
 
 use policy::vocab::{CapSet, FsAccess, NetAccess, Resource, ScopeSet};
 
-pub use linux::{landlock_abi, Linux};
+pub use linux::{caller, landlock_abi, Linux};
 
 /// The last OS error as a positive errno.
 pub(crate) fn errno() -> i32 {

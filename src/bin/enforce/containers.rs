@@ -8,7 +8,10 @@ use crate::args::{ExecArgs, Format, LogsArgs, PsArgs, RmArgs, StopArgs};
 use crate::fail;
 
 pub fn ps(a: PsArgs) -> ExitCode {
-    let list = state::list();
+    let list = match state::list() {
+        Ok(l) => l,
+        Err(e) => return fail(1, e),
+    };
     match a.format {
         Format::Text => print!("{}", lifecycle::ps_text(&list)),
         Format::Json => {

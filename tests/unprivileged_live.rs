@@ -1,0 +1,115 @@
+//! Live tests of `enforce` run by a normal user (`runuser -u nobody`): Landlock, seccomp and
+//! no_new_privs need no privilege, so a profile for the caller's own uid runs; one that needs
+//! root says why and runs nothing; state is never kept in a shared directory. CI runs these as
+//! root, which is what `runuser` needs.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::tempdir;
+
+const ENFORCE: &str = env!("CARGO_BIN_EXE_enforce");
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `enforce ARGS` as nobody, with exactly the environment given (runuser keeps the rest out).
+fn as_nobody(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new("runuser");
+    c.args(["-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin"]);
+    for (k, v) in env {
+        c.arg(format!("{k}={v}"));
+    }
+    c.arg(ENFORCE).args(args).current_dir("/").output().expect("runuser (util-linux)")
+}
+
+fn status_field(out: &str, key: &str) -> String {
+    out.lines().find_map(|l| l.strip_prefix(&format!("{key}:"))).unwrap_or("").trim().to_string()
+}
+
+#[test]
+fn a_profile_for_the_callers_own_uid_runs_without_privilege() {
+    // Outside /tmp, which the profile lets the workload write.
+    let d = std::path::PathBuf::from(format!("/var/tmp/palisade-test-{}-strict", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let marker = d.join("written");
+    let script = format!(
+        "grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; touch {} && echo WROTE; echo > /etc/palisade-nobody 2>/dev/null || echo denied",
+        marker.display()
+    );
+    let out = as_nobody(
+        &["run", "--profile", "builtin:strict", "--report", "-", "--", "/bin/sh", "-c", &script],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{}", out.status, text(&out.stderr));
+    assert_eq!(status_field(&stdout, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(&stdout, "CapEff"), "0000000000000000");
+    assert_eq!(status_field(&stdout, "NoNewPrivs"), "1");
+    assert_eq!(status_field(&stdout, "Seccomp"), "2");
+    // The bounding set stays as it was (dropping it needs CAP_SETPCAP); no_new_privs makes it moot.
+    assert_ne!(status_field(&stdout, "CapBnd"), "0000000000000000");
+    // Landlock is in force: only /tmp is writable, not the test's directory nor /etc.
+    assert!(!stdout.contains("WROTE") && !marker.exists(), "{stdout}");
+    assert!(stdout.contains("denied"), "{stdout}");
+    assert!(!Path::new("/etc/palisade-nobody").exists());
+    let stderr = text(&out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&stderr[..stderr.rfind("}\n").map_or(0, |i| i + 2)])
+        .unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(report["state"], "applied");
+    assert_eq!(report["skipped"][0]["step"], "bounding", "{report}");
+    assert!(!report["steps"].as_array().unwrap().contains(&serde_json::json!("bounding")));
+    assert_eq!(report["landlock"]["status"], "fully-enforced");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_profile_that_needs_root_says_why_and_runs_nothing() {
+    let d = tempdir("nobody-root");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let marker = d.join("ran");
+    let script = format!("touch {}", marker.display());
+    for (profile, why) in [
+        ("builtin:docker-default", "it runs the command as 0:0 and you are 65534:65534"),
+        ("builtin:web", "it grants CAP_NET_BIND_SERVICE"),
+        ("builtin:build", "it runs the command as 1000:1000"),
+    ] {
+        let out = as_nobody(&["run", "--profile", profile, "--", "/bin/sh", "-c", &script], &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{profile}: {stderr}");
+        assert!(stderr.contains("needs root because") && stderr.contains(why), "{profile}: {stderr}");
+        assert!(!marker.exists(), "{profile} ran");
+    }
+}
+
+#[test]
+fn a_normal_users_state_is_never_kept_in_a_shared_directory() {
+    // No XDG_RUNTIME_DIR and no /run/user/65534: refused, rather than a shared /tmp/palisade.
+    let out = as_nobody(&["ps"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("no private runtime directory for uid 65534"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !Path::new("/tmp/palisade").exists() || std::fs::metadata("/tmp/palisade").unwrap().uid() != 65534
+    );
+    // With a runtime directory of its own, the state goes there, private.
+    let d = tempdir("nobody-xdg");
+    let xdg = d.join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    std::os::unix::fs::chown(&xdg, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = as_nobody(&["ps"], &[("XDG_RUNTIME_DIR", xdg.to_str().unwrap())]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let state = xdg.join("palisade");
+    let meta = std::fs::metadata(&state).unwrap();
+    assert_eq!((meta.uid(), meta.permissions().mode() & 0o777), (65534, 0o700));
+}
