@@ -191,3 +191,11 @@ fn list_and_groups() {
     assert_eq!(v[0]["syscalls"].as_array().unwrap().len(), 3);
     assert_eq!(policyc(&["groups", "@nope"]).status.code(), Some(1));
 }
+
+#[test]
+fn a_built_in_named_without_its_prefix_gets_a_hint() {
+    let o = policyc(&["validate", "web"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err, "cannot read web: No such file or directory\n  hint: did you mean `builtin:web`?\n");
+}

@@ -456,6 +456,42 @@ fn landlock_min_abi_above_the_kernel_fails_closed_and_best_effort_reports_drops(
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("cannot enforce") && err.contains("resolve_unix"), "{err}");
+    // Without a report, what best-effort drops is said on stderr all the same.
+    let out = Command::new(ENFORCE)
+        .args(["run", "--best-effort", "--profile", &prof, "--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("enforce: warning: landlock ABI") && err.contains("resolve_unix"), "{err}");
+}
+
+#[test]
+fn a_landlock_rule_for_a_missing_path_is_said_at_run_time_and_in_the_plan() {
+    // web's /srv/www and /var/cache/web do not exist here: their rules grant nothing.
+    let out =
+        Command::new(ENFORCE).args(["run", "--profile", "builtin:web", "--", "/bin/true"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("enforce: warning: landlock /srv/www: not granted: No such file or directory\n"),
+        "{err}"
+    );
+    let out = Command::new(ENFORCE)
+        .args(["run", "--dry-run", "--profile", "builtin:web", "--", "/bin/true"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let paths = v["landlock"]["paths"].as_array().unwrap();
+    let www = paths.iter().find(|p| p["path"] == "/srv/www").unwrap();
+    assert_eq!(
+        (&www["allowed"], &www["note"]),
+        (&serde_json::json!([]), &serde_json::json!("not granted: No such file or directory"))
+    );
+    assert!(v["degraded"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("landlock /srv/www: not granted: No such file or directory")));
 }
 
 // ---------- fail-closed, fds, exit codes, report ----------

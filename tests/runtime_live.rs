@@ -257,6 +257,10 @@ fn detached_lifecycle_ps_exec_logs_stop_rm() {
     let v: serde_json::Value = serde_json::from_str(&ps).unwrap();
     assert_eq!(v[0]["status"], "exited");
     assert_eq!(v[0]["exit_code"], 143, "sh died of SIGTERM");
+    // Stopping a stopped container is nothing to do (as `docker stop` says); its pid is gone.
+    ok(&enforce(&rt, &["stop", "w"]));
+    let row = ok(&enforce(&rt, &["ps"])).lines().find(|l| l.starts_with("w ")).unwrap().to_string();
+    assert_eq!(row.split_whitespace().nth(2), Some("-"), "{row}");
     ok(&enforce(&rt, &["rm", "w"]));
     assert!(!rt.join("w").exists());
 }

@@ -42,7 +42,7 @@ pub fn build<K: Kernel>(k: &mut K, plan: &AbiPlan) -> Result<RulesetReady<K::Rul
         let meta = match std::fs::metadata(&p.path) {
             Ok(m) => m,
             Err(e) => {
-                let note = Some(format!("not granted: {e}"));
+                let note = Some(format!("not granted: {}", policy::error::io_reason(&e)));
                 paths.push(PathOutcome { path: p.path.clone(), allowed: FsAccess::EMPTY, note });
                 continue;
             }

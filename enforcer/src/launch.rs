@@ -173,6 +173,13 @@ impl<'a, K: Kernel> Launcher<'a, K> {
             steps::prepare(k, plan)
         })?;
         let landlock_paths = ruleset.as_ref().map(|r| r.paths.clone()).unwrap_or_default();
+        // Said now, on stderr (where a report written there says it too), not only in a report:
+        // a rule that grants less than it says.
+        for p in landlock_paths.iter().filter(|_| !matches!(self.report_to, ReportTo::Stderr)) {
+            if let Some(note) = &p.note {
+                eprintln!("enforce: warning: landlock {}: {note}", p.path);
+            }
+        }
         run.step(Step::Rlimits, || steps::set_rlimits(k, plan))?;
         run.step(Step::CloseFds, || steps::close_fds(k))?;
         run.step_unless_skipped(Step::Bounding, plan, || steps::drop_bounding_set(k, plan, last_cap))?;

@@ -314,6 +314,19 @@ impl Report {
         })
     }
 
+    /// For a plan applied on this host: note each Landlock path that does not exist (its rule
+    /// will grant nothing), as the run itself will.
+    pub fn note_missing_paths(&mut self) {
+        let Some(l) = self.landlock.as_mut().filter(|l| l.status == LandlockState::Planned) else { return };
+        for p in &mut l.paths {
+            if let Err(e) = std::fs::metadata(&p.path) {
+                p.note = Some(format!("not granted: {}", policy::error::io_reason(&e)));
+                p.allowed = FsAccess::EMPTY;
+                self.degraded.push(format!("landlock {}: {}", p.path, p.note.as_deref().unwrap_or_default()));
+            }
+        }
+    }
+
     /// What the steps did: the report of a plan becomes the report of what was applied.
     pub fn record(&mut self, applied: &Applied) {
         self.state = State::Applied;

@@ -101,13 +101,15 @@ pub enum Error {
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
     /// A profile or input file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {}{}", path.display(), io_reason(source), hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
         #[source]
         source: std::io::Error,
+        /// What the user may have meant.
+        hint: Option<String>,
     },
     /// An imported Docker seccomp JSON file is not valid JSON of that format.
     #[error("{file}:{line}:{column}: error: cannot parse Docker seccomp JSON: {message}")]
@@ -138,6 +140,15 @@ impl Error {
             Error::Invalid(d) => d,
             _ => &[],
         }
+    }
+}
+
+/// An I/O error's reason without the `(os error N)` its `Display` adds.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(i)) => text[..i].to_string(),
+        _ => text,
     }
 }
 

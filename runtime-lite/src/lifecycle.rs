@@ -21,7 +21,8 @@ pub fn ps_text(list: &[State]) -> String {
             (ContainerStatus::Exited, Some(c)) => format!("exited({c})"),
             (st, _) => st.to_string(),
         };
-        let pid = s.pid.filter(|_| s.alive()).map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+        let running = s.checked_status() == ContainerStatus::Running;
+        let pid = s.pid.filter(|_| running).map(|p| p.to_string()).unwrap_or_else(|| "-".into());
         let age = state::now().saturating_sub(s.created);
         let _ =
             writeln!(o, "{:<20} {:<12} {:>8} {:>10}s ago  {}", s.name, status, pid, age, s.command.join(" "));
@@ -85,12 +86,11 @@ pub fn logs(name: &str, tail: Option<usize>, follow: bool) -> Result<(), RunErro
 }
 
 /// `enforce stop NAME [--time S]`: SIGTERM to PID 1 (the shim forwards it), SIGKILL after
-/// `secs` seconds.
+/// `secs` seconds. A container that does not run is already stopped (as `docker stop` says).
 pub fn stop(name: &str, secs: u64) -> Result<(), RunError> {
     let st = State::load(name)?;
-    let status = st.checked_status();
-    if status != ContainerStatus::Running {
-        return Err(RunError::Invalid(format!("container `{name}` is not running ({status})")));
+    if st.checked_status() != ContainerStatus::Running {
+        return Ok(());
     }
     let pid = Pid::from_raw(st.pid.unwrap_or(0));
     let _ = kill(pid, Signal::SIGTERM);

@@ -65,9 +65,20 @@ pub fn start(r: Request) -> Result<Started, RunError> {
     let command = if contained { None } else { Some(Command::resolve(&r.argv)?) };
     let plan =
         Plan::new(&r.profile, r.compiled, &Features::detect(), Options { best_effort: r.best_effort })?;
+    if !r.dry_run && !matches!(r.report, ReportTo::Stderr) {
+        // What will be weaker than the profile asks (a --best-effort drop, groups kept): said
+        // on stderr (where a report written there says it too), not only in a report.
+        for d in &plan.degraded {
+            eprintln!("enforce: warning: {d}");
+        }
+    }
     match (command, r.dry_run) {
         (Some(command), false) => Err(Launcher::new(&plan, r.report).command(command).run().into()),
-        (Some(command), true) => Ok(Started::Planned(Box::new(Report::planned(&plan, Some(&command))?))),
+        (Some(command), true) => {
+            let mut report = Report::planned(&plan, Some(&command))?;
+            report.note_missing_paths();
+            Ok(Started::Planned(Box::new(report)))
+        }
         (None, true) => {
             let mut report = Report::planned(&plan, None)?;
             report.command = r.argv;

@@ -105,11 +105,14 @@ pub fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Start time of `pid` in clock ticks since boot.
+/// Start time of `pid` in clock ticks since boot, while it runs (a zombie has exited).
 pub fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    let mut after = stat[stat.rfind(')')? + 2..].split_whitespace();
+    if after.next()? == "Z" {
+        return None;
+    }
+    after.nth(18)?.parse().ok()
 }
 
 /// Directory of container `name`.

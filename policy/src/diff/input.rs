@@ -25,7 +25,11 @@ fn git_show(rev: &str, path: &Path) -> std::io::Result<String> {
 
 /// An IR JSON file, read back (any parse error is reported at its line and column).
 fn ir_json(path: &str) -> Result<Policy, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+        hint: None,
+    })?;
     serde_json::from_str(&text).map_err(|e| {
         let at = Origin::new(path, e.line() as u64, e.column() as u64);
         Error::Invalid(vec![Diagnostic::error(at, format!("not a compiled policy (IR JSON): {e}"))

@@ -164,7 +164,15 @@ fn read_file(path: &Path, at: &Origin, stack: &[(String, String)], read: Reader)
             )
             .with_hint("relative `extends` paths are resolved from the extending file's directory")]))
         }
-        Err(source) => Err(Error::Read { path: path.to_path_buf(), source }),
+        Err(source) => {
+            // A bare name that is a built-in's: the user meant it.
+            let name = path.to_str().filter(|n| !n.contains('/'));
+            let builtin = name.and_then(|n| {
+                builtin::text(n.trim_end_matches(".yaml")).map(|_| n.trim_end_matches(".yaml"))
+            });
+            let hint = builtin.map(|b| format!("did you mean `builtin:{b}`?"));
+            Err(Error::Read { path: path.to_path_buf(), source, hint })
+        }
     }
 }
 

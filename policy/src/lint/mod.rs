@@ -79,8 +79,11 @@ impl std::fmt::Display for Finding {
 pub fn lint(spec: &str) -> Result<Vec<Finding>, Error> {
     let opts = CompileOptions::default();
     if spec.ends_with(".json") {
-        let text =
-            std::fs::read_to_string(spec).map_err(|source| Error::Read { path: spec.into(), source })?;
+        let text = std::fs::read_to_string(spec).map_err(|source| Error::Read {
+            path: spec.into(),
+            source,
+            hint: None,
+        })?;
         return lint_docker(spec, &text, &opts);
     }
     let layers = loader::load(spec)?;

@@ -205,8 +205,18 @@ fn mount(m: &Sp<MountSpec>, ctx: &Ctx, diags: &mut Diagnostics) -> Option<MountI
     }
     let readonly = spec.readonly.unwrap_or(false);
     let mount = match spec.kind.as_str() {
-        "bind" => match spec.source.as_deref().and_then(|s| resolve_path(s, ctx.file)) {
-            Some(source) => Some(MountIr::Bind { source, target: target.clone()?, readonly }),
+        "bind" => match spec.source.as_deref().map(|s| (s, resolve_path(s, ctx.file))) {
+            Some((_, Some(source))) => Some(MountIr::Bind { source, target: target.clone()?, readonly }),
+            Some((source, None)) => {
+                diags.error(
+                    ctx.at(m),
+                    format!("bind source `{source}` cannot be resolved"),
+                    Some(
+                        "write an absolute path, or a path relative to a profile file (not a builtin)".into(),
+                    ),
+                );
+                None
+            }
             None => {
                 diags.error(
                     ctx.at(m),

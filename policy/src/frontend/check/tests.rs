@@ -72,6 +72,7 @@ const CASES: &[Case] = &[
     ("isolation: { time_offsets: { boottime: 60 } }", E, "time_offsets need a time namespace", "add `time`", "{ boottime"),
     ("isolation:\n  mounts:\n    - { type: tmpfs, target: data }\n", E, "mount target `data` is not absolute", "e.g. /data", "{ type"),
     ("isolation:\n  mounts:\n    - { type: bind, target: /data }\n", E, "a bind mount needs a `source`", "source: ./data", "{ type"),
+    ("name: x\nisolation:\n  mounts:\n    - { type: bind, source: ../nothere/x, target: /data }\n", E, "bind source `../nothere/x` cannot be resolved", "relative to a profile file", "{ type"),
     ("isolation:\n  mounts:\n    - { type: tmpfs, target: /t, size: 12parsecs }\n", E, "invalid tmpfs size", "64Mi", "{ type"),
     ("isolation:\n  mounts:\n    - { type: overlay, target: /t }\n", E, "unknown mount type `overlay`", "`bind` or `tmpfs`", "{ type"),
     ("isolation: { masked_paths: some }", E, "`some`: use `default`, `none` or a list of absolute paths", "/proc/kcore", "some"),
