@@ -510,3 +510,42 @@ fn the_report_says_what_the_isolation_tier_did() {
     assert_eq!(v["isolation"]["cgroup"], serde_json::json!({"status": "planned", "limits": ["pids=64"]}));
     assert_eq!(v["isolation"]["mounts"], serde_json::json!([]));
 }
+
+#[test]
+fn the_workload_gets_a_clean_environment_and_may_set_its_groups() {
+    let d = tempdir("env");
+    let root = common::rootfs::build(&d);
+    let script = "env | sort; cat /proc/self/setgroups";
+    let out = Command::new(ENFORCE)
+        .args(["run", "--rootfs", root.to_str().unwrap(), "--", "/bin/sh", "-c", script])
+        .env("PALISADE_TEST_SECRET", "hunter2")
+        .output()
+        .unwrap();
+    let out = ok(&out);
+    assert!(!out.contains("hunter2"), "the caller's environment reached the container: {out}");
+    for want in [
+        "HOME=/root",
+        "HOSTNAME=palisade",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ] {
+        assert!(out.lines().any(|l| l == want), "{want} missing: {out}");
+    }
+    // Root maps a full range: setgroups is allowed inside (su, runuser, daemons need it).
+    assert_eq!(out.lines().last(), Some("allow"), "{out}");
+    // `enforce exec` gives its command the same environment.
+    let rt = d.join("run");
+    let r = root.to_str().unwrap();
+    ok(&enforce(
+        &rt,
+        &["run", "-d", "--name", "e", "--rootfs", r, "--", "/bin/sh", "-c", "while true; do sleep 0.2; done"],
+    ));
+    let out = Command::new(ENFORCE)
+        .env("PALISADE_RUNTIME_DIR", &rt)
+        .env("PALISADE_TEST_SECRET", "hunter2")
+        .args(["exec", "e", "--", "/bin/sh", "-c", "env"])
+        .output()
+        .unwrap();
+    let out = ok(&out);
+    assert!(!out.contains("hunter2") && out.contains("HOSTNAME=palisade"), "{out}");
+    ok(&enforce(&rt, &["rm", "-f", "e"]));
+}

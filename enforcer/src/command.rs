@@ -15,17 +15,38 @@ pub struct Command {
     pub path: CString,
     /// `argv` (`argv[0]` as given).
     pub argv: Vec<CString>,
+    /// The environment it gets (`KEY=VALUE`); `None`: this process's.
+    pub env: Option<Vec<CString>>,
 }
 
-/// The search path when `PATH` is not set (glibc's for root).
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The search path when `PATH` is not set (glibc's for root, and Docker's).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl Command {
-    /// Find `argv[0]` like `execvp`: as a path when it has a `/`, else in `$PATH`.
+    /// Find `argv[0]` like `execvp`: as a path when it has a `/`, else in `$PATH`. The command
+    /// gets this process's environment.
     pub fn resolve(argv: &[String]) -> Result<Command, LaunchError> {
+        let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
+        Command::find(argv, &path, None)
+    }
+
+    /// [`Command::resolve`] for a command that gets exactly `env` (searched in its `PATH`).
+    pub fn resolve_with_env(argv: &[String], env: &[(String, String)]) -> Result<Command, LaunchError> {
+        let path = env.iter().find(|(k, _)| k == "PATH").map_or(DEFAULT_PATH, |(_, v)| v.as_str());
+        let env = env
+            .iter()
+            .map(|(k, v)| CString::new(format!("{k}={v}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                LaunchError::refused(Step::ResolveCommand, "an environment variable contains a NUL byte")
+            })?;
+        Command::find(argv, path, Some(env))
+    }
+
+    fn find(argv: &[String], search: &str, env: Option<Vec<CString>>) -> Result<Command, LaunchError> {
         let refuse = |m: &str| LaunchError::refused(Step::ResolveCommand, m);
         let cmd = argv.first().ok_or_else(|| refuse("no command given"))?;
-        let program = find(cmd)?;
+        let program = find(cmd, search)?;
         let argv = argv
             .iter()
             .map(|a| CString::new(a.as_bytes()))
@@ -33,7 +54,7 @@ impl Command {
             .map_err(|_| refuse("an argument contains a NUL byte"))?;
         let path = CString::new(program.as_os_str().as_bytes())
             .map_err(|_| refuse("the command path contains a NUL byte"))?;
-        Ok(Command { program, path, argv })
+        Ok(Command { program, path, argv, env })
     }
 
     /// The executable and its arguments, as a report lists them.
@@ -44,7 +65,7 @@ impl Command {
     }
 }
 
-fn find(cmd: &str) -> Result<PathBuf, LaunchError> {
+fn find(cmd: &str, search: &str) -> Result<PathBuf, LaunchError> {
     let fail = |f| LaunchError { step: Step::ResolveCommand, failure: f };
     let not_found = || fail(Failure::NotFound(format!("{cmd}: command not found")));
     let check = |p: &Path| -> Result<PathBuf, LaunchError> {
@@ -59,9 +80,8 @@ fn find(cmd: &str) -> Result<PathBuf, LaunchError> {
     if cmd.contains('/') {
         return check(Path::new(cmd));
     }
-    let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
     let mut denied = None;
-    for dir in path.split(':').filter(|d| !d.is_empty()) {
+    for dir in search.split(':').filter(|d| !d.is_empty()) {
         let candidate = Path::new(dir).join(cmd);
         if candidate.exists() {
             match check(&candidate) {

@@ -158,7 +158,7 @@ pub(crate) fn install_seccomp<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), L
 
 /// 13. exec in place: no extra process, signals reach the command directly.
 pub(crate) fn exec<K: Kernel>(k: &mut K, command: &Command) -> Result<(), LaunchError> {
-    k.exec(&command.path, &command.argv).map_err(|errno| {
+    k.exec(&command.path, &command.argv, command.env.as_deref()).map_err(|errno| {
         let why = format!(
             "cannot execute {}: {}",
             command.program.display(),

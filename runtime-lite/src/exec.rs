@@ -82,7 +82,8 @@ pub fn exec(
     match crate::sys::fork().map_err(|e| SysError::errno("fork", e))? {
         ForkResult::Child => {
             let _ = shim::unblock_all();
-            let e = match Command::resolve(argv) {
+            let env = crate::workload::environment(plan.compiled.isolation(), plan.uid);
+            let e = match Command::resolve_with_env(argv, &env) {
                 Ok(command) => Launcher::new(&plan, ReportTo::None).command(command).run(),
                 Err(e) => e,
             };

@@ -64,11 +64,15 @@ pub fn mappings(iso: &IsolationIr) -> Result<(Mapping, Mapping), IdmapError> {
     }
 }
 
-/// Write `setgroups` (deny), `uid_map` and `gid_map` of process `pid`.
+/// Write `setgroups`, `uid_map` and `gid_map` of process `pid`. A full range mapped by root
+/// leaves `setgroups` allowed (`su`, `runuser` and daemons that drop privileges need it, and
+/// every group they could drop or take is the container's own); the caller's single id keeps
+/// it denied, as the kernel requires of an unprivileged mapping.
 pub fn write_maps(pid: i32, uid: Mapping, gid: Mapping) -> Result<(), IdmapError> {
     let base = format!("/proc/{pid}");
+    let setgroups = if gid.count > 1 { "allow" } else { "deny" };
     let write = || -> std::io::Result<()> {
-        std::fs::write(format!("{base}/setgroups"), "deny")?;
+        std::fs::write(format!("{base}/setgroups"), setgroups)?;
         std::fs::write(format!("{base}/uid_map"), format!("{uid}\n"))?;
         std::fs::write(format!("{base}/gid_map"), format!("{gid}\n"))
     };

@@ -1,8 +1,11 @@
 //! The workload: inside the container, with its root in place, it resolves its command and
 //! applies the policy with the enforcer's steps ([`enforcer::Launcher`]), then execs.
 
+use enforcer::command::DEFAULT_PATH;
 use enforcer::report::IsolationReport;
 use enforcer::{Command, Launcher, Plan, ReportTo};
+use policy::ir::IsolationIr;
+use policy::vocab::Namespace;
 
 use crate::channel::{Sender, Status};
 
@@ -21,11 +24,24 @@ pub(crate) fn exec(w: &Workload, plan: &Plan, isolation: IsolationReport, status
         // The report file path is the host's; inside, only stderr is reachable.
         ReportTo::Stderr | ReportTo::File(_) => ReportTo::Stderr,
     };
-    let e = match Command::resolve(&w.argv) {
+    let env = environment(plan.compiled.isolation(), plan.uid);
+    let e = match Command::resolve_with_env(&w.argv, &env) {
         Ok(command) => Launcher::new(plan, report).command(command).isolation(isolation).run(),
         Err(e) => e,
     };
     let code = e.exit_code();
     status.send(&Status::Failed { code, message: e.to_string() });
     code
+}
+
+/// The environment a process in the container starts with, as Docker gives it: nothing of the
+/// caller's (whose secrets stay on the host), `PATH`, `HOSTNAME` (with a uts namespace), and
+/// `HOME` (`/root` for uid 0, else `/`).
+pub(crate) fn environment(iso: &IsolationIr, uid: u32) -> Vec<(String, String)> {
+    let mut env = vec![("PATH".to_string(), DEFAULT_PATH.to_string())];
+    if iso.namespaces.contains(Namespace::Uts) {
+        env.push(("HOSTNAME".into(), iso.host_name().to_string()));
+    }
+    env.push(("HOME".into(), if uid == 0 { "/root" } else { "/" }.to_string()));
+    env
 }

@@ -375,7 +375,7 @@ impl Kernel for Recorder {
         Ok(())
     }
 
-    fn exec(&mut self, path: &CStr, _argv: &[CString]) -> Result<(), i32> {
+    fn exec(&mut self, path: &CStr, _argv: &[CString], _env: Option<&[CString]>) -> Result<(), i32> {
         self.record(Call::Exec(path.to_string_lossy().into_owned()))
     }
 }

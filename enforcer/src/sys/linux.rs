@@ -186,8 +186,12 @@ impl Kernel for Linux {
         seccomp::set_mode_filter(program, seccomp::FILTER_FLAG_TSYNC).map(|_| ())
     }
 
-    fn exec(&mut self, path: &CStr, argv: &[CString]) -> Result<(), i32> {
-        match nix::unistd::execv(path, argv) {
+    fn exec(&mut self, path: &CStr, argv: &[CString], env: Option<&[CString]>) -> Result<(), i32> {
+        let result = match env {
+            Some(env) => nix::unistd::execve(path, argv, env),
+            None => nix::unistd::execv(path, argv),
+        };
+        match result {
             Ok(never) => match never {},
             Err(e) => Err(e as i32),
         }

@@ -133,7 +133,12 @@ pub trait Kernel {
     fn landlock_restrict(&mut self, rs: Self::Ruleset) -> Result<LandlockStatus, String>;
     /// Install a checked seccomp program (in the kernel's layout) on every thread.
     fn install_seccomp(&mut self, program: &[libc::sock_filter]) -> Result<(), i32>;
-    /// `execve`. The real kernel returns only on failure; a fake returns `Ok` for "the image
-    /// was replaced".
-    fn exec(&mut self, path: &CStr, argv: &[std::ffi::CString]) -> Result<(), i32>;
+    /// `execve` with `env`, or this process's environment. The real kernel returns only on
+    /// failure; a fake returns `Ok` for "the image was replaced".
+    fn exec(
+        &mut self,
+        path: &CStr,
+        argv: &[std::ffi::CString],
+        env: Option<&[std::ffi::CString]>,
+    ) -> Result<(), i32>;
 }
