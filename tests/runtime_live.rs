@@ -549,3 +549,62 @@ fn the_workload_gets_a_clean_environment_and_may_set_its_groups() {
     assert!(!out.contains("hunter2") && out.contains("HOSTNAME=palisade"), "{out}");
     ok(&enforce(&rt, &["rm", "-f", "e"]));
 }
+
+#[test]
+fn a_read_only_root_is_read_only_all_the_way_down() {
+    let d = tempdir("rorec");
+    let root = common::rootfs::build(&d);
+    // A filesystem mounted beneath the root (host side), writable by anyone.
+    let mnt = root.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = |path: &Path| {
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "mode=1777", "none"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    mounted(&mnt);
+    let out = run_in(
+        "builtin:docker-default",
+        &root,
+        "touch /mnt/x 2>/dev/null && echo writable || echo read-only",
+    );
+    let _ = Command::new("umount").arg(&mnt).status();
+    assert_eq!(ok(&out).trim(), "read-only", "a submount of the rootfs stayed writable");
+    // Host-root mode: the host's /tmp is the container's /tmp (not a staging tmpfs over it), and
+    // a filesystem mounted beneath the host root is read-only too.
+    let sub = d.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    mounted(&sub);
+    let prof = d.join("p.yaml");
+    std::fs::write(&prof, "name: t\nextends: docker-default\nisolation:\n  hostname: t\n").unwrap();
+    let script = format!(
+        "test -d {} && echo host-tmp; touch {}/x 2>/dev/null && echo writable || echo read-only",
+        d.display(),
+        sub.display()
+    );
+    let out = Command::new(ENFORCE)
+        .args(["run", "--profile", prof.to_str().unwrap(), "--", "/bin/sh", "-c", &script])
+        .output()
+        .unwrap();
+    let _ = Command::new("umount").arg(&sub).status();
+    assert_eq!(ok(&out), "host-tmp\nread-only\n");
+}
+
+#[test]
+fn a_rootfs_container_root_cannot_reach_is_refused_with_the_reason() {
+    let d = tempdir("locked");
+    let locked = d.join("locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    let root = common::rootfs::build(&locked);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = run_in("builtin:docker-default", &root, "true");
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot be reached by container root (host uid 100000)") && err.contains("is mode 700"),
+        "{err}"
+    );
+}

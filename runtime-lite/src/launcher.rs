@@ -85,6 +85,35 @@ pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<Is
     })
 }
 
+/// Whether container root, the host ids `uid` and `gid` map it to, can reach `rootfs`: PID 1
+/// builds the mount tree as that user, so every directory on the way must let it search.
+fn reachable(rootfs: &std::path::Path, uid: idmap::Mapping, gid: idmap::Mapping) -> Result<(), RunError> {
+    use std::os::unix::fs::MetadataExt;
+    for dir in rootfs.ancestors() {
+        let Ok(m) = std::fs::metadata(dir) else { continue };
+        let bit = if m.uid() == uid.host {
+            0o100
+        } else if m.gid() == gid.host {
+            0o010
+        } else {
+            0o001
+        };
+        if m.mode() & bit == 0 {
+            return Err(RunError::Invalid(format!(
+                "rootfs {} cannot be reached by container root (host uid {}): {} is mode {:o}, owned by {}:{}; let it search there (e.g. chmod o+x {}) or move the rootfs",
+                rootfs.display(),
+                uid.host,
+                dir.display(),
+                m.mode() & 0o7777,
+                m.uid(),
+                m.gid(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Run `c`; returns the workload's exit status.
 pub fn run(c: Container) -> Result<i32, RunError> {
     let Container { plan, argv, rootfs, report, name, on_started } = c;
@@ -94,6 +123,9 @@ pub fn run(c: Container) -> Result<i32, RunError> {
     }
     let namespaces = namespaces(&iso)?;
     let (uid_map, gid_map) = idmap::mappings(&iso)?;
+    if let Some(r) = &rootfs {
+        reachable(r, uid_map, gid_map)?;
+    }
     let mut isolation = planned(&iso, rootfs.as_deref())?;
     let (status_tx, status_rx) = channel::channel::<Status>()?;
     let (go_tx, go_rx) = channel::channel::<Go>()?;

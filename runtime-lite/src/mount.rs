@@ -203,6 +203,43 @@ fn dev(t: &mut Tree) -> Result<(), SysError> {
     Ok(())
 }
 
+/// The mount points strictly beneath `dir`, parents first (from `/proc/self/mountinfo`).
+fn submounts(dir: &Path) -> Result<Vec<PathBuf>, SysError> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| SysError::io("read /proc/self/mountinfo", e))?;
+    let mut out: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape(p)))
+        .filter(|p| p != dir && p.starts_with(dir))
+        .collect();
+    out.sort_by_key(|p| p.components().count());
+    out.dedup();
+    Ok(out)
+}
+
+/// A mountinfo path: space, tab, newline and backslash are written as `\ooo`.
+fn unescape(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut rest = p;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(char::from(c));
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Build the tree under `rootfs` (or the host root, read-only) and pivot into it.
 pub fn setup(iso: &IsolationIr, rootfs: Option<&Path>, new_netns: bool) -> Result<Done, SysError> {
     let mut t = Tree { root: PathBuf::from("/"), done: Done::default(), last_target: String::new() };
@@ -222,14 +259,27 @@ pub fn setup(iso: &IsolationIr, rootfs: Option<&Path>, new_netns: bool) -> Resul
             std::fs::create_dir(&r).map_err(|e| fail("mkdir", &r, e))?;
             mount(Some("/"), &r, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
                 .map_err(|e| fail("mount /", &r, e))?;
+            // The copy of "/" holds a copy of the staging tmpfs over its /tmp: take it away, so
+            // the host's /tmp is what the container sees there.
+            let copy = r.join(stage.strip_prefix("/").unwrap_or(stage));
+            umount2(&copy, MntFlags::MNT_DETACH).map_err(|e| fail("unmount the staging copy", &copy, e))?;
             r
         }
     };
-    if !root.is_dir() {
-        return Err(fail("rootfs", &root, std::io::Error::from(std::io::ErrorKind::NotADirectory)));
+    if let Err(e) = std::fs::metadata(&root).and_then(|m| {
+        m.is_dir().then_some(()).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotADirectory))
+    }) {
+        return Err(fail("rootfs", &root, e));
     }
     t.root = root.clone();
     t.mount(root.to_str(), &root, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    if iso.readonly_rootfs {
+        // Every filesystem mounted beneath the root comes along read-only too (the root itself
+        // is made read-only last, once the mount points the container needs exist).
+        for sub in submounts(&root)? {
+            t.remount_readonly(&sub)?;
+        }
+    }
     let proc_dir = root.join("proc");
     need_dir(&proc_dir)?;
     t.mount(
@@ -283,4 +333,13 @@ pub fn setup(iso: &IsolationIr, rootfs: Option<&Path>, new_netns: bool) -> Resul
         t.done.readonly.push("/".into());
     }
     Ok(t.done)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mountinfo_paths_are_unescaped() {
+        assert_eq!(super::unescape("/a\\040b\\011c\\134d"), "/a b\tc\\d");
+        assert_eq!(super::unescape("/plain"), "/plain");
+    }
 }
