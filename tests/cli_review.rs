@@ -156,7 +156,7 @@ fn lint_reports_each_rule_at_its_line_in_every_format() {
     let w = "tests/lint/PAL003-personality.yaml";
     let o = policyc(&["lint", w]);
     assert_eq!(code(&o), 0, "a warning alone passes");
-    assert!(stdout(&o).contains(&format!("{w}:7:7: warning[PAL003]")), "{}", stdout(&o));
+    assert!(stdout(&o).contains(&format!("{w}:8:7: warning[PAL003]")), "{}", stdout(&o));
     assert!(stdout(&o).contains("  fix: "), "{}", stdout(&o));
     assert_eq!(code(&policyc(&["lint", w, "--deny", "warnings"])), 1);
     let o = policyc(&["lint", w, "--format", "sarif"]);
@@ -164,7 +164,7 @@ fn lint_reports_each_rule_at_its_line_in_every_format() {
     assert_eq!(s["version"], "2.1.0");
     let r = &s["runs"][0]["results"][0];
     assert_eq!(r["ruleId"], "PAL003");
-    assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 7);
+    assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 8);
     assert_eq!(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], w);
     assert_eq!(code(&policyc(&["lint", "/nonexistent.yaml"])), 2);
 }

@@ -572,6 +572,40 @@ fn no_inherited_fd_reaches_the_workload() {
     unsafe { libc::close(fd) };
 }
 
+/// A filter that denies what starting takes is refused before anything runs, naming the calls;
+/// allowing exactly those gets the launcher through exec (the report says `applied`; /bin/true's
+/// loader then fails on the calls this filter denies it).
+#[test]
+fn a_filter_that_would_stop_every_workload_is_refused_before_it_runs() {
+    let d = tempdir("startable");
+    let marker = d.join("ran");
+    let needed = "execve, exit_group, write, pread64, prctl, brk, mmap, munmap";
+    let forgot =
+        write_profile(&d, "name: t\nseccomp:\n  rules:\n    - allow: [read, write, exit_group, execve]\n");
+    let out = Command::new(ENFORCE)
+        .args(["run", "--profile", &forgot, "--", "/bin/sh", "-c"])
+        .arg(format!("touch {}", marker.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("denies pread64 (errno(EPERM)), prctl(PR_GET_SECUREBITS)") && err.contains("PAL015"),
+        "{err}"
+    );
+    assert!(!err.contains("execve ("), "{err}");
+    assert!(!marker.exists());
+    let just = write_profile(&d, &format!("name: t\nseccomp:\n  rules:\n    - allow: [{needed}]\n"));
+    let report = d.join("r.json");
+    let out = Command::new(ENFORCE)
+        .args(["run", "--profile", &just, "--report", report.to_str().unwrap(), "--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(125), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["state"], "applied", "{v}");
+}
+
 #[test]
 fn exit_codes_follow_docker() {
     let st = |args: &[&str]| Command::new(ENFORCE).args(args).output().unwrap();

@@ -82,7 +82,7 @@ fn every_built_in_is_applied_step_by_step_in_order_and_verifies() {
 
 #[test]
 fn a_non_root_user_keeps_its_capabilities_through_keepcaps_and_ambient() {
-    let yaml = "name: t\nprocess: { user: \"1000:1000\" }\ncapabilities: { add: [NET_BIND_SERVICE] }\n";
+    let yaml = "name: t\nprocess: { user: \"1000:1000\" }\nseccomp: { default: allow }\ncapabilities: { add: [NET_BIND_SERVICE] }\n";
     let plan = plan_of("t.yaml", Some(yaml));
     assert_eq!(plan.securebits, SecurebitsMode::None.bits());
     let (rec, result) = run(&plan, Recorder::new(Process::root()));
@@ -155,7 +155,7 @@ fn without_privilege_the_bounding_set_cannot_be_dropped() {
 #[test]
 fn securebits_this_build_has_no_name_for_are_not_inherited() {
     // SECBIT_EXEC_RESTRICT_FILE (bit 8, Linux 6.14) set by the parent: cleared, and verified.
-    let yaml = "name: t\nprocess: { user: \"1000:1000\" }\n";
+    let yaml = "name: t\nprocess: { user: \"1000:1000\" }\nseccomp: { default: allow }\n";
     let plan = plan_of("t.yaml", Some(yaml));
     let mut parent = Process::root();
     parent.securebits = 1 << 8;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use policy::backend::landlock::{abi_plan, AbiPlan};
 use policy::backend::seccomp::bpf::Program;
 use policy::ir::{CapsIr, RlimitIr};
+use policy::syscalls::launcher::{self, AFTER_FILTER};
 use policy::syscalls::table;
 use policy::vocab::{LandlockMode, Resource, Securebits};
 use policy::{Action, Arch};
@@ -118,6 +119,7 @@ impl Plan {
             .map_err(|e| refuse(Step::Seccomp, format!("the profile cannot run on this machine: {e}")))?;
         let program = compiled.program_for(target).map_err(|e| refuse(Step::Seccomp, e))?;
         let filter = Filter::from_program(&program).map_err(|e| refuse(Step::Seccomp, e.to_string()))?;
+        startable(&program).map_err(|m| refuse(Step::Seccomp, m))?;
         let mut degraded = Vec::new();
         let landlock = landlock_plan(&compiled, &features.landlock_abi, opts, &mut degraded)?;
         let p = compiled.process();
@@ -185,6 +187,25 @@ impl Plan {
         }
         Ok(out)
     }
+}
+
+/// The filter lets the launcher finish and the workload's exec run: otherwise nothing could
+/// start, and the user would see a bare `Operation not permitted` from a half-made process.
+fn startable(program: &Program) -> Result<(), String> {
+    let denied: Vec<String> = AFTER_FILTER
+        .iter()
+        .filter_map(|(name, args)| {
+            let verdict = program.simulate_name(program.target, name, *args)?.action;
+            (!verdict.permits()).then(|| format!("{} ({verdict})", launcher::shown(name)))
+        })
+        .collect();
+    if denied.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the filter denies {}, which starting any workload takes; nothing was run (allow them; `policyc lint` reports this as PAL015)",
+        denied.join(", ")
+    ))
 }
 
 fn landlock_plan(
@@ -301,7 +322,7 @@ mod tests {
 
     #[test]
     fn no_new_privs_is_set_when_landlock_needs_it() {
-        let yaml = "name: t\nprocess: { no_new_privs: false }\nlandlock:\n  mode: best-effort\n  filesystem: [{ path: /, access: [read] }]\n";
+        let yaml = "name: t\nprocess: { no_new_privs: false }\nseccomp: { default: allow }\nlandlock:\n  mode: best-effort\n  filesystem: [{ path: /, access: [read] }]\n";
         let opts = CompileOptions { tables_for: Some(Arch::X86_64), ..Default::default() };
         let c = || {
             CompiledPolicy::new(
@@ -330,6 +351,31 @@ mod tests {
         assert_eq!(plan.seccomp.program.insns, fresh.program().unwrap().insns);
         assert_eq!(plan.compiled.digest().unwrap(), "d");
         assert!(plan.seccomp_verdicts().is_err(), "the section was never needed until a report asks");
+    }
+
+    #[test]
+    fn a_filter_that_denies_what_starting_takes_is_refused() {
+        let opts = CompileOptions { tables_for: Some(Arch::X86_64), ..Default::default() };
+        let c = |rules: &str| {
+            let yaml = format!("name: t\nseccomp:\n  default: errno(EPERM)\n  rules:\n{rules}");
+            let c = policy::compile_text("t.yaml", &yaml, None, &opts).unwrap();
+            Plan::new("t", CompiledPolicy::new(c, Some(Arch::X86_64)), &features(Ok(7)), Options::default())
+        };
+        let e = c("    - allow: [read, write, exit_group]\n").unwrap_err();
+        assert_eq!((e.step, e.exit_code()), (Step::Seccomp, 125));
+        let m = e.to_string();
+        assert!(m.contains("execve (errno(EPERM))") && m.contains("prctl(PR_GET_SECUREBITS)"), "{m}");
+        assert!(!m.contains("write (") && m.contains("PAL015"), "{m}");
+        // Arguments count: prctl allowed only for the read-back is enough.
+        let ok = "    - allow: [execve, exit_group, write, pread64, brk, mmap, munmap]\n    - allow: [prctl]\n      args: [{ index: 0, op: eq, value: 27 }]\n";
+        c(ok).unwrap();
+        let e = c(&format!("{ok}    - deny: [mmap]\n      action: kill\n      args: [{{ index: 2, op: masked_eq, mask: 2, value: 2 }}]\n")).unwrap_err();
+        assert!(e.to_string().contains("denies mmap (kill"), "{e}");
+        // Every built-in starts.
+        for spec in ["builtin:docker-default", "builtin:web", "builtin:strict", "builtin:build"] {
+            let c = CompiledPolicy::new(policy::compile(spec, &opts).unwrap(), Some(Arch::X86_64));
+            Plan::new(spec, c, &features(Ok(7)), Options::default()).unwrap();
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub struct Rule {
 }
 
 /// Every rule.
-pub const RULES: [Rule; 14] = [
+pub const RULES: [Rule; 15] = [
     Rule {
         id: "PAL001",
         name: "io-uring-bypass",
@@ -123,6 +123,13 @@ pub const RULES: [Rule; 14] = [
         level: Level::Warning,
         summary: "a non-root user is granted capabilities that are not ambient, so exec drops them",
         fix: "leave `ambient: auto` (the default) or list the capabilities in `ambient`",
+    },
+    Rule {
+        id: "PAL015",
+        name: "exec-denied",
+        level: Level::Error,
+        summary: "seccomp denies a call that any exec, or enforce after installing the filter, makes: nothing can start",
+        fix: "allow execve, exit_group, write, pread64, prctl (PR_GET_SECUREBITS), brk, mmap and munmap",
     },
 ];
 
@@ -236,6 +243,7 @@ pub fn check(layers: &[Layer], policy: &Policy) -> Vec<Finding> {
         ptrace_kernel(&v, &mut out);
         cap_calls(&v, &mut out);
         default_allow(&v, &mut out);
+        exec_denied(&v, &mut out);
     }
     near_root(layers, policy, &mut out);
     denylist_arches(layers, policy, &mut out);
@@ -396,6 +404,23 @@ fn cap_calls(v: &View, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+fn exec_denied(v: &View, out: &mut Vec<Finding>) {
+    let denied: Vec<(&str, Action)> = crate::syscalls::launcher::AFTER_FILTER
+        .iter()
+        .filter(|(name, _)| v.known(name))
+        .map(|(name, args)| (*name, v.verdict(name, *args)))
+        .filter(|(_, a)| !a.permits())
+        .collect();
+    let Some((first, _)) = denied.first() else { return };
+    let list: Vec<String> =
+        denied.iter().map(|(n, a)| format!("`{}` ({a})", crate::syscalls::launcher::shown(n))).collect();
+    let m = format!(
+        "seccomp denies {}: a workload cannot start under this filter (enforce makes these after installing it, and exec needs them)",
+        list.join(", ")
+    );
+    out.push(finding(rule("PAL015"), v.origin(first), m));
 }
 
 fn default_allow(v: &View, out: &mut Vec<Finding>) {

@@ -3,6 +3,7 @@
 pub mod arch;
 pub mod consts;
 pub mod groups;
+pub mod launcher;
 pub mod table;
 pub mod widths;
 

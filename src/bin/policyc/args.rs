@@ -40,7 +40,7 @@ pub enum Command {
     /// repository, its `extends` read from the same revision). Exit codes: 0 the gate passes,
     /// 1 it fails (see --fail-on), 2 an input cannot be read or compiled.
     Diff(DiffArgs),
-    /// Check profiles for dangerous or ineffective policy (rules PAL001..PAL014, see docs/cli.md).
+    /// Check profiles for dangerous or ineffective policy (rules PAL001..PAL015, see docs/cli.md).
     ///
     /// PROFILE is a path, builtin:NAME, or a Docker/Podman seccomp JSON file (`.json`). Each
     /// finding names its rule, severity, file:line:column and a fix. Exit codes: 0 nothing
