@@ -113,3 +113,65 @@ fn a_normal_users_state_is_never_kept_in_a_shared_directory() {
     let meta = std::fs::metadata(&state).unwrap();
     assert_eq!((meta.uid(), meta.permissions().mode() & 0o777), (65534, 0o700));
 }
+
+/// A command Landlock would refuse to start (the script, its reading by the interpreter, the
+/// interpreter) is refused before anything is applied, with the file and the right; exit 126
+/// as the exec would give.
+#[test]
+fn a_command_landlock_would_refuse_is_refused_naming_the_file_and_right() {
+    let d = std::path::PathBuf::from(format!("/var/tmp/palisade-test-{}-runnable", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    for sub in ["ro", "xo", "rx", "rw"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::set_permissions(d.join("rw"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let marker = d.join("rw/ran");
+    let script = |at: &str, interpreter: &str| {
+        let p = d.join(at).join("s.sh");
+        std::fs::write(&p, format!("#!{interpreter}\ntouch {}\n", marker.display())).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p.display().to_string()
+    };
+    std::fs::copy("/bin/sh", d.join("rw/sh")).unwrap();
+    let rules: String =
+        [("/usr", "[read, execute]"), ("/lib", "[read, execute]"), ("/lib64", "[read, execute]")]
+            .iter()
+            .chain(&[("/etc", "[read]"), ("ro", "[read]"), ("xo", "[execute]"), ("rx", "[read, execute]")])
+            .chain(&[("rw", "[read, write]")])
+            .map(|(p, a)| {
+                let p = if p.starts_with('/') { p.to_string() } else { d.join(p).display().to_string() };
+                format!("    - {{ path: \"{p}\", access: {a} }}\n")
+            })
+            .collect();
+    let profile = d.join("p.yaml");
+    std::fs::write(
+        &profile,
+        format!("name: t\nprocess: {{ user: \"65534:65534\" }}\nseccomp: {{ default: allow }}\nlandlock:\n  filesystem:\n{rules}"),
+    )
+    .unwrap();
+    let p = profile.display().to_string();
+    let rw_sh = d.join("rw/sh").display().to_string();
+    for (cmd, why) in [
+        (
+            script("ro", "/bin/sh"),
+            format!("landlock would refuse to execute {}/ro/s.sh, the command", d.display()),
+        ),
+        (
+            script("xo", "/bin/sh"),
+            format!("refuse to read {}/xo/s.sh, a script its interpreter /bin/sh reads", d.display()),
+        ),
+        (script("rx", &rw_sh), format!("refuse to execute {rw_sh}, the `#!` interpreter of")),
+    ] {
+        let out = as_nobody(&["run", "--profile", &p, "--", &cmd], &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(126), "{cmd}: {stderr}");
+        assert!(stderr.contains(&why) && stderr.contains("nothing was run"), "{cmd}: {stderr}");
+        assert!(!marker.exists(), "{cmd} ran");
+    }
+    // With the interpreter in a directory it may execute from, the same script runs.
+    let ok = script("rx", "/bin/sh");
+    let out = as_nobody(&["run", "--profile", &p, "--", &ok], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(marker.exists());
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -9,6 +9,7 @@ use crate::command::Command;
 use crate::error::{Failure, LaunchError, Step};
 use crate::plan::Plan;
 use crate::report::{Applied, FailedReport, IsolationReport, Report};
+use crate::runnable;
 use crate::steps::{self, Prepared};
 use crate::sys::{Kernel, Linux};
 use crate::verify;
@@ -173,6 +174,10 @@ impl<'a, K: Kernel> Launcher<'a, K> {
             steps::prepare(k, plan)
         })?;
         let landlock_paths = ruleset.as_ref().map(|r| r.paths.clone()).unwrap_or_default();
+        // Exec would be refused by these rules: say which file and right, before any change.
+        if let (Some(c), Some(abi)) = (command, plan.landlock.as_ref().and_then(|l| l.ruleset.as_ref())) {
+            runnable::check(&c.program, abi.handled_fs, &landlock_paths)?;
+        }
         // Said now, on stderr (where a report written there says it too), not only in a report:
         // a rule that grants less than it says.
         for p in landlock_paths.iter().filter(|_| !matches!(self.report_to, ReportTo::Stderr)) {

@@ -36,6 +36,7 @@ pub mod plan;
 pub mod privilege;
 pub mod probe;
 pub mod report;
+mod runnable;
 pub mod seccomp;
 mod steps;
 pub mod sys;
