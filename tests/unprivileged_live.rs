@@ -175,3 +175,53 @@ fn a_command_landlock_would_refuse_is_refused_naming_the_file_and_right() {
     assert!(marker.exists());
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// `python3 -m http.server` as a normal user under a profile whose only readable directory of
+/// the user's is `${CWD}`: it serves the directory it is started in, and nothing through a
+/// symlink out of it; it may bind only the profile's port.
+#[test]
+fn a_server_of_the_current_directory_serves_it_and_nothing_else() {
+    use std::io::{Read, Write};
+    let d = std::path::PathBuf::from(format!("/var/tmp/palisade-test-{}-serve", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("site")).unwrap();
+    std::fs::create_dir_all(d.join("private")).unwrap();
+    std::fs::write(d.join("site/hello.txt"), "hello from the site\n").unwrap();
+    std::fs::write(d.join("private/secret.txt"), "secret\n").unwrap();
+    std::os::unix::fs::symlink(d.join("private/secret.txt"), d.join("site/secret.txt")).unwrap();
+    let profile = std::fs::canonicalize("profiles/examples/serve-here.yaml").unwrap();
+    let server = Command::new("runuser")
+        .args(["-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin", ENFORCE, "run", "--profile"])
+        .arg(&profile)
+        .args(["--", "python3", "-m", "http.server", "--bind", "127.0.0.1", "8000"])
+        .current_dir(d.join("site"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runuser");
+    let get = |path: &str| -> Option<String> {
+        let mut s = std::net::TcpStream::connect("127.0.0.1:8000").ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    };
+    let mut first = None;
+    for _ in 0..100 {
+        first = get("/hello.txt");
+        if first.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let secret = get("/secret.txt");
+    // SIGTERM, which runuser passes on to the server (SIGKILL would leave the server running).
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let out = server.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    let first = first.unwrap_or_else(|| panic!("the server never answered: {stderr}"));
+    assert!(first.starts_with("HTTP/1.0 200") && first.ends_with("hello from the site\n"), "{first}");
+    let secret = secret.unwrap();
+    assert!(!secret.starts_with("HTTP/1.0 200") && !secret.contains("secret\n"), "{secret}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

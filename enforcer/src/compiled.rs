@@ -16,7 +16,8 @@ use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use policy::backend::seccomp::bpf::{self, Program};
-use policy::ir::{ArchTable, CapsIr, IsolationIr, LandlockIr, ProcessIr, RuleIr, SeccompIr};
+use policy::ir::pathvars::{self, PathVar};
+use policy::ir::{ArchTable, CapsIr, IsolationIr, LandlockIr, MountIr, ProcessIr, RuleIr, SeccompIr};
 use policy::{Action, Arch, Compiled, Diagnostic, Input, Policy};
 use sha2::{Digest, Sha256};
 
@@ -196,6 +197,58 @@ impl CompiledPolicy {
         Ok((head, section))
     }
 
+    /// Substitute the path variables of Landlock paths, `rootfs` and bind sources with the
+    /// values `lookup` gives (see [`policy::ir::pathvars`]). The digest stays that of the policy
+    /// as compiled (symbolic), so a container and `enforce exec` into it agree wherever each
+    /// runs. Returns every variable used, with its value (for the report and the container's
+    /// state).
+    pub fn expand_paths(
+        &mut self,
+        lookup: impl Fn(&PathVar) -> Option<String>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        self.digest()?;
+        let mut used = BTreeMap::new();
+        let mut expand = |path: &mut String, what: &str| -> Result<(), String> {
+            if !pathvars::is_symbolic(path) {
+                return Ok(());
+            }
+            let value = |v: &PathVar| {
+                let got = lookup(v);
+                if let Some(x) = &got {
+                    used.insert(v.to_string(), x.clone());
+                }
+                got
+            };
+            *path = pathvars::expand(path, value).map_err(|e| format!("{what} `{path}`: {e}"))?;
+            Ok(())
+        };
+        let l = &mut self.head.landlock;
+        for rule in &mut l.filesystem {
+            let at = rule.origins.first().map(|o| format!(" ({o})")).unwrap_or_default();
+            expand(&mut rule.path, &format!("landlock path{at}"))?;
+        }
+        // Two rules may now name one path: one rule, as the compiler merges them.
+        l.filesystem.sort_by(|a, b| a.path.cmp(&b.path));
+        l.filesystem.dedup_by(|b, a| {
+            let same = a.path == b.path;
+            if same {
+                a.access |= b.access;
+                a.origins.append(&mut b.origins);
+            }
+            same
+        });
+        let iso = &mut self.head.isolation;
+        if let Some(r) = &mut iso.rootfs {
+            expand(r, "rootfs")?;
+        }
+        for m in &mut iso.mounts {
+            if let MountIr::Bind { source, .. } = m {
+                expand(source, "bind source")?;
+            }
+        }
+        Ok(used)
+    }
+
     /// The head as it is stored (for the cache).
     pub(crate) fn head(&self) -> &Policy {
         &self.head
@@ -263,6 +316,34 @@ mod tests {
                 Err(_) => assert!(stored.program_for(Arch::X86).is_err(), "{spec}"),
             }
         }
+    }
+
+    #[test]
+    fn path_variables_are_expanded_for_a_run_and_the_digest_stays_symbolic() {
+        let yaml = "name: t\nlandlock:\n  filesystem:\n    - { path: \"${CWD}\", access: [read] }\n    - { path: /w, access: [write] }\n    - { path: \"${HOME}/.cache\", access: [read] }\nisolation:\n  rootfs: \"${HOME}/r\"\n  mounts: [{ type: bind, source: \"${env:DATA}\", target: /d }]\n";
+        let opts = policy::CompileOptions { tables_for: Some(Arch::X86_64), ..Default::default() };
+        let c = || CompiledPolicy::new(policy::compile_text("t.yaml", yaml, None, &opts).unwrap(), None);
+        let values = |v: &PathVar| match v {
+            PathVar::Cwd => Some("/w".to_string()),
+            PathVar::Home => Some("/home/ann".to_string()),
+            PathVar::Env(n) if n == "DATA" => Some("/srv/data".to_string()),
+            _ => None,
+        };
+        let mut x = c();
+        let digest = x.digest().unwrap().to_string();
+        let used = x.expand_paths(values).unwrap();
+        assert_eq!(used.keys().collect::<Vec<_>>(), ["CWD", "HOME", "env:DATA"]);
+        let g = |n| policy::vocab::FsAccess::parse_group(n).unwrap();
+        let paths: Vec<(&str, policy::vocab::FsAccess)> =
+            x.landlock().filesystem.iter().map(|r| (r.path.as_str(), r.access)).collect();
+        // ${CWD} is /w here: the two rules are one, with both rights.
+        assert_eq!(paths, [("/home/ann/.cache", g("read")), ("/w", g("read") | g("write"))]);
+        assert_eq!(x.isolation().rootfs.as_deref(), Some("/home/ann/r"));
+        assert!(matches!(&x.isolation().mounts[0], MountIr::Bind { source, .. } if source == "/srv/data"));
+        assert_eq!(x.digest().unwrap(), digest);
+        // A variable without a value: refused, naming the path and where it is written.
+        let e = c().expand_paths(|v| (*v != PathVar::Home).then(|| "/w".to_string())).unwrap_err();
+        assert!(e.contains("landlock path (t.yaml:6:7) `${HOME}/.cache`: ${HOME} has no value here"), "{e}");
     }
 
     #[test]

@@ -9,7 +9,12 @@ use crate::sys::fake::{Call, Process, Recorder};
 use crate::{Command, CompiledPolicy, Features, Launcher, Options, Plan, ReportTo, Step};
 
 fn features() -> Features {
-    Features { arch: Some(Arch::X86_64), landlock_abi: Ok(7), caller: crate::privilege::Caller::root() }
+    Features {
+        arch: Some(Arch::X86_64),
+        landlock_abi: Ok(7),
+        caller: crate::privilege::Caller::root(),
+        vars: crate::PathValues::Process,
+    }
 }
 
 fn plan_of(spec: &str, yaml: Option<&str>) -> Plan {

@@ -40,6 +40,7 @@ mod runnable;
 pub mod seccomp;
 mod steps;
 pub mod sys;
+pub mod vars;
 mod verify;
 
 pub use command::Command;
@@ -47,3 +48,4 @@ pub use compiled::CompiledPolicy;
 pub use error::{Failure, LaunchError, Step};
 pub use launch::{Launcher, ReportTo};
 pub use plan::{Features, Options, Plan};
+pub use vars::PathValues;

@@ -20,6 +20,7 @@ use crate::compiled::CompiledPolicy;
 use crate::error::{LaunchError, Step};
 use crate::privilege::{self, Caller, Skip};
 use crate::seccomp::Filter;
+use crate::vars::PathValues;
 
 /// What the machine offers, detected once before planning.
 #[derive(Clone, Debug)]
@@ -30,12 +31,19 @@ pub struct Features {
     pub landlock_abi: Result<u32, String>,
     /// The process that will apply the plan.
     pub caller: Caller,
+    /// Where path variables (`${CWD}`...) get their values.
+    pub vars: PathValues,
 }
 
 impl Features {
     /// The running machine's, and this process's.
     pub fn detect() -> Features {
-        Features { arch: host_arch(), landlock_abi: crate::sys::landlock_abi(), caller: crate::sys::caller() }
+        Features {
+            arch: host_arch(),
+            landlock_abi: crate::sys::landlock_abi(),
+            caller: crate::sys::caller(),
+            vars: PathValues::Process,
+        }
     }
 }
 
@@ -100,17 +108,22 @@ pub struct Plan {
     pub skipped: Vec<Skip>,
     /// Things that will be weaker than the profile asks, and why.
     pub degraded: Vec<String>,
+    /// The path variables the policy uses, with the values they were given.
+    pub variables: BTreeMap<String, String>,
 }
 
 impl Plan {
     /// Decide everything: nothing is applied, and every error is found here.
     pub fn new(
         profile: &str,
-        compiled: CompiledPolicy,
+        mut compiled: CompiledPolicy,
         features: &Features,
         opts: Options,
     ) -> Result<Plan, LaunchError> {
         let refuse = |step, m: String| LaunchError::refused(step, m);
+        let variables = compiled
+            .expand_paths(|v| features.vars.value(v, features.caller.uid))
+            .map_err(|e| refuse(Step::Prepare, format!("{e}; nothing was run")))?;
         let host = features.arch.ok_or_else(|| {
             refuse(Step::Seccomp, format!("unsupported machine arch {}", std::env::consts::ARCH))
         })?;
@@ -144,6 +157,7 @@ impl Plan {
             landlock,
             skipped,
             degraded,
+            variables,
             compiled,
         })
     }
@@ -257,7 +271,12 @@ mod tests {
     use policy::CompileOptions;
 
     fn features(abi: Result<u32, String>) -> Features {
-        Features { arch: Some(Arch::X86_64), landlock_abi: abi, caller: Caller::root() }
+        Features {
+            arch: Some(Arch::X86_64),
+            landlock_abi: abi,
+            caller: Caller::root(),
+            vars: PathValues::Process,
+        }
     }
 
     /// A plan made from a cache hit (seccomp section still encoded) decides and reports what a
@@ -380,7 +399,12 @@ mod tests {
 
     #[test]
     fn a_machine_the_profile_cannot_run_on_is_refused() {
-        let f = Features { arch: Some(Arch::S390x), landlock_abi: Ok(7), caller: Caller::root() };
+        let f = Features {
+            arch: Some(Arch::S390x),
+            landlock_abi: Ok(7),
+            caller: Caller::root(),
+            vars: PathValues::Process,
+        };
         let e = Plan::new("s", strict(), &f, Options::default()).unwrap_err();
         assert_eq!(e.step, Step::Seccomp);
         assert!(e.to_string().contains("cannot run on this machine"), "{e}");

@@ -209,6 +209,10 @@ pub struct Report {
     /// Namespaces, mounts and limits (containers only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isolation: Option<IsolationReport>,
+    /// The path variables the policy uses and the values they were given (the paths above
+    /// are expanded).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
     /// What is weaker than the profile asks, and why.
     pub degraded: Vec<String>,
     /// The steps run, in order.
@@ -307,6 +311,7 @@ impl Report {
             },
             landlock,
             isolation: None,
+            variables: plan.variables.clone(),
             degraded: plan.degraded.clone(),
             steps: Vec::new(),
             skipped: plan.skipped.clone(),

@@ -2,7 +2,7 @@
 //! PID 1, takes its root, and runs CMD under the same policy as the container's workload (the
 //! compile cache's program: nothing is compiled again).
 
-use enforcer::{Command, CompiledPolicy, Features, Launcher, Options, Plan, ReportTo};
+use enforcer::{Command, CompiledPolicy, Features, Launcher, Options, PathValues, Plan, ReportTo};
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 use policy::vocab::{Flag, Namespace};
@@ -40,7 +40,8 @@ pub fn exec(
         )));
     }
     // Every decision before entering anything.
-    let plan = Plan::new(&st.profile, compiled, &Features::detect(), Options { best_effort })?;
+    let features = Features { vars: PathValues::Recorded(st.variables.clone()), ..Features::detect() };
+    let plan = Plan::new(&st.profile, compiled, &features, Options { best_effort })?;
     let pid = st.pid.unwrap_or(0);
     let open = |what: &str| {
         std::fs::File::open(format!("/proc/{pid}/{what}"))

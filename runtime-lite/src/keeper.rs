@@ -47,6 +47,7 @@ pub fn detach(mut c: Container, name: &str, profile: &str) -> Result<(), RunErro
         started: None,
         finished: None,
         exit_code: None,
+        variables: c.plan.variables.clone(),
     };
     let (tx, rx) = channel::channel::<Start>()?;
     match crate::sys::fork().map_err(|e| SysError::errno("fork the keeper", e))? {

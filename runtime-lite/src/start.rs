@@ -58,13 +58,13 @@ pub fn start(r: Request) -> Result<Started, RunError> {
         (true, None) => return Err(RunError::Invalid("-d needs --name".into())),
         (false, n) => n.clone(),
     };
-    // The profile's root unless the command line names one.
-    let rootfs = r.rootfs.or_else(|| r.compiled.isolation().rootfs.as_ref().map(PathBuf::from));
     // On the host the command is found first (127 and 126 come before any refusal of the
     // policy); in a container it is found inside, once its root is in place.
     let command = if contained { None } else { Some(Command::resolve(&r.argv)?) };
     let plan =
         Plan::new(&r.profile, r.compiled, &Features::detect(), Options { best_effort: r.best_effort })?;
+    // The profile's root (its variables now expanded) unless the command line names one.
+    let rootfs = r.rootfs.or_else(|| plan.compiled.isolation().rootfs.as_ref().map(PathBuf::from));
     if !r.dry_run && !matches!(r.report, ReportTo::Stderr) {
         // What will be weaker than the profile asks (a --best-effort drop, groups kept): said
         // on stderr (where a report written there says it too), not only in a report.

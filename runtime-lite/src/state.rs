@@ -2,6 +2,7 @@
 //! (`/run/palisade` as root, `$XDG_RUNTIME_DIR/palisade` otherwise), holding `state.json`
 //! and the log files. State is checked against the kernel before it is trusted.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -98,6 +99,10 @@ pub struct State {
     pub finished: Option<u64>,
     /// Exit status.
     pub exit_code: Option<i32>,
+    /// The path variables of the policy and the values the workload's paths were given:
+    /// `enforce exec` applies the same paths wherever it is run from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
 }
 
 /// Seconds since the epoch.

@@ -13,6 +13,7 @@ pub mod eval;
 mod isolation;
 mod landlock;
 pub mod lower;
+pub mod pathvars;
 pub mod points;
 mod seccomp;
 mod text;

@@ -6,6 +6,7 @@ use crate::error::Diagnostics;
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::{ArgValue, Isolation, MountSpec, PathList};
 use crate::frontend::spanned::Sp;
+use crate::ir::pathvars;
 use crate::ir::{IsolationIr, MountIr, TimeOffsets, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
 use crate::vocab::{Flag, LimitsMode, Namespace, NamespaceSet, NetworkMode};
 
@@ -70,11 +71,11 @@ fn section(i: &Isolation, ctx: &Ctx, out: &mut IsolationIr, diags: &mut Diagnost
     }
     if let Some(r) = &i.rootfs {
         match resolve_path(&r.value, ctx.file) {
-            Some(p) => out.rootfs = Some(p),
-            None => diags.error(
+            Ok(p) => out.rootfs = Some(p),
+            Err(why) => diags.error(
                 ctx.at(r),
-                format!("rootfs `{}` cannot be resolved", r.value),
-                Some("write an absolute path, or a path relative to a profile file (not a builtin)".into()),
+                format!("rootfs `{}` cannot be resolved{why}", r.value),
+                Some(RESOLVE_HINT.into()),
             ),
         }
     }
@@ -206,14 +207,12 @@ fn mount(m: &Sp<MountSpec>, ctx: &Ctx, diags: &mut Diagnostics) -> Option<MountI
     let readonly = spec.readonly.unwrap_or(false);
     let mount = match spec.kind.as_str() {
         "bind" => match spec.source.as_deref().map(|s| (s, resolve_path(s, ctx.file))) {
-            Some((_, Some(source))) => Some(MountIr::Bind { source, target: target.clone()?, readonly }),
-            Some((source, None)) => {
+            Some((_, Ok(source))) => Some(MountIr::Bind { source, target: target.clone()?, readonly }),
+            Some((source, Err(why))) => {
                 diags.error(
                     ctx.at(m),
-                    format!("bind source `{source}` cannot be resolved"),
-                    Some(
-                        "write an absolute path, or a path relative to a profile file (not a builtin)".into(),
-                    ),
+                    format!("bind source `{source}` cannot be resolved{why}"),
+                    Some(RESOLVE_HINT.into()),
                 );
                 None
             }
@@ -271,8 +270,19 @@ fn parse_size(v: &ArgValue) -> Option<u64> {
     }
 }
 
-/// A path of the isolation section: absolute, or relative to the profile's directory.
-fn resolve_path(p: &str, file: &str) -> Option<String> {
+const RESOLVE_HINT: &str = "write an absolute path, a path relative to a profile file (not a builtin), or one that starts with a variable (${CWD}, ${HOME}, ${TMPDIR}, ${XDG_RUNTIME_DIR}, ${env:NAME})";
+
+/// A path of the isolation section: absolute, relative to the profile's directory, or starting
+/// with a path variable (kept as written, expanded when applied). `Err`: why not, as `: ...`
+/// or nothing.
+fn resolve_path(p: &str, file: &str) -> Result<String, String> {
+    if let Some(symbolic) = pathvars::normalize(p) {
+        return symbolic.map_err(|e| format!(": {e}"));
+    }
+    resolved(p, file).ok_or_else(String::new)
+}
+
+fn resolved(p: &str, file: &str) -> Option<String> {
     if p.starts_with('/') {
         return normalize_path(p);
     }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{normalize_path, Ctx};
 use crate::error::{Diagnostics, Origin};
 use crate::frontend::loader::Layer;
+use crate::ir::pathvars;
 use crate::ir::{LandlockIr, NetworkIr, PathRuleIr};
 use crate::vocab::landlock::{MAX_ABI, NET_ABI, SCOPE_ABI};
 use crate::vocab::{Flag, FsAccess, FsRight, LandlockMode, Scope, ScopeSet};
@@ -35,13 +36,27 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> LandlockIr {
         }
         for rule in &l.filesystem {
             let p = &rule.value.path;
-            let Some(path) = normalize_path(&p.value) else {
-                diags.error(
-                    ctx.at(p),
-                    format!("landlock path `{}` is not absolute", p.value),
-                    Some("write an absolute path without `..`, e.g. /var/cache/web".into()),
-                );
-                continue;
+            let path = match pathvars::normalize(&p.value) {
+                Some(Ok(path)) => path,
+                Some(Err(e)) => {
+                    diags.error(
+                        ctx.at(p),
+                        format!("landlock path `{}`: {e}", p.value),
+                        Some(format!("start it with `/` or a variable: {}", pathvars::KNOWN)),
+                    );
+                    continue;
+                }
+                None => match normalize_path(&p.value) {
+                    Some(path) => path,
+                    None => {
+                        diags.error(
+                            ctx.at(p),
+                            format!("landlock path `{}` is not absolute", p.value),
+                            Some("write an absolute path without `..`, e.g. /var/cache/web, or start with a variable such as ${CWD}".into()),
+                        );
+                        continue;
+                    }
+                },
             };
             let mut access = FsAccess::EMPTY;
             for a in &rule.value.access {

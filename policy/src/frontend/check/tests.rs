@@ -59,6 +59,7 @@ const CASES: &[Case] = &[
     ("landlock:\n  min_abi: 1\n  network: { bind: [80] }\n", W, "min_abi 1 is below ABI 4", "raise min_abi to 4", "1\n"),
     ("landlock:\n  filesystem:\n    - { path: var/cache, access: [read] }\n", E, "landlock path `var/cache` is not absolute", "absolute path", "var/cache"),
     ("landlock:\n  filesystem:\n    - { path: /srv/../etc, access: [read] }\n", E, "landlock path `/srv/../etc` is not absolute", "without `..`", "/srv/../etc"),
+    ("landlock:\n  filesystem:\n    - { path: \"${PWD}/x\", access: [read] }\n", E, "landlock path `${PWD}/x`: unknown path variable `${PWD}`", "${CWD}", "\"${PWD}"),
     ("landlock:\n  filesystem:\n    - { path: /srv, access: [reed] }\n", E, "unknown filesystem access right `reed`", "read_file", "reed"),
     ("landlock:\n  filesystem:\n    - { path: /srv, access: [] }\n", E, "landlock rule for `/srv` grants nothing", "unlisted paths are denied", "{ path"),
     ("landlock: { scope: [signals] }", E, "unknown landlock scope `signals`", "abstract-unix-socket", "signals"),
@@ -66,6 +67,7 @@ const CASES: &[Case] = &[
     ("isolation: { namespaces: [users] }", E, "unknown namespace `users`", "time", "users"),
     ("isolation: { hostname: \"a b\" }", E, "invalid hostname `a b`", "letters, digits", "\"a b\""),
     ("name: x\nisolation: { rootfs: ../r }", E, "rootfs `../r` cannot be resolved", "relative to a profile file", "../r"),
+    ("isolation: { rootfs: \"${HOME}/../r\" }", E, "rootfs `${HOME}/../r` cannot be resolved: `${HOME}/../r` climbs with `..`", "${XDG_RUNTIME_DIR}", "\"${HOME}"),
     ("isolation: { network: bridge }", E, "unknown network `bridge`", "`none` or `host`", "bridge"),
     ("isolation: { users: { map_root_to: 0 } }", E, "map_root_to must be `auto` or a host uid above 0", "never host root", "0 }"),
     ("isolation: { namespaces: [time, user, mount], time_offsets: { boottime: 99999999999 } }", E, "a time offset is out of range", "seconds", "{ boottime"),
@@ -168,4 +170,15 @@ fn the_table_covers_every_diagnostic_of_the_checker() {
         sources.iter().map(|s| s.matches("diags.error(").count() + s.matches("diags.warning(").count()).sum();
     let distinct: std::collections::BTreeSet<&str> = CASES.iter().map(|c| c.2).collect();
     assert!(distinct.len() >= sites, "{sites} diagnostic sites, {} distinct rows", distinct.len());
+}
+
+#[test]
+fn paths_with_variables_are_kept_as_written() {
+    let yaml = "landlock:\n  filesystem:\n    - { path: \"${CWD}//src/.\", access: [read] }\nisolation:\n  rootfs: \"${HOME}/images/deb\"\n  mounts: [{ type: bind, source: \"/srv/${env:USER}\", target: /s }]\n";
+    let c = compile_text("t.yaml", yaml, None, &CompileOptions::default()).unwrap();
+    assert_eq!(c.policy.landlock.filesystem[0].path, "${CWD}/src");
+    assert_eq!(c.policy.isolation.rootfs.as_deref(), Some("${HOME}/images/deb"));
+    let want =
+        crate::ir::MountIr::Bind { source: "/srv/${env:USER}".into(), target: "/s".into(), readonly: false };
+    assert_eq!(c.policy.isolation.mounts, [want]);
 }
