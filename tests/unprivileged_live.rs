@@ -19,12 +19,17 @@ fn text(b: &[u8]) -> String {
 
 /// `enforce ARGS` as nobody, with exactly the environment given (runuser keeps the rest out).
 fn as_nobody(args: &[&str], env: &[(&str, &str)]) -> Output {
+    as_nobody_in(Path::new("/"), args, env)
+}
+
+/// [`as_nobody`] in directory `dir`.
+fn as_nobody_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new("runuser");
     c.args(["-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin"]);
     for (k, v) in env {
         c.arg(format!("{k}={v}"));
     }
-    c.arg(ENFORCE).args(args).current_dir("/").output().expect("runuser (util-linux)")
+    c.arg(ENFORCE).args(args).current_dir(dir).output().expect("runuser (util-linux)")
 }
 
 fn status_field(out: &str, key: &str) -> String {
@@ -78,7 +83,6 @@ fn a_profile_that_needs_root_says_why_and_runs_nothing() {
     for (profile, why) in [
         ("builtin:docker-default", "it runs the command as 0:0 and you are 65534:65534"),
         ("builtin:web", "it grants CAP_NET_BIND_SERVICE"),
-        ("builtin:build", "it runs the command as 1000:1000"),
     ] {
         let out = as_nobody(&["run", "--profile", profile, "--", "/bin/sh", "-c", &script], &[]);
         let stderr = text(&out.stderr);
@@ -224,4 +228,70 @@ fn a_server_of_the_current_directory_serves_it_and_nothing_else() {
     let secret = secret.unwrap();
     assert!(!secret.starts_with("HTTP/1.0 200") && !secret.contains("secret\n"), "{secret}");
     std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// `builtin:build` as it ships, run by a normal user in a scratch directory: git init, commit
+/// and log, and a make + gcc build that runs what it built. It runs as the caller, writes only
+/// the directory it runs in and a temporary directory of its own, and keeps the caller's lower
+/// limits.
+#[test]
+fn builtin_build_runs_git_and_a_make_gcc_build_where_it_is_run() {
+    let d = std::path::PathBuf::from(format!("/var/tmp/palisade-test-{}-build", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("hello.c"),
+        "#include <stdio.h>\nint main(void) { puts(\"built and ran\"); return 0; }\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("Makefile"), "hello: hello.c\n\tcc -o hello hello.c\n").unwrap();
+    for f in ["", "hello.c", "Makefile"] {
+        std::os::unix::fs::chown(d.join(f), Some(65534), Some(65534)).unwrap();
+    }
+    let outside = format!("/tmp/palisade-build-outside-{}", std::process::id());
+    let script = format!(
+        "set -e; git init -q .; git add hello.c Makefile; git -c user.name=T -c user.email=t@example.com commit -qm first; git log --oneline; make -s; ./hello; echo \"TMPDIR=$TMPDIR\"; echo x > \"$TMPDIR/t\"; touch {outside} 2>/dev/null || echo outside-denied; grep '^Max open files' /proc/self/limits"
+    );
+    let report = d.join("report.json");
+    let out = as_nobody_in(
+        &d,
+        &[
+            "run",
+            "--profile",
+            "builtin:build",
+            "--report",
+            report.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+        &[("HOME", d.to_str().unwrap())],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{}", out.status, text(&out.stderr));
+    assert!(stdout.contains(" first\n") && stdout.contains("built and ran\n"), "{stdout}");
+    assert!(stdout.contains("outside-denied") && !Path::new(&outside).exists(), "{stdout}");
+    let tmpdir = status_field(&stdout.replace('=', ":"), "TMPDIR");
+    assert!(tmpdir.starts_with("/tmp/palisade-tmp-"), "{stdout}");
+    let meta = std::fs::metadata(&tmpdir).unwrap();
+    assert_eq!((meta.uid(), meta.permissions().mode() & 0o777), (65534, 0o700));
+    // The profile's 65536 is a maximum: the caller's hard limit stays (this machine's is lower).
+    let hard = hard_nofile();
+    let limits = stdout.lines().find(|l| l.starts_with("Max open files")).unwrap_or_default().to_string();
+    let numbers: Vec<u64> = limits.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(numbers, [hard.min(65536), hard.min(65536)], "{limits}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!((v["uid"].as_u64(), v["tmpdir"].as_str()), (Some(65534), Some(tmpdir.as_str())), "{v}");
+    assert_eq!(v["variables"]["CWD"], d.to_str().unwrap(), "{v}");
+    std::fs::remove_dir_all(&tmpdir).unwrap();
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// The hard `nofile` limit a process started here gets.
+fn hard_nofile() -> u64 {
+    let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct it is given.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) };
+    l.rlim_max
 }

@@ -12,6 +12,7 @@ use crate::report::{Applied, FailedReport, IsolationReport, Report};
 use crate::runnable;
 use crate::steps::{self, Prepared};
 use crate::sys::{Kernel, Linux};
+use crate::tmpdir;
 use crate::verify;
 
 /// Where the report goes.
@@ -41,6 +42,8 @@ pub struct Launcher<'a, K: Kernel = Linux> {
     isolation: Option<IsolationReport>,
     fail_at: Option<Step>,
     kernel: K,
+    /// The private temporary directory, once made: removed if the run fails before exec.
+    tmpdir: Option<PathBuf>,
 }
 
 /// The steps run so far, and a failure injected by a test.
@@ -84,7 +87,7 @@ impl<'a> Launcher<'a, Linux> {
 impl<'a, K: Kernel> Launcher<'a, K> {
     /// A launcher for `plan` that makes its kernel calls through `kernel`.
     pub fn with_kernel(plan: &'a Plan, report_to: ReportTo, kernel: K) -> Launcher<'a, K> {
-        Launcher { plan, command: None, report_to, isolation: None, fail_at: None, kernel }
+        Launcher { plan, command: None, report_to, isolation: None, fail_at: None, kernel, tmpdir: None }
     }
 
     /// The command to exec (resolved by the caller: in a container, once its root is in place).
@@ -111,6 +114,9 @@ impl<'a, K: Kernel> Launcher<'a, K> {
     pub fn exec(mut self) -> (K, Result<(), LaunchError>) {
         let mut report_file = None;
         let result = self.apply_and_exec(&mut report_file);
+        if let (Err(_), Some(dir)) = (&result, &self.tmpdir) {
+            tmpdir::remove(dir);
+        }
         if let (Err(e), Some(mut f)) = (&result, report_file) {
             // The report file was created before the failure: say what happened there too.
             let failed = FailedReport::of(self.plan, e);
@@ -132,6 +138,9 @@ impl<'a, K: Kernel> Launcher<'a, K> {
     /// must stay (the runtime's PID-1 shim) under the same policy.
     pub fn confine(mut self) -> (K, Result<Applied, LaunchError>) {
         let result = self.apply(&mut None).map(|(applied, _)| applied);
+        if let (Err(_), Some(dir)) = (&result, &self.tmpdir) {
+            tmpdir::remove(dir);
+        }
         (self.kernel, result)
     }
 
@@ -139,6 +148,14 @@ impl<'a, K: Kernel> Launcher<'a, K> {
         let (mut applied, report) = self.apply(report_file)?;
         let Some(command) = &self.command else {
             return Err(LaunchError::refused(Step::Exec, "no command to execute"));
+        };
+        let with_tmpdir;
+        let command = match &applied.tmpdir {
+            Some(dir) => {
+                with_tmpdir = tmpdir::with_tmpdir(command, dir)?;
+                &with_tmpdir
+            }
+            None => command,
         };
         applied.steps.push(Step::Exec);
         if let Some(mut report) = report {
@@ -161,7 +178,7 @@ impl<'a, K: Kernel> Launcher<'a, K> {
         let mut run = Progress { done: Vec::new(), fail_at: self.fail_at };
         run.step(Step::ResolveCommand, || Ok(()))?; // done when the command was made
         let (to, command, isolation) = (&self.report_to, self.command.as_ref(), &self.isolation);
-        let Prepared { status, ruleset, last_cap } = run.step(Step::Prepare, || {
+        let Prepared { status, ruleset, last_cap, tmpdir } = run.step(Step::Prepare, || {
             if let ReportTo::File(path) = to {
                 // Kept by the caller even if the rest of this step fails: the failure goes there.
                 *report_file = Some(steps::create_report(path)?);
@@ -171,8 +188,9 @@ impl<'a, K: Kernel> Launcher<'a, K> {
                 r.isolation = isolation.clone();
                 report = Some(r);
             }
-            steps::prepare(k, plan)
+            steps::prepare(k, plan, command)
         })?;
+        self.tmpdir.clone_from(&tmpdir);
         let landlock_paths = ruleset.as_ref().map(|r| r.paths.clone()).unwrap_or_default();
         // Exec would be refused by these rules: say which file and right, before any change.
         if let (Some(c), Some(abi)) = (command, plan.landlock.as_ref().and_then(|l| l.ruleset.as_ref())) {
@@ -195,7 +213,7 @@ impl<'a, K: Kernel> Launcher<'a, K> {
         let landlock = run.step(Step::Landlock, || steps::restrict_landlock(k, plan, ruleset))?;
         run.step(Step::Seccomp, || steps::install_seccomp(k, plan))?;
         let verified = run.step(Step::Verify, || verify::read_back(k, plan, &status, last_cap))?;
-        Ok((Applied { steps: run.done, landlock_paths, landlock, verified }, report))
+        Ok((Applied { steps: run.done, landlock_paths, landlock, verified, tmpdir }, report))
     }
 
     /// Write the report where it goes.

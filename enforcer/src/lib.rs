@@ -40,6 +40,7 @@ mod runnable;
 pub mod seccomp;
 mod steps;
 pub mod sys;
+pub mod tmpdir;
 pub mod vars;
 mod verify;
 

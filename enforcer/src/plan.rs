@@ -136,6 +136,7 @@ impl Plan {
         let mut degraded = Vec::new();
         let landlock = landlock_plan(&compiled, &features.landlock_abi, opts, &mut degraded)?;
         let p = compiled.process();
+        let (uid, gid) = p.user.ids((features.caller.uid, features.caller.gid));
         // Landlock can only restrict a process that cannot gain privileges.
         let no_new_privs = p.no_new_privs || landlock.as_ref().is_some_and(|l| l.ruleset.is_some());
         let mut caps = *compiled.capabilities();
@@ -147,12 +148,16 @@ impl Plan {
         }
         Ok(Plan {
             profile: profile.to_string(),
-            uid: p.uid,
-            gid: p.gid,
+            uid,
+            gid,
             securebits: p.securebits.bits,
             no_new_privs,
             caps,
-            rlimits: p.rlimits.iter().map(|(r, l)| (*r, *l)).collect(),
+            rlimits: p
+                .rlimits
+                .iter()
+                .map(|(r, l)| (*r, l.applied(features.caller.hard_limits.get(r).copied().flatten())))
+                .collect(),
             seccomp: SeccompPlan { program, filter },
             landlock,
             skipped,
@@ -395,6 +400,38 @@ mod tests {
             let c = CompiledPolicy::new(policy::compile(spec, &opts).unwrap(), Some(Arch::X86_64));
             Plan::new(spec, c, &features(Ok(7)), Options::default()).unwrap();
         }
+    }
+
+    #[test]
+    fn rlimits_are_maximums_unless_the_profile_raises_them() {
+        let opts = CompileOptions { tables_for: Some(Arch::X86_64), ..Default::default() };
+        let yaml = "name: t\nseccomp: { default: allow }\nprocess:\n  rlimits:\n    nofile: 65536\n    nproc: { soft: 10, hard: unlimited }\n    core: unlimited\n    stack: { soft: 99999, hard: 99999, raise: true }\n";
+        let c = CompiledPolicy::new(
+            policy::compile_text("t.yaml", yaml, None, &opts).unwrap(),
+            Some(Arch::X86_64),
+        );
+        let mut caller = Caller::root();
+        caller.hard_limits = [
+            (Resource::Nofile, Some(20000)),
+            (Resource::Nproc, Some(500)),
+            (Resource::Core, None),
+            (Resource::Stack, Some(8)),
+        ]
+        .into_iter()
+        .collect();
+        let f = Features { caller, ..features(Ok(7)) };
+        let plan = Plan::new("t", c, &f, Options::default()).unwrap();
+        let got: Vec<(Resource, Option<u64>, Option<u64>)> =
+            plan.rlimits.iter().map(|(r, l)| (*r, l.soft, l.hard)).collect();
+        assert_eq!(
+            got,
+            [
+                (Resource::Core, None, None),
+                (Resource::Nofile, Some(20000), Some(20000)),
+                (Resource::Nproc, Some(10), Some(500)),
+                (Resource::Stack, Some(99999), Some(99999)),
+            ]
+        );
     }
 
     #[test]

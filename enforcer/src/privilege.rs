@@ -71,10 +71,11 @@ pub(crate) fn unprivileged(
 ) -> Result<Vec<Skip>, LaunchError> {
     let mut refusals: Vec<(Step, String)> = Vec::new();
     let p = compiled.process();
-    if (p.uid, p.gid) != (caller.uid, caller.gid) {
+    let (uid, gid) = p.user.ids((caller.uid, caller.gid));
+    if (uid, gid) != (caller.uid, caller.gid) {
         let why = format!(
-            "it runs the command as {}:{} and you are {}:{} (changing ids needs CAP_SETUID and CAP_SETGID)",
-            p.uid, p.gid, caller.uid, caller.gid
+            "it runs the command as {uid}:{gid} and you are {}:{} (changing ids needs CAP_SETUID and CAP_SETGID; `user: caller` runs it as you)",
+            caller.uid, caller.gid
         );
         refusals.push((Step::SwitchUser, why));
     }
@@ -91,7 +92,7 @@ pub(crate) fn unprivileged(
         let why = format!("it sets securebits {securebits:#x} (that needs CAP_SETPCAP)");
         refusals.push((Step::Securebits, why));
     }
-    for (resource, limit) in &p.rlimits {
+    for (resource, limit) in p.rlimits.iter().filter(|(_, l)| l.raise) {
         if let Some(why) = raises(*resource, limit, caller) {
             refusals.push((Step::Rlimits, why));
         }
@@ -170,7 +171,7 @@ mod tests {
     #[test]
     fn what_only_root_can_do_is_refused_with_every_reason() {
         let yaml =
-            "name: t\nprocess: { user: 0, rlimits: { nofile: 4096 } }\ncapabilities: { add: [KILL] }\n";
+            "name: t\nprocess: { user: 0, rlimits: { nofile: { soft: 4096, hard: 4096, raise: true } } }\ncapabilities: { add: [KILL] }\n";
         let e = unprivileged(&compiled(yaml), &nobody(), false, &mut Vec::new()).unwrap_err();
         let m = e.to_string();
         assert_eq!(e.step, Step::SwitchUser, "{m}");
@@ -186,7 +187,11 @@ mod tests {
         // Lowering a limit, or an unlimited hard limit staying unlimited, needs nothing.
         let ok = "name: t\nprocess: { user: 65534, rlimits: { nofile: 100, core: unlimited } }\n";
         assert!(unprivileged(&compiled(ok), &nobody(), true, &mut Vec::new()).is_ok());
-        let raise = "name: t\nprocess: { user: 65534, rlimits: { nofile: unlimited } }\n";
+        // A limit above the current one is a maximum: it needs nothing (the plan keeps 1024)...
+        let above = "name: t\nprocess: { user: 65534, rlimits: { nofile: unlimited } }\n";
+        assert!(unprivileged(&compiled(above), &nobody(), true, &mut Vec::new()).is_ok());
+        // ...unless the profile says to raise it.
+        let raise = "name: t\nprocess: { user: 65534, rlimits: { nofile: { soft: unlimited, hard: unlimited, raise: true } } }\n";
         let e = unprivileged(&compiled(raise), &nobody(), true, &mut Vec::new()).unwrap_err();
         assert!(e.to_string().contains("from 1024 to unlimited"), "{e}");
     }

@@ -2,6 +2,7 @@
 //! from what the steps did ([`Applied`]). It decides nothing.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use policy::ir::{RlimitIr, TimeOffsets};
 use policy::vocab::{
@@ -27,6 +28,8 @@ pub struct Applied {
     pub landlock: Option<LandlockStatus>,
     /// What was read back before exec (`/proc/self/status` fields, securebits).
     pub verified: BTreeMap<String, String>,
+    /// The private temporary directory made for the workload.
+    pub tmpdir: Option<PathBuf>,
 }
 
 /// Whether the report is a plan or what was applied.
@@ -209,6 +212,9 @@ pub struct Report {
     /// Namespaces, mounts and limits (containers only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub isolation: Option<IsolationReport>,
+    /// The private temporary directory made for the workload (`process.tmpdir: private`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpdir: Option<String>,
     /// The path variables the policy uses and the values they were given (the paths above
     /// are expanded).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -311,6 +317,7 @@ impl Report {
             },
             landlock,
             isolation: None,
+            tmpdir: None,
             variables: plan.variables.clone(),
             degraded: plan.degraded.clone(),
             steps: Vec::new(),
@@ -337,6 +344,7 @@ impl Report {
         self.state = State::Applied;
         self.steps = applied.steps.clone();
         self.verified = applied.verified.clone();
+        self.tmpdir = applied.tmpdir.as_ref().map(|d| d.display().to_string());
         let Some(l) = self.landlock.as_mut().filter(|l| l.status == LandlockState::Planned) else { return };
         l.paths = applied.landlock_paths.clone();
         let notes =

@@ -5,13 +5,15 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-use policy::vocab::{CapSet, Securebit};
+use policy::backend::landlock::{AbiPlan, PathPlan};
+use policy::vocab::{CapSet, FsAccess, Securebit, TmpdirMode};
 
 use crate::command::Command;
 use crate::error::{Failure, LaunchError, Step};
 use crate::landlock::{self, RulesetReady};
 use crate::plan::Plan;
 use crate::sys::{CapKind, Kernel, LandlockStatus};
+use crate::tmpdir;
 
 /// What `prepare` opened while the process was still privileged and unconfined.
 pub(crate) struct Prepared<R> {
@@ -21,19 +23,50 @@ pub(crate) struct Prepared<R> {
     pub ruleset: Option<RulesetReady<R>>,
     /// The highest capability number of this kernel.
     pub last_cap: u8,
+    /// The private temporary directory made for the workload.
+    pub tmpdir: Option<PathBuf>,
 }
 
 /// 2. Open what later steps need while still privileged and unconfined: the status file (read
 ///    back after Landlock and seccomp) and every Landlock path. (The launcher creates the
 ///    report file and builds the report in this step too.)
-pub(crate) fn prepare<K: Kernel>(k: &mut K, plan: &Plan) -> Result<Prepared<K::Ruleset>, LaunchError> {
+pub(crate) fn prepare<K: Kernel>(
+    k: &mut K,
+    plan: &Plan,
+    command: Option<&Command>,
+) -> Result<Prepared<K::Ruleset>, LaunchError> {
     let status =
         k.open_status().map_err(|e| LaunchError::sys(Step::Prepare, "open /proc/thread-self/status", e))?;
+    let tmpdir = match plan.compiled.process().tmpdir {
+        TmpdirMode::Private => Some(tmpdir::create(&tmpdir::base(command), plan.uid, plan.gid)?),
+        TmpdirMode::Inherit => None,
+    };
     let ruleset = match plan.landlock.as_ref().and_then(|l| l.ruleset.as_ref()) {
-        Some(abi) => Some(landlock::build(k, abi)?),
+        Some(abi) => {
+            let built = match &tmpdir {
+                Some(dir) => landlock::build(k, &with_rule(abi, dir)),
+                None => landlock::build(k, abi),
+            };
+            match built {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tmpdir.iter().for_each(|d| tmpdir::remove(d));
+                    return Err(e);
+                }
+            }
+        }
         None => None,
     };
-    Ok(Prepared { status, ruleset, last_cap: k.last_cap() })
+    Ok(Prepared { status, ruleset, last_cap: k.last_cap(), tmpdir })
+}
+
+/// `abi` with read and write beneath `dir` (as far as the ruleset handles them).
+fn with_rule(abi: &AbiPlan, dir: &std::path::Path) -> AbiPlan {
+    let rw = FsAccess::parse_group("read").unwrap_or_default()
+        | FsAccess::parse_group("write").unwrap_or_default();
+    let mut abi = abi.clone();
+    abi.paths.push(PathPlan { path: dir.display().to_string(), allowed: rw & abi.handled_fs });
+    abi
 }
 
 /// The report file, created while nothing restricts where it may be.

@@ -131,16 +131,19 @@ pub fn explain_text(p: &Policy) -> String {
     let pr = &p.process;
     let _ = writeln!(
         o,
-        "\nprocess\n  user {}:{}, no_new_privs {}, securebits {} ({:#x})",
-        pr.uid,
-        pr.gid,
+        "\nprocess\n  user {}, no_new_privs {}, securebits {} ({:#x})",
+        pr.user,
         pr.no_new_privs,
         pr.securebits.mode,
         pr.securebits.bits.bits()
     );
+    if pr.tmpdir == crate::vocab::TmpdirMode::Private {
+        let _ = writeln!(o, "  tmpdir private: a new directory for each run, its TMPDIR");
+    }
     for (k, v) in &pr.rlimits {
         let f = |x: Option<u64>| x.map(|n| n.to_string()).unwrap_or_else(|| "unlimited".into());
-        let _ = writeln!(o, "  rlimit {k}: soft {} hard {}", f(v.soft), f(v.hard));
+        let how = if v.raise { ", raised if need be" } else { " at most" };
+        let _ = writeln!(o, "  rlimit {k}: soft {} hard {}{how}", f(v.soft), f(v.hard));
     }
     let c = &p.capabilities;
     let list = |v: &CapSet| if v.is_empty() { "(none)".to_string() } else { v.names().join(" ") };

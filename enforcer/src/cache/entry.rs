@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::compiled::{digest_of, CompiledPolicy};
 
 /// Version of the entry format (part of the key).
-pub(super) const FORMAT: u32 = 5;
+pub(super) const FORMAT: u32 = 6;
 
 #[derive(Serialize, Deserialize)]
 struct Dep {

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::ir::Policy;
+use crate::ir::{Policy, UserIr};
 use crate::vocab::caps::docker_default;
 use crate::vocab::CapSet;
 
@@ -45,9 +45,10 @@ pub fn docker_cli(policy: &Policy) -> Vec<String> {
         }
     }
     let p = &policy.process;
-    if p.uid != 0 || p.gid != 0 {
-        out.push("--user".into());
-        out.push(format!("{}:{}", p.uid, p.gid));
+    match p.user {
+        UserIr::Id { uid: 0, gid: 0 } => {}
+        UserIr::Id { uid, gid } => out.extend(["--user".into(), format!("{uid}:{gid}")]),
+        UserIr::Caller => out.extend(["--user".into(), "$(id -u):$(id -g)".into()]),
     }
     if p.no_new_privs {
         out.push("--security-opt".into());
@@ -65,7 +66,7 @@ pub fn caps_output(policy: &Policy) -> CapsOutput {
         .map(|(set, caps)| CapSetOutput { set, mask: format!("{:016x}", caps.bits()), caps })
         .collect();
     CapsOutput {
-        user: format!("{}:{}", policy.process.uid, policy.process.gid),
+        user: policy.process.user.to_string(),
         sets,
         securebits: format!("{:#x}", policy.process.securebits.bits.bits()),
         no_new_privs: policy.process.no_new_privs,

@@ -2,7 +2,7 @@
 
 use super::{more_is_wider, Change, Class, Tier};
 use crate::ir::{IsolationIr, MountIr, Policy, RlimitIr, TimeOffsets};
-use crate::vocab::{NetworkMode, Resource};
+use crate::vocab::{NetworkMode, Resource, TmpdirMode};
 
 fn fmt_limit(v: Option<u64>) -> String {
     v.map_or_else(|| "unlimited".to_string(), |v| v.to_string())
@@ -16,15 +16,20 @@ fn limit_class(old: Option<u64>, new: Option<u64>) -> Class {
 pub(super) fn process(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
     let (o, n) = (&old.process, &new.process);
     let change = |class, subject: &str, message: String| Change::new(Tier::Process, class, subject, message);
-    for (what, a, b) in [("uid", o.uid, n.uid), ("gid", o.gid, n.gid)] {
-        if a != b {
-            let class = match (a, b) {
-                (_, 0) => Class::Widen,
-                (0, _) => Class::Narrow,
-                _ => Class::Neutral,
-            };
-            out.push(change(class, what, format!("{a} → {b}")));
-        }
+    if o.user != n.user {
+        // `caller` may be root, but with no capability at all (the compiler sees to that).
+        let class = match (o.user.is_root(), n.user.is_root()) {
+            (_, true) => Class::Widen,
+            (true, _) => Class::Narrow,
+            _ => Class::Neutral,
+        };
+        out.push(change(class, "user", format!("{} → {}", o.user, n.user)));
+    }
+    if o.tmpdir != n.tmpdir {
+        // A private directory is writable where the shared one may not be, but nothing of
+        // anyone else's is in it.
+        let class = if n.tmpdir == TmpdirMode::Private { Class::Narrow } else { Class::Widen };
+        out.push(change(class, "tmpdir", format!("{} → {}", o.tmpdir, n.tmpdir)));
     }
     if o.no_new_privs != n.no_new_privs {
         let class = if n.no_new_privs { Class::Narrow } else { Class::Widen };
@@ -36,8 +41,8 @@ pub(super) fn process(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
         let names = dropped;
         // The bits keep root (and setuid-root programs) from regaining capabilities; a non-root
         // user under no_new_privs can get neither.
-        let (class, why) = match n.uid != 0 && n.no_new_privs {
-            true => (Class::Neutral, format!(" (no effect for uid {} under no_new_privs)", n.uid)),
+        let (class, why) = match !n.user.is_root() && n.no_new_privs {
+            true => (Class::Neutral, format!(" (no effect for user {} under no_new_privs)", n.user)),
             false => (Class::Widen, String::new()),
         };
         out.push(change(class, "securebits", format!("no longer sets {}{why}", names.join(", "))));
@@ -51,6 +56,15 @@ pub(super) fn process(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
     for name in names {
         let (a, b) = (o.rlimits.get(name), n.rlimits.get(name));
         let part = |r: Option<&RlimitIr>, hard: bool| r.map(|r| if hard { r.hard } else { r.soft });
+        let raises = |r: Option<&RlimitIr>| r.is_some_and(|r| r.raise);
+        if raises(a) != raises(b) {
+            let (class, m) = if raises(b) {
+                (Class::Widen, "now raises the current hard limit when it is lower")
+            } else {
+                (Class::Narrow, "no longer raises the current hard limit")
+            };
+            out.push(change(class, &format!("rlimit {name}"), m.to_string()));
+        }
         for (kind, hard) in [("soft", false), ("hard", true)] {
             let (x, y) = (part(a, hard), part(b, hard));
             if x != y {

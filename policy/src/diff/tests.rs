@@ -135,7 +135,7 @@ fn process_changes() {
         pol("name: t\nprocess:\n  user: \"1000:1000\"\n  no_new_privs: true\n  rlimits: { nofile: 1024 }\n");
     let b = pol("name: t\nprocess:\n  user: \"0:0\"\n  no_new_privs: false\n  rlimits: { nofile: 4096 }\n");
     let d = diff(&a, &b);
-    for s in ["uid", "gid", "no_new_privs", "rlimit nofile"] {
+    for s in ["user", "no_new_privs", "rlimit nofile"] {
         let c = d.changes.iter().find(|c| c.subject == s).unwrap_or_else(|| panic!("{s}"));
         assert_eq!(c.class, Class::Widen, "{s}");
     }
@@ -143,6 +143,14 @@ fn process_changes() {
     assert!(!back.widens(), "{}", render::text(&back, false));
     let bits = back.changes.iter().find(|c| c.subject == "securebits").unwrap();
     assert_eq!(bits.class, Class::Neutral, "no effect for a non-root user under no_new_privs");
+    // The caller's own ids (no capability possible) instead of a fixed user: neutral; a limit
+    // that may now raise the current hard limit: wider.
+    let c = pol("name: t\nprocess:\n  user: caller\n  no_new_privs: true\n  rlimits: { nofile: { soft: 1024, hard: 1024, raise: true } }\n");
+    let d = diff(&a, &c);
+    let user = d.changes.iter().find(|c| c.subject == "user").unwrap();
+    assert_eq!((user.class, user.message.as_str()), (Class::Neutral, "1000:1000 → caller"));
+    let raise = d.changes.iter().find(|c| c.subject == "rlimit nofile").unwrap();
+    assert_eq!(raise.class, Class::Widen, "{}", raise.message);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spanned::Sp;
 use crate::ir::ArgOp;
-use crate::vocab::{LandlockMode, SecurebitsMode};
+use crate::vocab::{LandlockMode, SecurebitsMode, TmpdirMode};
 
 /// A Palisade security profile: one workload's capabilities, seccomp filter, Landlock rules and
 /// isolation settings.
@@ -80,13 +80,18 @@ pub struct Process {
     /// Default `locked` when the user is 0, else `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub securebits: Option<Sp<SecurebitsMode>>,
+    /// `private`: a new directory of its own under the caller's `$TMPDIR` (or `/tmp`), made
+    /// for each run, owned by the workload's user, named in its `TMPDIR` and writable under
+    /// Landlock. Default `inherit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpdir: Option<Sp<TmpdirMode>>,
     /// Resource limits by name (`nofile`, `nproc`, `core`, ...): a number, `unlimited`, or
     /// `{ soft, hard }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rlimits: BTreeMap<String, Sp<Rlimit>>,
 }
 
-/// A user as a number or a `uid:gid` string.
+/// A user as a number, a `uid:gid` string, or `caller` (whoever runs enforce, decided then).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum UserSpec {
@@ -108,6 +113,10 @@ pub enum Rlimit {
         soft: RlimitValue,
         /// The hard limit.
         hard: RlimitValue,
+        /// `true`: set exactly, raising the hard limit above the current one if need be
+        /// (needs root). Default: the limits are maximums, never above the current hard limit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        raise: Option<bool>,
     },
 }
 

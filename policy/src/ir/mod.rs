@@ -27,7 +27,7 @@ pub use landlock::{beneath, LandlockIr, NetworkIr, PathRuleIr};
 pub use lower::CompileOptions;
 pub use seccomp::{ArchTable, ArgCondIr, ArgOp, CondIr, KernelVersion, RuleIr, SeccompIr, SyscallIr, WhenIr};
 
-use crate::vocab::{CapSet, Resource, Securebits, SecurebitsMode};
+use crate::vocab::{CapSet, Resource, Securebits, SecurebitsMode, TmpdirMode};
 
 /// A compiled policy.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -56,14 +56,15 @@ pub struct Policy {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessIr {
-    /// User id.
-    pub uid: u32,
-    /// Group id.
-    pub gid: u32,
+    /// Who the workload runs as.
+    pub user: UserIr,
     /// PR_SET_NO_NEW_PRIVS.
     pub no_new_privs: bool,
     /// Securebits to set.
     pub securebits: SecurebitsIr,
+    /// The workload's temporary directory.
+    #[serde(default, skip_serializing_if = "TmpdirMode::is_inherit")]
+    pub tmpdir: TmpdirMode,
     /// Resource limits.
     pub rlimits: BTreeMap<Resource, RlimitIr>,
 }
@@ -81,6 +82,70 @@ impl SecurebitsIr {
     /// The bits of `mode`.
     pub fn of(mode: SecurebitsMode) -> SecurebitsIr {
         SecurebitsIr { mode, bits: mode.bits() }
+    }
+}
+
+/// Who the workload runs as: written `uid:gid` or `caller`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserIr {
+    /// These ids (the gid is also the only group).
+    Id {
+        /// User id.
+        uid: u32,
+        /// Group id.
+        gid: u32,
+    },
+    /// The real uid and gid of whoever applies the policy, decided then. The profile grants
+    /// no capability (the compiler refuses one: its sets would depend on who that is).
+    Caller,
+}
+
+impl UserIr {
+    /// Whether the ids are root's (never for `caller`, whose sets are all empty anyway).
+    pub fn is_root(self) -> bool {
+        matches!(self, UserIr::Id { uid: 0, .. })
+    }
+
+    /// The ids, given the caller's (`uid`, `gid`).
+    pub fn ids(self, caller: (u32, u32)) -> (u32, u32) {
+        match self {
+            UserIr::Id { uid, gid } => (uid, gid),
+            UserIr::Caller => caller,
+        }
+    }
+}
+
+impl std::fmt::Display for UserIr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserIr::Id { uid, gid } => write!(f, "{uid}:{gid}"),
+            UserIr::Caller => f.write_str("caller"),
+        }
+    }
+}
+
+impl std::str::FromStr for UserIr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<UserIr, String> {
+        if s == "caller" {
+            return Ok(UserIr::Caller);
+        }
+        let bad = || format!("invalid user `{s}`");
+        let (u, g) = s.split_once(':').ok_or_else(bad)?;
+        Ok(UserIr::Id { uid: u.parse().map_err(|_| bad())?, gid: g.parse().map_err(|_| bad())? })
+    }
+}
+
+impl Serialize for UserIr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserIr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -110,7 +175,8 @@ impl<'de> Deserialize<'de> for SecurebitsIr {
     }
 }
 
-/// One resource limit (`null` = unlimited).
+/// One resource limit (`null` = unlimited): at most these values, so never above the limits
+/// the workload would have had anyway, unless `raise` (which needs CAP_SYS_RESOURCE).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RlimitIr {
@@ -118,6 +184,25 @@ pub struct RlimitIr {
     pub soft: Option<u64>,
     /// Hard limit.
     pub hard: Option<u64>,
+    /// Set exactly, raising the current hard limit if it is lower.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub raise: bool,
+}
+
+impl RlimitIr {
+    /// What is set when the current hard limit is `current` (`None`: unlimited): the profile's
+    /// values when it raises, else each at most `current`.
+    pub fn applied(self, current: Option<u64>) -> RlimitIr {
+        if self.raise {
+            return self;
+        }
+        let at_most = |v: Option<u64>| match (v, current) {
+            (Some(v), Some(c)) => Some(v.min(c)),
+            (None, c) => c,
+            (v, None) => v,
+        };
+        RlimitIr { soft: at_most(self.soft), hard: at_most(self.hard), raise: false }
+    }
 }
 
 /// The five capability sets, and what the profile grants.

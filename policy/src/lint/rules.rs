@@ -502,7 +502,7 @@ fn landlock(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
 
 fn ambient(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
     let c = &policy.capabilities;
-    if policy.process.uid == 0 || c.granted.is_empty() {
+    if policy.process.user.is_root() || c.granted.is_empty() {
         return;
     }
     let missing = (c.granted - c.ambient).names();
@@ -512,8 +512,8 @@ fn ambient(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
     let at =
         locate::last(layers, |p| p.capabilities.as_ref().and_then(|c| c.ambient.as_ref()).map(locate::pos));
     let m = format!(
-        "uid {} is granted {} but not as ambient: exec drops them before the workload runs",
-        policy.process.uid,
+        "user {} is granted {} but not as ambient: exec drops them before the workload runs",
+        policy.process.user,
         missing.join(", ")
     );
     out.push(finding(rule("PAL014"), at, m));

@@ -18,7 +18,7 @@ pub mod securebits;
 pub use caps::{Cap, CapSet};
 pub use flags::{Flag, FlagSet};
 pub use landlock::{FsAccess, FsRight, NetAccess, NetRight, Scope, ScopeSet};
-pub use modes::{LandlockMode, LimitsMode, NetworkMode, SecurebitsMode};
+pub use modes::{LandlockMode, LimitsMode, NetworkMode, SecurebitsMode, TmpdirMode};
 pub use namespace::{Namespace, NamespaceSet};
 pub use rlimit::Resource;
 pub use securebits::{Securebit, Securebits};

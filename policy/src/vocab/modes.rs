@@ -67,6 +67,26 @@ pub enum SecurebitsMode {
 }
 words!(SecurebitsMode { None = "none", Locked = "locked" });
 
+/// The workload's temporary directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TmpdirMode {
+    /// The caller's (`$TMPDIR` or `/tmp`), as it is.
+    #[default]
+    Inherit,
+    /// A new directory of its own under it, `TMPDIR` in the workload's environment, writable
+    /// under Landlock.
+    Private,
+}
+words!(TmpdirMode { Inherit = "inherit", Private = "private" });
+
+impl TmpdirMode {
+    /// Whether it is the default (left out of the IR's JSON).
+    pub fn is_inherit(&self) -> bool {
+        *self == TmpdirMode::Inherit
+    }
+}
+
 /// The network a container gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -5,7 +5,7 @@ use crate::error::{Diagnostics, Origin};
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::Ambient;
 use crate::frontend::spanned::Sp;
-use crate::ir::CapsIr;
+use crate::ir::{CapsIr, UserIr};
 use crate::vocab::caps::{tweak, Tweak};
 use crate::vocab::{Cap, CapSet};
 
@@ -36,7 +36,7 @@ pub(super) fn hint(name: &str) -> String {
 /// The five sets. uid 0 without `SECBIT_NOROOT` gets the bounding set back at every exec, so
 /// the bounding set is what limits it; with `SECBIT_NOROOT` (and for every other uid) only the
 /// ambient set survives exec, so the granted capabilities are made inheritable and ambient.
-pub(super) fn check(layers: &[Layer], uid: u32, noroot: bool, diags: &mut Diagnostics) -> CapsIr {
+pub(super) fn check(layers: &[Layer], user: UserIr, noroot: bool, diags: &mut Diagnostics) -> CapsIr {
     let mut granted = CapSet::EMPTY;
     let mut ambient: Option<(Ambient, Origin)> = None;
     for layer in layers {
@@ -85,9 +85,26 @@ pub(super) fn check(layers: &[Layer], uid: u32, noroot: bool, diags: &mut Diagno
         inheritable: set,
         ambient: set,
     };
-    match (uid, noroot) {
-        (0, true) => all(granted),
-        (0, false) => CapsIr { inheritable: CapSet::EMPTY, ambient: CapSet::EMPTY, ..all(granted) },
+    if user == UserIr::Caller && !granted.is_empty() {
+        // Which sets hold them would depend on whether the caller is root.
+        let at = layers
+            .iter()
+            .rev()
+            .find_map(|l| l.profile.process.as_ref()?.user.as_ref().map(|u| Ctx { file: &l.file }.at(u)));
+        if let Some(at) = at {
+            diags.error(
+                at,
+                format!("`user: caller` with capabilities granted ({})", granted.names().join(", ")),
+                Some(
+                    "name the user (`uid:gid`), or grant no capability (`capabilities: { drop: [ALL] }`)"
+                        .into(),
+                ),
+            );
+        }
+    }
+    match (user.is_root(), noroot) {
+        (true, true) => all(granted),
+        (true, false) => CapsIr { inheritable: CapSet::EMPTY, ambient: CapSet::EMPTY, ..all(granted) },
         _ => all(amb),
     }
 }

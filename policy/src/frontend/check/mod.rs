@@ -45,7 +45,7 @@ pub fn check(layers: &[Layer], opts: &CompileOptions) -> Result<(Policy, Vec<Dia
 
     let process = process::check(layers, &mut diags);
     let noroot = process.securebits.bits.contains(Securebit::Noroot);
-    let capabilities = caps::check(layers, process.uid, noroot, &mut diags);
+    let capabilities = caps::check(layers, process.user, noroot, &mut diags);
     let seccomp = seccomp::check(layers, capabilities.granted, opts, &mut diags);
     let landlock = landlock::check(layers, &mut diags);
     let isolation = isolation::check(layers, &mut diags);

@@ -6,24 +6,27 @@ use super::Ctx;
 use crate::error::Diagnostics;
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::{Rlimit, RlimitValue, UserSpec};
-use crate::ir::{ProcessIr, RlimitIr, SecurebitsIr};
-use crate::vocab::{Resource, SecurebitsMode};
+use crate::ir::{ProcessIr, RlimitIr, SecurebitsIr, UserIr};
+use crate::vocab::{Resource, SecurebitsMode, TmpdirMode};
 
 pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
-    let (mut uid, mut gid) = (0u32, 0u32);
+    let mut user = UserIr::Id { uid: 0, gid: 0 };
     let mut nnp = true;
     let mut securebits = None;
+    let mut tmpdir = TmpdirMode::Inherit;
     let mut rlimits = BTreeMap::new();
     for layer in layers {
         let Some(p) = &layer.profile.process else { continue };
         let ctx = Ctx { file: &layer.file };
         if let Some(u) = &p.user {
             match parse_user(&u.value) {
-                Some((a, b)) => (uid, gid) = (a, b),
+                Some(x) => user = x,
                 None => diags.error(
                     ctx.at(u),
                     format!("invalid user {:?}", user_text(&u.value)),
-                    Some("write `uid` or `uid:gid` with numbers (names are not resolved)".into()),
+                    Some(
+                        "write `uid` or `uid:gid` with numbers (names are not resolved), or `caller`".into(),
+                    ),
                 ),
             }
         }
@@ -32,6 +35,9 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
         }
         if let Some(s) = &p.securebits {
             securebits = Some(s.value);
+        }
+        if let Some(t) = &p.tmpdir {
+            tmpdir = t.value;
         }
         for (key, sp) in &p.rlimits {
             let Some(resource) = Resource::parse(key) else {
@@ -56,8 +62,9 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
         }
     }
     // Root keeps its capabilities across exec unless the bits say otherwise.
-    let mode = securebits.unwrap_or(if uid == 0 { SecurebitsMode::Locked } else { SecurebitsMode::None });
-    ProcessIr { uid, gid, no_new_privs: nnp, securebits: SecurebitsIr::of(mode), rlimits }
+    let mode =
+        securebits.unwrap_or(if user.is_root() { SecurebitsMode::Locked } else { SecurebitsMode::None });
+    ProcessIr { user, no_new_privs: nnp, securebits: SecurebitsIr::of(mode), tmpdir, rlimits }
 }
 
 fn user_text(u: &UserSpec) -> String {
@@ -67,9 +74,10 @@ fn user_text(u: &UserSpec) -> String {
     }
 }
 
-fn parse_user(u: &UserSpec) -> Option<(u32, u32)> {
+fn parse_user(u: &UserSpec) -> Option<UserIr> {
     match u {
-        UserSpec::Uid(n) => Some((*n, *n)),
+        UserSpec::Uid(n) => Some(UserIr::Id { uid: *n, gid: *n }),
+        UserSpec::Text(t) if t.trim() == "caller" => Some(UserIr::Caller),
         UserSpec::Text(t) => {
             let mut it = t.splitn(2, ':');
             let uid: u32 = it.next()?.trim().parse().ok()?;
@@ -77,7 +85,7 @@ fn parse_user(u: &UserSpec) -> Option<(u32, u32)> {
                 Some(g) => g.trim().parse().ok()?,
                 None => uid,
             };
-            Some((uid, gid))
+            Some(UserIr::Id { uid, gid })
         }
     }
 }
@@ -88,9 +96,9 @@ fn rlimit(r: &Rlimit) -> Result<RlimitIr, String> {
         RlimitValue::Word(w) if w == "unlimited" || w == "infinity" => Ok(None),
         RlimitValue::Word(w) => Err(format!("`{w}` is not a number or `unlimited`")),
     };
-    let (soft, hard) = match r {
-        Rlimit::Value(v) => (one(v)?, one(v)?),
-        Rlimit::Pair { soft, hard } => (one(soft)?, one(hard)?),
+    let (soft, hard, raise) = match r {
+        Rlimit::Value(v) => (one(v)?, one(v)?, false),
+        Rlimit::Pair { soft, hard, raise } => (one(soft)?, one(hard)?, raise.unwrap_or(false)),
     };
     if let (Some(s), Some(h)) = (soft, hard) {
         if s > h {
@@ -100,5 +108,5 @@ fn rlimit(r: &Rlimit) -> Result<RlimitIr, String> {
     if soft.is_none() && hard.is_some() {
         return Err("soft limit unlimited is above the hard limit".into());
     }
-    Ok(RlimitIr { soft, hard })
+    Ok(RlimitIr { soft, hard, raise })
 }

@@ -22,6 +22,7 @@ const CASES: &[Case] = &[
     ("capabilities: { add: [KILL], ambient: sometimes }", E, "invalid ambient mode `sometimes`", "`auto`, `none`", "sometimes"),
     ("capabilities: { add: [KILL], ambient: [CHOWN] }", E, "ambient capability CAP_CHOWN is not granted", "capabilities.add", "[CHOWN]"),
     ("capabilities: { add: [KILL], ambient: [KIL] }", E, "unknown capability `KIL`", "CAP_KILL", "[KIL]"),
+    ("process: { user: caller }\ncapabilities: { add: [KILL] }", E, "`user: caller` with capabilities granted (CAP_KILL)", "drop: [ALL]", "caller"),
     // seccomp: arches, actions
     ("seccomp: { arches: [x86_65] }", E, "unknown architecture `x86_65`", "known: x86_64", "x86_65"),
     ("seccomp: { default: \"errno(0)\" }", W, "errno(0) makes the call look successful", "EPERM", "\"errno(0)\""),
