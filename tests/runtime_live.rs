@@ -548,6 +548,22 @@ fn the_workload_gets_a_clean_environment_and_may_set_its_groups() {
     let out = ok(&out);
     assert!(!out.contains("hunter2") && out.contains("HOSTNAME=palisade"), "{out}");
     ok(&enforce(&rt, &["rm", "-f", "e"]));
+    // The profile's `process.env` on top (it wins), and its workdir, where `./x` is found.
+    std::fs::create_dir_all(root.join("srv/app")).unwrap();
+    std::fs::write(root.join("srv/app/x"), "#!/bin/sh\necho \"in $(pwd) as $GREETING with $HOME\"\n")
+        .unwrap();
+    std::fs::set_permissions(root.join("srv/app/x"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let prof = d.join("p.yaml");
+    std::fs::write(
+        &prof,
+        format!("name: p\nextends: docker-default\nprocess:\n  env: {{ GREETING: hi, HOME: /srv }}\n  workdir: /srv/app\nisolation: {{ rootfs: {r} }}\n"),
+    )
+    .unwrap();
+    let out = Command::new(ENFORCE)
+        .args(["run", "--profile", prof.to_str().unwrap(), "--", "./x"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out).trim(), "in /srv/app as hi with /srv");
 }
 
 #[test]

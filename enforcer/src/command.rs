@@ -1,5 +1,6 @@
 //! The workload's command: found like `execvp` does, before anything is applied.
 
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -27,11 +28,38 @@ impl Command {
     /// gets this process's environment.
     pub fn resolve(argv: &[String]) -> Result<Command, LaunchError> {
         let path = std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.into());
-        Command::find(argv, &path, None)
+        Command::find(argv, &path, None, None)
     }
 
     /// [`Command::resolve`] for a command that gets exactly `env` (searched in its `PATH`).
     pub fn resolve_with_env(argv: &[String], env: &[(String, String)]) -> Result<Command, LaunchError> {
+        Command::resolve_in(argv, env, None)
+    }
+
+    /// [`Command::resolve`] for a command that gets this process's environment with `overrides`
+    /// set on top, and runs in `dir` (where a relative command path is found).
+    pub fn resolve_with_overrides(
+        argv: &[String],
+        overrides: &BTreeMap<String, String>,
+        dir: Option<&Path>,
+    ) -> Result<Command, LaunchError> {
+        if overrides.is_empty() && dir.is_none() {
+            return Command::resolve(argv);
+        }
+        let mut env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        env.retain(|(k, _)| !overrides.contains_key(k));
+        env.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Command::resolve_in(argv, &env, dir)
+    }
+
+    /// A command that gets exactly `env` (searched in its `PATH`) and runs in `dir`.
+    pub fn resolve_in(
+        argv: &[String],
+        env: &[(String, String)],
+        dir: Option<&Path>,
+    ) -> Result<Command, LaunchError> {
         let path = env.iter().find(|(k, _)| k == "PATH").map_or(DEFAULT_PATH, |(_, v)| v.as_str());
         let env = env
             .iter()
@@ -40,12 +68,26 @@ impl Command {
             .map_err(|_| {
                 LaunchError::refused(Step::ResolveCommand, "an environment variable contains a NUL byte")
             })?;
-        Command::find(argv, path, Some(env))
+        Command::find(argv, path, Some(env), dir)
     }
 
-    fn find(argv: &[String], search: &str, env: Option<Vec<CString>>) -> Result<Command, LaunchError> {
+    fn find(
+        argv: &[String],
+        search: &str,
+        env: Option<Vec<CString>>,
+        dir: Option<&Path>,
+    ) -> Result<Command, LaunchError> {
         let refuse = |m: &str| LaunchError::refused(Step::ResolveCommand, m);
         let cmd = argv.first().ok_or_else(|| refuse("no command given"))?;
+        // `./x` and `bin/x` are found where the command will run.
+        let joined;
+        let cmd = match dir {
+            Some(d) if cmd.contains('/') && !cmd.starts_with('/') => {
+                joined = d.join(cmd).display().to_string();
+                &joined
+            }
+            _ => cmd,
+        };
         let program = find(cmd, search)?;
         let argv = argv
             .iter()

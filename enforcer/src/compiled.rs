@@ -237,6 +237,9 @@ impl CompiledPolicy {
             }
             same
         });
+        if let Some(w) = &mut self.head.process.workdir {
+            expand(w, "workdir")?;
+        }
         let iso = &mut self.head.isolation;
         if let Some(r) = &mut iso.rootfs {
             expand(r, "rootfs")?;

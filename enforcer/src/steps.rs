@@ -37,6 +37,12 @@ pub(crate) fn prepare<K: Kernel>(
 ) -> Result<Prepared<K::Ruleset>, LaunchError> {
     let status =
         k.open_status().map_err(|e| LaunchError::sys(Step::Prepare, "open /proc/thread-self/status", e))?;
+    if let Some(dir) = &plan.compiled.process().workdir {
+        std::env::set_current_dir(dir).map_err(|e| {
+            let why = policy::error::io_reason(&e);
+            LaunchError::refused(Step::Prepare, format!("cannot enter the workdir {dir}: {why}"))
+        })?;
+    }
     let tmpdir = match plan.compiled.process().tmpdir {
         TmpdirMode::Private => Some(tmpdir::create(&tmpdir::base(command), plan.uid, plan.gid)?),
         TmpdirMode::Inherit => None,

@@ -2,7 +2,7 @@
 //! PID 1, takes its root, and runs CMD under the same policy as the container's workload (the
 //! compile cache's program: nothing is compiled again).
 
-use enforcer::{Command, CompiledPolicy, Features, Launcher, Options, PathValues, Plan, ReportTo};
+use enforcer::{CompiledPolicy, Features, Launcher, Options, PathValues, Plan, ReportTo};
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::{setresgid, setresuid, ForkResult, Gid, Pid, Uid};
 use policy::vocab::{Flag, Namespace};
@@ -83,8 +83,7 @@ pub fn exec(
     match crate::sys::fork().map_err(|e| SysError::errno("fork", e))? {
         ForkResult::Child => {
             let _ = shim::unblock_all();
-            let env = crate::workload::environment(plan.compiled.isolation(), plan.uid);
-            let e = match Command::resolve_with_env(argv, &env) {
+            let e = match crate::workload::command(&plan, argv) {
                 Ok(command) => Launcher::new(&plan, ReportTo::None).command(command).run(),
                 Err(e) => e,
             };

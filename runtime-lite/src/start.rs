@@ -3,7 +3,7 @@
 //! (the [`crate::launcher`]), detached (the [`crate::keeper`]), or not at all (`--dry-run`:
 //! the plan is reported).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use enforcer::report::Report;
 use enforcer::{Command, CompiledPolicy, Features, Launcher, Options, Plan, ReportTo};
@@ -60,9 +60,23 @@ pub fn start(r: Request) -> Result<Started, RunError> {
     };
     // On the host the command is found first (127 and 126 come before any refusal of the
     // policy); in a container it is found inside, once its root is in place.
-    let command = if contained { None } else { Some(Command::resolve(&r.argv)?) };
+    // A profile's workdir may use path variables: that command is found once the plan has
+    // expanded them.
+    let (env, workdir) = (&r.compiled.process().env, r.compiled.process().workdir.is_some());
+    let early = match contained || workdir {
+        true => None,
+        false => Some(Command::resolve_with_overrides(&r.argv, env, None)?),
+    };
     let plan =
         Plan::new(&r.profile, r.compiled, &Features::detect(), Options { best_effort: r.best_effort })?;
+    let command = match early {
+        Some(c) => Some(c),
+        None if contained => None,
+        None => {
+            let p = plan.compiled.process();
+            Some(Command::resolve_with_overrides(&r.argv, &p.env, p.workdir.as_deref().map(Path::new))?)
+        }
+    };
     // The profile's root (its variables now expanded) unless the command line names one.
     let rootfs = r.rootfs.or_else(|| plan.compiled.isolation().rootfs.as_ref().map(PathBuf::from));
     if !r.dry_run && !matches!(r.report, ReportTo::Stderr) {

@@ -1,6 +1,8 @@
 //! The workload: inside the container, with its root in place, it resolves its command and
 //! applies the policy with the enforcer's steps ([`enforcer::Launcher`]), then execs.
 
+use std::collections::BTreeMap;
+
 use enforcer::command::DEFAULT_PATH;
 use enforcer::report::IsolationReport;
 use enforcer::{Command, Launcher, Plan, ReportTo};
@@ -24,8 +26,7 @@ pub(crate) fn exec(w: &Workload, plan: &Plan, isolation: IsolationReport, status
         // The report file path is the host's; inside, only stderr is reachable.
         ReportTo::Stderr | ReportTo::File(_) => ReportTo::Stderr,
     };
-    let env = environment(plan.compiled.isolation(), plan.uid);
-    let e = match Command::resolve_with_env(&w.argv, &env) {
+    let e = match command(plan, &w.argv) {
         Ok(command) => Launcher::new(plan, report).command(command).isolation(isolation).run(),
         Err(e) => e,
     };
@@ -34,14 +35,28 @@ pub(crate) fn exec(w: &Workload, plan: &Plan, isolation: IsolationReport, status
     code
 }
 
+/// `argv` as a process in the container runs it: found in its environment, from its workdir.
+pub(crate) fn command(plan: &Plan, argv: &[String]) -> Result<Command, enforcer::LaunchError> {
+    let p = plan.compiled.process();
+    let env = environment(plan.compiled.isolation(), plan.uid, &p.env);
+    let dir = std::path::Path::new(p.workdir.as_deref().unwrap_or("/"));
+    Command::resolve_in(argv, &env, Some(dir))
+}
+
 /// The environment a process in the container starts with, as Docker gives it: nothing of the
 /// caller's (whose secrets stay on the host), `PATH`, `HOSTNAME` (with a uts namespace), and
-/// `HOME` (`/root` for uid 0, else `/`).
-pub(crate) fn environment(iso: &IsolationIr, uid: u32) -> Vec<(String, String)> {
+/// `HOME` (`/root` for uid 0, else `/`); then the profile's `process.env`, which wins.
+pub(crate) fn environment(
+    iso: &IsolationIr,
+    uid: u32,
+    profile: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
     let mut env = vec![("PATH".to_string(), DEFAULT_PATH.to_string())];
     if iso.namespaces.contains(Namespace::Uts) {
         env.push(("HOSTNAME".into(), iso.host_name().to_string()));
     }
     env.push(("HOME".into(), if uid == 0 { "/root" } else { "/" }.to_string()));
+    env.retain(|(k, _)| !profile.contains_key(k));
+    env.extend(profile.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }

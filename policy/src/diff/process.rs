@@ -31,6 +31,17 @@ pub(super) fn process(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
         let class = if n.tmpdir == TmpdirMode::Private { Class::Narrow } else { Class::Widen };
         out.push(change(class, "tmpdir", format!("{} → {}", o.tmpdir, n.tmpdir)));
     }
+    // What the workload is told, not what it may do.
+    if o.env != n.env {
+        let names: std::collections::BTreeSet<&String> =
+            o.env.keys().chain(n.env.keys()).filter(|k| o.env.get(*k) != n.env.get(*k)).collect();
+        let names: Vec<&str> = names.into_iter().map(String::as_str).collect();
+        out.push(change(Class::Neutral, "env", format!("changes {}", names.join(", "))));
+    }
+    if o.workdir != n.workdir {
+        let show = |w: &Option<String>| w.clone().unwrap_or_else(|| "(default)".into());
+        out.push(change(Class::Neutral, "workdir", format!("{} → {}", show(&o.workdir), show(&n.workdir))));
+    }
     if o.no_new_privs != n.no_new_privs {
         let class = if n.no_new_privs { Class::Narrow } else { Class::Widen };
         out.push(change(class, "no_new_privs", format!("{} → {}", o.no_new_privs, n.no_new_privs)));

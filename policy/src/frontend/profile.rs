@@ -85,6 +85,14 @@ pub struct Process {
     /// Landlock. Default `inherit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tmpdir: Option<Sp<TmpdirMode>>,
+    /// Environment variables the workload gets (`NAME: value`), on top of the caller's on the
+    /// host or of the container's clean environment; merged by name, a child's value wins.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, Sp<String>>,
+    /// The workload's working directory: absolute, or starting with a path variable
+    /// (`${CWD}/src`). Default: where `enforce` runs (on the host), `/` (in a container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<Sp<String>>,
     /// Resource limits by name (`nofile`, `nproc`, `core`, ...): a number, `unlimited`, or
     /// `{ soft, hard }`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -65,6 +65,12 @@ pub struct ProcessIr {
     /// The workload's temporary directory.
     #[serde(default, skip_serializing_if = "TmpdirMode::is_inherit")]
     pub tmpdir: TmpdirMode,
+    /// Environment variables set for the workload.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Working directory (absolute, or symbolic until applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
     /// Resource limits.
     pub rlimits: BTreeMap<Resource, RlimitIr>,
 }

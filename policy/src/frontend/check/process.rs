@@ -6,6 +6,7 @@ use super::Ctx;
 use crate::error::Diagnostics;
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::{Rlimit, RlimitValue, UserSpec};
+use crate::ir::pathvars;
 use crate::ir::{ProcessIr, RlimitIr, SecurebitsIr, UserIr};
 use crate::vocab::{Resource, SecurebitsMode, TmpdirMode};
 
@@ -14,6 +15,8 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
     let mut nnp = true;
     let mut securebits = None;
     let mut tmpdir = TmpdirMode::Inherit;
+    let mut env = BTreeMap::new();
+    let mut workdir = None;
     let mut rlimits = BTreeMap::new();
     for layer in layers {
         let Some(p) = &layer.profile.process else { continue };
@@ -38,6 +41,35 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
         }
         if let Some(t) = &p.tmpdir {
             tmpdir = t.value;
+        }
+        for (name, value) in &p.env {
+            let ok = !name.is_empty() && !name.contains(['=', '\0']) && !value.value.contains('\0');
+            if !ok {
+                diags.error(
+                    ctx.at(value),
+                    format!("invalid environment variable `{name}`"),
+                    Some("a name without `=`, and no NUL byte in the name or value".into()),
+                );
+                continue;
+            }
+            env.insert(name.clone(), value.value.clone());
+        }
+        if let Some(w) = &p.workdir {
+            let checked = match pathvars::normalize(&w.value) {
+                Some(r) => r,
+                None => super::normalize_path(&w.value).ok_or_else(|| "not absolute".to_string()),
+            };
+            match checked {
+                Ok(path) => workdir = Some(path),
+                Err(e) => diags.error(
+                    ctx.at(w),
+                    format!("workdir `{}`: {e}", w.value),
+                    Some(format!(
+                        "write an absolute path without `..`, or start with a variable: {}",
+                        pathvars::KNOWN
+                    )),
+                ),
+            }
         }
         for (key, sp) in &p.rlimits {
             let Some(resource) = Resource::parse(key) else {
@@ -64,7 +96,7 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
     // Root keeps its capabilities across exec unless the bits say otherwise.
     let mode =
         securebits.unwrap_or(if user.is_root() { SecurebitsMode::Locked } else { SecurebitsMode::None });
-    ProcessIr { user, no_new_privs: nnp, securebits: SecurebitsIr::of(mode), tmpdir, rlimits }
+    ProcessIr { user, no_new_privs: nnp, securebits: SecurebitsIr::of(mode), tmpdir, env, workdir, rlimits }
 }
 
 fn user_text(u: &UserSpec) -> String {

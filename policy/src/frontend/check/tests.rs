@@ -12,6 +12,8 @@ type Case = (&'static str, Severity, &'static str, &'static str, &'static str);
 const CASES: &[Case] = &[
     // process
     ("process: { user: \"www:data\" }", E, "invalid user \"www:data\"", "uid:gid", "\"www:data\""),
+    ("process:\n  env: { \"A=B\": x }\n", E, "invalid environment variable `A=B`", "without `=`", "x }"),
+    ("process: { workdir: src }\n", E, "workdir `src`: not absolute", "${CWD}", "src"),
     ("process:\n  rlimits:\n    nofiles: 10\n", E, "unknown resource limit `nofiles`", "nofile", "10"),
     ("process:\n  rlimits:\n    nofile: lots\n", E, "invalid limit for `nofile`: `lots` is not a number", "unlimited", "lots"),
     ("process:\n  rlimits:\n    nofile: { soft: 9, hard: 8 }\n", E, "soft limit 9 is above hard limit 8", "soft <= hard", "{ soft"),
