@@ -7,7 +7,7 @@ use enforcer::LaunchError;
 
 /// A failed system call or file operation on an object.
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {source}")]
+#[error("{what}: {}", policy::error::io_reason(.source))]
 pub struct SysError {
     /// The operation and its object (`mount proc /proc`).
     pub what: String,

@@ -18,7 +18,7 @@ pub enum IdmapError {
         own: u32,
     },
     /// Writing the maps failed.
-    #[error("cannot map container root to host uid {host} ({count} ids): {source}; is the range free and are user namespaces enabled?")]
+    #[error("cannot map container root to host uid {host} ({count} ids): {}; is the range free and are user namespaces enabled?", policy::error::io_reason(.source))]
     Write {
         /// First host id.
         host: u32,

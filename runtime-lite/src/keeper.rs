@@ -20,7 +20,7 @@ pub fn log_path(name: &str) -> Result<std::path::PathBuf, RunError> {
 }
 
 /// Start `c` detached as `name` (`profile` as given, for the state); returns once PID 1 runs.
-pub fn detach(mut c: Container, name: &str, profile: &str) -> Result<(), RunError> {
+pub fn detach(mut c: Container, name: &str, profile: &str, auto_remove: bool) -> Result<(), RunError> {
     if !state::valid_name(name) {
         return Err(RunError::Invalid(format!("invalid name `{name}`: use 1..=64 of A-Z a-z 0-9 _ . -")));
     }
@@ -48,6 +48,7 @@ pub fn detach(mut c: Container, name: &str, profile: &str) -> Result<(), RunErro
         finished: None,
         exit_code: None,
         variables: c.plan.variables.clone(),
+        auto_remove,
     };
     let (tx, rx) = channel::channel::<Start>()?;
     match crate::sys::fork().map_err(|e| SysError::errno("fork the keeper", e))? {
@@ -103,7 +104,7 @@ fn keep(mut c: Container, mut st: State, started: Sender<Start>) -> i32 {
     };
     let writer = match log_path(&st.name) {
         Ok(path) => logs::Writer::open(&path, iso.log_max_size, iso.log_max_files)
-            .map_err(|e| format!("cannot open the log {}: {e}", path.display())),
+            .map_err(|e| format!("cannot open the log {}: {}", path.display(), policy::error::io_reason(&e))),
         Err(e) => Err(e.to_string()),
     };
     let writer = match writer {
@@ -149,6 +150,12 @@ fn keep(mut c: Container, mut st: State, started: Sender<Start>) -> i32 {
     // The logger first: once the exit is recorded every line is in the log.
     crate::sys::close_stdout_stderr();
     let _ = nix::sys::wait::waitpid(logger, None);
+    if st.auto_remove {
+        if let Ok(dir) = state::dir(&st.name) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        return code;
+    }
     if let Ok(mut now) = State::load(&st.name) {
         now.status = ContainerStatus::Exited;
         now.exit_code = Some(code);

@@ -32,6 +32,8 @@ pub struct Request {
     pub detach: bool,
     /// Report the plan and run nothing.
     pub dry_run: bool,
+    /// `--rm`: a detached container's state and logs go when it exits.
+    pub auto_remove: bool,
 }
 
 /// How a run went, when it returns at all (a host run execs in place).
@@ -109,7 +111,9 @@ pub fn start(r: Request) -> Result<Started, RunError> {
                 on_started: None,
             };
             match name.filter(|_| r.detach) {
-                Some(name) => keeper::detach(c, &name, &r.profile).map(|()| Started::Detached(name)),
+                Some(name) => {
+                    keeper::detach(c, &name, &r.profile, r.auto_remove).map(|()| Started::Detached(name))
+                }
                 None => launcher::run(c).map(Started::Exited),
             }
         }

@@ -26,7 +26,7 @@ pub enum StateError {
     #[error(transparent)]
     NoPrivateDir(#[from] enforcer::paths::PathError),
     /// It cannot be written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), policy::error::io_reason(.source))]
     Write {
         /// The file or directory.
         path: PathBuf,
@@ -103,6 +103,9 @@ pub struct State {
     /// `enforce exec` applies the same paths wherever it is run from.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
+    /// `--rm`: the state and logs are removed when it exits.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_remove: bool,
 }
 
 /// Seconds since the epoch.

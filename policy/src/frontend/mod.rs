@@ -3,5 +3,6 @@
 
 pub mod check;
 pub mod loader;
+pub mod overrides;
 pub mod profile;
 pub mod spanned;

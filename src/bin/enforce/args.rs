@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Apply a profile to this process, verify it, and exec CMD in its place.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List detached containers (running, exited with their status, or stale).
     Ps(PsArgs),
     /// Run a command in a running container's namespaces, under the same policy.
@@ -73,9 +73,86 @@ pub struct RunArgs {
     /// Name of a detached container.
     #[arg(long)]
     pub name: Option<String>,
-    /// The command and its arguments.
-    #[arg(required = true, last = true, value_name = "CMD")]
+    /// Remove a detached container's state and logs when it exits.
+    #[arg(long, requires = "detach")]
+    pub rm: bool,
+    /// Print the profile this run compiles (the flags below as a layer over --profile) and
+    /// run nothing.
+    #[arg(long)]
+    pub print_profile: bool,
+    #[command(flatten)]
+    pub flags: ProfileFlags,
+    /// The command and its arguments (`--` before it is needed only when its first word
+    /// starts with `-`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     pub cmd: Vec<String>,
+}
+
+/// Flags that add to the profile: each is what the same key written in a child profile means
+/// (docs/cli.md). Relative paths are relative to the working directory.
+#[derive(clap::Args)]
+#[command(next_help_heading = "Profile flags (a layer over --profile)")]
+pub struct ProfileFlags {
+    /// Landlock: read beneath PATH (repeatable; the first --allow-* makes Landlock restrict
+    /// the filesystem to the listed paths, if the profile did not already).
+    #[arg(long = "allow-ro", value_name = "PATH")]
+    pub allow_ro: Vec<String>,
+    /// Landlock: read and write beneath PATH.
+    #[arg(long = "allow-rw", value_name = "PATH")]
+    pub allow_rw: Vec<String>,
+    /// Landlock: read and execute beneath PATH.
+    #[arg(long = "allow-exec", value_name = "PATH")]
+    pub allow_exec: Vec<String>,
+    /// Landlock: the command may bind this TCP port (the first port flag restricts TCP).
+    #[arg(long = "bind-tcp", value_name = "PORT")]
+    pub bind_tcp: Vec<u16>,
+    /// Landlock: the command may connect to this TCP port.
+    #[arg(long = "connect-tcp", value_name = "PORT")]
+    pub connect_tcp: Vec<u16>,
+    /// Set an environment variable (`K` alone: this process's value).
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Read variables from a file of `K=V` lines (before -e, which wins).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory of the command.
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Run as `uid`, `uid:gid`, or `caller` (yourself).
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    /// Container: bind SRC (a host path) at DST, read-only with `:ro`.
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
+    pub volume: Vec<String>,
+    /// Container: a new tmpfs at DST.
+    #[arg(long = "tmpfs", value_name = "DST")]
+    pub tmpfs: Vec<String>,
+    /// Container: a read-only root filesystem.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Container: `none` (loopback only) or `host`.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub network: Option<Network>,
+    /// Container: memory limit (`256Mi`, `1G`, bytes).
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Container: most processes.
+    #[arg(long = "pids-limit", value_name = "N")]
+    pub pids_limit: Option<u64>,
+    /// Container: CPUs (0.5 is half a CPU).
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<f64>,
+    /// Container: its host name.
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Network {
+    /// A network namespace of its own, loopback only.
+    None,
+    /// The host's network.
+    Host,
 }
 
 // The arguments of `enforce ps`.

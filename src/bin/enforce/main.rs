@@ -19,7 +19,7 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run(a) => run::run(a),
+        Command::Run(a) => run::run(*a),
         Command::Exec(a) => containers::exec(a),
         Command::Ps(a) => containers::ps(a),
         Command::Logs(a) => containers::logs(a),

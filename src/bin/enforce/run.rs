@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use enforcer::{CompiledPolicy, ReportTo};
 use runtime_lite::{Request, Started};
 
-use crate::args::RunArgs;
+use policy::frontend::overrides::{self, absolute, Allow, Overrides};
+use policy::vocab::NetworkMode;
+
+use crate::args::{Network, ProfileFlags, RunArgs};
 use crate::fail;
 
 /// Compile `profile` for this machine (tables only for its arch family: enforce runs nowhere
@@ -25,8 +28,70 @@ pub fn compile(profile: &str, use_cache: bool) -> Result<CompiledPolicy, String>
     }
 }
 
+/// The flags as typed overrides (paths made absolute against the working directory).
+fn overrides(f: &ProfileFlags) -> Result<Overrides, String> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| format!("the working directory: {}", policy::error::io_reason(&e)))?;
+    let mut env = Vec::new();
+    for file in &f.env_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("--env-file {}: {}", file.display(), policy::error::io_reason(&e)))?;
+        env.extend(overrides::env_file(&text, &file.display().to_string())?);
+    }
+    for e in &f.env {
+        env.extend(overrides::env_var(e).map_err(|m| format!("-e {m}"))?);
+    }
+    let mut allow = Vec::new();
+    for (paths, access) in
+        [(&f.allow_ro, "read"), (&f.allow_rw, "read, write"), (&f.allow_exec, "read, execute")]
+    {
+        allow.extend(paths.iter().map(|p| Allow { path: absolute(p, &cwd), access }));
+    }
+    let volumes = f.volume.iter().map(|v| overrides::volume(v, &cwd)).collect::<Result<_, _>>()?;
+    Ok(Overrides {
+        user: f.user.clone(),
+        env,
+        workdir: f.workdir.as_ref().map(|w| absolute(w, &cwd)),
+        allow,
+        bind_tcp: f.bind_tcp.clone(),
+        connect_tcp: f.connect_tcp.clone(),
+        volumes,
+        tmpfs: f.tmpfs.clone(),
+        read_only: f.read_only,
+        network: f.network.map(|n| match n {
+            Network::None => NetworkMode::None,
+            Network::Host => NetworkMode::Host,
+        }),
+        memory: f.memory.clone(),
+        pids: f.pids_limit,
+        cpus: f.cpus,
+        hostname: f.hostname.clone(),
+    })
+}
+
+/// Compile the flags' layer over the profile (never cached: it is a few milliseconds).
+fn compile_layer(layer: &str) -> Result<CompiledPolicy, String> {
+    let opts = policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
+    let cwd = std::env::current_dir().ok();
+    policy::compile_text(overrides::FILE, layer, cwd.as_deref(), &opts)
+        .map(|c| CompiledPolicy::new(c, opts.tables_for))
+        .map_err(|e| format!("cannot compile the flags over the profile:\n{e}"))
+}
+
 pub fn run(a: RunArgs) -> ExitCode {
-    let compiled = match compile(&a.profile, !a.no_cache) {
+    let o = match overrides(&a.flags) {
+        Ok(o) => o,
+        Err(e) => return fail(125, e),
+    };
+    if a.print_profile {
+        print!("{}", o.layer(&a.profile));
+        return ExitCode::SUCCESS;
+    }
+    let compiled = match o.is_empty() {
+        true => compile(&a.profile, !a.no_cache),
+        false => compile_layer(&o.layer(&a.profile)),
+    };
+    let compiled = match compiled {
         Ok(c) => c,
         Err(e) => return fail(125, e),
     };
@@ -48,6 +113,7 @@ pub fn run(a: RunArgs) -> ExitCode {
         name: a.name,
         detach: a.detach,
         dry_run: a.dry_run,
+        auto_remove: a.rm,
     };
     match runtime_lite::start(request) {
         Ok(Started::Exited(code)) => ExitCode::from(code.clamp(0, 255) as u8),
