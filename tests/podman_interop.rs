@@ -56,18 +56,27 @@ fn ensure_image(dir: &Path) {
     assert!(o.status.success(), "podman import: {}", String::from_utf8_lossy(&o.stderr));
 }
 
-fn export(profile: &str, dir: &Path) -> PathBuf {
+/// The profile's Docker JSON, and what policyc said on stderr.
+fn export(profile: &str, dir: &Path) -> (PathBuf, String) {
     let out = dir.join(format!("{}.json", profile.replace(':', "-")));
     let o = run(Command::new(env!("CARGO_BIN_EXE_policyc"))
         .args(["compile", profile, "--emit", "docker-seccomp", "-o"])
         .arg(&out));
     assert!(o.status.success(), "policyc: {}", String::from_utf8_lossy(&o.stderr));
-    out
+    (out, String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 /// Run `script` in the container under `seccomp` (a file or `unconfined`); returns stdout+stderr.
 fn in_container(seccomp: &str, script: &str) -> String {
-    let o = run(Command::new("podman").args([
+    let o = podman(seccomp, true, script);
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "podman run failed ({:?}): {text}", o.status);
+    text
+}
+
+fn podman(seccomp: &str, no_new_privileges: bool, script: &str) -> Output {
+    let nnp = if no_new_privileges { "no-new-privileges" } else { "no-new-privileges=false" };
+    run(Command::new("podman").args([
         "--runtime",
         "runc",
         "run",
@@ -80,17 +89,14 @@ fn in_container(seccomp: &str, script: &str) -> String {
         "nproc=1024:1024",
         // Both profiles set no_new_privs, which also makes runc install the filter last.
         "--security-opt",
-        "no-new-privileges",
+        nnp,
         "--security-opt",
         &format!("seccomp={seccomp}"),
         IMAGE,
         "/bin/sh",
         "-c",
         script,
-    ]));
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success(), "podman run failed ({:?}): {text}", o.status);
-    text
+    ]))
 }
 
 #[test]
@@ -109,14 +115,20 @@ fn podman_runc_enforces_exported_profiles() {
     assert!(free.contains("Connection refused"), "unconfined: {free}");
 
     // docker-default: creating a user namespace needs CAP_SYS_ADMIN → the default EPERM.
-    let dd = export("builtin:docker-default", &dir);
+    let (dd, said) = export("builtin:docker-default", &dir);
+    assert!(!said.contains("no-new-privileges"), "{said}");
     let out = in_container(dd.to_str().unwrap(), script);
     assert!(out.contains("allowed-ok"), "docker-default: {out}");
     assert!(out.contains("Operation not permitted") && out.contains("unshare-rc=1"), "docker-default: {out}");
     assert!(out.contains("Connection refused"), "docker-default allows AF_INET sockets: {out}");
 
     // strict: AF_INET sockets get the profile's EAFNOSUPPORT, namespaces EPERM.
-    let st = export("builtin:strict", &dir);
+    let (st, said) = export("builtin:strict", &dir);
+    // Without no-new-privileges runc installs the filter before it switches user and sets
+    // capabilities, which strict denies: the export says so, and runc indeed cannot start it.
+    assert!(said.contains("warning: runc cannot start") && said.contains("setuid"), "{said}");
+    let o = podman(st.to_str().unwrap(), false, "echo ran");
+    assert!(!o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("ran"), "{o:?}");
     let out = in_container(st.to_str().unwrap(), script);
     assert!(out.contains("allowed-ok"), "strict: {out}");
     assert!(

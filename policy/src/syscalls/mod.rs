@@ -4,6 +4,7 @@ pub mod arch;
 pub mod consts;
 pub mod groups;
 pub mod launcher;
+pub mod runc;
 pub mod table;
 pub mod widths;
 

@@ -29,6 +29,12 @@ pub fn run(a: CompileArgs) -> Result<ExitCode> {
     let arch = a.arch.as_deref().map(common::parse_arch).transpose()?;
     let opts = CompileOptions { kernel, ..CompileOptions::default() };
     let Some(c) = common::compile(&a.profile, &opts)? else { return Ok(common::invalid()) };
+    // The JSON exports run under runc, which needs some calls of the filter itself.
+    if matches!(a.emit, Emit::All | Emit::DockerSeccomp | Emit::OciSeccomp) {
+        if let Some(w) = policy::syscalls::runc::export_warning(&c.policy) {
+            eprintln!("warning: {w}");
+        }
+    }
     match a.emit {
         Emit::All => all(&c, arch, &opts, a.output.as_deref().context("--emit all needs -o DIR")?)?,
         Emit::Bpf => {
