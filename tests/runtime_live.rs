@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -610,17 +610,59 @@ fn a_read_only_root_is_read_only_all_the_way_down() {
 }
 
 #[test]
-fn a_rootfs_container_root_cannot_reach_is_refused_with_the_reason() {
+fn a_root_owned_rootfs_under_a_root_only_directory_is_the_containers() {
+    // A tree as debootstrap or `tar x` as root leaves it: owned by host root, under a 0700
+    // directory container root (host uid 100000) cannot enter.
     let d = tempdir("locked");
     let locked = d.join("locked");
     std::fs::create_dir_all(&locked).unwrap();
     let root = common::rootfs::build(&locked);
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let out = run_in("builtin:docker-default", &root, "true");
-    assert_eq!(out.status.code(), Some(125));
+    let report = d.join("r.json");
+    let out = Command::new(ENFORCE)
+        .args(["run", "--report", report.to_str().unwrap(), "--rootfs", root.to_str().unwrap()])
+        .args([
+            "--tmpfs",
+            "/tmp",
+            "--",
+            "/bin/sh",
+            "-c",
+            "stat -c '%u:%g' /etc/passwd; id -u; cat /etc/passwd >/dev/null && echo readable",
+        ])
+        .output()
+        .unwrap();
+    let out = ok(&out);
+    // Idmapped: files host root owns are container root's (not nobody's).
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["0:0", "0", "readable"], "{out}");
+    // Nothing on the host changed owner.
+    assert_eq!(std::fs::metadata(root.join("etc/passwd")).unwrap().uid(), 0);
+}
+
+#[test]
+fn a_rootfs_a_normal_user_cannot_reach_is_refused_with_the_reason() {
+    let d = std::path::PathBuf::from(format!("/var/tmp/palisade-test-{}-locked-user", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    let locked = d.join("locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = common::rootfs::build(&locked);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let xdg = d.join("xdg");
+    std::fs::create_dir_all(&xdg).unwrap();
+    std::os::unix::fs::chown(&xdg, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin"])
+        .arg(format!("XDG_RUNTIME_DIR={}", xdg.display()))
+        .arg(ENFORCE)
+        .args(["run", "--profile", "builtin:strict", "--rootfs", root.to_str().unwrap(), "--", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(
-        err.contains("cannot be reached by container root (host uid 100000)") && err.contains("is mode 700"),
+        err.contains("cannot be reached by container root (host uid 65534)") && err.contains("is mode 700"),
         "{err}"
     );
+    std::fs::remove_dir_all(&d).unwrap();
 }

@@ -172,6 +172,9 @@ pub struct IsolationReport {
     pub time_offsets: Option<TimeOffsets>,
     /// The root: a directory, or the host root.
     pub rootfs: String,
+    /// The root is an idmapped mount: files on disk owned by `0` are the container root's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rootfs_idmapped: bool,
     /// Every mount made, in order (`TYPE SOURCE -> TARGET (OPTIONS)`).
     pub mounts: Vec<String>,
     /// Paths hidden from the workload.

@@ -22,8 +22,11 @@ use crate::error::SysError;
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Go {
-    /// Go on.
-    Go,
+    /// Go on; the root tree is idmapped (or not).
+    Go {
+        /// The launcher idmapped the detached root tree.
+        idmapped: bool,
+    },
 }
 
 /// A container's processes to the launcher.

@@ -46,9 +46,14 @@ pub enum RunError {
     /// The request cannot be run as given.
     #[error("{0}")]
     Invalid(String),
-    /// The root filesystem is not a directory.
-    #[error("rootfs {} is not a directory", .0.display())]
-    Rootfs(PathBuf),
+    /// The root filesystem is not a directory, or cannot be reached.
+    #[error("rootfs {}: {why}", path.display())]
+    Rootfs {
+        /// As given.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The container could not be set up (a namespace, a pipe, a process).
     #[error("cannot set up the container: {0}")]
     Setup(#[from] SysError),

@@ -74,6 +74,7 @@ pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<Is
             Some(r) => r.display().to_string(),
             None => "the host root".into(),
         },
+        rootfs_idmapped: false,
         mounts: Vec::new(),
         masked: iso.masked_paths.clone(),
         readonly: iso.readonly_paths.clone(),
@@ -83,6 +84,44 @@ pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<Is
         },
         notes: Vec::new(),
     })
+}
+
+/// A detached copy of `rootfs`'s mount tree, or `None` when this process may not make one (a
+/// normal user: PID 1 then walks to it by path).
+fn root_tree(rootfs: &std::path::Path) -> Result<Option<std::os::fd::OwnedFd>, RunError> {
+    match crate::sys::clone_tree(rootfs) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.source.raw_os_error() == Some(libc::EPERM) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `rootfs` holds ids as the container sees them (its root directory is not owned by
+/// an id of the host range the container maps): such a tree, a debootstrapped one owned by
+/// host root say, needs an idmapped mount to be the container's.
+fn unshifted(rootfs: &std::path::Path, uid: idmap::Mapping) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(rootfs)
+        .is_ok_and(|m| !(uid.host..uid.host.saturating_add(uid.count)).contains(&m.uid()))
+}
+
+/// Idmap the root tree through the user namespace of `pid` (its maps written). A filesystem
+/// that cannot be idmapped keeps its owners as they are, which is said.
+fn idmap_root(tree: &std::os::fd::OwnedFd, pid: i32, rootfs: &std::path::Path) -> bool {
+    let userns = match std::fs::File::open(format!("/proc/{pid}/ns/user")) {
+        Ok(f) => f,
+        Err(_) => return false,
+    };
+    match crate::sys::idmap_tree(tree, &userns) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "enforce: warning: rootfs {} is not idmapped ({e}): files owned by host ids outside the container's range appear as nobody",
+                rootfs.display()
+            );
+            false
+        }
+    }
 }
 
 /// Whether container root, the host ids `uid` and `gid` map it to, can reach `rootfs`: PID 1
@@ -118,12 +157,27 @@ fn reachable(rootfs: &std::path::Path, uid: idmap::Mapping, gid: idmap::Mapping)
 pub fn run(c: Container) -> Result<i32, RunError> {
     let Container { plan, argv, rootfs, report, name, on_started } = c;
     let iso = plan.compiled.isolation().clone();
-    if let Some(r) = rootfs.as_ref().filter(|r| !r.is_dir()) {
-        return Err(RunError::Rootfs(r.clone()));
+    if let Some(r) = &rootfs {
+        let why = match std::fs::metadata(r) {
+            Ok(m) if m.is_dir() => None,
+            Ok(_) => Some("not a directory".to_string()),
+            // Said below, with the directory in the way.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => None,
+            Err(e) => Some(policy::error::io_reason(&e)),
+        };
+        if let Some(why) = why {
+            return Err(RunError::Rootfs { path: r.clone(), why });
+        }
     }
     let namespaces = namespaces(&iso)?;
     let (uid_map, gid_map) = idmap::mappings(&iso)?;
-    if let Some(r) = &rootfs {
+    // The root's tree, opened now by this process: container root need not be able to walk
+    // to it. Without the privilege to (a normal user), PID 1 reaches it by path.
+    let tree = match &rootfs {
+        Some(r) => root_tree(r)?,
+        None => None,
+    };
+    if let (Some(r), None) = (&rootfs, &tree) {
         reachable(r, uid_map, gid_map)?;
     }
     let mut isolation = planned(&iso, rootfs.as_deref())?;
@@ -153,6 +207,7 @@ pub fn run(c: Container) -> Result<i32, RunError> {
                 iso: &iso,
                 namespaces,
                 rootfs: rootfs.as_deref(),
+                tree: tree.as_ref(),
                 isolation,
                 status: &status_tx,
             };
@@ -166,7 +221,11 @@ pub fn run(c: Container) -> Result<i32, RunError> {
                 Err(_) => Ok(()),
             };
             if joined.is_ok() && mapped.is_ok() {
-                go_tx.send(&Go::Go);
+                let idmapped = match (&tree, &rootfs) {
+                    (Some(t), Some(r)) if unshifted(r, uid_map) => idmap_root(t, child.as_raw(), r),
+                    _ => false,
+                };
+                go_tx.send(&Go::Go { idmapped });
             } else {
                 let _ = kill(child, Signal::SIGKILL);
             }

@@ -4,6 +4,7 @@
 //! then masked and read-only paths and a read-only root. Every mount made is recorded for the
 //! report.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -59,9 +60,32 @@ impl Tree {
         flags: MsFlags,
         data: Option<&str>,
     ) -> Result<(), SysError> {
-        let kind = fstype.unwrap_or(if flags.contains(MsFlags::MS_BIND) { "bind" } else { "remount" });
         mount(src, target, fstype, flags, data)
             .map_err(|e| fail(&format!("mount {}", fstype.or(src).unwrap_or("")), target, e))?;
+        self.record(src, target, fstype, flags, data);
+        Ok(())
+    }
+
+    /// Bind the file or directory `source` opened (shown as `shown`) at `target`.
+    fn bind_from(&mut self, source: &OwnedFd, shown: &str, target: &Path) -> Result<(), SysError> {
+        use std::os::fd::AsRawFd;
+        let via = format!("/proc/self/fd/{}", source.as_raw_fd());
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+        mount(Some(via.as_str()), target, None::<&str>, flags, None::<&str>)
+            .map_err(|e| fail(&format!("mount {shown}"), target, e))?;
+        self.record(Some(shown), target, None, flags, None);
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        src: Option<&str>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) {
+        let kind = fstype.unwrap_or(if flags.contains(MsFlags::MS_BIND) { "bind" } else { "remount" });
         let mut options: Vec<&str> = Vec::new();
         if flags.contains(MsFlags::MS_RDONLY) {
             options.push("ro");
@@ -76,7 +100,6 @@ impl Tree {
         let opts = if options.is_empty() { String::new() } else { format!(" ({})", options.join(",")) };
         self.last_target = self.shown(target);
         self.done.mounts.push(format!("{kind} {from}{}{opts}", self.last_target));
-        Ok(())
     }
 
     /// Make the mount at `path` read-only (keeping the flags a user namespace locks).
@@ -132,16 +155,37 @@ fn inside(root: &Path, target: &str) -> PathBuf {
     root.join(target.trim_start_matches('/'))
 }
 
-fn user_mount(t: &mut Tree, m: &MountIr) -> Result<(), SysError> {
+/// Open every bind source now, before a staging tmpfs can hide the host's `/tmp` (and so that
+/// each is the object it was when opened). `None` for a tmpfs.
+fn open_sources(iso: &IsolationIr) -> Result<Vec<Option<OwnedFd>>, SysError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    iso.mounts
+        .iter()
+        .map(|m| match m {
+            MountIr::Bind { source, .. } => std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+                .open(source)
+                .map(|f| Some(OwnedFd::from(f)))
+                .map_err(|e| fail("open bind source", Path::new(source), e)),
+            MountIr::Tmpfs { .. } => Ok(None),
+        })
+        .collect()
+}
+
+fn user_mount(t: &mut Tree, m: &MountIr, opened: Option<&OwnedFd>) -> Result<(), SysError> {
     let target = inside(&t.root, m.target());
     match m {
         MountIr::Bind { source, readonly, .. } => {
-            if Path::new(source).is_dir() {
+            let opened = opened.ok_or_else(|| {
+                fail("bind source not opened", Path::new(source), std::io::ErrorKind::NotFound)
+            })?;
+            if nix::sys::stat::fstat(opened).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
                 need_dir(&target)?;
             } else {
                 need_file(&target)?;
             }
-            t.mount(Some(source), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            t.bind_from(opened, source, &target)?;
             if *readonly {
                 t.remount_readonly(&target)?;
             }
@@ -240,23 +284,46 @@ fn unescape(p: &str) -> String {
     out
 }
 
-/// Build the tree under `rootfs` (or the host root, read-only) and pivot into it.
-pub fn setup(iso: &IsolationIr, rootfs: Option<&Path>, new_netns: bool) -> Result<Done, SysError> {
+/// Where the container's root comes from.
+pub enum Root<'a> {
+    /// The host's root, read-only.
+    Host,
+    /// A directory, reached by path (container root must be able to walk to it).
+    Dir(&'a Path),
+    /// A detached copy of a directory's mount tree, opened by the launcher before the user
+    /// namespace existed (so no directory on the way need let container root in), perhaps
+    /// idmapped.
+    Tree(&'a OwnedFd),
+}
+
+/// A staging tmpfs (pivot_root needs a mount point that is not /) with an empty `root` in it.
+fn stage() -> Result<(&'static Path, PathBuf), SysError> {
+    let stage = Path::new("/tmp");
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(Some("tmpfs"), stage, Some("tmpfs"), flags, Some("mode=700"))
+        .map_err(|e| fail("mount tmpfs", stage, e))?;
+    let r = stage.join("root");
+    std::fs::create_dir(&r).map_err(|e| fail("mkdir", &r, e))?;
+    Ok((stage, r))
+}
+
+/// Build the tree under the root `from` and pivot into it.
+pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool) -> Result<Done, SysError> {
     let mut t = Tree { root: PathBuf::from("/"), done: Done::default(), last_target: String::new() };
     // Nothing mounted from here on propagates to the host.
     let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
     mount(None::<&str>, "/", None::<&str>, private, None::<&str>)
         .map_err(|e| fail("make private", Path::new("/"), e))?;
-    let root: PathBuf = match rootfs {
-        Some(r) => r.to_path_buf(),
-        None => {
-            // The host root, through a staging tmpfs (pivot_root needs a mount point that is not /).
-            let stage = Path::new("/tmp");
-            let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-            mount(Some("tmpfs"), stage, Some("tmpfs"), flags, Some("mode=700"))
-                .map_err(|e| fail("mount tmpfs", stage, e))?;
-            let r = stage.join("root");
-            std::fs::create_dir(&r).map_err(|e| fail("mkdir", &r, e))?;
+    let sources = open_sources(iso)?;
+    let root: PathBuf = match from {
+        Root::Dir(r) => r.to_path_buf(),
+        Root::Tree(tree) => {
+            let (_, r) = stage()?;
+            crate::sys::attach_tree(tree, &r)?;
+            r
+        }
+        Root::Host => {
+            let (stage, r) = stage()?;
             mount(Some("/"), &r, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
                 .map_err(|e| fail("mount /", &r, e))?;
             // The copy of "/" holds a copy of the staging tmpfs over its /tmp: take it away, so
@@ -297,9 +364,10 @@ pub fn setup(iso: &IsolationIr, rootfs: Option<&Path>, new_netns: bool) -> Resul
             t.done.notes.push("/sys left empty (sysfs needs a network namespace of our own)".into());
         }
     }
-    for m in &iso.mounts {
-        user_mount(&mut t, m)?;
+    for (m, opened) in iso.mounts.iter().zip(&sources) {
+        user_mount(&mut t, m, opened.as_ref())?;
     }
+    drop(sources);
     std::env::set_current_dir(&root).map_err(|e| fail("chdir", &root, e))?;
     nix::unistd::pivot_root(".", ".").map_err(|e| fail("pivot_root", &root, e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| SysError::errno("detach the old root", e))?;

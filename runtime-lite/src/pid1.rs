@@ -3,6 +3,7 @@
 //! it, sets the host name and brings loopback up; then either execs the workload itself
 //! (`init: false`) or forks it and stays as the [`crate::shim`], confined by the same policy.
 
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use enforcer::report::IsolationReport;
@@ -26,6 +27,8 @@ pub(crate) struct Pid1<'a> {
     pub iso: &'a IsolationIr,
     pub namespaces: NamespaceSet,
     pub rootfs: Option<&'a Path>,
+    /// The root's detached tree, when the launcher could open one.
+    pub tree: Option<&'a OwnedFd>,
     /// The launcher's part of the report; PID 1 adds the mounts.
     pub isolation: IsolationReport,
     pub status: &'a Sender<Status>,
@@ -34,9 +37,10 @@ pub(crate) struct Pid1<'a> {
 impl Pid1<'_> {
     /// Set the container up and run the workload; returns PID 1's exit status.
     pub(crate) fn run(mut self, go: Receiver<Go>) -> i32 {
-        if go.recv() != Some(Go::Go) {
+        let Some(Go::Go { idmapped }) = go.recv() else {
             return 125; // the launcher could not map the ids or join the cgroup, and said why
-        }
+        };
+        self.isolation.rootfs_idmapped = idmapped;
         if let Err(e) = self.enter().and_then(|()| self.build()) {
             return self.fail(125, &e.to_string());
         }
@@ -108,7 +112,12 @@ impl Pid1<'_> {
     /// The mount tree, the host name, loopback.
     fn build(&mut self) -> Result<(), SysError> {
         let own_net = self.namespaces.contains(Namespace::Net);
-        let done = mount::setup(self.iso, self.rootfs, own_net)?;
+        let from = match (self.tree, self.rootfs) {
+            (Some(t), _) => mount::Root::Tree(t),
+            (None, Some(r)) => mount::Root::Dir(r),
+            (None, None) => mount::Root::Host,
+        };
+        let done = mount::setup(self.iso, from, own_net)?;
         let r = &mut self.isolation;
         (r.mounts, r.masked, r.readonly, r.notes) = (done.mounts, done.masked, done.readonly, done.notes);
         if self.namespaces.contains(Namespace::Uts) {

@@ -112,3 +112,90 @@ pub fn sigtimedwait(set: &nix::sys::signal::SigSet, timeout: std::time::Duration
     let r = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) };
     (r > 0).then_some(r)
 }
+
+/// `OPEN_TREE_CLONE` (a detached copy of the mount tree).
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+/// `MOVE_MOUNT_F_EMPTY_PATH` (the source is the descriptor itself).
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+/// `MOUNT_ATTR_IDMAP`.
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// `struct mount_attr` (`MOUNT_ATTR_SIZE_VER0`).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn path_c(path: &std::path::Path) -> Result<std::ffi::CString, SysError> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        SysError::errno(format!("{}: a NUL byte in the path", path.display()), nix::errno::Errno::EINVAL)
+    })
+}
+
+/// `open_tree(path, OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC)`: a detached copy of the mount
+/// tree at `path`, opened by this process (so a path only it may walk is fine), to be attached
+/// elsewhere (in another mount namespace) with [`attach_tree`].
+pub fn clone_tree(path: &std::path::Path) -> Result<OwnedFd, SysError> {
+    use std::os::fd::FromRawFd;
+    let c = path_c(path)?;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
+    // SAFETY: `c` is a NUL-terminated path that outlives the call; the kernel returns a new
+    // descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(SysError::errno(format!("open_tree {}", path.display()), nix::errno::Errno::last()));
+    }
+    // SAFETY: the kernel just returned this descriptor, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// `move_mount(tree, "", AT_FDCWD, to, MOVE_MOUNT_F_EMPTY_PATH)`: attach a detached tree.
+pub fn attach_tree(tree: &OwnedFd, to: &std::path::Path) -> Result<(), SysError> {
+    let c = path_c(to)?;
+    // SAFETY: both strings are NUL-terminated and outlive the call; `tree` is open.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r < 0 {
+        return Err(SysError::errno(format!("move_mount to {}", to.display()), nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
+/// `mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_IDMAP with userns)`: the
+/// detached tree shows its files' owners through the mapping of the user namespace `userns`.
+pub fn idmap_tree(tree: &OwnedFd, userns: &impl AsRawFd) -> Result<(), SysError> {
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let flags = libc::AT_EMPTY_PATH | libc::AT_RECURSIVE;
+    // SAFETY: `attr` is a valid `struct mount_attr` of the size passed, living across the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(SysError::errno("mount_setattr MOUNT_ATTR_IDMAP", nix::errno::Errno::last()));
+    }
+    Ok(())
+}
