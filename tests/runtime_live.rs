@@ -666,3 +666,58 @@ fn a_rootfs_a_normal_user_cannot_reach_is_refused_with_the_reason() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// `-t`: the workload has a terminal of the container's own (`tty` names it inside), `TERM`,
+/// and its output comes back through it; `-i` relays stdin; detached, the log gets it; on the
+/// host `-t` is refused with the reason.
+#[test]
+fn a_terminal_for_the_workload_with_t_and_stdin_with_i() {
+    use std::io::Write;
+    let d = tempdir("tty");
+    let root = common::rootfs::build(&d);
+    let r = root.to_str().unwrap();
+    let out = Command::new(ENFORCE)
+        .args([
+            "run",
+            "-t",
+            "--rootfs",
+            r,
+            "--",
+            "/bin/sh",
+            "-c",
+            "tty; [ -t 0 ] && [ -t 1 ] && echo both-tty; echo TERM=$TERM",
+        ])
+        .output()
+        .unwrap();
+    let out = ok(&out).replace("\r\n", "\n");
+    assert_eq!(out, "/dev/pts/0\nboth-tty\nTERM=xterm\n");
+    let mut child = Command::new(ENFORCE)
+        .args(["run", "-t", "-i", "--rootfs", r, "--", "/bin/sh", "-c", "read x; echo got:$x"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"typed\n").unwrap();
+    let out = ok(&child.wait_with_output().unwrap());
+    assert!(out.contains("got:typed"), "{out:?}");
+    let rt = d.join("run");
+    ok(&enforce(&rt, &["run", "-d", "-t", "--name", "t", "--rootfs", r, "--", "/bin/sh", "-c", "tty"]));
+    let mut logged = String::new();
+    for _ in 0..100 {
+        logged = ok(&enforce(&rt, &["logs", "t"]));
+        if logged.contains("/dev/pts/0") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(logged.contains("/dev/pts/0"), "{logged:?}");
+    ok(&enforce(&rt, &["rm", "-f", "t"]));
+    let host = Command::new(ENFORCE).args(["run", "-t", "--", "/bin/true"]).output().unwrap();
+    assert_eq!(host.status.code(), Some(125));
+    assert!(
+        text(&host.stderr).contains("-t gives a container's workload a terminal"),
+        "{}",
+        text(&host.stderr)
+    );
+}

@@ -83,7 +83,7 @@ pub fn exec(
     match crate::sys::fork().map_err(|e| SysError::errno("fork", e))? {
         ForkResult::Child => {
             let _ = shim::unblock_all();
-            let e = match crate::workload::command(&plan, argv) {
+            let e = match crate::workload::command(&plan, argv, false) {
                 Ok(command) => Launcher::new(&plan, ReportTo::None).command(command).run(),
                 Err(e) => e,
             };

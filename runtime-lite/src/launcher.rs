@@ -19,6 +19,7 @@ use policy::ir::IsolationIr;
 use policy::vocab::{Namespace, NamespaceSet};
 
 use crate::channel::{self, Go, Outcome, Receiver, Status};
+use crate::console::{self, Relay};
 use crate::error::{RunError, SysError};
 use crate::pid1::Pid1;
 use crate::workload::Workload;
@@ -40,6 +41,10 @@ pub struct Container {
     /// Called in the launcher with the host pid of the container's PID 1 once PID 1 has set
     /// the container up (namespaces, clocks, mounts) and the workload starts.
     pub on_started: Option<Box<dyn FnMut(i32)>>,
+    /// `-t`: a terminal for the workload, relayed to this process's stdout.
+    pub tty: bool,
+    /// `-i`: this process's stdin relayed to the workload's terminal too.
+    pub interactive: bool,
 }
 
 /// The namespaces the container gets: the profile's, less the network namespace when it
@@ -155,7 +160,7 @@ fn reachable(rootfs: &std::path::Path, uid: idmap::Mapping, gid: idmap::Mapping)
 
 /// Run `c`; returns the workload's exit status.
 pub fn run(c: Container) -> Result<i32, RunError> {
-    let Container { plan, argv, rootfs, report, name, on_started } = c;
+    let Container { plan, argv, rootfs, report, name, on_started, tty, interactive } = c;
     let iso = plan.compiled.isolation().clone();
     if let Some(r) = &rootfs {
         let why = match std::fs::metadata(r) {
@@ -189,6 +194,7 @@ pub fn run(c: Container) -> Result<i32, RunError> {
         eprintln!("enforce: cgroup limits not applied: {why}");
     }
     isolation.cgroup = cgroup;
+    let console = if tty { Some(console::channel()?) } else { None };
     shim::block().map_err(|e| SysError::errno("block signals", e))?;
     // PID 1 is cloned straight into every namespace but the cgroup one, which it creates
     // itself once the launcher has put it in its cgroup (so that namespace is rooted there),
@@ -208,6 +214,8 @@ pub fn run(c: Container) -> Result<i32, RunError> {
                 namespaces,
                 rootfs: rootfs.as_deref(),
                 tree: tree.as_ref(),
+                console: console.as_ref().map(|(_, theirs)| theirs),
+                peer: None,
                 isolation,
                 status: &status_tx,
             };
@@ -230,10 +238,15 @@ pub fn run(c: Container) -> Result<i32, RunError> {
                 let _ = kill(child, Signal::SIGKILL);
             }
             drop((go_tx, status_tx));
+            // PID 1 sends the terminal once the container's /dev exists (or ends, and says why).
+            let relay = console.and_then(|(ours, theirs)| {
+                drop(theirs);
+                console::receive(&ours).map(|master| Relay::new(master, interactive))
+            });
             // A shim reports the status before it exits; without a cgroup to remove (which needs
             // PID 1 gone), the launcher need not wait for the namespaces' teardown.
             let early = group.is_none() && iso.init && namespaces.contains(Namespace::Pid);
-            let Outcome { status, failure } = wait(status_rx, child, early, on_started);
+            let Outcome { status, failure } = wait(status_rx, child, early, on_started, relay);
             let _ = shim::unblock_all();
             // The plan and the policy are large and about to be dropped by an exiting process:
             // freeing them only delays the exit status.
@@ -252,7 +265,28 @@ pub fn run(c: Container) -> Result<i32, RunError> {
 /// must be blocked), and call `on_ready` once PID 1 says it is set up. With `early`, return as
 /// soon as the shim reports the exit status; otherwise (or without a shim) once PID 1 has
 /// exited and every writer is gone.
-fn wait(rx: Receiver<Status>, child: Pid, early: bool, mut on_ready: Option<Box<dyn FnMut(i32)>>) -> Outcome {
+fn wait(
+    rx: Receiver<Status>,
+    child: Pid,
+    early: bool,
+    on_ready: Option<Box<dyn FnMut(i32)>>,
+    mut relay: Option<Relay>,
+) -> Outcome {
+    let outcome = watch(rx, child, early, on_ready, relay.as_mut());
+    // Whatever the workload wrote last is still in its terminal.
+    if let Some(r) = relay.as_mut() {
+        r.drain();
+    }
+    outcome
+}
+
+fn watch(
+    rx: Receiver<Status>,
+    child: Pid,
+    early: bool,
+    mut on_ready: Option<Box<dyn FnMut(i32)>>,
+    mut relay: Option<&mut Relay>,
+) -> Outcome {
     let mut pipe = std::fs::File::from(rx.into_fd());
     let mut text = String::new();
     let Ok(signals) = SignalFd::with_flags(&shim::waited(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
@@ -263,15 +297,42 @@ fn wait(rx: Receiver<Status>, child: Pid, early: bool, mut on_ready: Option<Box<
         return Outcome { status, failure: channel::summary(&text).failure };
     };
     let mut pipe_open = true;
+    let (mut output_open, mut input_open) = (relay.is_some(), relay.as_ref().is_some_and(|r| r.input));
     loop {
         let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        if pipe_open {
+        let pipe_at = pipe_open.then(|| {
             fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLIN));
-        }
+            fds.len() - 1
+        });
+        let stdin = std::io::stdin();
+        let (output_at, input_at) = match relay.as_deref() {
+            Some(r) => {
+                let o = output_open.then(|| {
+                    fds.push(PollFd::new(r.master(), PollFlags::POLLIN));
+                    fds.len() - 1
+                });
+                let i = input_open.then(|| {
+                    fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+                    fds.len() - 1
+                });
+                (o, i)
+            }
+            None => (None, None),
+        };
         if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
         }
-        let pipe_ready = fds.get(1).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let ready = |at: Option<usize>| at.and_then(|i| fds[i].revents()).is_some_and(|r| !r.is_empty());
+        let (pipe_ready, output_ready, input_ready) = (ready(pipe_at), ready(output_at), ready(input_at));
+        drop(fds);
+        if let Some(r) = relay.as_deref_mut() {
+            if output_ready {
+                output_open = r.output();
+            }
+            if input_ready {
+                input_open = r.input();
+            }
+        }
         if pipe_ready {
             let mut buf = [0u8; 4096];
             match pipe.read(&mut buf) {
@@ -290,6 +351,9 @@ fn wait(rx: Receiver<Status>, child: Pid, early: bool, mut on_ready: Option<Box<
         }
         while let Ok(Some(info)) = signals.read_signal() {
             let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else { continue };
+            if let (Signal::SIGWINCH, Some(r)) = (sig, relay.as_deref()) {
+                r.resize();
+            }
             if sig != Signal::SIGCHLD {
                 let _ = kill(child, sig);
                 continue;

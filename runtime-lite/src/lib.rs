@@ -24,6 +24,7 @@
 
 pub mod cgroup;
 pub mod channel;
+pub mod console;
 pub mod error;
 pub mod exec;
 pub mod idmap;

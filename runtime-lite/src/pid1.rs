@@ -29,6 +29,10 @@ pub(crate) struct Pid1<'a> {
     pub rootfs: Option<&'a Path>,
     /// The root's detached tree, when the launcher could open one.
     pub tree: Option<&'a OwnedFd>,
+    /// `-t`: where the terminal's master end goes (the launcher).
+    pub console: Option<&'a OwnedFd>,
+    /// The terminal's peer end, for the workload (opened in `build`).
+    pub peer: Option<OwnedFd>,
     /// The launcher's part of the report; PID 1 adds the mounts.
     pub isolation: IsolationReport,
     pub status: &'a Sender<Status>,
@@ -47,13 +51,13 @@ impl Pid1<'_> {
         self.status.send(&Status::Ready);
         if !self.iso.init || !self.namespaces.contains(Namespace::Pid) {
             let _ = shim::unblock_all();
-            return workload::exec(self.workload, self.plan, self.isolation, self.status);
+            return workload::exec(self.workload, self.plan, self.isolation, self.status, self.peer.as_ref());
         }
         match crate::sys::fork() {
             Err(e) => self.fail(125, &format!("fork the workload: {e}")),
             Ok(ForkResult::Child) => {
                 let _ = shim::unblock_all();
-                workload::exec(self.workload, self.plan, self.isolation, self.status)
+                workload::exec(self.workload, self.plan, self.isolation, self.status, self.peer.as_ref())
             }
             Ok(ForkResult::Parent { child }) => {
                 // The shim runs under the same policy (its own image: it never execs), then
@@ -118,6 +122,9 @@ impl Pid1<'_> {
             (None, None) => mount::Root::Host,
         };
         let done = mount::setup(self.iso, from, own_net)?;
+        if let Some(to) = self.console {
+            self.peer = Some(crate::console::open(to)?);
+        }
         let r = &mut self.isolation;
         (r.mounts, r.masked, r.readonly, r.notes) = (done.mounts, done.masked, done.readonly, done.notes);
         if self.namespaces.contains(Namespace::Uts) {

@@ -34,6 +34,10 @@ pub struct Request {
     pub dry_run: bool,
     /// `--rm`: a detached container's state and logs go when it exits.
     pub auto_remove: bool,
+    /// `-t`: the workload gets a terminal (containers only).
+    pub tty: bool,
+    /// `-i`: stdin is relayed to it (foreground only).
+    pub interactive: bool,
 }
 
 /// How a run went, when it returns at all (a host run execs in place).
@@ -54,6 +58,14 @@ pub fn start(r: Request) -> Result<Started, RunError> {
         return Err(RunError::Invalid(
             "-d runs a container: give --rootfs or use a profile with an isolation section".into(),
         ));
+    }
+    if r.tty && !contained {
+        return Err(RunError::Invalid(
+            "-t gives a container's workload a terminal: give --rootfs or use a profile with an isolation section (on the host the command has your terminal already)".into(),
+        ));
+    }
+    if r.interactive && r.detach {
+        return Err(RunError::Invalid("-i relays your stdin: it needs a foreground run (not -d)".into()));
     }
     let name = match (r.detach, &r.name) {
         (true, Some(n)) => Some(n.clone()),
@@ -109,6 +121,8 @@ pub fn start(r: Request) -> Result<Started, RunError> {
                 report: r.report,
                 name: name.clone(),
                 on_started: None,
+                tty: r.tty,
+                interactive: r.interactive,
             };
             match name.filter(|_| r.detach) {
                 Some(name) => {

@@ -199,3 +199,43 @@ pub fn idmap_tree(tree: &OwnedFd, userns: &impl AsRawFd) -> Result<(), SysError>
     }
     Ok(())
 }
+
+/// A descriptor the kernel installed in this process (`SCM_RIGHTS`), now owned.
+pub fn received(fd: std::os::fd::RawFd) -> OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the kernel just installed `fd` in this process for the caller alone; nothing
+    // else owns or closes it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// `ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)`: the terminal's peer end,
+/// opened through the master (never by a path in the container's `/dev/pts`).
+pub fn pty_peer(master: std::os::fd::RawFd) -> Result<OwnedFd, SysError> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags by value and returns a new descriptor.
+    let fd = unsafe { libc::ioctl(master, libc::TIOCGPTPEER, flags) };
+    if fd < 0 {
+        return Err(SysError::errno("TIOCGPTPEER", nix::errno::Errno::last()));
+    }
+    Ok(received(fd))
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: `fd` becomes the calling session leader's controlling terminal.
+pub fn make_controlling(fd: std::os::fd::RawFd) -> Result<(), SysError> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal).
+    if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(SysError::errno("TIOCSCTTY", nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
+/// Give terminal `to` the window size of terminal `from`, if `from` is one.
+pub fn copy_window_size(from: std::os::fd::RawFd, to: std::os::fd::RawFd) {
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes a `struct winsize` into `ws`, TIOCSWINSZ reads one from it.
+    unsafe {
+        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}

@@ -20,13 +20,25 @@ pub(crate) struct Workload {
 }
 
 /// Apply `plan` and exec; returns (and reports over `status`) only why it did not.
-pub(crate) fn exec(w: &Workload, plan: &Plan, isolation: IsolationReport, status: &Sender<Status>) -> i32 {
+pub(crate) fn exec(
+    w: &Workload,
+    plan: &Plan,
+    isolation: IsolationReport,
+    status: &Sender<Status>,
+    terminal: Option<&std::os::fd::OwnedFd>,
+) -> i32 {
+    if let Some(peer) = terminal {
+        if let Err(e) = crate::console::take(peer) {
+            status.send(&Status::Failed { code: 125, message: format!("the workload's terminal: {e}") });
+            return 125;
+        }
+    }
     let report = match &w.report {
         ReportTo::None => ReportTo::None,
         // The report file path is the host's; inside, only stderr is reachable.
         ReportTo::Stderr | ReportTo::File(_) => ReportTo::Stderr,
     };
-    let e = match command(plan, &w.argv) {
+    let e = match command(plan, &w.argv, terminal.is_some()) {
         Ok(command) => Launcher::new(plan, report).command(command).isolation(isolation).run(),
         Err(e) => e,
     };
@@ -35,10 +47,18 @@ pub(crate) fn exec(w: &Workload, plan: &Plan, isolation: IsolationReport, status
     code
 }
 
-/// `argv` as a process in the container runs it: found in its environment, from its workdir.
-pub(crate) fn command(plan: &Plan, argv: &[String]) -> Result<Command, enforcer::LaunchError> {
+/// `argv` as a process in the container runs it: found in its environment, from its workdir;
+/// with a terminal, `TERM=xterm` unless the profile sets it (as Docker does).
+pub(crate) fn command(
+    plan: &Plan,
+    argv: &[String],
+    terminal: bool,
+) -> Result<Command, enforcer::LaunchError> {
     let p = plan.compiled.process();
-    let env = environment(plan.compiled.isolation(), plan.uid, &p.env);
+    let mut env = environment(plan.compiled.isolation(), plan.uid, &p.env);
+    if terminal && !env.iter().any(|(k, _)| k == "TERM") {
+        env.push(("TERM".into(), "xterm".into()));
+    }
     let dir = std::path::Path::new(p.workdir.as_deref().unwrap_or("/"));
     Command::resolve_in(argv, &env, Some(dir))
 }

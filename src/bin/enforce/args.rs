@@ -76,6 +76,12 @@ pub struct RunArgs {
     /// Remove a detached container's state and logs when it exits.
     #[arg(long, requires = "detach")]
     pub rm: bool,
+    /// Give the container's workload a terminal (its output comes back through it).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Relay stdin to the workload (with -t: raw mode when stdin is a terminal).
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
     /// Print the profile this run compiles (the flags below as a layer over --profile) and
     /// run nothing.
     #[arg(long)]

@@ -114,6 +114,8 @@ pub fn run(a: RunArgs) -> ExitCode {
         detach: a.detach,
         dry_run: a.dry_run,
         auto_remove: a.rm,
+        tty: a.tty,
+        interactive: a.interactive,
     };
     match runtime_lite::start(request) {
         Ok(Started::Exited(code)) => ExitCode::from(code.clamp(0, 255) as u8),
