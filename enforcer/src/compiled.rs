@@ -206,6 +206,22 @@ impl CompiledPolicy {
         &mut self,
         lookup: impl Fn(&PathVar) -> Option<String>,
     ) -> Result<BTreeMap<String, String>, String> {
+        let iso = &self.head.isolation;
+        let bind_sources = iso.mounts.iter().filter_map(|m| match m {
+            MountIr::Bind { source, .. } => Some(source.as_str()),
+            MountIr::Tmpfs { .. } => None,
+        });
+        let mut paths = self.head.landlock.filesystem.iter().map(|r| r.path.as_str()).chain(bind_sources);
+        let symbolic = paths.any(pathvars::is_symbolic)
+            || [&iso.rootfs, &self.head.process.workdir]
+                .into_iter()
+                .flatten()
+                .any(|p| pathvars::is_symbolic(p));
+        if !symbolic {
+            // Nothing to expand (the usual case): the digest is not needed yet either.
+            return Ok(BTreeMap::new());
+        }
+        // Taken before any path changes: the digest is that of the policy as compiled.
         self.digest()?;
         let mut used = BTreeMap::new();
         let mut expand = |path: &mut String, what: &str| -> Result<(), String> {

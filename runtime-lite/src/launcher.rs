@@ -176,11 +176,12 @@ pub fn run(c: Container) -> Result<i32, RunError> {
     }
     let namespaces = namespaces(&iso)?;
     let (uid_map, gid_map) = idmap::mappings(&iso)?;
-    // The root's tree, opened now by this process: container root need not be able to walk
-    // to it. Without the privilege to (a normal user), PID 1 reaches it by path.
+    // The root's tree, opened now by this process, when container root could not walk to it
+    // or its ids need an idmapped mount; otherwise (and for a normal user, who may not open
+    // one) PID 1 binds it by path, which is quicker.
     let tree = match &rootfs {
-        Some(r) => root_tree(r)?,
-        None => None,
+        Some(r) if reachable(r, uid_map, gid_map).is_err() || unshifted(r, uid_map) => root_tree(r)?,
+        _ => None,
     };
     if let (Some(r), None) = (&rootfs, &tree) {
         reachable(r, uid_map, gid_map)?;
