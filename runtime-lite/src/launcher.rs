@@ -180,12 +180,20 @@ pub fn run(c: Container) -> Result<i32, RunError> {
     // or its ids need an idmapped mount; otherwise (and for a normal user, who may not open
     // one) PID 1 binds it by path, which is quicker.
     let tree = match &rootfs {
-        Some(r) if reachable(r, uid_map, gid_map).is_err() || unshifted(r, uid_map) => root_tree(r)?,
-        _ => None,
+        None => None,
+        Some(r) => {
+            let reach = reachable(r, uid_map, gid_map);
+            if reach.is_ok() && !unshifted(r, uid_map) {
+                None
+            } else {
+                match root_tree(r)? {
+                    Some(t) => Some(t),
+                    // A normal user: by path, if container root can get there (else why not).
+                    None => reach.map(|()| None)?,
+                }
+            }
+        }
     };
-    if let (Some(r), None) = (&rootfs, &tree) {
-        reachable(r, uid_map, gid_map)?;
-    }
     let mut isolation = planned(&iso, rootfs.as_deref())?;
     let (status_tx, status_rx) = channel::channel::<Status>()?;
     let (go_tx, go_rx) = channel::channel::<Go>()?;
