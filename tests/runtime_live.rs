@@ -636,6 +636,43 @@ fn a_root_owned_rootfs_under_a_root_only_directory_is_the_containers() {
     assert_eq!(out.lines().collect::<Vec<_>>(), ["0:0", "0", "readable"], "{out}");
     // Nothing on the host changed owner.
     assert_eq!(std::fs::metadata(root.join("etc/passwd")).unwrap().uid(), 0);
+    // A filesystem mounted beneath the rootfs: an idmap would reach it (and a tree copied by
+    // host root would not lock it), so the rootfs is bound by path and not idmapped, as said.
+    let mnt = root.join("data");
+    let mounted =
+        Command::new("mount").args(["-t", "tmpfs", "tmpfs", mnt.to_str().unwrap()]).status().unwrap();
+    assert!(mounted.success());
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(ENFORCE)
+        .args(["run", "--rootfs", root.to_str().unwrap(), "--", "/bin/sh", "-c", "stat -c '%u' /etc/passwd"])
+        .output()
+        .unwrap();
+    let _ = Command::new("umount").arg(&mnt).status();
+    let err = text(&out.stderr);
+    assert_eq!(ok(&out).trim(), "65534", "not idmapped: host root's files are nobody's");
+    assert!(err.contains("is not idmapped") && err.contains("/data is mounted beneath it"), "{err}");
+}
+
+/// `tmpdir: private` in a container (builtin:build): a tmpfs `/tmp` under the read-only root,
+/// one directory of the workload's in it (the PID-1 shim makes none).
+#[test]
+fn a_private_tmpdir_in_a_container() {
+    let d = tempdir("ctmp");
+    let root = common::rootfs::build(&d);
+    let out = Command::new(ENFORCE)
+        .args(["run", "--profile", "builtin:build", "--rootfs", root.to_str().unwrap(), "--"])
+        .args([
+            "/bin/sh",
+            "-c",
+            "echo $TMPDIR; ls -d /tmp/palisade-tmp-* | wc -l; echo x > $TMPDIR/f && echo wrote",
+        ])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    let out = ok(&out);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("/tmp/palisade-tmp-"), "{out}");
+    assert_eq!(lines[1..].iter().map(|l| l.trim()).collect::<Vec<_>>(), ["1", "wrote"], "{out}");
 }
 
 #[test]
@@ -691,16 +728,26 @@ fn a_terminal_for_the_workload_with_t_and_stdin_with_i() {
         .unwrap();
     let out = ok(&out).replace("\r\n", "\n");
     assert_eq!(out, "/dev/pts/0\nboth-tty\nTERM=xterm\n");
-    let mut child = Command::new(ENFORCE)
+    // -i relays a terminal: enforce's stdin is one here (a pty the test holds the other end of).
+    let (mut typing, stdin) = pty();
+    let child = Command::new(ENFORCE)
         .args(["run", "-t", "-i", "--rootfs", r, "--", "/bin/sh", "-c", "read x; echo got:$x"])
-        .stdin(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::from(stdin))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"typed\n").unwrap();
+    typing.write_all(b"typed\n").unwrap();
     let out = ok(&child.wait_with_output().unwrap());
     assert!(out.contains("got:typed"), "{out:?}");
+    // A pipe is not a terminal: refused, as Docker does (its end would never reach the workload).
+    let piped = Command::new(ENFORCE)
+        .args(["run", "-t", "-i", "--rootfs", r, "--", "/bin/true"])
+        .stdin(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(piped.status.code(), Some(125));
+    assert!(text(&piped.stderr).contains("the input device is not a TTY"), "{}", text(&piped.stderr));
     let rt = d.join("run");
     ok(&enforce(&rt, &["run", "-d", "-t", "--name", "t", "--rootfs", r, "--", "/bin/sh", "-c", "tty"]));
     let mut logged = String::new();
@@ -720,4 +767,18 @@ fn a_terminal_for_the_workload_with_t_and_stdin_with_i() {
         "{}",
         text(&host.stderr)
     );
+}
+
+/// A pseudo-terminal: (the end the test writes to, the end a child reads as its stdin).
+fn pty() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut peer) = (0, 0);
+    // SAFETY: openpty writes two new descriptors into the integers given; the null pointers ask
+    // for no name, terminal settings or window size.
+    let r = unsafe {
+        libc::openpty(&mut master, &mut peer, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+    };
+    assert_eq!(r, 0, "openpty");
+    // SAFETY: both descriptors were just created for this process and nothing else owns them.
+    unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(peer)) }
 }

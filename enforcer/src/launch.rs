@@ -42,7 +42,8 @@ pub struct Launcher<'a, K: Kernel = Linux> {
     isolation: Option<IsolationReport>,
     fail_at: Option<Step>,
     kernel: K,
-    /// The private temporary directory, once made: removed if the run fails before exec.
+    /// The private temporary directory, once made: removed if the run fails before exec (as far
+    /// as Landlock, once in force, still lets this process).
     tmpdir: Option<PathBuf>,
 }
 

@@ -112,8 +112,13 @@ enum Header {
 /// Read what exec reads; `None` for anything else (not a regular file, unreadable, another
 /// format: exec itself says what it makes of those).
 fn header(path: &Path) -> Option<Header> {
-    // Non-blocking: a FIFO named as the command must not hang the launcher.
-    let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).ok()?;
+    // Only a regular file is opened (a device opened by root may act on open); non-blocking and
+    // without taking a controlling terminal all the same, in case it was swapped since.
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let flags = libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    let mut file = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }

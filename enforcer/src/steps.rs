@@ -43,9 +43,10 @@ pub(crate) fn prepare<K: Kernel>(
             LaunchError::refused(Step::Prepare, format!("cannot enter the workdir {dir}: {why}"))
         })?;
     }
-    let tmpdir = match plan.compiled.process().tmpdir {
-        TmpdirMode::Private => Some(tmpdir::create(&tmpdir::base(command), plan.uid, plan.gid)?),
-        TmpdirMode::Inherit => None,
+    // Only for a command: the PID-1 shim confines itself with the same plan and runs none.
+    let tmpdir = match (plan.compiled.process().tmpdir, command) {
+        (TmpdirMode::Private, Some(c)) => Some(tmpdir::create(&tmpdir::base(Some(c)), plan.uid, plan.gid)?),
+        _ => None,
     };
     let ruleset = match plan.landlock.as_ref().and_then(|l| l.ruleset.as_ref()) {
         Some(abi) => {

@@ -1,9 +1,10 @@
 //! `process.tmpdir: private`: a directory of the workload's own, made in `prepare` under the
-//! caller's temporary directory (`TMPDIR` of the command's environment, else `/tmp`), mode
-//! 0700, owned by the workload's user. The workload gets it as `TMPDIR` and, when Landlock
-//! restricts the filesystem, the right to read and write beneath it. A run that fails before
-//! exec removes it; after exec nothing of enforce is left to, so it stays (it is named in the
-//! report).
+//! caller's temporary directory (`TMPDIR` of the command's environment, else `/tmp`; refused
+//! when others may write there without the sticky bit), mode 0700, owned by the workload's
+//! user (through a descriptor, never a symlink). The workload gets it as `TMPDIR` and, when
+//! Landlock restricts the filesystem, the right to read and write beneath it. A run that fails
+//! before Landlock is in force removes it; after that Landlock no longer lets this process
+//! remove it, and after exec nothing of enforce is left to, so it stays (the report names it).
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -29,15 +30,40 @@ pub fn base(command: Option<&Command>) -> PathBuf {
 
 /// Make a new private directory under `base` for the workload's `uid`:`gid`.
 pub fn create(base: &Path, uid: u32, gid: u32) -> Result<PathBuf, LaunchError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let fail = |what: String, e: nix::Error| LaunchError::sys(Step::Prepare, what, e as i32);
+    // In a directory others may write without the sticky bit, they could rename ours away and
+    // put a symlink in its place before it is handed over.
+    let m = std::fs::metadata(base).map_err(|e| {
+        let why = policy::error::io_reason(&e);
+        LaunchError::refused(Step::Prepare, format!("the temporary directory {}: {why}", base.display()))
+    })?;
+    if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+        return Err(LaunchError::refused(
+            Step::Prepare,
+            format!(
+                "{} is writable by others without the sticky bit: a private directory there could be replaced; set TMPDIR to /tmp or a directory of your own",
+                base.display()
+            ),
+        ));
+    }
     let template = base.join("palisade-tmp-XXXXXX");
     let dir = nix::unistd::mkdtemp(&template)
         .map_err(|e| fail(format!("create a private temporary directory in {}", base.display()), e))?;
-    // mkdtemp makes it 0700 and ours; the workload's user must own it.
+    // mkdtemp makes it 0700 and ours; the workload's user must own it. Through a descriptor of
+    // the directory itself, never a symlink.
     let euid = nix::unistd::geteuid().as_raw();
     if uid != euid {
-        let owner = (Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)));
-        if let Err(e) = nix::unistd::chown(&dir, owner.0, owner.1) {
+        let owned = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&dir)
+            .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+            .and_then(|f| {
+                let owner = (Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)));
+                nix::unistd::fchown(&f, owner.0, owner.1)
+            });
+        if let Err(e) = owned {
             remove(&dir);
             return Err(fail(format!("give {} to {uid}:{gid}", dir.display()), e));
         }
@@ -105,5 +131,21 @@ mod tests {
         );
         remove(&dir);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_shared_directory_without_the_sticky_bit_is_refused() {
+        let base = std::env::temp_dir().join(format!("palisade-tmpdir-shared-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir(&base).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let (u, g) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+        let e = create(&base, u, g).unwrap_err();
+        assert!(e.to_string().contains("without the sticky bit"), "{e}");
+        assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0, "nothing made");
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let dir = create(&base, u, g).unwrap();
+        remove(&dir);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -56,12 +56,17 @@ pub fn receive(from: &OwnedFd) -> Option<OwnedFd> {
     let mut iov = [IoSliceMut::new(&mut byte)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let msg = recvmsg::<()>(from.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC).ok()?;
+    // Every descriptor received is owned (and so closed) here; the first is the terminal.
+    let mut fds: Vec<OwnedFd> = Vec::new();
     for c in msg.cmsgs().ok()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            return fds.first().map(|fd| crate::sys::received(*fd));
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            fds.extend(raw.into_iter().map(crate::sys::received));
         }
     }
-    None
+    if msg.flags.contains(MsgFlags::MSG_CTRUNC) || fds.len() != 1 {
+        return None;
+    }
+    fds.pop()
 }
 
 /// The launcher's side of a terminal: what it relays, and the terminal mode to put back.

@@ -183,7 +183,21 @@ pub fn run(c: Container) -> Result<i32, RunError> {
         None => None,
         Some(r) => {
             let reach = reachable(r, uid_map, gid_map);
-            if reach.is_ok() && !unshifted(r, uid_map) {
+            let unshifted = unshifted(r, uid_map);
+            // A tree copied by host root carries no lock on the filesystems mounted inside it
+            // (container root could unmount or remount them), and an idmap would reach them
+            // too: only a rootfs with nothing mounted beneath it is opened so.
+            let canonical = std::fs::canonicalize(r).unwrap_or_else(|_| r.clone());
+            let nested = crate::mount::submounts(&canonical)?;
+            if reach.is_ok() && !unshifted {
+                None
+            } else if !nested.is_empty() {
+                reach?;
+                eprintln!(
+                    "enforce: warning: rootfs {} is not idmapped: {} is mounted beneath it, and an idmap would reach it",
+                    r.display(),
+                    nested[0].display()
+                );
                 None
             } else {
                 match root_tree(r)? {

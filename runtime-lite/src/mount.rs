@@ -248,7 +248,7 @@ fn dev(t: &mut Tree) -> Result<(), SysError> {
 }
 
 /// The mount points strictly beneath `dir`, parents first (from `/proc/self/mountinfo`).
-fn submounts(dir: &Path) -> Result<Vec<PathBuf>, SysError> {
+pub(crate) fn submounts(dir: &Path) -> Result<Vec<PathBuf>, SysError> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| SysError::io("read /proc/self/mountinfo", e))?;
     let mut out: Vec<PathBuf> = info
@@ -307,8 +307,10 @@ fn stage() -> Result<(&'static Path, PathBuf), SysError> {
     Ok((stage, r))
 }
 
-/// Build the tree under the root `from` and pivot into it.
-pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool) -> Result<Done, SysError> {
+/// Build the tree under the root `from` and pivot into it; with `private_tmp` (the profile's
+/// `tmpdir: private`), `/tmp` is a new tmpfs unless a mount of the profile is there already, so
+/// the workload's own directory can be made in it even under a read-only root.
+pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) -> Result<Done, SysError> {
     let mut t = Tree { root: PathBuf::from("/"), done: Done::default(), last_target: String::new() };
     // Nothing mounted from here on propagates to the host.
     let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
@@ -366,6 +368,9 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool) -> Result<Done, Sys
     }
     for (m, opened) in iso.mounts.iter().zip(&sources) {
         user_mount(&mut t, m, opened.as_ref())?;
+    }
+    if private_tmp && !iso.mounts.iter().any(|m| m.target() == "/tmp") {
+        user_mount(&mut t, &MountIr::Tmpfs { target: "/tmp".into(), readonly: false, size: None }, None)?;
     }
     drop(sources);
     std::env::set_current_dir(&root).map_err(|e| fail("chdir", &root, e))?;

@@ -121,7 +121,8 @@ impl Pid1<'_> {
             (None, Some(r)) => mount::Root::Dir(r),
             (None, None) => mount::Root::Host,
         };
-        let done = mount::setup(self.iso, from, own_net)?;
+        let private_tmp = self.plan.compiled.process().tmpdir == policy::vocab::TmpdirMode::Private;
+        let done = mount::setup(self.iso, from, own_net, private_tmp)?;
         if let Some(to) = self.console {
             self.peer = Some(crate::console::open(to)?);
         }

@@ -67,6 +67,11 @@ pub fn start(r: Request) -> Result<Started, RunError> {
     if r.interactive && r.detach {
         return Err(RunError::Invalid("-i relays your stdin: it needs a foreground run (not -d)".into()));
     }
+    if r.interactive && r.tty && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(RunError::Invalid(
+            "the input device is not a TTY: -i -t relays a terminal (drop -t to pass a pipe or file as the workload's stdin)".into(),
+        ));
+    }
     let name = match (r.detach, &r.name) {
         (true, Some(n)) => Some(n.clone()),
         (true, None) => return Err(RunError::Invalid("-d needs --name".into())),

@@ -78,7 +78,15 @@ pub fn absolute(path: &str, cwd: &Path) -> String {
             std::path::Component::ParentDir => Some("..".into()),
             _ => None,
         })
-        .collect();
+        .fold(Vec::new(), |mut out: Vec<String>, c| {
+            // `..` is taken lexically, as a shell's `cd ..` does.
+            if c == ".." {
+                out.pop();
+            } else {
+                out.push(c);
+            }
+            out
+        });
     format!("/{}", parts.join("/"))
 }
 
@@ -264,6 +272,8 @@ mod tests {
         assert_eq!(absolute(".", cwd), "/home/ann/src");
         assert_eq!(absolute("./build/", cwd), "/home/ann/src/build");
         assert_eq!(absolute("/etc", cwd), "/etc");
+        assert_eq!(absolute("../lib", cwd), "/home/ann/lib");
+        assert_eq!(absolute("/../..", cwd), "/");
         let v = volume("data:/data:ro", cwd).unwrap();
         assert_eq!(v, Volume { source: "/home/ann/src/data".into(), target: "/data".into(), readonly: true });
         assert!(

@@ -101,7 +101,8 @@ pub enum UserIr {
         /// Group id.
         gid: u32,
     },
-    /// The real uid and gid of whoever applies the policy, decided then. The profile grants
+    /// The (effective) uid and gid of whoever applies the policy, decided then: under `sudo`,
+    /// root, with no capability. The profile grants
     /// no capability (the compiler refuses one: its sets would depend on who that is).
     Caller,
 }

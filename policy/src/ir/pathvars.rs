@@ -122,12 +122,15 @@ fn normalize_symbolic(path: &str) -> Result<String, String> {
         return Err(format!("`{path}` is neither absolute nor starts with a variable"));
     }
     if starts_with_var {
-        if let Some(Piece::Text(t)) = ps.get(1) {
-            if !t.starts_with('/') {
-                return Err(format!(
-                    "a variable that starts a path is a directory: write `/` after it in `{path}`"
-                ));
-            }
+        let slash_next = match ps.get(1) {
+            None => true,
+            Some(Piece::Text(t)) => t.starts_with('/'),
+            Some(Piece::Var(_)) => false,
+        };
+        if !slash_next {
+            return Err(format!(
+                "a variable that starts a path is a directory: write `/` after it in `{path}`"
+            ));
         }
     }
     if path.split('/').any(|c| c == "..") {
@@ -174,6 +177,8 @@ impl fmt::Display for ExpandError {
 /// the path must be an absolute path without `..`; any other must be one component (no `/`,
 /// not `.` or `..`, not empty). The result is normalized.
 pub fn expand(path: &str, mut lookup: impl FnMut(&PathVar) -> Option<String>) -> Result<String, ExpandError> {
+    // A stored policy is checked again: it may not have come from the compiler.
+    normalize_symbolic(path).map_err(ExpandError::Invalid)?;
     let ps = pieces(path).map_err(ExpandError::Invalid)?;
     let mut out = String::new();
     for (i, p) in ps.into_iter().enumerate() {
@@ -188,6 +193,10 @@ pub fn expand(path: &str, mut lookup: impl FnMut(&PathVar) -> Option<String>) ->
                     }
                     if value.split('/').any(|c| c == "..") {
                         return Err(bad("which climbs with `..`"));
+                    }
+                    // `cd / && enforce ...` must not turn "this directory" into everything.
+                    if value.split('/').all(str::is_empty) {
+                        return Err(bad("the whole filesystem (a variable never stands for `/`)"));
                     }
                 } else if value.is_empty() || value.contains('/') || value == "." || value == ".." {
                     return Err(bad("not a single path component (a variable inside a path names one)"));
@@ -225,6 +234,7 @@ mod tests {
         assert!(normalize("${env:1X}").unwrap().is_err());
         assert!(normalize("${CWD").unwrap().unwrap_err().contains("without a closing"));
         assert!(normalize("${CWD}x").unwrap().unwrap_err().contains("write `/` after it"));
+        assert!(normalize("${HOME}${env:X}").unwrap().unwrap_err().contains("write `/` after it"));
         assert!(normalize("${CWD}/../etc").unwrap().unwrap_err().contains("climbs"));
         assert!(normalize("x/${CWD}").unwrap().unwrap_err().contains("neither absolute"));
         assert_eq!(vars("${HOME}/a/${env:USER}"), [PathVar::Home, PathVar::Env("USER".into())]);
@@ -243,5 +253,12 @@ mod tests {
         assert!(expand("${env:USER}/x", values).unwrap_err().to_string().contains("not an absolute path"));
         let climbing = |v: &PathVar| (*v == PathVar::Home).then(|| "/home/../etc".to_string());
         assert!(expand("${HOME}", climbing).unwrap_err().to_string().contains("climbs"));
+        // Run from `/`, "this directory" would be everything: refused.
+        let root = |_: &PathVar| Some("/".to_string());
+        assert!(expand("${CWD}", root).unwrap_err().to_string().contains("never stands for `/`"));
+        assert!(expand("${CWD}", |_: &PathVar| Some("//".to_string())).is_err());
+        // A stored path the compiler would not have written is refused, not expanded.
+        assert!(matches!(expand("${CWD}/../../etc", values), Err(ExpandError::Invalid(_))));
+        assert!(matches!(expand("${HOME}${env:USER}", values), Err(ExpandError::Invalid(_))));
     }
 }
