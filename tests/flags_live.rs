@@ -182,7 +182,8 @@ fn container_flags_are_isolation_keys() {
     ]));
     let mut listed = true;
     for _ in 0..100 {
-        listed = ok(&enforce(&["ps"])).contains("gone");
+        // The directory goes last (its files first): wait for both.
+        listed = ok(&enforce(&["ps"])).contains("gone") || rt.join("gone").exists();
         if !listed {
             break;
         }

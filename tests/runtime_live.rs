@@ -488,7 +488,7 @@ fn the_report_says_what_the_isolation_tier_did() {
         (&cg["status"], &cg["limits"]),
         (&serde_json::json!("applied"), &serde_json::json!(["pids=64"]))
     );
-    assert!(cg["path"].as_str().unwrap().starts_with("palisade/run-"), "{cg}");
+    assert!(cg["path"].as_str().unwrap().starts_with("palisade/run."), "{cg}");
     assert_eq!(v["state"], "applied");
     // --dry-run plans it without making anything.
     let out = Command::new(ENFORCE)

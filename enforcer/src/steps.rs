@@ -77,10 +77,49 @@ fn with_rule(abi: &AbiPlan, dir: &std::path::Path) -> AbiPlan {
 }
 
 /// The report file, created while nothing restricts where it may be.
+///
+/// Never through what is at `path` already: a new file is made beside it (`O_EXCL`, not
+/// following links) and renamed over it, so a symbolic or hard link planted there (in `/tmp`,
+/// say) is replaced, not written through. The file stays open for the report.
 pub(crate) fn create_report(path: &PathBuf) -> Result<File, LaunchError> {
-    File::create(path).map_err(|e| {
-        LaunchError::refused(Step::Prepare, format!("cannot create report {}: {e}", path.display()))
-    })
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |why: String| {
+        LaunchError::refused(Step::Prepare, format!("cannot create report {}: {why}", path.display()))
+    };
+    let name = path.file_name().ok_or_else(|| fail("it names no file".into()))?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    for attempt in 0..16u32 {
+        let tmp = dir.join(format!(
+            ".{}.{}.{}",
+            name.to_string_lossy(),
+            std::process::id(),
+            nanos.wrapping_add(attempt)
+        ));
+        let opened = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp);
+        match opened {
+            Ok(f) => {
+                return match std::fs::rename(&tmp, path) {
+                    Ok(()) => Ok(f),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        Err(fail(e.to_string()))
+                    }
+                };
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    }
+    Err(fail("no free temporary name beside it".into()))
 }
 
 /// 3. Resource limits, while raising a hard limit is still possible.

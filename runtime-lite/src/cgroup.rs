@@ -57,12 +57,54 @@ pub fn limits(iso: &IsolationIr) -> Vec<String> {
     out
 }
 
-/// Create `palisade/NAME` with the profile's limits, and say what was applied. No group when
-/// none are asked for, or when they cannot be applied and the limits mode is `best-effort`.
+/// The group of the container this launcher (this process) starts: `palisade/NAME.PID.START`,
+/// NAME the container's (`run` without one), PID and START this process's id and start time.
+/// Never a name alone, which another container may reuse; the owner's identity lets a later
+/// launcher remove a group whose launcher was killed ([`sweep`]).
+pub fn group_name(container: Option<&str>) -> String {
+    let pid = std::process::id();
+    let start = crate::state::start_time(pid as i32).unwrap_or(0);
+    format!("{}.{pid}.{start}", container.unwrap_or("run"))
+}
+
+/// Whether the launcher that made group `name` (see [`group_name`]) is gone.
+fn orphaned(name: &str) -> bool {
+    let mut fields = name.rsplitn(3, '.');
+    let (Some(start), Some(pid), Some(_)) = (fields.next(), fields.next(), fields.next()) else {
+        return false;
+    };
+    match (pid.parse::<i32>(), start.parse::<u64>()) {
+        (Ok(pid), Ok(start)) => crate::state::start_time(pid) != Some(start),
+        _ => false,
+    }
+}
+
+/// Remove the empty groups under `palisade/` whose launcher is gone (it was killed before it
+/// could remove them). A group with a process in it is left alone.
+pub fn sweep() {
+    let parent = Cgroup::load(hierarchies::auto(), "palisade");
+    let mut names = std::collections::BTreeSet::new();
+    for sub in parent.subsystems() {
+        if let Ok(dir) = std::fs::read_dir(sub.to_controller().path()) {
+            names.extend(dir.filter_map(|e| e.ok()?.file_name().into_string().ok()));
+        }
+    }
+    for name in names.into_iter().filter(|n| orphaned(n)) {
+        let cg = Cgroup::load(hierarchies::auto(), format!("palisade/{name}"));
+        if cg.procs().is_empty() {
+            let _ = cg.delete();
+        }
+    }
+}
+
+/// Create `palisade/NAME` ([`group_name`]) with the profile's limits, and say what was applied.
+/// No group when none are asked for, or when they cannot be applied and the limits mode is
+/// `best-effort`.
 pub fn create(name: &str, iso: &IsolationIr) -> Result<(Option<Group>, CgroupReport), CgroupError> {
     if !iso.limited() {
         return Ok((None, CgroupReport::None));
     }
+    sweep();
     let path = format!("palisade/{name}");
     let mut b = CgroupBuilder::new(&path);
     if let Some(m) = iso.memory {
@@ -86,10 +128,31 @@ pub fn create(name: &str, iso: &IsolationIr) -> Result<(Option<Group>, CgroupRep
 }
 
 impl Group {
+    /// Its path under the hierarchies' roots (`palisade/...`).
+    pub fn path(&self) -> &str {
+        self.cg.path()
+    }
+
     /// Move process `pid` into the group.
     pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
         self.cg
             .add_task_by_tgid(CgroupPid::from(pid as u64))
             .map_err(|e| CgroupError::Join { pid, why: e.to_string() })
     }
+}
+
+/// Move this process into the existing group at `path` (`enforce exec` joins its container's,
+/// as `runc exec` does). Only a group under `palisade/` is joined.
+pub fn join(path: &str) -> Result<(), CgroupError> {
+    let pid = std::process::id() as i32;
+    let why = |w: &str| CgroupError::Join { pid, why: format!("{path}: {w}") };
+    let name = path.strip_prefix("palisade/").ok_or_else(|| why("not a group of palisade"))?;
+    if name.is_empty() || name.starts_with('.') || name.contains('/') {
+        return Err(why("not a container's group"));
+    }
+    let cg = Cgroup::load(hierarchies::auto(), path);
+    if !cg.exists() {
+        return Err(why("it is gone"));
+    }
+    cg.add_task_by_tgid(CgroupPid::from(pid as u64)).map_err(|e| why(&e.to_string()))
 }

@@ -23,14 +23,20 @@ pub fn channel() -> Result<(OwnedFd, OwnedFd), SysError> {
         .map_err(|e| SysError::errno("socketpair for the terminal", e))
 }
 
-/// In PID 1, with the container's `/dev` in place: a new terminal; the master end is sent to
-/// the launcher over `to`, the peer end returned (for the workload).
-pub fn open(to: &OwnedFd) -> Result<OwnedFd, SysError> {
+/// A new terminal in the `/dev` this process sees: (master, peer).
+pub fn open_here() -> Result<(OwnedFd, OwnedFd), SysError> {
     let flags = nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC;
     let master = nix::pty::posix_openpt(flags).map_err(|e| SysError::errno("open /dev/ptmx", e))?;
     nix::pty::grantpt(&master).map_err(|e| SysError::errno("grantpt", e))?;
     nix::pty::unlockpt(&master).map_err(|e| SysError::errno("unlockpt", e))?;
     let peer = crate::sys::pty_peer(master.as_raw_fd())?;
+    Ok((OwnedFd::from(master), peer))
+}
+
+/// In PID 1, with the container's `/dev` in place: a new terminal; the master end is sent to
+/// the launcher over `to`, the peer end returned (for the workload).
+pub fn open(to: &OwnedFd) -> Result<OwnedFd, SysError> {
+    let (master, peer) = open_here()?;
     let fds = [master.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     sendmsg::<()>(to.as_raw_fd(), &[IoSlice::new(b"t")], &cmsg, MsgFlags::empty(), None)
@@ -41,7 +47,10 @@ pub fn open(to: &OwnedFd) -> Result<OwnedFd, SysError> {
 /// In the workload, before the policy is applied: a session of its own whose controlling
 /// terminal is `peer`, which becomes its stdin, stdout and stderr.
 pub fn take(peer: &OwnedFd) -> Result<(), SysError> {
-    nix::unistd::setsid().map_err(|e| SysError::errno("setsid", e))?;
+    // PID 1 leads a session already (it execs the workload itself with `init: false`).
+    if nix::unistd::getsid(None).ok() != Some(nix::unistd::getpid()) {
+        nix::unistd::setsid().map_err(|e| SysError::errno("setsid", e))?;
+    }
     crate::sys::make_controlling(peer.as_raw_fd())?;
     for fd in 0..3 {
         crate::sys::dup2(peer, fd)?;
@@ -91,6 +100,12 @@ impl Relay {
         let relay = Relay { master: std::fs::File::from(master), input, saved };
         relay.resize();
         relay
+    }
+
+    /// Two more handles on the master end: one to read the workload's output from, one to
+    /// write its input to (for a relay by threads).
+    pub fn ends(&self) -> std::io::Result<(std::fs::File, std::fs::File)> {
+        Ok((self.master.try_clone()?, self.master.try_clone()?))
     }
 
     /// The master end, to poll.

@@ -10,31 +10,30 @@ use nix::unistd::ForkResult;
 use crate::channel::{self, Sender, Start};
 use crate::error::{RunError, SysError};
 use crate::launcher::{self, Container};
-use crate::state::{self, ContainerStatus, State};
+use crate::state::{self, ContainerName, ContainerStatus, State};
 use crate::sys::dup2;
 use crate::{logger, logs};
 
 /// The log of container `name`.
-pub fn log_path(name: &str) -> Result<std::path::PathBuf, RunError> {
+pub fn log_path(name: &ContainerName) -> Result<std::path::PathBuf, RunError> {
     Ok(state::dir(name)?.join("container.log"))
 }
 
 /// Start `c` detached as `name` (`profile` as given, for the state); returns once PID 1 runs.
-pub fn detach(mut c: Container, name: &str, profile: &str, auto_remove: bool) -> Result<(), RunError> {
-    if !state::valid_name(name) {
-        return Err(RunError::Invalid(format!("invalid name `{name}`: use 1..=64 of A-Z a-z 0-9 _ . -")));
-    }
-    let dir = state::dir(name)?;
-    if dir.exists() {
-        return Err(RunError::Invalid(format!("a container named `{name}` exists (enforce rm {name})")));
-    }
+pub fn detach(
+    mut c: Container,
+    name: &ContainerName,
+    profile: &str,
+    auto_remove: bool,
+) -> Result<(), RunError> {
     let digest = c.plan.compiled.digest().map_err(RunError::Compiled)?.to_string();
-    std::fs::create_dir_all(&dir).map_err(|e| SysError::io(format!("create {}", dir.display()), e))?;
+    // Made atomically: of two runs with one name, the second is refused here.
+    let dir = state::create_dir(name)?;
     let cleanup = || {
         let _ = std::fs::remove_dir_all(&dir);
     };
     let st = State {
-        name: name.into(),
+        name: name.clone(),
         profile: profile.into(),
         profile_digest: digest,
         command: c.argv.clone(),
@@ -48,6 +47,7 @@ pub fn detach(mut c: Container, name: &str, profile: &str, auto_remove: bool) ->
         finished: None,
         exit_code: None,
         variables: c.plan.variables.clone(),
+        cgroup: None,
         auto_remove,
     };
     let (tx, rx) = channel::channel::<Start>()?;
@@ -70,7 +70,7 @@ pub fn detach(mut c: Container, name: &str, profile: &str, auto_remove: bool) ->
         ForkResult::Child => {
             drop(rx);
             let _ = nix::unistd::setsid();
-            c.name = Some(name.to_string());
+            c.name = Some(name.clone());
             std::process::exit(keep(c, st, tx))
         }
     }
@@ -128,8 +128,10 @@ fn keep(mut c: Container, mut st: State, started: Sender<Start>) -> i32 {
     }
     let mut running = st.clone();
     let Ok(tell) = started.try_clone() else { return 125 };
-    c.on_started = Some(Box::new(move |pid| {
+    c.on_started = Some(Box::new(move |started: launcher::Running| {
+        let pid = started.pid;
         running.pid = Some(pid);
+        running.cgroup = started.cgroup;
         running.pid_start = state::start_time(pid);
         running.started = Some(state::now());
         running.status = ContainerStatus::Running;

@@ -21,6 +21,7 @@ use policy::vocab::{Namespace, NamespaceSet};
 use crate::channel::{self, Go, Outcome, Receiver, Status};
 use crate::console::{self, Relay};
 use crate::error::{RunError, SysError};
+use crate::name::ContainerName;
 use crate::pid1::Pid1;
 use crate::workload::Workload;
 use crate::{cgroup, idmap, shim};
@@ -36,15 +37,23 @@ pub struct Container {
     pub rootfs: Option<PathBuf>,
     /// Where the workload's report goes (inside, only stderr is reachable).
     pub report: ReportTo,
-    /// Name (detached containers; names the cgroup).
-    pub name: Option<String>,
-    /// Called in the launcher with the host pid of the container's PID 1 once PID 1 has set
-    /// the container up (namespaces, clocks, mounts) and the workload starts.
-    pub on_started: Option<Box<dyn FnMut(i32)>>,
+    /// Name (detached containers; the start of the cgroup's name).
+    pub name: Option<ContainerName>,
+    /// Called in the launcher once PID 1 has set the container up (namespaces, clocks,
+    /// mounts) and the workload starts.
+    pub on_started: Option<Box<dyn FnMut(Running)>>,
     /// `-t`: a terminal for the workload, relayed to this process's stdout.
     pub tty: bool,
     /// `-i`: this process's stdin relayed to the workload's terminal too.
     pub interactive: bool,
+}
+
+/// A container whose workload has started.
+pub struct Running {
+    /// Host pid of its PID 1.
+    pub pid: i32,
+    /// Its cgroup (`palisade/...`), when it has one.
+    pub cgroup: Option<String>,
 }
 
 /// The namespaces the container gets: the profile's, less the network namespace when it
@@ -211,14 +220,16 @@ pub fn run(c: Container) -> Result<i32, RunError> {
     let mut isolation = planned(&iso, rootfs.as_deref())?;
     let (status_tx, status_rx) = channel::channel::<Status>()?;
     let (go_tx, go_rx) = channel::channel::<Go>()?;
-    let cg_name = name.unwrap_or_else(|| format!("run-{}", std::process::id()));
+    let cg_name = cgroup::group_name(name.as_ref().map(ContainerName::as_str));
     let (group, cgroup) = cgroup::create(&cg_name, &iso)?;
+    let cgroup_path = group.as_ref().map(|g| g.path().to_string());
     if let enforcer::report::CgroupReport::NotApplied { why, .. } = &cgroup {
         eprintln!("enforce: cgroup limits not applied: {why}");
     }
     isolation.cgroup = cgroup;
     let console = if tty { Some(console::channel()?) } else { None };
     shim::block().map_err(|e| SysError::errno("block signals", e))?;
+    let launcher_pid = std::process::id() as i32;
     // PID 1 is cloned straight into every namespace but the cgroup one, which it creates
     // itself once the launcher has put it in its cgroup (so that namespace is rooted there),
     // and the time one, whose clock offsets must be written before any process enters it.
@@ -241,6 +252,7 @@ pub fn run(c: Container) -> Result<i32, RunError> {
                 peer: None,
                 isolation,
                 status: &status_tx,
+                launcher: launcher_pid,
             };
             std::process::exit(pid1.run(go_rx))
         }
@@ -269,6 +281,9 @@ pub fn run(c: Container) -> Result<i32, RunError> {
             // A shim reports the status before it exits; without a cgroup to remove (which needs
             // PID 1 gone), the launcher need not wait for the namespaces' teardown.
             let early = group.is_none() && iso.init && namespaces.contains(Namespace::Pid);
+            let on_started = on_started.map(|mut f| {
+                Box::new(move |pid| f(Running { pid, cgroup: cgroup_path.clone() })) as Box<dyn FnMut(i32)>
+            });
             let Outcome { status, failure } = wait(status_rx, child, early, on_started, relay);
             let _ = shim::unblock_all();
             // The plan and the policy are large and about to be dropped by an exiting process:

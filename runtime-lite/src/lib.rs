@@ -34,6 +34,7 @@ pub mod lifecycle;
 pub mod logger;
 pub mod logs;
 pub mod mount;
+pub mod name;
 pub mod net;
 pub mod pid1;
 pub mod shim;

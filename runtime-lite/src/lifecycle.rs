@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use crate::error::RunError;
 use crate::keeper::log_path;
 use crate::logs;
-use crate::state::{self, ContainerStatus, State};
+use crate::state::{self, ContainerName, ContainerStatus, State};
 
 /// `enforce ps`: one row per container.
 pub fn ps_text(list: &[State]) -> String {
@@ -44,21 +44,27 @@ pub fn ps_json(list: &[State]) -> serde_json::Value {
 }
 
 /// `enforce logs NAME [--tail N] [-f]`, written to stdout/stderr by stream.
-pub fn logs(name: &str, tail: Option<usize>, follow: bool) -> Result<(), RunError> {
+pub fn logs(name: &ContainerName, tail: Option<usize>, follow: bool) -> Result<(), RunError> {
     let st = State::load(name)?;
     let rotated = 64; // read every rotated file there is
     let path = log_path(name)?;
     let lines = logs::read(&path, rotated);
-    let skip = tail.map(|n| lines.len().saturating_sub(n)).unwrap_or(0);
+    let shown = match tail {
+        Some(n) => logs::tail(&lines, n),
+        None => lines.iter().collect(),
+    };
     let emit = |l: &logs::Line| {
+        if let Some(notice) = l.notice() {
+            let _ = std::io::stderr().write_all(notice.as_bytes());
+        }
         if l.stream == logs::Stream::Stderr {
-            let _ = std::io::stderr().write_all(l.log.as_bytes());
+            let _ = std::io::stderr().write_all(&l.log);
         } else {
-            let _ = std::io::stdout().write_all(l.log.as_bytes());
+            let _ = std::io::stdout().write_all(&l.log);
             let _ = std::io::stdout().flush();
         }
     };
-    for l in &lines[skip..] {
+    for l in shown {
         emit(l);
     }
     if !follow {
@@ -87,7 +93,7 @@ pub fn logs(name: &str, tail: Option<usize>, follow: bool) -> Result<(), RunErro
 
 /// `enforce stop NAME [--time S]`: SIGTERM to PID 1 (the shim forwards it), SIGKILL after
 /// `secs` seconds. A container that does not run is already stopped (as `docker stop` says).
-pub fn stop(name: &str, secs: u64) -> Result<(), RunError> {
+pub fn stop(name: &ContainerName, secs: u64) -> Result<(), RunError> {
     let st = State::load(name)?;
     if st.checked_status() != ContainerStatus::Running {
         return Ok(());
@@ -112,7 +118,7 @@ pub fn stop(name: &str, secs: u64) -> Result<(), RunError> {
 }
 
 /// `enforce rm NAME [-f]`.
-pub fn rm(name: &str, force: bool) -> Result<(), RunError> {
+pub fn rm(name: &ContainerName, force: bool) -> Result<(), RunError> {
     let st = State::load(name)?;
     if st.checked_status() == ContainerStatus::Running {
         if !force {

@@ -3,11 +3,18 @@
 //! network namespace is ours), the profile's mounts, pivot_root with the old root detached,
 //! then masked and read-only paths and a read-only root. Every mount made is recorded for the
 //! report.
+//!
+//! Paths of the container's root are the image's and never trusted on the host: before the
+//! pivot every mount point is looked up inside the root (`openat2` with `RESOLVE_IN_ROOT`, so a
+//! symbolic link or `..` in the image cannot lead out of it), made there when missing, and
+//! mounted on by descriptor (`/proc/self/fd/N`).
 
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
 
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
 use nix::sys::statvfs::{statvfs, FsFlags};
 use policy::ir::{IsolationIr, MountIr};
 
@@ -34,6 +41,9 @@ pub struct Done {
 /// Builds the tree under one root and records what it mounts.
 struct Tree {
     root: PathBuf,
+    /// The root, opened once it is bound (until the pivot): every mount point is looked up
+    /// beneath it.
+    root_fd: Option<OwnedFd>,
     done: Done,
     /// The target of the last mount recorded (a remount read-only amends it).
     last_target: String,
@@ -41,6 +51,37 @@ struct Tree {
 
 fn fail(what: &str, path: &Path, e: impl Into<std::io::Error>) -> SysError {
     SysError::io(format!("{what} {}", path.display()), e.into())
+}
+
+/// What a mount point must be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+}
+
+/// The path through which a mount call reaches the object `fd` holds.
+fn via(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+fn is_dir(fd: &OwnedFd) -> bool {
+    nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// `name` in directory `dir`, made as `kind` (nothing is followed: it must not exist).
+fn make(dir: &OwnedFd, name: &std::ffi::OsStr, kind: Kind, shown: &Path) -> Result<(), SysError> {
+    let made = match kind {
+        Kind::Dir => nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(0o755)),
+        Kind::File => nix::fcntl::openat(
+            dir,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map(drop),
+    };
+    made.map_err(|e| fail("missing mount point (create it in the rootfs)", shown, e))
 }
 
 impl Tree {
@@ -66,14 +107,140 @@ impl Tree {
         Ok(())
     }
 
-    /// Bind the file or directory `source` opened (shown as `shown`) at `target`.
-    fn bind_from(&mut self, source: &OwnedFd, shown: &str, target: &Path) -> Result<(), SysError> {
-        use std::os::fd::AsRawFd;
-        let via = format!("/proc/self/fd/{}", source.as_raw_fd());
+    /// The object at `target` (a path of the container) inside the root, made as `kind` where
+    /// it is missing (and its missing parents as directories); never reached through a link
+    /// or `..` out of the root.
+    fn point(&self, target: &Path, kind: Kind) -> Result<OwnedFd, SysError> {
+        let shown = Path::new("/").join(target.strip_prefix("/").unwrap_or(target));
+        let root = self.root_fd.as_ref().ok_or_else(|| {
+            fail("mount point before the root is bound", &shown, std::io::ErrorKind::NotFound)
+        })?;
+        let open = |p: &Path| crate::sys::open_in_root(root, p, libc::O_PATH);
+        let fd = match open(&shown) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(fail("open mount point", &shown, e))
+            }
+            Err(_) => self.make_point(root, &shown, kind)?,
+        };
+        match (kind, is_dir(&fd)) {
+            (Kind::Dir, false) => {
+                Err(fail("mount point is not a directory:", &shown, std::io::ErrorKind::NotADirectory))
+            }
+            (Kind::File, true) => {
+                Err(fail("mount point is a directory:", &shown, std::io::ErrorKind::IsADirectory))
+            }
+            _ => Ok(fd),
+        }
+    }
+
+    /// Make the missing parts of `target` inside `root`, as the kernel would resolve it there:
+    /// a link (even one that leads nowhere yet) is followed within the root, `..` stops at
+    /// the root, and only what is missing is made (directories, and the last as `kind`).
+    fn make_point(&self, root: &OwnedFd, target: &Path, kind: Kind) -> Result<OwnedFd, SysError> {
+        use std::collections::VecDeque;
+        use std::ffi::OsString;
+        let open = |p: &Path, flags: i32| {
+            crate::sys::open_in_root(root, p, libc::O_PATH | flags)
+                .map_err(|e| fail("open mount point", p, e))
+        };
+        let names = |p: &Path| -> VecDeque<OsString> {
+            p.components()
+                .filter_map(|c| match c {
+                    Component::Normal(n) => Some(n.to_os_string()),
+                    Component::ParentDir => Some(OsString::from("..")),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut todo = names(target);
+        let mut at = PathBuf::from("/");
+        let mut links = 0;
+        while let Some(name) = todo.pop_front() {
+            if name == ".." {
+                at.pop();
+                continue;
+            }
+            let parent = open(&at, libc::O_DIRECTORY)?;
+            let stat =
+                nix::sys::stat::fstatat(&parent, name.as_os_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW);
+            match stat {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+                    links += 1;
+                    if links > 40 {
+                        return Err(fail(
+                            "mount point",
+                            target,
+                            std::io::Error::from_raw_os_error(libc::ELOOP),
+                        ));
+                    }
+                    let to = nix::fcntl::readlinkat(&parent, name.as_os_str())
+                        .map_err(|e| fail("read link", &at.join(&name), e))?;
+                    let to = PathBuf::from(to);
+                    if to.is_absolute() {
+                        at = PathBuf::from("/");
+                    }
+                    let mut rest = names(&to);
+                    rest.extend(todo);
+                    todo = rest;
+                }
+                Ok(_) => at.push(&name),
+                Err(nix::errno::Errno::ENOENT) => {
+                    let this = if todo.is_empty() { kind } else { Kind::Dir };
+                    make(&parent, &name, this, target)?;
+                    at.push(&name);
+                }
+                Err(e) => return Err(fail("mount point", &at.join(&name), e)),
+            }
+        }
+        open(&at, 0)
+    }
+
+    /// Mount on the container's `target` (looked up inside the root, made as `kind` if missing).
+    fn mount_in(
+        &mut self,
+        src: Option<&str>,
+        target: &str,
+        kind: Kind,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), SysError> {
+        let at = self.point(Path::new(target), kind)?;
+        mount(src, via(&at).as_str(), fstype, flags, data)
+            .map_err(|e| fail(&format!("mount {}", fstype.or(src).unwrap_or("")), Path::new(target), e))?;
+        self.record(src, &self.root.join(target.trim_start_matches('/')), fstype, flags, data);
+        Ok(())
+    }
+
+    /// Bind the file or directory `source` opened (shown as `shown`) at the container's
+    /// `target` (looked up inside the root).
+    fn bind_from(&mut self, source: &OwnedFd, shown: &str, target: &str) -> Result<(), SysError> {
+        let kind = if is_dir(source) { Kind::Dir } else { Kind::File };
+        let at = self.point(Path::new(target), kind)?;
         let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
-        mount(Some(via.as_str()), target, None::<&str>, flags, None::<&str>)
-            .map_err(|e| fail(&format!("mount {shown}"), target, e))?;
-        self.record(Some(shown), target, None, flags, None);
+        mount(Some(via(source).as_str()), via(&at).as_str(), None::<&str>, flags, None::<&str>)
+            .map_err(|e| fail(&format!("mount {shown}"), Path::new(target), e))?;
+        self.record(Some(shown), &self.root.join(target.trim_start_matches('/')), None, flags, None);
+        Ok(())
+    }
+
+    /// Make the mount now at the container's `target` read-only (looked up again inside the
+    /// root: the descriptor taken before the mount holds what is beneath it).
+    fn remount_readonly_in(&mut self, target: &str) -> Result<(), SysError> {
+        let kind = match self.point(Path::new(target), Kind::Dir) {
+            Ok(fd) => fd,
+            Err(_) => self.point(Path::new(target), Kind::File)?,
+        };
+        let path = PathBuf::from(via(&kind));
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(&path);
+        mount(None::<&str>, &path, None::<&str>, flags, None::<&str>)
+            .map_err(|e| fail("remount read-only", Path::new(target), e))?;
+        let shown = self.shown(&self.root.join(target.trim_start_matches('/')));
+        match self.done.mounts.last_mut() {
+            Some(last) if shown == self.last_target => last.push_str(" (ro)"),
+            _ => self.done.mounts.push(format!("remount {shown} (ro)")),
+        }
         Ok(())
     }
 
@@ -137,24 +304,6 @@ fn locked_flags(path: &Path) -> MsFlags {
     f
 }
 
-fn need_dir(p: &Path) -> Result<(), SysError> {
-    if p.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(p).map_err(|e| fail("missing mount point (create it in the rootfs)", p, e))
-}
-
-fn need_file(p: &Path) -> Result<(), SysError> {
-    if p.exists() {
-        return Ok(());
-    }
-    std::fs::write(p, b"").map_err(|e| fail("missing mount point (create it in the rootfs)", p, e))
-}
-
-fn inside(root: &Path, target: &str) -> PathBuf {
-    root.join(target.trim_start_matches('/'))
-}
-
 /// Open every bind source now, before a staging tmpfs can hide the host's `/tmp` (and so that
 /// each is the object it was when opened). `None` for a tmpfs.
 fn open_sources(iso: &IsolationIr) -> Result<Vec<Option<OwnedFd>>, SysError> {
@@ -174,67 +323,45 @@ fn open_sources(iso: &IsolationIr) -> Result<Vec<Option<OwnedFd>>, SysError> {
 }
 
 fn user_mount(t: &mut Tree, m: &MountIr, opened: Option<&OwnedFd>) -> Result<(), SysError> {
-    let target = inside(&t.root, m.target());
+    let target = m.target();
     match m {
         MountIr::Bind { source, readonly, .. } => {
             let opened = opened.ok_or_else(|| {
                 fail("bind source not opened", Path::new(source), std::io::ErrorKind::NotFound)
             })?;
-            if nix::sys::stat::fstat(opened).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
-                need_dir(&target)?;
-            } else {
-                need_file(&target)?;
-            }
-            t.bind_from(opened, source, &target)?;
+            t.bind_from(opened, source, target)?;
             if *readonly {
-                t.remount_readonly(&target)?;
+                t.remount_readonly_in(target)?;
             }
         }
         MountIr::Tmpfs { readonly, size, .. } => {
-            need_dir(&target)?;
             let data = size.map(|s| format!("size={s},mode=1777")).unwrap_or_else(|| "mode=1777".into());
             let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             if *readonly {
                 flags |= MsFlags::MS_RDONLY;
             }
-            t.mount(Some("tmpfs"), &target, Some("tmpfs"), flags, Some(&data))?;
+            t.mount_in(Some("tmpfs"), target, Kind::Dir, Some("tmpfs"), flags, Some(&data))?;
         }
     }
     Ok(())
 }
 
+/// A minimal `/dev`: a new tmpfs (wherever the image's `/dev` leads inside the root), the
+/// host's harmless devices bound in, a devpts of the container's own, `/dev/shm`, the links.
+/// Everything in it is made through its descriptor.
 fn dev(t: &mut Tree) -> Result<(), SysError> {
-    let d = t.root.join("dev");
-    need_dir(&d)?;
-    t.mount(
-        Some("tmpfs"),
-        &d,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("mode=755,size=65536"),
-    )?;
+    let (noexec, nodev) = (MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
+    t.mount_in(Some("tmpfs"), "/dev", Kind::Dir, Some("tmpfs"), noexec, Some("mode=755,size=65536"))?;
     for n in DEVICES {
         let host = Path::new("/dev").join(n);
-        if !host.exists() {
-            continue;
+        if host.exists() {
+            t.mount_in(host.to_str(), &format!("/dev/{n}"), Kind::File, None, MsFlags::MS_BIND, None)?;
         }
-        let target = d.join(n);
-        std::fs::write(&target, b"").map_err(|e| fail("create", &target, e))?;
-        t.mount(host.to_str(), &target, None, MsFlags::MS_BIND, None)?;
     }
-    let pts = d.join("pts");
-    std::fs::create_dir(&pts).map_err(|e| fail("mkdir", &pts, e))?;
     let pts_options = Some("newinstance,ptmxmode=0666,mode=620");
-    t.mount(Some("devpts"), &pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, pts_options)?;
-    let shm = d.join("shm");
-    std::fs::create_dir(&shm).map_err(|e| fail("mkdir", &shm, e))?;
-    t.mount(
-        Some("tmpfs"),
-        &shm,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=1777,size=65536k"),
-    )?;
+    t.mount_in(Some("devpts"), "/dev/pts", Kind::Dir, Some("devpts"), noexec, pts_options)?;
+    t.mount_in(Some("tmpfs"), "/dev/shm", Kind::Dir, Some("tmpfs"), nodev, Some("mode=1777,size=65536k"))?;
+    let d = t.point(Path::new("/dev"), Kind::Dir)?;
     for (link, to) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),
@@ -242,7 +369,8 @@ fn dev(t: &mut Tree) -> Result<(), SysError> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        std::os::unix::fs::symlink(to, d.join(link)).map_err(|e| fail("symlink", &d.join(link), e))?;
+        nix::unistd::symlinkat(to, &d, link)
+            .map_err(|e| fail("symlink", &Path::new("/dev").join(link), e))?;
     }
     Ok(())
 }
@@ -311,7 +439,8 @@ fn stage() -> Result<(&'static Path, PathBuf), SysError> {
 /// `tmpdir: private`), `/tmp` is a new tmpfs unless a mount of the profile is there already, so
 /// the workload's own directory can be made in it even under a read-only root.
 pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) -> Result<Done, SysError> {
-    let mut t = Tree { root: PathBuf::from("/"), done: Done::default(), last_target: String::new() };
+    let mut t =
+        Tree { root: PathBuf::from("/"), root_fd: None, done: Done::default(), last_target: String::new() };
     // Nothing mounted from here on propagates to the host.
     let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
     mount(None::<&str>, "/", None::<&str>, private, None::<&str>)
@@ -342,6 +471,9 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) 
     }
     t.root = root.clone();
     t.mount(root.to_str(), &root, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    let opened =
+        nix::fcntl::open(&root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty());
+    t.root_fd = Some(opened.map_err(|e| fail("open", &root, e))?);
     if iso.readonly_rootfs {
         // Every filesystem mounted beneath the root comes along read-only too (the root itself
         // is made read-only last, once the mount points the container needs exist).
@@ -349,20 +481,14 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) 
             t.remount_readonly(&sub)?;
         }
     }
-    let proc_dir = root.join("proc");
-    need_dir(&proc_dir)?;
-    t.mount(
-        Some("proc"),
-        &proc_dir,
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None,
-    )?;
+    let hidden = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    t.mount_in(Some("proc"), "/proc", Kind::Dir, Some("proc"), hidden, None)?;
     dev(&mut t)?;
-    let sys = root.join("sys");
-    if sys.is_dir() {
-        let ro = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-        if !new_netns || t.mount(Some("sysfs"), &sys, Some("sysfs"), ro, None).is_err() {
+    if t.root_fd.as_ref().is_some_and(|r| {
+        crate::sys::open_in_root(r, Path::new("/sys"), libc::O_PATH | libc::O_DIRECTORY).is_ok()
+    }) {
+        let ro = hidden | MsFlags::MS_RDONLY;
+        if !new_netns || t.mount_in(Some("sysfs"), "/sys", Kind::Dir, Some("sysfs"), ro, None).is_err() {
             t.done.notes.push("/sys left empty (sysfs needs a network namespace of our own)".into());
         }
     }
@@ -373,6 +499,7 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) 
         user_mount(&mut t, &MountIr::Tmpfs { target: "/tmp".into(), readonly: false, size: None }, None)?;
     }
     drop(sources);
+    t.root_fd = None;
     std::env::set_current_dir(&root).map_err(|e| fail("chdir", &root, e))?;
     nix::unistd::pivot_root(".", ".").map_err(|e| fail("pivot_root", &root, e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| SysError::errno("detach the old root", e))?;

@@ -36,6 +36,8 @@ pub(crate) struct Pid1<'a> {
     /// The launcher's part of the report; PID 1 adds the mounts.
     pub isolation: IsolationReport,
     pub status: &'a Sender<Status>,
+    /// Host pid of the launcher (PID 1's parent).
+    pub launcher: i32,
 }
 
 impl Pid1<'_> {
@@ -45,7 +47,13 @@ impl Pid1<'_> {
             return 125; // the launcher could not map the ids or join the cgroup, and said why
         };
         self.isolation.rootfs_idmapped = idmapped;
-        if let Err(e) = self.enter().and_then(|()| self.build()) {
+        // A session of its own, without a controlling terminal: nothing in the container can
+        // type into the caller's terminal (TIOCSTI needs it to be the caller's controlling
+        // one) or get its signals. The launcher stays in the caller's session and forwards them.
+        if let Err(e) = nix::unistd::setsid() {
+            return self.fail(125, &format!("setsid: {e}"));
+        }
+        if let Err(e) = self.enter().and_then(|()| self.tie_to_launcher()).and_then(|()| self.build()) {
             return self.fail(125, &e.to_string());
         }
         self.status.send(&Status::Ready);
@@ -111,6 +119,23 @@ impl Pid1<'_> {
             nix::sched::setns(&ns, time).map_err(|e| SysError::errno("join the time namespace", e))?;
         }
         Ok(())
+    }
+
+    /// Die with the launcher: killed, it could neither stop the container nor remove its
+    /// cgroup. Set after the id switch (which clears it); then the launcher is checked to be
+    /// still the parent, in the host's /proc (still mounted here), so no death is missed.
+    fn tie_to_launcher(&self) -> Result<(), SysError> {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .map_err(|e| SysError::errno("PR_SET_PDEATHSIG", e))?;
+        let status = std::fs::read_to_string("/proc/self/status")
+            .map_err(|e| SysError::io("read /proc/self/status", e))?;
+        let parent = status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|p| p.trim().parse().ok());
+        match parent == Some(self.launcher) {
+            true => Ok(()),
+            false => {
+                Err(SysError::io("the launcher is gone", std::io::Error::from(std::io::ErrorKind::NotFound)))
+            }
+        }
     }
 
     /// The mount tree, the host name, loopback.

@@ -11,6 +11,7 @@ use enforcer::{Command, CompiledPolicy, Features, Launcher, Options, Plan, Repor
 use crate::error::RunError;
 use crate::keeper;
 use crate::launcher::{self, Container};
+use crate::name::ContainerName;
 
 /// What `enforce run` was asked.
 pub struct Request {
@@ -27,7 +28,7 @@ pub struct Request {
     /// Landlock best-effort whatever the profile says.
     pub best_effort: bool,
     /// The container's name (needed to detach).
-    pub name: Option<String>,
+    pub name: Option<ContainerName>,
     /// Run detached.
     pub detach: bool,
     /// Report the plan and run nothing.
@@ -46,7 +47,7 @@ pub enum Started {
     /// A container ran in the foreground and exited with this status.
     Exited(i32),
     /// A detached container runs under this name.
-    Detached(String),
+    Detached(ContainerName),
     /// `--dry-run`: what would be applied.
     Planned(Box<Report>),
 }

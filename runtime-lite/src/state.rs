@@ -3,9 +3,16 @@
 //! and the log files. State is checked against the kernel before it is trusted.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
+
+pub use crate::name::ContainerName;
 
 /// Why a container's state cannot be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +20,10 @@ use serde::{Deserialize, Serialize};
 pub enum StateError {
     /// There is none.
     #[error("no container named `{0}`")]
-    NoSuch(String),
+    NoSuch(ContainerName),
+    /// There is one already (or another `run` is creating it).
+    #[error("a container named `{0}` exists (enforce rm {0})")]
+    Exists(ContainerName),
     /// It does not parse.
     #[error("{}: corrupt state: {why}", path.display())]
     Corrupt {
@@ -74,7 +84,7 @@ pub fn runtime_dir() -> Result<PathBuf, StateError> {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct State {
     /// Name.
-    pub name: String,
+    pub name: ContainerName,
     /// Profile as given (path or builtin:NAME).
     pub profile: String,
     /// SHA-256 of the compiled policy (IR JSON): `exec` refuses a profile that changed.
@@ -103,6 +113,9 @@ pub struct State {
     /// `enforce exec` applies the same paths wherever it is run from.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
+    /// Its cgroup (`palisade/...`), which `enforce exec` joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
     /// `--rm`: the state and logs are removed when it exits.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_remove: bool,
@@ -123,34 +136,69 @@ pub fn start_time(pid: i32) -> Option<u64> {
     after.nth(18)?.parse().ok()
 }
 
-/// Directory of container `name`.
-pub fn dir(name: &str) -> Result<PathBuf, StateError> {
-    Ok(runtime_dir()?.join(name))
+/// Directory of container `name` (its name is checked: it cannot leave the runtime directory).
+pub fn dir(name: &ContainerName) -> Result<PathBuf, StateError> {
+    Ok(runtime_dir()?.join(name.as_str()))
 }
 
-/// A name is 1..=64 of `[A-Za-z0-9_.-]`, not starting with `.`.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+/// Create the directory of container `name`, private to this user (0700). `mkdir` is the lock:
+/// of two runs asking for one name, exactly one gets it.
+pub fn create_dir(name: &ContainerName) -> Result<PathBuf, StateError> {
+    let d = dir(name)?;
+    match std::fs::DirBuilder::new().mode(0o700).create(&d) {
+        Ok(()) => Ok(d),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StateError::Exists(name.clone())),
+        Err(source) => Err(StateError::Write { path: d, source }),
+    }
+}
+
+/// Open `name` beneath directory `at`, never through a symbolic link.
+fn open_beneath(at: &OwnedFd, name: &str, flags: OFlag) -> nix::Result<OwnedFd> {
+    nix::fcntl::openat(at, name, flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
 }
 
 impl State {
-    /// Load the state of `name`.
-    pub fn load(name: &str) -> Result<State, StateError> {
-        let path = dir(name)?.join("state.json");
-        let text = std::fs::read_to_string(&path).map_err(|_| StateError::NoSuch(name.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| StateError::Corrupt { path, why: e.to_string() })
+    /// Load the state of `name`: opened relative to the runtime directory's descriptor, the
+    /// container's directory and `state.json` never through a symbolic link.
+    pub fn load(name: &ContainerName) -> Result<State, StateError> {
+        let runtime = runtime_dir()?;
+        let path = runtime.join(name.as_str()).join("state.json");
+        let no_such = |_| StateError::NoSuch(name.clone());
+        let root = nix::fcntl::open(&runtime, OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(no_such)?;
+        let d = open_beneath(&root, name.as_str(), OFlag::O_DIRECTORY).map_err(no_such)?;
+        let f = open_beneath(&d, "state.json", OFlag::O_RDONLY | OFlag::O_NONBLOCK).map_err(no_such)?;
+        let mut text = String::new();
+        std::fs::File::from(f)
+            .take(1 << 20)
+            .read_to_string(&mut text)
+            .map_err(|e| StateError::Corrupt { path: path.clone(), why: e.to_string() })?;
+        let st: State = serde_json::from_str(&text)
+            .map_err(|e| StateError::Corrupt { path: path.clone(), why: e.to_string() })?;
+        if st.name != *name {
+            return Err(StateError::Corrupt {
+                path,
+                why: format!("it names another container ({})", st.name),
+            });
+        }
+        Ok(st)
     }
 
-    /// Write atomically.
+    /// Write atomically, readable by this user only (0600). The directory must exist
+    /// ([`create_dir`]).
     pub fn save(&self) -> Result<(), StateError> {
         let d = dir(&self.name)?;
         let tmp = d.join("state.json.tmp");
         let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(&d)?;
-            std::fs::write(&tmp, serde_json::to_string_pretty(self).map_err(std::io::Error::other)?)?;
+            let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&tmp)?;
+            f.write_all(text.as_bytes())?;
             std::fs::rename(&tmp, d.join("state.json"))
         };
         write().map_err(|source| StateError::Write { path: d.join("state.json"), source })
@@ -183,7 +231,8 @@ pub fn list() -> Result<Vec<State>, StateError> {
     let mut out: Vec<State> = std::fs::read_dir(runtime_dir()?)
         .map(|d| {
             d.filter_map(|e| e.ok())
-                .filter_map(|e| State::load(&e.file_name().to_string_lossy()).ok())
+                .filter_map(|e| ContainerName::parse(e.file_name().to_str()?).ok())
+                .filter_map(|n| State::load(&n).ok())
                 .collect()
         })
         .unwrap_or_default();
