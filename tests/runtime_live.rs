@@ -70,7 +70,7 @@ fn the_namespaces_hide_the_host() {
          awk '$2 == \"/sys\" {print \"sysfs=\" substr($4, 1, 2)}' /proc/self/mounts",
     ));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], "pid1=enforce", "{out}");
+    assert_eq!(lines[0], "pid1=palisade-init", "{out}");
     assert_eq!(lines[1], "web");
     assert_eq!(lines[2], "1", "only lo in /proc/net/dev: {out}");
     assert!(lines[3].parse::<u32>().unwrap() <= 4, "host processes visible: {out}");
@@ -244,7 +244,7 @@ fn detached_lifecycle_ps_exec_logs_stop_rm() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "palisade");
     assert!(lines[1].parse::<u32>().unwrap() >= 2, "the container's shell is visible: {out}");
-    assert_eq!(lines[2], "enforce");
+    assert_eq!(lines[2], "palisade-init");
     assert!(wait_for(|| text(&enforce(&rt, &["logs", "w"]).stdout).lines().count() >= 3, 10));
     let tail = ok(&enforce(&rt, &["logs", "w", "--tail", "2"]));
     assert_eq!(tail, "tick\ntick\n");

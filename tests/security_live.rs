@@ -428,3 +428,125 @@ fn an_images_links_never_lead_a_mount_out_of_it() {
     let inside = root.join(escape.strip_prefix("/").unwrap());
     assert!(inside.exists(), "the mount point was not made inside the root: {}", inside.display());
 }
+
+/// Finding 20 (low), each part as the attacker or the unlucky operator meets it.
+#[test]
+fn the_low_findings_of_part_20() {
+    let d = tempdir("part20");
+    let rt = d.join("run");
+    // A stderr that cannot be written (full) is not a panic (101): the run's own status stays.
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let missing = Command::new(ENFORCE)
+        .args(["run", "--profile", "builtin:strict", "--", "/nonexistent"])
+        .stderr(full())
+        .status()
+        .unwrap();
+    assert_eq!(missing.code(), Some(127));
+    let listed =
+        Command::new(ENFORCE).env("PALISADE_RUNTIME_DIR", &rt).arg("ps").stdout(full()).status().unwrap();
+    assert_eq!(listed.code(), Some(0));
+    // A profile that denies exit_group is refused before it starts (not a SIGSEGV, 139).
+    let deny = d.join("deny.yaml");
+    std::fs::write(&deny, "name: d\nseccomp:\n  default: allow\n  rules:\n    - deny: [exit_group]\n")
+        .unwrap();
+    let out = Command::new(ENFORCE)
+        .args(["run", "--profile", deny.to_str().unwrap(), "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("exit_group"), "{}", text(&out.stderr));
+    // map_root_to onto this machine's accounts is said.
+    let shared = d.join("shared.yaml");
+    std::fs::write(&shared, "name: s\nextends: docker-default\nisolation:\n  users: { map_root_to: 1 }\n")
+        .unwrap();
+    let out = Command::new(ENFORCE)
+        .args(["run", "--profile", shared.to_str().unwrap(), "--", "true"])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        text(&out.stderr).contains("belong to accounts of this machine (daemon=1"),
+        "{}",
+        text(&out.stderr)
+    );
+    // PID 1's command line is the shim's name, not the launcher's arguments.
+    let prof = d.join("secret-profile-name.yaml");
+    std::fs::write(&prof, "name: p\nextends: docker-default\nisolation:\n  hostname: p\n").unwrap();
+    let out = Command::new(ENFORCE)
+        .args([
+            "run",
+            "--profile",
+            prof.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline; cat /proc/1/comm",
+        ])
+        .output()
+        .unwrap();
+    let seen = ok(&out);
+    assert!(seen.starts_with("palisade-init\0") && seen.ends_with("palisade-init\n"), "{seen:?}");
+    assert!(!seen.contains("secret-profile-name"), "{seen:?}");
+    // A Landlock rule through a symbolic link says where it leads.
+    let real = d.join("real");
+    std::fs::create_dir_all(&real).unwrap();
+    std::os::unix::fs::symlink(&real, d.join("link")).unwrap();
+    let out = Command::new(ENFORCE)
+        .args(["run", "--dry-run", "--profile", "builtin:strict", "--allow-ro"])
+        .arg(d.join("link"))
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    let paths = report["landlock"]["paths"].as_array().unwrap();
+    let rule = paths.iter().find(|p| p["path"] == d.join("link").to_str().unwrap()).expect("the rule");
+    assert_eq!(rule["resolves_to"], real.to_str().unwrap(), "{rule}");
+    // A detached container's state and logs are this user's only.
+    detached(&d, &rt, "perm", "extends: docker-default\n", "");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&rt.join("perm")), 0o700);
+    assert_eq!(mode(&rt.join("perm/state.json")), 0o600);
+    assert!(wait_for(|| rt.join("perm/container.log").exists(), 5));
+    assert_eq!(mode(&rt.join("perm/container.log")), 0o600);
+    ok(&enforce(&rt, &["rm", "-f", "perm"]));
+}
+
+/// Finding 13 (medium): the compile cache reused an entry whose rootfs had been resolved
+/// through a link switched since (a new release), so the old rootfs ran. The cache now keys on
+/// where the profile is, and a relative path's `..` is taken on the profile's canonical
+/// directory without resolving the links beneath (they are followed when the policy is applied).
+#[test]
+fn the_compile_cache_follows_a_switched_link() {
+    let d = tempdir("switch");
+    let rt = d.join("run");
+    for v in ["v1", "v2"] {
+        let dir = d.join("releases").join(v);
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = common::rootfs::build(&dir);
+        std::fs::write(root.join("etc/which"), format!("{v}\n")).unwrap();
+        std::fs::write(
+            dir.join("p.yaml"),
+            "name: p\nextends: docker-default\nisolation:\n  rootfs: ./rootfs\n",
+        )
+        .unwrap();
+    }
+    let images = d.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::write(
+        images.join("up.yaml"),
+        "name: u\nextends: docker-default\nisolation:\n  rootfs: ../current/rootfs\n",
+    )
+    .unwrap();
+    let which = |profile: &Path| {
+        ok(&enforce(&rt, &["run", "--profile", profile.to_str().unwrap(), "--", "/bin/cat", "/etc/which"]))
+    };
+    let current = d.join("current");
+    std::os::unix::fs::symlink("releases/v1", &current).unwrap();
+    assert_eq!(which(&current.join("p.yaml")), "v1\n");
+    assert_eq!(which(&images.join("up.yaml")), "v1\n");
+    std::fs::remove_file(&current).unwrap();
+    std::os::unix::fs::symlink("releases/v2", &current).unwrap();
+    assert_eq!(which(&current.join("p.yaml")), "v2\n", "the cache ran the old release's rootfs");
+    assert_eq!(which(&images.join("up.yaml")), "v2\n", "the cache ran the old release's rootfs");
+    assert!(rt.join("cache").is_dir(), "the runs went through the cache");
+}

@@ -18,6 +18,10 @@ pub struct PathOutcome {
     /// Why some or all rights were not granted (missing path, directory rights on a file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Where the path leads when it goes through a symbolic link: the rule holds for that
+    /// object (Landlock follows links when the rule is made), not for the link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolves_to: Option<String>,
 }
 
 /// A ruleset with every rule added, ready to enforce.
@@ -25,6 +29,14 @@ pub struct RulesetReady<R> {
     pub(crate) ruleset: R,
     /// The path rules as added.
     pub paths: Vec<PathOutcome>,
+}
+
+/// Where `path` leads, when that is somewhere else (a symbolic link on the way).
+pub(crate) fn resolves_to(path: &str) -> Option<String> {
+    std::fs::canonicalize(path)
+        .ok()
+        .filter(|real| real.as_os_str() != std::ffi::OsStr::new(path))
+        .map(|real| real.display().to_string())
 }
 
 fn err(what: impl std::fmt::Display) -> LaunchError {
@@ -43,7 +55,12 @@ pub fn build<K: Kernel>(k: &mut K, plan: &AbiPlan) -> Result<RulesetReady<K::Rul
             Ok(m) => m,
             Err(e) => {
                 let note = Some(format!("not granted: {}", policy::error::io_reason(&e)));
-                paths.push(PathOutcome { path: p.path.clone(), allowed: FsAccess::EMPTY, note });
+                paths.push(PathOutcome {
+                    path: p.path.clone(),
+                    allowed: FsAccess::EMPTY,
+                    note,
+                    resolves_to: None,
+                });
                 continue;
             }
         };
@@ -57,7 +74,7 @@ pub fn build<K: Kernel>(k: &mut K, plan: &AbiPlan) -> Result<RulesetReady<K::Rul
         if !allowed.is_empty() {
             ruleset = k.landlock_add_path(ruleset, &p.path, allowed).map_err(err)?;
         }
-        paths.push(PathOutcome { path: p.path.clone(), allowed, note });
+        paths.push(PathOutcome { path: p.path.clone(), allowed, note, resolves_to: resolves_to(&p.path) });
     }
     for port in &plan.ports {
         ruleset = k.landlock_add_port(ruleset, port.port, port.allowed).map_err(err)?;

@@ -201,7 +201,7 @@ impl<'a, K: Kernel> Launcher<'a, K> {
         // a rule that grants less than it says.
         for p in landlock_paths.iter().filter(|_| !matches!(self.report_to, ReportTo::Stderr)) {
             if let Some(note) = &p.note {
-                eprintln!("enforce: warning: landlock {}: {note}", p.path);
+                crate::say!("enforce: warning: landlock {}: {note}", p.path);
             }
         }
         run.step(Step::Rlimits, || steps::set_rlimits(k, plan))?;

@@ -50,3 +50,23 @@ pub use error::{Failure, LaunchError, Step};
 pub use launch::{Launcher, ReportTo};
 pub use plan::{Features, Options, Plan};
 pub use vars::PathValues;
+
+/// `eprintln!` that never panics: a stderr that cannot be written (closed, full, a broken
+/// pipe) loses the line, and the exit status stays the one the run decided (125, 126, ...).
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `print!` that never panics (a closed or full stdout, `| head`): the text is lost.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut o = std::io::stdout().lock();
+        let _ = write!(o, $($arg)*).and_then(|()| o.flush());
+    }};
+}

@@ -290,7 +290,12 @@ impl Report {
                 handled_net: abi.map_or(NetAccess::EMPTY, |a| a.handled_net),
                 scoped: abi.map_or(ScopeSet::EMPTY, |a| a.scoped),
                 paths: paths
-                    .map(|p| PathOutcome { path: p.path.clone(), allowed: p.allowed, note: None })
+                    .map(|p| PathOutcome {
+                        path: p.path.clone(),
+                        allowed: p.allowed,
+                        note: None,
+                        resolves_to: crate::landlock::resolves_to(&p.path),
+                    })
                     .collect(),
                 ports: abi.map(|a| a.ports.iter().map(|p| (p.port, p.allowed)).collect()).unwrap_or_default(),
                 dropped: abi.map(|a| a.dropped.clone()).unwrap_or_default(),

@@ -196,6 +196,7 @@ mod tests {
             path: path.display().to_string(),
             allowed: FsAccess::parse_all(rights.iter().copied()).unwrap(),
             note: None,
+            resolves_to: None,
         }
     }
 

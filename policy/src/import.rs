@@ -120,10 +120,56 @@ fn when_of(
     Ok((!empty).then_some(w))
 }
 
-fn rules_of(file: &str, s: &DockerSyscall, warnings: &mut Vec<Diagnostic>) -> Result<Vec<Rule>, Error> {
-    let mut names: Vec<String> = s.names.clone();
-    if let Some(n) = &s.name {
-        names.push(n.clone());
+/// Whether libseccomp could resolve `name` as one syscall, as runc asks it to: no `@` (no
+/// syscall is named so; in the profile language `@name` is a group of many) and no blank
+/// around it (the profile language trims names, libseccomp does not). A name that fails this
+/// is skipped by runc (`unknown seccomp syscall ... ignored`), and so by this import.
+fn resolvable(name: &str) -> bool {
+    !name.starts_with('@') && !name.is_empty() && name.trim() == name
+}
+
+/// The entry's syscall names that Docker would use; the others are reported and dropped.
+fn names_of(file: &str, at: usize, s: &DockerSyscall, warnings: &mut Vec<Diagnostic>) -> Vec<String> {
+    let mut names = Vec::new();
+    for n in s.names.iter().chain(&s.name) {
+        if resolvable(n) {
+            names.push(n.clone());
+            continue;
+        }
+        let shown = n.escape_debug();
+        let (why, hint) = match n.trim().starts_with('@') {
+            true => (
+                "Docker JSON has no syscall groups, so runc (libseccomp) ignores it; it is not the Palisade group of that name",
+                format!("to allow the group, write `allow: [\"{shown}\"]` in the imported profile yourself"),
+            ),
+            false => (
+                "libseccomp resolves no syscall by that name, so runc ignores it",
+                "write the syscall's name without blanks".to_string(),
+            ),
+        };
+        warnings.push(
+            Diagnostic::warning(
+                Origin::new(file, 1, 1),
+                format!("syscalls[{at}] ({}): `{shown}` is not a syscall name: {why}; skipped", s.action),
+            )
+            .with_hint(hint),
+        );
+    }
+    names
+}
+
+fn rules_of(
+    file: &str,
+    at: usize,
+    s: &DockerSyscall,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<Rule>, Error> {
+    let had_names = !s.names.is_empty() || s.name.is_some();
+    let names = names_of(file, at, s, warnings);
+    if had_names && names.is_empty() {
+        // runc checks the action before it looks the names up.
+        action_of(file, &s.action, s.errno_ret)?;
+        return Ok(vec![]);
     }
     if names.is_empty() {
         warnings.push(Diagnostic::warning(
@@ -198,7 +244,8 @@ fn first_wins_conflicts(file: &str, d: &DockerProfile) -> Vec<Diagnostic> {
     let arg_free: Vec<(usize, &DockerSyscall)> =
         d.syscalls.iter().enumerate().filter(|(_, s)| s.args.as_ref().is_none_or(|a| a.is_empty())).collect();
     for (k, (j, later)) in arg_free.iter().enumerate() {
-        let names: Vec<&String> = later.names.iter().chain(later.name.iter()).collect();
+        let names: Vec<&String> =
+            later.names.iter().chain(later.name.iter()).filter(|n| resolvable(n)).collect();
         for (i, earlier) in &arg_free[..k] {
             if earlier.action == later.action && earlier.errno_ret == later.errno_ret {
                 continue;
@@ -249,8 +296,8 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
     }
     warnings.extend(first_wins_conflicts(file, d));
     let mut rules = Vec::new();
-    for s in &d.syscalls {
-        rules.extend(rules_of(file, s, &mut warnings)?.into_iter().map(Sp::new));
+    for (at, s) in d.syscalls.iter().enumerate() {
+        rules.extend(rules_of(file, at, s, &mut warnings)?.into_iter().map(Sp::new));
     }
     if !d.flags.is_empty() {
         warnings.push(Diagnostic::warning(
@@ -298,4 +345,60 @@ pub fn compile_docker(
     let imported = import(file, stem, &d)?;
     let yaml = to_yaml(&imported.profile)?;
     crate::compile_text(&format!("{stem}.yaml"), &yaml, None, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscalls::groups;
+    use crate::{compile_text, CompileOptions, Policy};
+
+    fn imported(json: &str) -> (Policy, Vec<Diagnostic>, String) {
+        let d = parse_docker("p.json", json).unwrap();
+        let i = import("p.json", "p", &d).unwrap();
+        let yaml = to_yaml(&i.profile).unwrap();
+        let c = compile_text("p.yaml", &yaml, None, &CompileOptions::default()).unwrap();
+        (c.policy, i.warnings, yaml)
+    }
+
+    fn permits(p: &Policy, name: &str) -> Option<bool> {
+        p.evaluate_name(Arch::X86_64, name, [0; 6]).map(|e| e.action.permits())
+    }
+
+    /// Issue 14, finding 12: Docker ignores a name `@privileged`; the import allowed the 54
+    /// syscalls of the Palisade group of that name.
+    #[test]
+    fn a_docker_name_starting_with_at_is_an_unknown_syscall_not_a_group() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["read", "@privileged", " ptrace"], "action": "SCMP_ACT_ALLOW"},
+                         {"names": ["@privileged"], "action": "SCMP_ACT_ALLOW"}]}"#;
+        let (p, warnings, yaml) = imported(json);
+        let members = groups::group("@privileged").unwrap().expand();
+        assert!(members.len() > 40, "{members:?}");
+        let allowed: Vec<_> = members.iter().filter(|n| permits(&p, n) == Some(true)).collect();
+        assert!(allowed.is_empty(), "allowed: {allowed:?}");
+        assert_eq!(permits(&p, "ptrace"), Some(false));
+        assert_eq!(permits(&p, "read"), Some(true));
+        assert!(!yaml.contains("@privileged") && !yaml.contains(" ptrace"), "{yaml}");
+        let about = |text: &str| warnings.iter().filter(|w| w.message.contains(text)).count();
+        assert_eq!(about("`@privileged` is not a syscall name"), 2, "{warnings:#?}");
+        assert_eq!(about("` ptrace` is not a syscall name"), 1, "{warnings:#?}");
+        assert!(warnings.iter().all(|w| w.severity == crate::Severity::Warning && w.hint.is_some()));
+        assert!(warnings[0].message.starts_with("syscalls[0] (SCMP_ACT_ALLOW)"), "{}", warnings[0]);
+    }
+
+    /// Nor does a deny entry deny the group: Docker denies nothing for it.
+    #[test]
+    fn a_deny_entry_naming_a_group_denies_nothing() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["@privileged"], "action": "SCMP_ACT_ERRNO"}]}"#;
+        let (p, warnings, _) = imported(json);
+        assert!(p.seccomp.rules.is_empty(), "{:?}", p.seccomp.rules);
+        assert_eq!(permits(&p, "reboot"), Some(true));
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        // The action is still checked, as runc checks it.
+        let bad = json.replace("SCMP_ACT_ERRNO", "SCMP_ACT_NOPE");
+        let d = parse_docker("p.json", &bad).unwrap();
+        assert!(import("p.json", "p", &d).is_err());
+    }
 }

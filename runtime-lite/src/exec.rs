@@ -146,7 +146,7 @@ pub fn exec(r: ExecRequest) -> Result<i32, RunError> {
         ForkResult::Child => {
             let _ = shim::unblock_all();
             if let Err(e) = take(&stdio) {
-                eprintln!("enforce: {e}");
+                enforcer::say!("enforce: {e}");
                 std::process::exit(125);
             }
             drop(stdio);
@@ -154,7 +154,7 @@ pub fn exec(r: ExecRequest) -> Result<i32, RunError> {
                 Ok(command) => Launcher::new(&plan, ReportTo::None).command(command).run(),
                 Err(e) => e,
             };
-            eprintln!("enforce: {e}");
+            enforcer::say!("enforce: {e}");
             std::process::exit(e.exit_code())
         }
         ForkResult::Parent { child } => Ok(relay(stdio, r.interactive, Pid::from_raw(child.as_raw()))),

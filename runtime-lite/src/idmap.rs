@@ -78,3 +78,55 @@ pub fn write_maps(pid: i32, uid: Mapping, gid: Mapping) -> Result<(), IdmapError
     };
     write().map_err(|source| IdmapError::Write { host: uid.host, count: uid.count, source })
 }
+
+/// The accounts of this machine (`/etc/passwd`) whose uids fall in the host range `m`: a
+/// container process would act as them toward the host's files and processes.
+pub fn accounts_in(m: Mapping) -> Vec<String> {
+    let end = u64::from(m.host) + u64::from(m.count);
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let uid: u64 = f.nth(1)?.parse().ok()?;
+            (uid >= u64::from(m.host) && uid < end).then(|| format!("{name}={uid}"))
+        })
+        .collect()
+}
+
+/// The warning for a mapping onto accounts of this machine, if there is one.
+pub fn shared_warning(uid: Mapping) -> Option<String> {
+    // The caller's own single id is how a normal user runs a container: nothing shared.
+    if uid.count <= 1 {
+        return None;
+    }
+    let names = accounts_in(uid);
+    if names.is_empty() {
+        return None;
+    }
+    let shown = if names.len() > 6 {
+        format!("{}, ... ({} accounts)", names[..6].join(", "), names.len())
+    } else {
+        names.join(", ")
+    };
+    Some(format!(
+        "users.map_root_to maps the container's ids 0..{} to host ids {}..{}, which belong to accounts of this machine ({shown}): the container acts as them toward the host's files and processes; map to a range no account uses (the default, 100000, is such a range)",
+        uid.count,
+        uid.host,
+        u64::from(uid.host) + u64::from(uid.count) - 1
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_over_this_machines_accounts_is_named() {
+        // root (0) is never in a range; daemon (1) is on every Debian machine.
+        let w = shared_warning(Mapping { host: 1, count: 65536 }).expect("accounts in 1..65537");
+        assert!(w.contains("daemon=1"), "{w}");
+        assert_eq!(shared_warning(Mapping { host: 1000, count: 1 }), None);
+    }
+}

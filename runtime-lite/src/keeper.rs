@@ -144,7 +144,7 @@ fn keep(mut c: Container, mut st: State, started: Sender<Start>) -> i32 {
     let code = match launcher::run(c) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("enforce: {e}");
+            enforcer::say!("enforce: {e}");
             failed(&started, &e, e.exit_code())
         }
     };

@@ -129,7 +129,7 @@ fn idmap_root(tree: &std::os::fd::OwnedFd, pid: i32, rootfs: &std::path::Path) -
     match crate::sys::idmap_tree(tree, &userns) {
         Ok(()) => true,
         Err(e) => {
-            eprintln!(
+            enforcer::say!(
                 "enforce: warning: rootfs {} is not idmapped ({e}): files owned by host ids outside the container's range appear as nobody",
                 rootfs.display()
             );
@@ -185,6 +185,9 @@ pub fn run(c: Container) -> Result<i32, RunError> {
     }
     let namespaces = namespaces(&iso)?;
     let (uid_map, gid_map) = idmap::mappings(&iso)?;
+    if let Some(w) = idmap::shared_warning(uid_map) {
+        enforcer::say!("enforce: warning: {w}");
+    }
     // The root's tree, opened now by this process, when container root could not walk to it
     // or its ids need an idmapped mount; otherwise (and for a normal user, who may not open
     // one) PID 1 binds it by path, which is quicker.
@@ -202,7 +205,7 @@ pub fn run(c: Container) -> Result<i32, RunError> {
                 None
             } else if !nested.is_empty() {
                 reach?;
-                eprintln!(
+                enforcer::say!(
                     "enforce: warning: rootfs {} is not idmapped: {} is mounted beneath it, and an idmap would reach it",
                     r.display(),
                     nested[0].display()
@@ -224,7 +227,7 @@ pub fn run(c: Container) -> Result<i32, RunError> {
     let (group, cgroup) = cgroup::create(&cg_name, &iso)?;
     let cgroup_path = group.as_ref().map(|g| g.path().to_string());
     if let enforcer::report::CgroupReport::NotApplied { why, .. } = &cgroup {
-        eprintln!("enforce: cgroup limits not applied: {why}");
+        enforcer::say!("enforce: cgroup limits not applied: {why}");
     }
     isolation.cgroup = cgroup;
     let console = if tty { Some(console::channel()?) } else { None };

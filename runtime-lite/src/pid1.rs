@@ -20,6 +20,9 @@ use crate::error::SysError;
 use crate::workload::{self, Workload};
 use crate::{mount, net, shim};
 
+/// PID 1's command line, as the container's processes see it.
+pub const SHIM_NAME: &str = "palisade-init";
+
 /// What PID 1 needs, all prepared by the launcher before the clone.
 pub(crate) struct Pid1<'a> {
     pub plan: &'a Plan,
@@ -43,6 +46,7 @@ pub(crate) struct Pid1<'a> {
 impl Pid1<'_> {
     /// Set the container up and run the workload; returns PID 1's exit status.
     pub(crate) fn run(mut self, go: Receiver<Go>) -> i32 {
+        crate::sys::set_cmdline(SHIM_NAME);
         let Some(Go::Go { idmapped }) = go.recv() else {
             return 125; // the launcher could not map the ids or join the cgroup, and said why
         };

@@ -103,7 +103,7 @@ pub fn start(r: Request) -> Result<Started, RunError> {
         // What will be weaker than the profile asks (a --best-effort drop, groups kept): said
         // on stderr (where a report written there says it too), not only in a report.
         for d in &plan.degraded {
-            eprintln!("enforce: warning: {d}");
+            enforcer::say!("enforce: warning: {d}");
         }
     }
     match (command, r.dry_run) {

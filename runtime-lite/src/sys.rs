@@ -277,3 +277,33 @@ pub fn open_in_root(root: &OwnedFd, path: &std::path::Path, flags: i32) -> std::
     }
     Ok(received(fd as i32))
 }
+
+/// Overwrite this process's command line (what `/proc/PID/cmdline` and `ps` show) and its
+/// name with `name`: PID 1 is a copy of the launcher, whose arguments (profile paths, the
+/// command) are no business of the container's processes.
+pub fn set_cmdline(name: &str) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return };
+    let Some(close) = stat.rfind(')') else { return };
+    // Fields 48 and 49 (arg_start, arg_end); field 3 is the first after the name.
+    let mut fields = stat[close + 2..].split_whitespace().skip(45);
+    let (Some(Ok(start)), Some(Ok(end))) =
+        (fields.next().map(str::parse::<usize>), fields.next().map(str::parse::<usize>))
+    else {
+        return;
+    };
+    if end <= start || start == 0 {
+        return;
+    }
+    let len = end - start;
+    let n = name.len().min(len - 1);
+    // SAFETY: [arg_start, arg_end) is this process's own argument area (on its stack, writable,
+    // as setproctitle uses it); nothing reads the old arguments after this (the workload's are
+    // owned copies). The name is copied in and the rest cleared, ending with a NUL.
+    unsafe {
+        std::ptr::write_bytes(start as *mut u8, 0, len);
+        std::ptr::copy_nonoverlapping(name.as_ptr(), start as *mut u8, n);
+    }
+    if let Ok(c) = std::ffi::CString::new(name) {
+        let _ = nix::sys::prctl::set_name(&c);
+    }
+}

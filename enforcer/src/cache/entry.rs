@@ -116,7 +116,8 @@ pub(super) fn load(path: &Path, key: &str) -> Option<CompiledPolicy> {
     }
     let mut inputs = Vec::with_capacity(e.deps.len());
     for d in &e.deps {
-        let text = std::fs::read_to_string(&d.path).ok()?;
+        // As the compiler reads it: a regular file within the size limit, never a FIFO.
+        let text = policy::frontend::loader::from_disk(std::path::Path::new(&d.path)).ok()?;
         let input = Input { file: d.path.clone(), text };
         if dep(&input).sha256 != d.sha256 {
             return None;

@@ -147,6 +147,12 @@ fn key(spec: &str, opts: &CompileOptions) -> String {
     }
     let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
     h.update(format!("cwd {cwd}\nspec {spec}\noptions {opts:?}\n"));
+    // Where the profile is now: a link on its way switched since (a new release's directory)
+    // is another profile, whose relative paths resolve elsewhere.
+    if !spec.starts_with("builtin:") {
+        let real = std::fs::canonicalize(spec).map(|p| p.display().to_string()).unwrap_or_default();
+        h.update(format!("real {real}\n"));
+    }
     hex(h.finalize())
 }
 

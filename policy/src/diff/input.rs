@@ -3,24 +3,47 @@
 //! `extends` are read from the same revision).
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::error::{Diagnostic, Error, Origin};
+use crate::frontend::loader::MAX_PROFILE_BYTES;
 use crate::ir::Policy;
 use crate::CompileOptions;
 
-/// The text of `path` (relative to the working directory) in revision `rev`.
+/// The text of `path` (relative to the working directory) in revision `rev` (which
+/// [`load`] has checked does not start with `-`): the blob as stored (no textconv), with
+/// `--end-of-options` so that git never reads it as an option, and no more than the loader
+/// takes read (the loader then refuses it as too large).
 fn git_show(rev: &str, path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
     let spec = match path.is_absolute() {
         true => format!("{rev}:{}", path.display()),
         false => format!("{rev}:./{}", path.display()),
     };
-    let out = Command::new("git").args(["show", &spec]).output()?;
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("git show {spec}: {why}")));
+    let mut child = Command::new("git")
+        .args(["cat-file", "blob", "--end-of-options", &spec])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut text = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        out.take(MAX_PROFILE_BYTES as u64 + 1).read_to_end(&mut text)?;
     }
-    String::from_utf8(out.stdout).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let mut why = Vec::new();
+    if let Some(err) = child.stderr.take() {
+        err.take(4096).read_to_end(&mut why)?;
+    }
+    let status = child.wait()?;
+    // Past the limit git may have stopped on a closed pipe: the text says enough.
+    if !status.success() && text.len() <= MAX_PROFILE_BYTES {
+        let why = String::from_utf8_lossy(&why).trim().to_string();
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("git cat-file blob {spec}: {why}"),
+        ));
+    }
+    String::from_utf8(text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// An IR JSON file, read back (any parse error is reported at its line and column).
@@ -47,6 +70,16 @@ pub fn load(spec: &str, opts: &CompileOptions) -> Result<Policy, Error> {
             )
             .with_hint("for example git:origin/main:profiles/web.yaml")]));
         };
+        // `git:--output=FILE:x` must not reach git as an option (it wrote FILE).
+        if rev.is_empty() || rev.starts_with('-') {
+            return Err(Error::Invalid(vec![Diagnostic::error(
+                Origin::new(spec, 1, 5),
+                format!("`{}` is not a git revision", rev.escape_debug()),
+            )
+            .with_hint(
+                "name a revision that does not start with `-`, e.g. git:HEAD:PATH or git:origin/main:PATH",
+            )]));
+        }
         let read = |p: &Path| git_show(rev, p);
         return Ok(crate::compile_with(path, opts, &read)?.policy);
     }

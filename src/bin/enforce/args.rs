@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use runtime_lite::name::ContainerName;
 
 /// Run a command with every tier of a Palisade profile applied: capabilities, securebits,
 /// no_new_privs, Landlock, seccomp.
@@ -70,9 +71,9 @@ pub struct RunArgs {
     /// Run detached (needs --name): logs go to bounded files, see `enforce logs`.
     #[arg(short = 'd', long, requires = "name")]
     pub detach: bool,
-    /// Name of a detached container.
+    /// The container's name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 64 characters (needed with -d).
     #[arg(long)]
-    pub name: Option<String>,
+    pub name: Option<ContainerName>,
     /// Remove a detached container's state and logs when it exits.
     #[arg(long, requires = "detach")]
     pub rm: bool,
@@ -173,10 +174,16 @@ pub struct PsArgs {
 #[derive(clap::Args)]
 pub struct ExecArgs {
     /// Container name.
-    pub name: String,
+    pub name: ContainerName,
     /// Run with the Landlock rights this kernel can enforce.
     #[arg(long)]
     pub best_effort: bool,
+    /// Relay stdin to the command (without it, its stdin is /dev/null).
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Give the command a terminal of the container's own (needs a terminal here).
+    #[arg(short = 't', long)]
+    pub tty: bool,
     /// The command and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub cmd: Vec<String>,
@@ -186,7 +193,7 @@ pub struct ExecArgs {
 #[derive(clap::Args)]
 pub struct LogsArgs {
     /// Container name.
-    pub name: String,
+    pub name: ContainerName,
     /// Keep printing until the container exits.
     #[arg(short = 'f', long)]
     pub follow: bool,
@@ -199,7 +206,7 @@ pub struct LogsArgs {
 #[derive(clap::Args)]
 pub struct StopArgs {
     /// Container name.
-    pub name: String,
+    pub name: ContainerName,
     /// Seconds to wait before SIGKILL.
     #[arg(long, default_value_t = 10)]
     pub time: u64,
@@ -209,7 +216,7 @@ pub struct StopArgs {
 #[derive(clap::Args)]
 pub struct RmArgs {
     /// Container name.
-    pub name: String,
+    pub name: ContainerName,
     /// Stop it first if it runs.
     #[arg(short = 'f', long)]
     pub force: bool,

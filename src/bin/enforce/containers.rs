@@ -13,9 +13,12 @@ pub fn ps(a: PsArgs) -> ExitCode {
         Err(e) => return fail(1, e),
     };
     match a.format {
-        Format::Text => print!("{}", lifecycle::ps_text(&list)),
+        Format::Text => enforcer::out!("{}", lifecycle::ps_text(&list)),
         Format::Json => {
-            println!("{}", serde_json::to_string_pretty(&lifecycle::ps_json(&list)).unwrap_or_default())
+            enforcer::out!(
+                "{}\n",
+                serde_json::to_string_pretty(&lifecycle::ps_json(&list)).unwrap_or_default()
+            )
         }
     }
     ExitCode::SUCCESS
@@ -31,7 +34,15 @@ pub fn exec(a: ExecArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(125, e),
     };
-    match runtime_lite::exec::exec(&a.name, compiled, &a.cmd, a.best_effort) {
+    let request = runtime_lite::exec::ExecRequest {
+        name: a.name,
+        compiled,
+        argv: a.cmd,
+        best_effort: a.best_effort,
+        interactive: a.interactive,
+        tty: a.tty,
+    };
+    match runtime_lite::exec::exec(request) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => fail(e.exit_code(), e),
     }

@@ -13,7 +13,7 @@ use args::{Cli, Command, Format};
 
 /// Print why `enforce` stops, and exit with `code`.
 fn fail(code: i32, msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("enforce: {msg}");
+    enforcer::say!("enforce: {msg}");
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
@@ -28,8 +28,8 @@ fn main() -> ExitCode {
         Command::Probe(a) => {
             let p = enforcer::probe::probe();
             match a.format {
-                Format::Text => print!("{}", enforcer::probe::text(&p)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default()),
+                Format::Text => enforcer::out!("{}", enforcer::probe::text(&p)),
+                Format::Json => enforcer::out!("{}\n", serde_json::to_string_pretty(&p).unwrap_or_default()),
             }
             ExitCode::SUCCESS
         }

@@ -20,7 +20,7 @@ pub fn compile(profile: &str, use_cache: bool) -> Result<CompiledPolicy, String>
     match enforcer::cache::compile(profile, &opts, use_cache) {
         Ok((c, note)) => {
             if let Some(n) = note {
-                eprintln!("enforce: {n}");
+                enforcer::say!("enforce: {n}");
             }
             Ok(c)
         }
@@ -84,7 +84,7 @@ pub fn run(a: RunArgs) -> ExitCode {
         Err(e) => return fail(125, e),
     };
     if a.print_profile {
-        print!("{}", o.layer(&a.profile));
+        enforcer::out!("{}", o.layer(&a.profile));
         return ExitCode::SUCCESS;
     }
     let compiled = match o.is_empty() {
@@ -96,7 +96,7 @@ pub fn run(a: RunArgs) -> ExitCode {
         Err(e) => return fail(125, e),
     };
     for w in compiled.warnings() {
-        eprintln!("{w}");
+        enforcer::say!("{w}");
     }
     let report = match a.report.as_deref() {
         None => ReportTo::None,
@@ -120,11 +120,11 @@ pub fn run(a: RunArgs) -> ExitCode {
     match runtime_lite::start(request) {
         Ok(Started::Exited(code)) => ExitCode::from(code.clamp(0, 255) as u8),
         Ok(Started::Detached(name)) => {
-            println!("{name}");
+            enforcer::out!("{name}\n");
             ExitCode::SUCCESS
         }
         Ok(Started::Planned(report)) => {
-            print!("{}", report.to_json());
+            enforcer::out!("{}", report.to_json());
             ExitCode::SUCCESS
         }
         Err(e) => fail(e.exit_code(), e),

@@ -17,12 +17,12 @@ pub fn compile(profile: &str, opts: &CompileOptions) -> Result<Option<Compiled>>
     match policy::compile(profile, opts) {
         Ok(c) => {
             for w in &c.warnings {
-                eprintln!("{w}");
+                enforcer::say!("{w}");
             }
             Ok(Some(c))
         }
         Err(e @ Error::Invalid(_)) => {
-            eprintln!("{e}");
+            enforcer::say!("{e}");
             Ok(None)
         }
         Err(e) => Err(e.into()),
@@ -49,7 +49,7 @@ pub fn write_out(output: Option<&Path>, text: &str) -> Result<()> {
     match output {
         Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display())),
         None => {
-            print!("{text}");
+            enforcer::out!("{text}");
             Ok(())
         }
     }

@@ -32,7 +32,7 @@ pub fn run(a: CompileArgs) -> Result<ExitCode> {
     // The JSON exports run under runc, which needs some calls of the filter itself.
     if matches!(a.emit, Emit::All | Emit::DockerSeccomp | Emit::OciSeccomp) {
         if let Some(w) = policy::syscalls::runc::export_warning(&c.policy) {
-            eprintln!("warning: {w}");
+            enforcer::say!("warning: {w}");
         }
     }
     match a.emit {
@@ -87,7 +87,7 @@ fn bpf(c: &Compiled, arch: Option<Arch>, file: &Path) -> Result<()> {
     let prog = program(&c.policy, arch)?;
     std::fs::write(file, prog.to_bytes()).with_context(|| format!("cannot write {}", file.display()))?;
     let arches: Vec<&str> = prog.arches.iter().map(|a| a.name()).collect();
-    eprintln!(
+    enforcer::say!(
         "policyc: wrote {} ({} instructions for {} kernels: {})",
         file.display(),
         prog.insns.len(),

@@ -15,7 +15,7 @@ pub fn run(a: DiffArgs) -> Result<ExitCode> {
         match (policy::diff::input::load(&a.old, &opts), policy::diff::input::load(&a.new, &opts)) {
             (Ok(old), Ok(new)) => (old, new),
             (Err(e), _) | (_, Err(e)) => {
-                eprintln!("{e}");
+                enforcer::say!("{e}");
                 return Ok(ExitCode::from(2));
             }
         };
@@ -28,8 +28,8 @@ pub fn run(a: DiffArgs) -> Result<ExitCode> {
         Colour::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     match a.format {
-        Format::Text => print!("{}", policy::diff::render::text(&d, colour)),
-        Format::Json => println!("{}", policy::diff::render::json(&d)),
+        Format::Text => enforcer::out!("{}", policy::diff::render::text(&d, colour)),
+        Format::Json => enforcer::out!("{}\n", policy::diff::render::json(&d)),
     }
     let failed = match a.fail_on {
         FailOn::Widen => d.widens(),

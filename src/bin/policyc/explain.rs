@@ -26,6 +26,6 @@ pub fn run(a: ExplainArgs) -> Result<ExitCode> {
         (None, Format::Text) => explain::explain_text(&c.policy),
         (None, Format::Json) => json(&c.policy)?,
     };
-    print!("{text}");
+    enforcer::out!("{text}");
     Ok(ExitCode::SUCCESS)
 }

@@ -17,12 +17,12 @@ pub fn run(a: ImportArgs) -> Result<ExitCode> {
     {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("{e}");
+            enforcer::say!("{e}");
             return Ok(common::invalid());
         }
     };
     for w in &imported.warnings {
-        eprintln!("{w}");
+        enforcer::say!("{w}");
     }
     write_out(a.output.as_deref(), &policy::import::to_yaml(&imported.profile)?)?;
     Ok(ExitCode::SUCCESS)

@@ -16,7 +16,7 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
         match policy::lint::lint(p) {
             Ok(f) => findings.extend(f),
             Err(e) => {
-                eprintln!("{e}");
+                enforcer::say!("{e}");
                 unreadable = true;
             }
         }
@@ -24,17 +24,17 @@ pub fn run(a: LintArgs) -> Result<ExitCode> {
     match a.format {
         LintFormat::Text => {
             for f in &findings {
-                println!("{f}");
+                enforcer::out!("{f}\n");
             }
             let count = |l: Level| findings.iter().filter(|f| f.level == l).count();
             let (errors, warnings, notes) = (count(Level::Error), count(Level::Warning), count(Level::Note));
-            println!(
-                "lint: {errors} errors, {warnings} warnings, {notes} notes in {} profiles",
+            enforcer::out!(
+                "lint: {errors} errors, {warnings} warnings, {notes} notes in {} profiles\n",
                 a.profiles.len()
             );
         }
-        LintFormat::Json => print!("{}", json(&findings)?),
-        LintFormat::Sarif => print!("{}", json(&policy::lint::sarif::sarif(&findings))?),
+        LintFormat::Json => enforcer::out!("{}", json(&findings)?),
+        LintFormat::Sarif => enforcer::out!("{}", json(&policy::lint::sarif::sarif(&findings))?),
     }
     if unreadable {
         return Ok(ExitCode::from(2));

@@ -9,7 +9,7 @@ use crate::args::{Format, GroupsArgs, ListArgs};
 use crate::common::json;
 
 pub fn schema() -> Result<ExitCode> {
-    print!("{}", json(&policy::schema())?);
+    enforcer::out!("{}", json(&policy::schema())?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -26,10 +26,10 @@ pub fn builtins(a: ListArgs) -> Result<ExitCode> {
         .map(|n| Builtin { name: format!("builtin:{n}"), description: policy::builtin::description(n) })
         .collect();
     match a.format {
-        Format::Json => print!("{}", json(&items)?),
+        Format::Json => enforcer::out!("{}", json(&items)?),
         Format::Text => {
             for b in &items {
-                println!("{:<24} {}", b.name, b.description.as_deref().unwrap_or_default());
+                enforcer::out!("{:<24} {}\n", b.name, b.description.as_deref().unwrap_or_default());
             }
         }
     }
@@ -39,18 +39,18 @@ pub fn builtins(a: ListArgs) -> Result<ExitCode> {
 pub fn groups(a: GroupsArgs) -> Result<ExitCode> {
     let groups = policy::explain::groups(a.name.as_deref()).map_err(anyhow::Error::msg)?;
     match a.format {
-        Format::Json => print!("{}", json(&groups)?),
+        Format::Json => enforcer::out!("{}", json(&groups)?),
         Format::Text if a.name.is_some() => {
             for g in &groups {
-                println!("{} - {}", g.name, g.description);
+                enforcer::out!("{} - {}\n", g.name, g.description);
                 for s in &g.syscalls {
-                    println!("  {s}");
+                    enforcer::out!("  {s}\n");
                 }
             }
         }
         Format::Text => {
             for g in &groups {
-                println!("{:<16} {:>4}  {}", g.name, g.syscalls.len(), g.description);
+                enforcer::out!("{:<16} {:>4}  {}\n", g.name, g.syscalls.len(), g.description);
             }
         }
     }

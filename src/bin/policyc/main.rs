@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("policyc: {e:#}");
+            enforcer::say!("policyc: {e:#}");
             ExitCode::from(1)
         }
     }

@@ -25,8 +25,8 @@ pub fn run(a: SimulateArgs) -> Result<ExitCode> {
     }
     let out = policy::simulate::simulate(&c.policy, &prog, call_arch, &list);
     match a.format {
-        Format::Text => print!("{}", policy::simulate::text(&out)),
-        Format::Json => print!("{}", json(&out)?),
+        Format::Text => enforcer::out!("{}", policy::simulate::text(&out)),
+        Format::Json => enforcer::out!("{}", json(&out)?),
     }
     Ok(if out.iter().all(|o| o.agree) { ExitCode::SUCCESS } else { common::invalid() })
 }

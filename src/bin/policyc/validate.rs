@@ -28,15 +28,15 @@ pub fn run(a: ValidateArgs) -> Result<ExitCode> {
             Ok(c) => {
                 if a.format == Format::Text {
                     for w in &c.warnings {
-                        eprintln!("{w}");
+                        enforcer::say!("{w}");
                     }
-                    println!("{p}: ok");
+                    enforcer::out!("{p}: ok\n");
                 }
                 Verdict { profile: p, valid: true, diagnostics: c.warnings, error: None }
             }
             Err(e) => {
                 if a.format == Format::Text {
-                    eprintln!("{e}");
+                    enforcer::say!("{e}");
                 }
                 let diagnostics = e.diagnostics().to_vec();
                 let error = Some(diagnostics.is_empty().then(|| e.to_string()));
@@ -46,7 +46,7 @@ pub fn run(a: ValidateArgs) -> Result<ExitCode> {
         verdicts.push(v);
     }
     if a.format == Format::Json {
-        print!("{}", json(&verdicts)?);
+        enforcer::out!("{}", json(&verdicts)?);
     }
     Ok(if verdicts.iter().all(|v| v.valid) { ExitCode::SUCCESS } else { common::invalid() })
 }

@@ -2,7 +2,7 @@
 //! masked and read-only paths, the PID-1 shim, logs and cgroup limits.
 
 use super::{normalize_path, Ctx};
-use crate::error::Diagnostics;
+use crate::error::{Diagnostics, Origin};
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::{ArgValue, Isolation, MountSpec, PathList};
 use crate::frontend::spanned::Sp;
@@ -17,6 +17,7 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
     let mut out = IsolationIr::default();
     let mut init: Option<bool> = None;
     let mut offsets_at = None;
+    let (mut network_at, mut namespaces_at) = (None, None);
     for layer in layers {
         let Some(i) = &layer.profile.isolation else { continue };
         out.enabled = true;
@@ -28,6 +29,13 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
         if let Some(t) = &i.time_offsets {
             offsets_at = Some(ctx.at(t));
         }
+        if let Some(n) = i.network.as_ref().filter(|n| NetworkMode::parse(&n.value).is_some()) {
+            network_at = Some(ctx.at(n));
+        }
+        if let Some(list) = &i.namespaces {
+            // The list has no place of its own: its first entry's (the file's, when empty).
+            namespaces_at = Some(list.first().map_or_else(|| Origin::new(ctx.file, 0, 0), |n| ctx.at(n)));
+        }
     }
     if let Some(at) = offsets_at.filter(|_| !out.namespaces.contains(Namespace::Time)) {
         diags.error(
@@ -36,8 +44,44 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
             Some("add `time` to `isolation.namespaces`".into()),
         );
     }
+    network(&mut out, network_at, namespaces_at, diags);
     out.init = init.unwrap_or(out.namespaces.contains(Namespace::Pid));
     out
+}
+
+/// `network: none` is a network namespace of the container's own (loopback only): the
+/// runtime creates one only when `net` is among the namespaces, and shares the host's
+/// otherwise. So, over every layer: a `network: none` that is written (by any layer, or by
+/// `enforce run --network none`) while the namespaces leave out `net` is an error (it would be
+/// the host's network: every interface, host TCP ports, host abstract unix sockets); when
+/// `network` is not written, leaving out `net` means the host's network and the policy says so
+/// (`host`), with a warning. Without an `isolation` section the defaults (with `net`) hold.
+fn network(
+    out: &mut IsolationIr,
+    network_at: Option<Origin>,
+    namespaces_at: Option<Origin>,
+    diags: &mut Diagnostics,
+) {
+    if !out.enabled || out.network != NetworkMode::None || out.namespaces.contains(Namespace::Net) {
+        return;
+    }
+    match (network_at, namespaces_at) {
+        (Some(at), _) => diags.error(
+            at,
+            "`network: none` needs a network namespace, but `isolation.namespaces` leaves out `net`: the container would share the host's network",
+            Some("add `net` to `isolation.namespaces`, or write `network: host` to share the host's network".into()),
+        ),
+        (None, Some(at)) => {
+            diags.warning(
+                at,
+                "`isolation.namespaces` leaves out `net`: the container shares the host's network (`network: host`)",
+                Some("add `net` for a network of its own (loopback only), or write `network: host` to say so".into()),
+            );
+            out.network = NetworkMode::Host;
+        }
+        // The namespaces are the defaults (with `net`) unless a layer lists them.
+        (None, None) => {}
+    }
 }
 
 /// One layer's section, over what the layers before it set.
@@ -279,26 +323,42 @@ fn resolve_path(p: &str, file: &str) -> Result<String, String> {
     if let Some(symbolic) = pathvars::normalize(p) {
         return symbolic.map_err(|e| format!(": {e}"));
     }
-    resolved(p, file).ok_or_else(String::new)
+    resolved(p, file)
 }
 
-fn resolved(p: &str, file: &str) -> Option<String> {
+fn resolved(p: &str, file: &str) -> Result<String, String> {
     if p.starts_with('/') {
-        return normalize_path(p);
+        return normalize_path(p).ok_or_else(String::new);
     }
     if file.starts_with("builtin:") {
-        return None;
+        return Err(String::new());
     }
     // A bare file name (`p.yaml`) has an empty parent: the working directory.
     let dir = std::path::Path::new(file).parent().filter(|d| !d.as_os_str().is_empty());
     let dir = dir.unwrap_or(std::path::Path::new("."));
-    let dir = std::fs::canonicalize(dir).ok()?;
-    let joined = dir.join(p);
-    let text = joined.to_str()?;
-    if p.split('/').any(|c| c == "..") {
-        return std::fs::canonicalize(&joined).ok().and_then(|c| c.to_str().map(str::to_string));
+    let mut dir = std::fs::canonicalize(dir).map_err(|_| String::new())?;
+    // Leading `..` climb the profile's directory, which is canonical (no link in it): exact
+    // without resolving anything beneath, so the path is looked up when the policy is applied
+    // (a link switched since, to a new rootfs, is followed then) and a compiled policy never
+    // holds where a link led once.
+    let mut rest = p;
+    loop {
+        if let Some(r) = rest.strip_prefix("../") {
+            dir.pop();
+            rest = r;
+        } else if rest == ".." {
+            dir.pop();
+            rest = "";
+        } else if let Some(r) = rest.strip_prefix("./") {
+            rest = r;
+        } else {
+            break;
+        }
     }
-    normalize_path(text)
+    if rest.split('/').any(|c| c == "..") {
+        return Err(": `..` may only start a relative path (what it climbs out of must not be a link)".into());
+    }
+    normalize_path(dir.join(rest).to_str().ok_or_else(String::new)?).ok_or_else(String::new)
 }
 
 fn path_list(v: &PathList, default: &[&str]) -> Result<Vec<String>, String> {

@@ -2,6 +2,7 @@
 //! its hint, and where it must point (`at`: the text found first at that line and column).
 
 use crate::error::{Diagnostic, Severity};
+use crate::vocab::NetworkMode;
 use crate::{compile_text, CompileOptions};
 
 use Severity::{Error as E, Warning as W};
@@ -69,15 +70,18 @@ const CASES: &[Case] = &[
     // isolation
     ("isolation: { namespaces: [users] }", E, "unknown namespace `users`", "time", "users"),
     ("isolation: { hostname: \"a b\" }", E, "invalid hostname `a b`", "letters, digits", "\"a b\""),
-    ("name: x\nisolation: { rootfs: ../r }", E, "rootfs `../r` cannot be resolved", "relative to a profile file", "../r"),
+    ("name: x\nisolation: { rootfs: r/../x }", E, "rootfs `r/../x` cannot be resolved: `..` may only start a relative path", "relative to a profile file", "r/../x"),
     ("isolation: { rootfs: \"${HOME}/../r\" }", E, "rootfs `${HOME}/../r` cannot be resolved: `${HOME}/../r` climbs with `..`", "${XDG_RUNTIME_DIR}", "\"${HOME}"),
     ("isolation: { network: bridge }", E, "unknown network `bridge`", "`none` or `host`", "bridge"),
+    // Issue 14, finding 3: `none` without `net` was the host's network, and said `none`.
+    ("isolation:\n  namespaces: [user, mount, pid]\n  network: none\n", E, "`network: none` needs a network namespace, but `isolation.namespaces` leaves out `net`", "add `net` to `isolation.namespaces`, or write `network: host`", "none\n"),
+    ("isolation: { namespaces: [user, mount, pid] }", W, "`isolation.namespaces` leaves out `net`: the container shares the host's network", "add `net`", "user"),
     ("isolation: { users: { map_root_to: 0 } }", E, "map_root_to must be `auto` or a host uid above 0", "never host root", "0 }"),
     ("isolation: { namespaces: [time, user, mount], time_offsets: { boottime: 99999999999 } }", E, "a time offset is out of range", "seconds", "{ boottime"),
     ("isolation: { time_offsets: { boottime: 60 } }", E, "time_offsets need a time namespace", "add `time`", "{ boottime"),
     ("isolation:\n  mounts:\n    - { type: tmpfs, target: data }\n", E, "mount target `data` is not absolute", "e.g. /data", "{ type"),
     ("isolation:\n  mounts:\n    - { type: bind, target: /data }\n", E, "a bind mount needs a `source`", "source: ./data", "{ type"),
-    ("name: x\nisolation:\n  mounts:\n    - { type: bind, source: ../nothere/x, target: /data }\n", E, "bind source `../nothere/x` cannot be resolved", "relative to a profile file", "{ type"),
+    ("name: x\nisolation:\n  mounts:\n    - { type: bind, source: data/../../x, target: /data }\n", E, "bind source `data/../../x` cannot be resolved: `..` may only start a relative path", "relative to a profile file", "{ type"),
     ("isolation:\n  mounts:\n    - { type: tmpfs, target: /t, size: 12parsecs }\n", E, "invalid tmpfs size", "64Mi", "{ type"),
     ("isolation:\n  mounts:\n    - { type: overlay, target: /t }\n", E, "unknown mount type `overlay`", "`bind` or `tmpfs`", "{ type"),
     ("isolation: { masked_paths: some }", E, "`some`: use `default`, `none` or a list of absolute paths", "/proc/kcore", "some"),
@@ -184,4 +188,80 @@ fn paths_with_variables_are_kept_as_written() {
     let want =
         crate::ir::MountIr::Bind { source: "/srv/${env:USER}".into(), target: "/s".into(), readonly: false };
     assert_eq!(c.policy.isolation.mounts, [want]);
+}
+
+/// Issue 14, finding 3: whatever the layers say, a policy that says `network: none` has a
+/// network namespace of its own (the runtime creates one only when `net` is among the
+/// namespaces), and a profile that writes `network: none` without `net` is refused.
+#[test]
+fn network_none_always_comes_with_a_network_namespace() {
+    let namespaces = [None, Some("[user, mount, pid, net]"), Some("[user, mount, pid]")];
+    let networks = [None, Some("none"), Some("host")];
+    for ns in namespaces {
+        for net in networks {
+            let mut yaml = String::from("isolation:\n");
+            if let Some(ns) = ns {
+                yaml += &format!("  namespaces: {ns}\n");
+            }
+            if let Some(net) = net {
+                yaml += &format!("  network: {net}\n");
+            }
+            let result = compile_text("t.yaml", &yaml, None, &CompileOptions::default());
+            let refused = ns == Some("[user, mount, pid]") && net == Some("none");
+            match result {
+                Ok(c) if !refused => {
+                    let iso = &c.policy.isolation;
+                    let none = iso.network == NetworkMode::None;
+                    assert_eq!(
+                        none,
+                        iso.own_network(),
+                        "{yaml}: network {} but own network {}",
+                        iso.network,
+                        iso.own_network()
+                    );
+                    assert_eq!(
+                        none,
+                        net != Some("host") && ns != Some("[user, mount, pid]"),
+                        "{yaml}: network {}",
+                        iso.network
+                    );
+                }
+                Ok(c) => panic!("{yaml}: accepted, network {}", c.policy.isolation.network),
+                Err(e) if refused => {
+                    let d = &e.diagnostics()[0];
+                    assert_eq!((d.origin.line, d.origin.column), (3, 12), "{yaml}: {d}");
+                    assert!(d.message.contains("`network: none` needs a network namespace"), "{d}");
+                }
+                Err(e) => panic!("{yaml}: {e}"),
+            }
+        }
+    }
+}
+
+/// The rule holds over `extends` layers: the error points at the `network: none` in force,
+/// in whichever file wrote it.
+#[test]
+fn network_none_is_checked_over_every_layer() {
+    let dir = std::env::temp_dir().join(format!("palisade-network-layers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let parent = dir.join("parent.yaml");
+    std::fs::write(&parent, "isolation:\n  network: none\n").unwrap();
+    let child = "extends: parent.yaml\nisolation: { namespaces: [user, mount] }\n";
+    let err = compile_text("child.yaml", child, Some(&dir), &CompileOptions::default()).unwrap_err();
+    let d = &err.diagnostics()[0];
+    let want = (parent.display().to_string(), 2, 12);
+    assert_eq!((d.origin.file.clone(), d.origin.line, d.origin.column), want, "{d}");
+    // The other way round: a layer (as `enforce run --network none` writes) over a parent
+    // without `net`.
+    std::fs::write(&parent, "isolation:\n  namespaces: [user, mount, pid]\n").unwrap();
+    let child = "extends: parent.yaml\nisolation:\n  network: none\n";
+    let err = compile_text("child.yaml", child, Some(&dir), &CompileOptions::default()).unwrap_err();
+    let d = &err.diagnostics()[0];
+    assert_eq!((d.origin.file.as_str(), d.origin.line, d.origin.column), ("child.yaml", 3, 12), "{d}");
+    // A later `network: host` settles it.
+    let child = "extends: parent.yaml\nisolation:\n  network: host\n";
+    let c = compile_text("child.yaml", child, Some(&dir), &CompileOptions::default()).unwrap();
+    assert_eq!(c.policy.isolation.network, NetworkMode::Host);
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let _ = std::fs::remove_dir_all(&dir);
 }
