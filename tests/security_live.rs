@@ -196,6 +196,31 @@ fn exec_gives_the_container_neither_the_terminal_nor_a_way_out_of_its_cgroup() {
         .output()
         .unwrap();
     assert_eq!((none.status.code(), text(&none.stdout)), (Some(0), String::new()));
+    // Finding 5: a token in the operator's environment never reaches the container, where any
+    // process could read an exec'd process's /proc/PID/environ.
+    let mut holder = Command::new(ENFORCE)
+        .env("PALISADE_RUNTIME_DIR", &rt)
+        .env("API_TOKEN", "s3cr3t-token")
+        .args(["exec", "box", "--", "sleep", "3"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let seen = enforce(
+        &rt,
+        &[
+            "exec",
+            "box",
+            "--",
+            "sh",
+            "-c",
+            "grep -la PATH= /proc/[0-9]*/environ | wc -l; grep -la s3cr3t /proc/[0-9]*/environ | wc -l",
+        ],
+    );
+    let counts: Vec<u32> = ok(&seen).split_whitespace().map(|n| n.parse().unwrap()).collect();
+    assert!(counts[0] >= 2, "the probe reads no environment at all: {counts:?}");
+    assert_eq!(counts[1], 0, "the token is readable in the container");
+    holder.kill().unwrap();
+    let _ = holder.wait();
     // -t: a terminal of the container's own.
     let tty = enforce(&rt, &["exec", "-t", "box", "--", "sh", "-c", "tty"]);
     assert!(ok(&tty).starts_with("/dev/pts/"), "{}", text(&tty.stdout));

@@ -15,7 +15,8 @@
 //!   ([`enforcer::Launcher`]) and execs; its report lists what the isolation tier did;
 //! - for a detached container, the **keeper** ([`keeper`]) runs the launcher in a session of
 //!   its own and records the state ([`state`]), and the **logger** ([`logger`]) copies the
-//!   output into bounded files ([`logs`]); `enforce exec` is a role of its own ([`exec`]).
+//!   output into bounded files ([`logs`]); `enforce exec` is a role of its own ([`exec`]),
+//!   which relays its command's stdio (`exec_stdio`).
 //!
 //! The processes talk over typed channels ([`channel`]). Errors are typed ([`error`]). Unsafe
 //! code lives only in [`sys`]. Mounts live in the private mount namespace and vanish with it.
@@ -27,6 +28,7 @@ pub mod channel;
 pub mod console;
 pub mod error;
 pub mod exec;
+mod exec_stdio;
 pub mod idmap;
 pub mod keeper;
 pub mod launcher;
