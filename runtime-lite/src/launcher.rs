@@ -185,7 +185,8 @@ pub fn run(c: Container) -> Result<i32, RunError> {
     }
     let namespaces = namespaces(&iso)?;
     let (uid_map, gid_map) = idmap::mappings(&iso)?;
-    if let Some(w) = idmap::shared_warning(uid_map) {
+    // A range the profile chose (the default one is conventionally free of accounts).
+    if let Some(w) = iso.map_root_to.and_then(|_| idmap::shared_warning(uid_map)) {
         enforcer::say!("enforce: warning: {w}");
     }
     // The root's tree, opened now by this process, when container root could not walk to it

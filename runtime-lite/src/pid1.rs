@@ -127,13 +127,15 @@ impl Pid1<'_> {
 
     /// Die with the launcher: killed, it could neither stop the container nor remove its
     /// cgroup. Set after the id switch (which clears it); then the launcher is checked to be
-    /// still the parent, in the host's /proc (still mounted here), so no death is missed.
+    /// still the parent, in the host's /proc (still mounted here: its pids are the host's),
+    /// so no death is missed.
     fn tie_to_launcher(&self) -> Result<(), SysError> {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
             .map_err(|e| SysError::errno("PR_SET_PDEATHSIG", e))?;
-        let status = std::fs::read_to_string("/proc/self/status")
-            .map_err(|e| SysError::io("read /proc/self/status", e))?;
-        let parent = status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|p| p.trim().parse().ok());
+        let stat = std::fs::read_to_string("/proc/self/stat")
+            .map_err(|e| SysError::io("read /proc/self/stat", e))?;
+        // Field 4, the parent's pid, after the name in parentheses.
+        let parent = stat.rfind(')').and_then(|i| stat[i + 2..].split_whitespace().nth(1)?.parse().ok());
         match parent == Some(self.launcher) {
             true => Ok(()),
             false => {
