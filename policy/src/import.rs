@@ -1,13 +1,18 @@
 //! Docker seccomp JSON → profile: the importer behind `policyc import`.
 //!
 //! Keeps the meaning Docker (runc + libseccomp) gives the file: archMap arches, per-entry
-//! errnoRet (EPERM when absent), includes/excludes (caps, arches, minKernel), comments, and the
-//! legacy single `name`. Docker JSON rules are order-free; libseccomp's meaning is kept as long
-//! as entries with different actions do not overlap, which holds for Docker's and Podman's
-//! profiles. An entry that repeats an argument index is split into one rule per condition, as
-//! runc does (moby#52494).
+//! errnoRet (EPERM when absent, for `SCMP_ACT_TRACE` too), includes/excludes (caps, arches,
+//! minKernel), comments, and the legacy single `name`. An entry that repeats an argument index
+//! is split into one rule per condition, as runc does (moby#52494). `SCMP_CMP_MASKED_EQ`
+//! compares `arg & value == valueTwo & value`, as libseccomp masks the datum.
+//!
+//! Docker JSON is read in order, the profile language's last matching rule wins; the import
+//! rewrites what libseccomp and runc decide differently (see `precedence`): runc drops
+//! entries whose action is the default, libseccomp keeps the first argument-free rule of a
+//! syscall and ignores conditional rules once it has one. Names libseccomp cannot resolve are
+//! skipped as runc skips them. Every such change is a warning and a note in the YAML.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::action::Action;
 use crate::error::{Diagnostic, Error, Origin};
@@ -15,7 +20,7 @@ use crate::formats::docker::{DockerArg, DockerFilter, DockerProfile, DockerSysca
 use crate::frontend::profile::{ArgCond, ArgValue, Capabilities, Profile, Rule, Seccomp, When};
 use crate::frontend::spanned::Sp;
 use crate::ir::ArgOp;
-use crate::syscalls::Arch;
+use crate::syscalls::{table, Arch};
 use crate::vocab::caps::DOCKER_DEFAULT;
 
 /// The imported profile and what the importer had to say.
@@ -51,7 +56,8 @@ fn action_of(file: &str, name: &str, errno: Option<u32>) -> Result<Action, Error
     };
     Ok(match name {
         "SCMP_ACT_ERRNO" => Action::Errno(data(errno, 1)?),
-        "SCMP_ACT_TRACE" => Action::Trace(data(errno, 0)?),
+        // runc: `ActTrace.SetReturnCode(EPERM)` when errnoRet is absent.
+        "SCMP_ACT_TRACE" => Action::Trace(data(errno, 1)?),
         other => Action::parse(other)
             .map_err(|_| bad(file, format!("unknown action `{other}`"), "use an SCMP_ACT_* action"))?,
     })
@@ -77,8 +83,10 @@ fn arg_cond(file: &str, a: &DockerArg) -> Result<ArgCond, Error> {
     if a.index > 5 {
         return Err(bad(file, format!("argument index {} is out of range", a.index), "indexes are 0..=5"));
     }
+    // libseccomp masks the datum (`arg & value == valueTwo & value`): a `valueTwo` with bits
+    // outside the mask still matches.
     let (value_, mask) =
-        if op == ArgOp::MaskedEq { (a.value_two, Some(value(a.value))) } else { (a.value, None) };
+        if op == ArgOp::MaskedEq { (a.value_two & a.value, Some(value(a.value))) } else { (a.value, None) };
     Ok(ArgCond {
         index: Sp::new(a.index as u8),
         op: Sp::new(op),
@@ -120,33 +128,60 @@ fn when_of(
     Ok((!empty).then_some(w))
 }
 
-/// Whether libseccomp could resolve `name` as one syscall, as runc asks it to: no `@` (no
-/// syscall is named so; in the profile language `@name` is a group of many) and no blank
-/// around it (the profile language trims names, libseccomp does not). A name that fails this
-/// is skipped by runc (`unknown seccomp syscall ... ignored`), and so by this import.
+/// Whether libseccomp could resolve `name` as one syscall, as runc asks it to
+/// (`seccomp_syscall_resolve_name`, which answers for the native arch: a real number, a
+/// negative pseudo-number for a syscall that only other arches have, or `__NR_SCMP_ERROR` for
+/// a name no arch has). runc skips a name only in the last case (`unknown seccomp syscall ...
+/// ignored`), and so does this import: no `@` (no syscall is named so; in the profile language
+/// `@name` is a group of many), no blank around it (the profile language trims names,
+/// libseccomp does not), and a syscall of some arch. A name that only other arches have stays:
+/// libseccomp applies it on the arches of the filter that have it (`umount` on x86), as the
+/// profile language does.
 fn resolvable(name: &str) -> bool {
-    !name.starts_with('@') && !name.is_empty() && name.trim() == name
+    !name.starts_with('@') && !name.is_empty() && name.trim() == name && table::is_known(name)
 }
 
-/// The entry's syscall names that Docker would use; the others are reported and dropped.
-fn names_of(file: &str, at: usize, s: &DockerSyscall, warnings: &mut Vec<Diagnostic>) -> Vec<String> {
-    let mut names = Vec::new();
+/// The entry's syscall names that Docker would use (each once); the others are reported,
+/// dropped, and named in `skipped`.
+fn names_of(
+    file: &str,
+    at: usize,
+    s: &DockerSyscall,
+    warnings: &mut Vec<Diagnostic>,
+    skipped: &mut Vec<String>,
+) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
     for n in s.names.iter().chain(&s.name) {
         if resolvable(n) {
-            names.push(n.clone());
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
             continue;
         }
         let shown = n.escape_debug();
-        let (why, hint) = match n.trim().starts_with('@') {
-            true => (
-                "Docker JSON has no syscall groups, so runc (libseccomp) ignores it; it is not the Palisade group of that name",
+        let (why, hint) = if n.trim().starts_with('@') {
+            (
+                "Docker JSON has no syscall groups, so runc (libseccomp) ignores it; it is not the Palisade group of that name".to_string(),
                 format!("to allow the group, write `allow: [\"{shown}\"]` in the imported profile yourself"),
-            ),
-            false => (
-                "libseccomp resolves no syscall by that name, so runc ignores it",
+            )
+        } else if n.trim() != n.as_str() || n.is_empty() {
+            (
+                "libseccomp resolves no syscall by that name, so runc ignores it".to_string(),
                 "write the syscall's name without blanks".to_string(),
-            ),
+            )
+        } else {
+            (
+                "no arch has a syscall of that name, so libseccomp resolves none and runc ignores it"
+                    .to_string(),
+                match table::suggest(n) {
+                    Some(s) => {
+                        format!("did you mean `{s}`? (the imported profile names `{shown}` in a comment)")
+                    }
+                    None => format!("the imported profile names `{shown}` in a comment"),
+                },
+            )
         };
+        skipped.push(format!("`{shown}`"));
         warnings.push(
             Diagnostic::warning(
                 Origin::new(file, 1, 1),
@@ -158,34 +193,48 @@ fn names_of(file: &str, at: usize, s: &DockerSyscall, warnings: &mut Vec<Diagnos
     names
 }
 
+/// One `syscalls` entry as runc reads it.
+struct Entry<'a> {
+    /// Its index in `syscalls`.
+    at: usize,
+    src: &'a DockerSyscall,
+    action: Action,
+    /// The names runc resolves, each once.
+    names: Vec<String>,
+    /// Names skipped as runc skips them, quoted, for the note.
+    skipped: Vec<String>,
+    /// No argument conditions.
+    unconditional: bool,
+    /// No includes/excludes: it applies wherever another entry does.
+    always: bool,
+}
+
+/// `text` added to a rule's comment (kept in the YAML and in exports).
+fn annotate(comment: &mut Option<String>, text: &str) {
+    *comment = Some(match comment.take() {
+        Some(c) if !c.is_empty() => format!("{c} [import: {text}]"),
+        _ => format!("[import: {text}]"),
+    });
+}
+
 fn rules_of(
     file: &str,
-    at: usize,
-    s: &DockerSyscall,
+    e: &Entry,
+    names: &[String],
+    notes: &[String],
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<Vec<Rule>, Error> {
-    let had_names = !s.names.is_empty() || s.name.is_some();
-    let names = names_of(file, at, s, warnings);
-    if had_names && names.is_empty() {
-        // runc checks the action before it looks the names up.
-        action_of(file, &s.action, s.errno_ret)?;
-        return Ok(vec![]);
-    }
-    if names.is_empty() {
-        warnings.push(Diagnostic::warning(
-            Origin::new(file, 1, 1),
-            format!("an entry with action {} names no syscall; skipped", s.action),
-        ));
-        return Ok(vec![]);
-    }
-    let action = action_of(file, &s.action, s.errno_ret)?;
-    let list: Vec<Sp<String>> = names.into_iter().map(Sp::new).collect();
+    let s = e.src;
+    let list: Vec<Sp<String>> = names.iter().cloned().map(Sp::new).collect();
     let mut base = Rule {
         when: when_of(file, s.includes.as_ref(), s.excludes.as_ref())?,
         comment: s.comment.clone().filter(|c| !c.is_empty()),
         ..Rule::default()
     };
-    match action {
+    for n in notes {
+        annotate(&mut base.comment, n);
+    }
+    match e.action {
         Action::Allow => base.allow = Some(list),
         a if a.permits() || matches!(a, Action::Trace(_) | Action::Notify) => {
             base.syscalls = Some(list);
@@ -204,7 +253,7 @@ fn rules_of(
     if seen.values().any(|n| *n > 1) {
         warnings.push(Diagnostic::warning(
             Origin::new(file, 1, 1),
-            format!("an entry for {} repeats an argument index; runc adds each condition as a separate rule (OR), and so does this import", base.allow.as_ref().or(base.deny.as_ref()).or(base.syscalls.as_ref()).map(|l| l.iter().map(|s| s.value.clone()).collect::<Vec<_>>().join(",")).unwrap_or_default()),
+            format!("an entry for {} repeats an argument index; runc adds each condition as a separate rule (OR), and so does this import", names.join(",")),
         ).with_hint("if AND was meant, write one rule with all conditions in the profile language"));
         return Ok(conds
             .into_iter()
@@ -237,9 +286,9 @@ fn may_overlap(a: &DockerSyscall, b: &DockerSyscall) -> bool {
 }
 
 /// Entries without arguments that name the same syscall with different actions and can apply
-/// together. libseccomp (so runc and crun) silently keeps the first such rule; Palisade's
-/// last-rule-wins keeps the later one. Both readings are reported so the user can choose.
-fn first_wins_conflicts(file: &str, d: &DockerProfile) -> Vec<Diagnostic> {
+/// together. libseccomp (so runc and crun) silently keeps the first such rule, and so does
+/// the import (`precedence`); the pair is reported so the user can say what they mean.
+fn first_wins_conflicts(file: &str, d: &DockerProfile, default: Action) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let arg_free: Vec<(usize, &DockerSyscall)> =
         d.syscalls.iter().enumerate().filter(|(_, s)| s.args.as_ref().is_none_or(|a| a.is_empty())).collect();
@@ -248,6 +297,12 @@ fn first_wins_conflicts(file: &str, d: &DockerProfile) -> Vec<Diagnostic> {
             later.names.iter().chain(later.name.iter()).filter(|n| resolvable(n)).collect();
         for (i, earlier) in &arg_free[..k] {
             if earlier.action == later.action && earlier.errno_ret == later.errno_ret {
+                continue;
+            }
+            // runc drops an entry whose action is the default before libseccomp sees it.
+            let is_default =
+                |s: &DockerSyscall| action_of(file, &s.action, s.errno_ret).ok() == Some(default);
+            if is_default(earlier) || is_default(later) {
                 continue;
             }
             if !may_overlap(earlier, later) {
@@ -265,7 +320,7 @@ fn first_wins_conflicts(file: &str, d: &DockerProfile) -> Vec<Diagnostic> {
                 severity: crate::error::Severity::Warning,
                 origin: Origin::new(file, 1, 1),
                 message: format!(
-                    "syscalls[{j}] ({}) and syscalls[{i}] ({}) both apply to {} without argument conditions: libseccomp (runc, crun) keeps the first, syscalls[{i}]; the imported profile keeps the last, syscalls[{j}]",
+                    "syscalls[{j}] ({}) and syscalls[{i}] ({}) both apply to {} without argument conditions: libseccomp (runc, crun) keeps the first, syscalls[{i}], and so does the imported profile",
                     later.action,
                     earlier.action,
                     shared.join(", ")
@@ -275,6 +330,60 @@ fn first_wins_conflicts(file: &str, d: &DockerProfile) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// What the import does with one name of one entry so that the profile language's
+/// last-match-wins gives libseccomp's verdict.
+#[derive(Debug, PartialEq, Eq)]
+enum Fate {
+    /// Kept as written.
+    Keep,
+    /// Dropped from this entry: an earlier entry decides (its index, and why).
+    Drop(usize, &'static str),
+    /// Kept, then the earlier argument-free entries (indexes into the entries, in order) are
+    /// stated again after it, so that where one of them applies the first of them decides.
+    Restate(Vec<usize>),
+}
+
+const DEFAULT_DROPPED: &str = "runc drops an entry whose action is the default";
+const FIRST_KEPT: &str = "libseccomp keeps the first argument-free rule of a syscall";
+const CONDITIONS_IGNORED: &str =
+    "libseccomp ignores conditional rules of a syscall that has an argument-free rule";
+
+/// libseccomp's precedence for `name` in entry `k`, given the entries before it that name it
+/// (`earlier`, indexes into `entries`, in order). For one syscall, libseccomp (2.5, as runc
+/// uses it) keeps the first argument-free rule it is given and ignores every rule added after
+/// it, a later argument-free rule replaces the conditional rules before it, and runc never
+/// gives it a rule whose action is the default (libseccomp refuses those).
+fn precedence(entries: &[Entry], earlier: &[usize], k: usize, default: Action) -> Fate {
+    let e = &entries[k];
+    let mut uncond = Vec::new();
+    for &i in earlier {
+        let p = &entries[i];
+        if p.action == default || !may_overlap(p.src, e.src) {
+            continue;
+        }
+        if e.action == default {
+            return Fate::Drop(i, DEFAULT_DROPPED);
+        }
+        if !p.unconditional {
+            continue;
+        }
+        if p.always {
+            // Wherever `e` applies, `p` does and decides; with the same action `e` changes
+            // nothing libseccomp would not do.
+            return match p.action == e.action {
+                true => Fate::Keep,
+                false if e.unconditional => Fate::Drop(i, FIRST_KEPT),
+                false => Fate::Drop(i, CONDITIONS_IGNORED),
+            };
+        }
+        uncond.push(i);
+    }
+    match uncond.iter().any(|&i| entries[i].action != e.action) {
+        true => Fate::Restate(uncond),
+        false => Fate::Keep,
+    }
 }
 
 /// Convert a Docker profile. `name` becomes the profile name.
@@ -294,10 +403,117 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
             arches.push(arch.name().to_string());
         }
     }
-    warnings.extend(first_wins_conflicts(file, d));
-    let mut rules = Vec::new();
+    warnings.extend(first_wins_conflicts(file, d, default));
+    // Entries as runc reads them.
+    let mut entries = Vec::new();
+    let mut notes = Vec::new();
     for (at, s) in d.syscalls.iter().enumerate() {
-        rules.extend(rules_of(file, at, s, &mut warnings)?.into_iter().map(Sp::new));
+        let had_names = !s.names.is_empty() || s.name.is_some();
+        let mut skipped = Vec::new();
+        let names = names_of(file, at, s, &mut warnings, &mut skipped);
+        if !had_names {
+            warnings.push(Diagnostic::warning(
+                Origin::new(file, 1, 1),
+                format!("an entry with action {} names no syscall; skipped", s.action),
+            ));
+            continue;
+        }
+        // runc checks the action before it looks the names up.
+        let action = action_of(file, &s.action, s.errno_ret)?;
+        if names.is_empty() {
+            notes.push(format!(
+                "syscalls[{at}] ({}) skipped, as runc skips {}: not syscall names",
+                s.action,
+                skipped.join(", ")
+            ));
+            continue;
+        }
+        let empty = |f: Option<&DockerFilter>| f.is_none_or(DockerFilter::is_empty);
+        entries.push(Entry {
+            at,
+            src: s,
+            action,
+            names,
+            skipped,
+            unconditional: s.args.as_ref().is_none_or(|a| a.is_empty()),
+            always: empty(s.includes.as_ref()) && empty(s.excludes.as_ref()),
+        });
+    }
+    let mut rules = Vec::new();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, e) in entries.iter().enumerate() {
+        let mut kept = Vec::new();
+        let mut dropped: BTreeMap<(usize, &'static str), Vec<&str>> = BTreeMap::new();
+        let mut restate: BTreeMap<Vec<usize>, Vec<String>> = BTreeMap::new();
+        for n in &e.names {
+            let earlier = by_name.get(n.as_str()).map(Vec::as_slice).unwrap_or_default();
+            match precedence(&entries, earlier, k, default) {
+                Fate::Keep => kept.push(n.clone()),
+                Fate::Drop(i, why) => dropped.entry((i, why)).or_default().push(n),
+                Fate::Restate(list) => {
+                    kept.push(n.clone());
+                    restate.entry(list).or_default().push(n.clone());
+                }
+            }
+        }
+        let mut own = Vec::new();
+        if !e.skipped.is_empty() {
+            own.push(format!("runc skips {}: not syscall names", e.skipped.join(", ")));
+        }
+        for ((i, why), names) in &dropped {
+            let p = &entries[*i];
+            let list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+            let text = format!("{list} dropped: {why}; syscalls[{}] ({}) decides", p.at, p.src.action);
+            if *why != FIRST_KEPT {
+                // FIRST_KEPT pairs are reported by `first_wins_conflicts`.
+                warnings.push(
+                    Diagnostic::warning(
+                        Origin::new(file, 1, 1),
+                        format!("syscalls[{}] ({}): {text}", e.at, e.src.action),
+                    )
+                    .with_hint("remove the names from the entry you do not mean"),
+                );
+            }
+            own.push(text);
+        }
+        if kept.is_empty() {
+            notes.push(format!("syscalls[{}] ({}) skipped: {}", e.at, e.src.action, own.join("; ")));
+        } else {
+            rules.extend(rules_of(file, e, &kept, &own, &mut warnings)?.into_iter().map(Sp::new));
+        }
+        for (list, names) in &restate {
+            if !e.unconditional {
+                // Argument-free pairs are reported by `first_wins_conflicts`.
+                warnings.push(
+                    Diagnostic::warning(
+                        Origin::new(file, 1, 1),
+                        format!(
+                            "syscalls[{}] ({}): its conditions on {} are not tested where an earlier argument-free entry applies ({}): {CONDITIONS_IGNORED}; the imported profile states those entries again after it",
+                            e.at,
+                            e.src.action,
+                            names.join(", "),
+                            list.iter().map(|&i| format!("syscalls[{}]", entries[i].at)).collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                    .with_hint("remove the names from the entry you do not mean"),
+                );
+            }
+            // The earliest last, so that it wins where it applies.
+            for &i in list.iter().rev() {
+                let p = &entries[i];
+                let note = format!(
+                    "restated after syscalls[{}]: {FIRST_KEPT}, so syscalls[{}] ({}) decides {} where it applies",
+                    e.at,
+                    p.at,
+                    p.src.action,
+                    names.join(", ")
+                );
+                rules.extend(rules_of(file, p, names, &[note], &mut warnings)?.into_iter().map(Sp::new));
+            }
+        }
+        for n in &e.names {
+            by_name.entry(n.as_str()).or_default().push(k);
+        }
     }
     if !d.flags.is_empty() {
         warnings.push(Diagnostic::warning(
@@ -305,12 +521,14 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
             format!("seccomp flags {:?} are not part of the profile language; dropped", d.flags),
         ));
     }
+    let mut description =
+        format!("Imported from Docker seccomp profile {}", file.rsplit('/').next().unwrap_or(file));
+    for n in &notes {
+        description.push_str(&format!(". [import: {n}]"));
+    }
     let profile = Profile {
         name: Some(Sp::new(name.to_string())),
-        description: Some(format!(
-            "Imported from Docker seccomp profile {}",
-            file.rsplit('/').next().unwrap_or(file)
-        )),
+        description: Some(description),
         capabilities: Some(Capabilities {
             add: DOCKER_DEFAULT.iter().map(|c| Sp::new(c.to_string())).collect(),
             ..Capabilities::default()
@@ -379,7 +597,13 @@ mod tests {
         assert!(allowed.is_empty(), "allowed: {allowed:?}");
         assert_eq!(permits(&p, "ptrace"), Some(false));
         assert_eq!(permits(&p, "read"), Some(true));
-        assert!(!yaml.contains("@privileged") && !yaml.contains(" ptrace"), "{yaml}");
+        // The skipped names stay only in the notes of the YAML, never in a rule.
+        let in_rules = yaml.lines().filter(|l| l.trim_start().starts_with("- ")).any(|l| {
+            let item = l.trim_start()[2..].trim().trim_matches('"');
+            item == "@privileged" || item == " ptrace" || item == "ptrace"
+        });
+        assert!(!in_rules, "{yaml}");
+        assert!(yaml.contains("runc skips `@privileged`, ` ptrace`"), "{yaml}");
         let about = |text: &str| warnings.iter().filter(|w| w.message.contains(text)).count();
         assert_eq!(about("`@privileged` is not a syscall name"), 2, "{warnings:#?}");
         assert_eq!(about("` ptrace` is not a syscall name"), 1, "{warnings:#?}");
@@ -400,5 +624,167 @@ mod tests {
         let bad = json.replace("SCMP_ACT_ERRNO", "SCMP_ACT_NOPE");
         let d = parse_docker("p.json", &bad).unwrap();
         assert!(import("p.json", "p", &d).is_err());
+    }
+
+    fn verdict(p: &Policy, name: &str, args: [u64; 6]) -> Option<Action> {
+        p.evaluate_name(Arch::X86_64, name, args).map(|e| e.action)
+    }
+
+    /// Issue 15: libseccomp masks the datum of `SCMP_CMP_MASKED_EQ`; the import compared
+    /// `arg & 4` with 6, which never holds.
+    #[test]
+    fn masked_eq_compares_the_masked_datum_as_libseccomp_does() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["access"], "action": "SCMP_ACT_ALLOW",
+                          "args": [{"index": 1, "op": "SCMP_CMP_MASKED_EQ", "value": 4, "valueTwo": 6}]}]}"#;
+        let (p, _, _) = imported(json);
+        assert_eq!(verdict(&p, "access", [0, 4, 0, 0, 0, 0]), Some(Action::Allow));
+        assert_eq!(verdict(&p, "access", [0, 6, 0, 0, 0, 0]), Some(Action::Allow));
+        assert_eq!(verdict(&p, "access", [0, 2, 0, 0, 0, 0]), Some(Action::Errno(1)));
+    }
+
+    /// Issue 15: runc gives `SCMP_ACT_TRACE` without errnoRet the data EPERM (1), for the
+    /// default action and for rules.
+    #[test]
+    fn trace_without_errno_ret_gives_the_tracer_eperm_as_runc_does() {
+        let json = r#"{"defaultAction": "SCMP_ACT_TRACE", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                         {"names": ["ptrace"], "action": "SCMP_ACT_TRACE", "errnoRet": 7}]}"#;
+        let (p, _, _) = imported(json);
+        assert_eq!(p.seccomp.default_action, Action::Trace(1));
+        assert_eq!(verdict(&p, "ptrace", [0; 6]), Some(Action::Trace(7)));
+        let json = json.replace(r#", "errnoRet": 7"#, "").replace("SCMP_ACT_TRACE\",", "SCMP_ACT_ALLOW\",");
+        let (p, _, _) = imported(&json);
+        assert_eq!(verdict(&p, "ptrace", [0; 6]), Some(Action::Trace(1)));
+    }
+
+    /// Issue 15 (jellyfin's profile): names no arch has made the imported deny rule an error
+    /// at compile time; runc skips them. A name only another arch has (`umount`, x86) stays:
+    /// libseccomp resolves it to a pseudo-number and applies it where it exists.
+    #[test]
+    fn names_no_arch_has_are_skipped_and_kept_in_a_comment() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}],
+            "syscalls": [{"names": ["posix_fadvise", "sysctl", "umount", "ptrace"], "action": "SCMP_ACT_ERRNO"},
+                         {"names": ["posix_fallocate"], "action": "SCMP_ACT_ERRNO"}]}"#;
+        let (p, warnings, yaml) = imported(json);
+        assert_eq!(verdict(&p, "ptrace", [0; 6]), Some(Action::Errno(1)));
+        assert_eq!(p.evaluate_name(Arch::X86, "umount", [0; 6]).map(|e| e.action), Some(Action::Errno(1)));
+        let about = |text: &str| warnings.iter().filter(|w| w.message.contains(text)).count();
+        for n in ["posix_fadvise", "sysctl", "posix_fallocate"] {
+            assert_eq!(about(&format!("`{n}` is not a syscall name: no arch has")), 1, "{n}: {warnings:#?}");
+        }
+        assert_eq!(about("umount"), 0, "{warnings:#?}");
+        assert!(
+            warnings.iter().any(|w| w.hint.as_deref().is_some_and(|h| h.contains("`_sysctl`"))),
+            "{warnings:#?}"
+        );
+        assert!(yaml.contains("runc skips `posix_fadvise`, `sysctl`: not syscall names"), "{yaml}");
+        assert!(
+            yaml.contains("syscalls[1] (SCMP_ACT_ERRNO) skipped, as runc skips `posix_fallocate`"),
+            "{yaml}"
+        );
+    }
+
+    /// Issue 15 (Podman's default profile): libseccomp keeps the first of two argument-free
+    /// rules, so `setns` is allowed without CAP_SYS_ADMIN; the import kept the last.
+    #[test]
+    fn the_first_argument_free_rule_decides_as_in_libseccomp() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["read", "setns"], "action": "SCMP_ACT_ALLOW"},
+                         {"names": ["setns", "mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38,
+                          "excludes": {"caps": ["CAP_SYS_ADMIN"]}}]}"#;
+        let (p, warnings, yaml) = imported(json);
+        assert_eq!(verdict(&p, "setns", [0; 6]), Some(Action::Allow));
+        assert_eq!(verdict(&p, "mount", [0; 6]), Some(Action::Errno(38)));
+        assert!(warnings
+            .iter()
+            .any(|w| w.message.contains("apply to setns") && w.message.contains("keeps the first")));
+        assert!(yaml.contains("`setns` dropped: libseccomp keeps the first argument-free rule of a syscall; syscalls[0] (SCMP_ACT_ALLOW) decides"), "{yaml}");
+    }
+
+    /// The first argument-free rule applies only with some capabilities: it is stated again
+    /// after the later one, so it decides where it applies and the later one elsewhere.
+    #[test]
+    fn a_first_rule_with_conditions_of_its_own_is_restated_after_the_later_one() {
+        for (filter, expected) in [
+            (r#""includes": {"caps": ["CAP_CHOWN"]}"#, Action::Allow),
+            (r#""excludes": {"caps": ["CAP_CHOWN"]}"#, Action::Errno(38)),
+            (r#""includes": {"caps": ["CAP_SYS_ADMIN"]}"#, Action::Errno(38)),
+        ] {
+            let json = format!(
+                r#"{{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{{"names": ["setns"], "action": "SCMP_ACT_ALLOW", {filter}}},
+                             {{"names": ["setns"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}}]}}"#
+            );
+            let (p, _, yaml) = imported(&json);
+            assert_eq!(verdict(&p, "setns", [0; 6]), Some(expected), "{filter}\n{yaml}");
+            assert!(yaml.contains("restated after syscalls[1]"), "{yaml}");
+        }
+    }
+
+    /// Issue 15: runc never gives libseccomp a rule whose action is the default, so a later
+    /// entry with the default action does not override an earlier one.
+    #[test]
+    fn an_entry_with_the_default_action_overrides_nothing() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO"},
+                         {"names": ["personality", "read"], "action": "SCMP_ACT_ALLOW",
+                          "args": [{"index": 0, "op": "SCMP_CMP_EQ", "value": 0}]}]}"#;
+        let (p, warnings, yaml) = imported(json);
+        assert_eq!(verdict(&p, "personality", [0; 6]), Some(Action::Errno(1)));
+        assert_eq!(verdict(&p, "personality", [8, 0, 0, 0, 0, 0]), Some(Action::Errno(1)));
+        assert!(
+            yaml.contains("`personality` dropped: runc drops an entry whose action is the default"),
+            "{yaml}"
+        );
+        assert!(warnings.iter().any(|w| w.message.contains("`personality` dropped")), "{warnings:#?}");
+    }
+
+    /// Issue 15: libseccomp ignores a conditional rule added after an argument-free one for the
+    /// same syscall; the import let the conditional rule win where it matched.
+    #[test]
+    fn conditions_after_an_argument_free_rule_are_ignored_as_in_libseccomp() {
+        let json = r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ALLOW"},
+                         {"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                          "args": [{"index": 0, "op": "SCMP_CMP_EQ", "value": 0}]}]}"#;
+        let (p, warnings, _) = imported(json);
+        assert_eq!(verdict(&p, "personality", [0; 6]), Some(Action::Allow));
+        assert!(
+            warnings.iter().any(|w| w.message.contains("libseccomp ignores conditional rules")),
+            "{warnings:#?}"
+        );
+        // A later argument-free rule replaces earlier conditional ones, as last-match-wins does.
+        let json = r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                          "args": [{"index": 0, "op": "SCMP_CMP_EQ", "value": 0}]},
+                         {"names": ["personality"], "action": "SCMP_ACT_ALLOW"}]}"#;
+        let (p, warnings, _) = imported(json);
+        assert_eq!(verdict(&p, "personality", [0; 6]), Some(Action::Allow));
+        assert!(warnings.is_empty(), "{warnings:#?}");
+    }
+
+    /// A conditional entry after an argument-free one that applies only with some capability:
+    /// where the earlier applies, libseccomp never tests the conditions.
+    #[test]
+    fn conditions_after_a_capability_dependent_argument_free_rule_yield_to_it() {
+        let json = r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_CHOWN"]}},
+                         {"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                          "args": [{"index": 0, "op": "SCMP_CMP_EQ", "value": 0}]}]}"#;
+        let (p, warnings, _) = imported(json);
+        assert_eq!(verdict(&p, "personality", [0; 6]), Some(Action::Allow));
+        assert!(
+            warnings.iter().any(|w| w
+                .message
+                .contains("are not tested where an earlier argument-free entry applies (syscalls[0])")),
+            "{warnings:#?}"
+        );
+        // Without the capability the conditions decide, as in libseccomp.
+        let json = json.replace("CAP_CHOWN", "CAP_SYS_ADMIN");
+        let (p, _, _) = imported(&json);
+        assert_eq!(verdict(&p, "personality", [0; 6]), Some(Action::Errno(1)));
+        assert_eq!(verdict(&p, "personality", [8, 0, 0, 0, 0, 0]), Some(Action::KillProcess));
     }
 }
