@@ -135,7 +135,9 @@ pub fn targets(policy: &crate::ir::Policy) -> Vec<Arch> {
 }
 
 /// The program target for calls made on `arch` (or, when `None`, for `host` if the policy has
-/// it, else the policy's first target).
+/// it, else the policy's first target): the program of that arch's kernel. A compat arch the
+/// policy does not list (`x86` for a profile of `x86_64` only) gets its 64-bit kernel's program,
+/// which is what such calls meet there (kill-process, as a foreign arch).
 pub fn target_for(
     policy: &crate::ir::Policy,
     arch: Option<Arch>,
@@ -143,9 +145,7 @@ pub fn target_for(
 ) -> Result<Arch, BpfError> {
     let all = targets(policy);
     let list = || policy.seccomp.arches.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ");
-    let pick = |a: Arch| {
-        all.iter().copied().find(|t| *t == a || (a.family_head() == *t && policy.seccomp.arches.contains(&a)))
-    };
+    let pick = |a: Arch| all.iter().copied().find(|t| *t == a || a.family_head() == *t);
     match arch {
         Some(a) => pick(a).ok_or_else(|| BpfError::NoArch { target: a.name().into(), arches: list() }),
         None => host
@@ -164,5 +164,25 @@ pub fn decider_origin(d: &crate::ir::eval::Decider) -> String {
         Decider::Unknown => "unknown".into(),
         Decider::BadArch => "bad-arch".into(),
         Decider::X32NotAllowed => "x32".into(),
+    }
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::*;
+
+    fn policy(arches: &str) -> crate::ir::Policy {
+        let yaml = format!("name: t\nseccomp:\n  arches: [{arches}]\n  rules:\n    - allow: [read]\n");
+        crate::compile_text("t.yaml", &yaml, None, &crate::CompileOptions::default()).unwrap().policy
+    }
+
+    /// docs/cli.md: `--arch x86` gives the x86-64 program when the profile lists x86-64 (x86
+    /// calls meet it there), and a 32-bit x86 kernel's when it lists only x86.
+    #[test]
+    fn a_compat_arch_gets_its_kernels_program() {
+        assert_eq!(target_for(&policy("x86_64"), Some(Arch::X86), None).unwrap(), Arch::X86_64);
+        assert_eq!(target_for(&policy("x86_64, x86"), Some(Arch::X86), None).unwrap(), Arch::X86_64);
+        assert_eq!(target_for(&policy("x86"), Some(Arch::X86), None).unwrap(), Arch::X86);
+        assert!(target_for(&policy("x86_64"), Some(Arch::Aarch64), None).is_err());
     }
 }
