@@ -3,7 +3,6 @@
 use super::{finding, locate, Finding, Level};
 use crate::action::Action;
 use crate::error::Origin;
-use crate::formats::docker::DockerProfile;
 use crate::frontend::loader::Layer;
 use crate::ir::{ArchTable, KernelVersion, Policy, SyscallIr};
 use crate::syscalls::{table, Arch};
@@ -86,7 +85,7 @@ pub const RULES: [Rule; 15] = [
         id: "PAL009",
         name: "denylist-without-arch-protection",
         level: Level::Warning,
-        summary: "a denylist (default allow) accepts other ABIs: compat arches, or Docker JSON without architectures",
+        summary: "a denylist (default allow) accepts other ABIs: compat arches it lists",
         fix: "accept only the native arch (compat calls then get kill-process), or make it an allowlist with a deny default",
     },
     Rule {
@@ -519,15 +518,3 @@ fn ambient(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
     out.push(finding(rule("PAL014"), at, m));
 }
 
-/// Rules that only a Docker JSON file can break.
-pub fn check_docker(file: &str, _text: &str, d: &DockerProfile) -> Vec<Finding> {
-    let allow = matches!(d.default_action.as_str(), "SCMP_ACT_ALLOW" | "SCMP_ACT_LOG");
-    if !allow || !d.architectures.is_empty() || !d.arch_map.is_empty() {
-        return Vec::new();
-    }
-    let m = format!(
-        "`defaultAction` is {} (a denylist) and no architectures are listed: calls through other ABIs (i386 `int 0x80`, x32) are only caught if the loader adds its own arch check",
-        d.default_action
-    );
-    vec![finding(rule("PAL009"), crate::error::Origin::new(file, 1, 1), m)]
-}
