@@ -199,3 +199,27 @@ fn a_built_in_named_without_its_prefix_gets_a_hint() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err, "cannot read web: No such file or directory\n  hint: did you mean `builtin:web`?\n");
 }
+
+/// Issue 15: a JSON profile that cannot be imported is said where it is wrong, and lint's
+/// summary does not claim a clean run while it exits 2.
+#[test]
+fn json_that_cannot_be_imported_is_located_and_counted() {
+    let d = tempdir("badjson");
+    let p = d.join("bad.json");
+    std::fs::write(&p, "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  \"syscalls\": [{ \"names\": [\"read\"], \"action\": \"SCMP_ACT_BOGUS\" }]\n}\n").unwrap();
+    let spec = p.to_str().unwrap();
+    let o = policyc(&["lint", spec]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(&format!("{spec}:3:")), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("(1 could not be read or compiled: nothing of them was checked)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = policyc(&["import", spec]);
+    assert!(
+        stderr(&o).contains(&format!("{spec}:3:")) && stderr(&o).contains("SCMP_ACT_BOGUS"),
+        "{}",
+        stderr(&o)
+    );
+}

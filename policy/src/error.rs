@@ -111,18 +111,6 @@ pub enum Error {
         /// What the user may have meant.
         hint: Option<String>,
     },
-    /// An imported Docker seccomp JSON file is not valid JSON of that format.
-    #[error("{file}:{line}:{column}: error: cannot parse Docker seccomp JSON: {message}")]
-    DockerJson {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What the parser said.
-        message: String,
-    },
     /// The policy cannot be expressed in an output format.
     #[error("cannot export to {format}: {message}")]
     Export {

@@ -34,12 +34,41 @@ pub struct Imported {
 
 /// Parse Docker JSON text (`file` names it in errors).
 pub fn parse_docker(file: &str, text: &str) -> Result<DockerProfile, Error> {
-    serde_json::from_str(text).map_err(|e| Error::DockerJson {
-        file: file.to_string(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
+    serde_json::from_str(text).map_err(|e| {
+        let message = e.to_string().split(" at line").next().unwrap_or_default().to_string();
+        let at = Origin::new(file, e.line() as u64, e.column() as u64);
+        let line = text.lines().nth(e.line().saturating_sub(1)).unwrap_or_default().trim_start();
+        let hint = if line.starts_with('#') || line.starts_with("//") {
+            "JSON has no comments: remove the line (or put the text in a `comment` field)"
+        } else if message.contains("unknown variant") || message.contains("unknown field") {
+            "see the Docker seccomp profile format: defaultAction, defaultErrnoRet, architectures, archMap, syscalls (names, action, errnoRet, args, includes, excludes, comment)"
+        } else {
+            "a Docker/Podman seccomp profile is one JSON object: { \"defaultAction\": ..., \"syscalls\": [...] }"
+        };
+        Error::Invalid(vec![Diagnostic::error(at, format!("cannot parse Docker seccomp JSON: {message}")).with_hint(hint)])
     })
+}
+
+/// [`parse_docker`] and [`import`] of `text`, every diagnostic placed in the JSON: at the first
+/// place its subject (the name in backquotes) is written, instead of the file's first byte.
+pub fn import_text(file: &str, name: &str, text: &str) -> Result<Imported, Error> {
+    let d = parse_docker(file, text)?;
+    let place = |mut d: Diagnostic| {
+        if d.origin.file == file && (d.origin.line, d.origin.column) == (1, 1) {
+            if let Some((line, column)) = crate::lint::locate::find_in_json(text, &d.message) {
+                d.origin = Origin::new(file, line, column);
+            }
+        }
+        d
+    };
+    match import(file, name, &d) {
+        Ok(mut i) => {
+            i.warnings = i.warnings.into_iter().map(place).collect();
+            Ok(i)
+        }
+        Err(Error::Invalid(ds)) => Err(Error::Invalid(ds.into_iter().map(place).collect())),
+        Err(e) => Err(e),
+    }
 }
 
 fn bad(file: &str, message: String, hint: &str) -> Error {
@@ -559,8 +588,7 @@ pub fn compile_docker(
     opts: &crate::CompileOptions,
 ) -> Result<crate::Compiled, Error> {
     let stem = file.rsplit('/').next().unwrap_or(file).trim_end_matches(".json");
-    let d = parse_docker(file, text)?;
-    let imported = import(file, stem, &d)?;
+    let imported = import_text(file, stem, text)?;
     let yaml = to_yaml(&imported.profile)?;
     crate::compile_text(&format!("{stem}.yaml"), &yaml, None, opts)
 }
@@ -570,6 +598,24 @@ mod tests {
     use super::*;
     use crate::syscalls::groups;
     use crate::{compile_text, CompileOptions, Policy};
+
+    /// Issue 15: diagnostics of JSON input point into the JSON, and a parse error says why.
+    #[test]
+    fn diagnostics_point_into_the_json_and_a_comment_gets_a_hint() {
+        let bad_action = "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  \"syscalls\": [\n    { \"names\": [\"read\"], \"action\": \"SCMP_ACT_BOGUS\" }\n  ]\n}\n";
+        let Err(Error::Invalid(ds)) = import_text("p.json", "p", bad_action) else { panic!("accepted") };
+        let col = bad_action.lines().nth(3).unwrap().find("\"SCMP_ACT_BOGUS\"").unwrap() as u64 + 1;
+        assert_eq!((ds[0].origin.line, ds[0].origin.column), (4, col), "{ds:?}");
+        let skipped = "{\"defaultAction\": \"SCMP_ACT_ERRNO\",\n \"syscalls\": [{\"names\": [\"read\", \"sysctl\"], \"action\": \"SCMP_ACT_ALLOW\"}]}\n";
+        let i = import_text("p.json", "p", skipped).unwrap();
+        let w = i.warnings.iter().find(|w| w.message.contains("`sysctl`")).expect("a warning for sysctl");
+        let col = skipped.lines().nth(1).unwrap().find("\"sysctl\"").unwrap() as u64 + 1;
+        assert_eq!((w.origin.line, w.origin.column), (2, col), "{w:?}");
+        let comment = "# my profile\n{\"defaultAction\": \"SCMP_ACT_ERRNO\"}\n";
+        let Err(Error::Invalid(ds)) = parse_docker("p.json", comment) else { panic!("parsed") };
+        assert_eq!((ds[0].origin.line, ds[0].origin.column), (1, 1));
+        assert!(ds[0].hint.as_deref().unwrap_or_default().contains("JSON has no comments"), "{ds:?}");
+    }
 
     fn imported(json: &str) -> (Policy, Vec<Diagnostic>, String) {
         let d = parse_docker("p.json", json).unwrap();

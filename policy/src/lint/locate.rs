@@ -45,14 +45,17 @@ pub(super) fn cap(layers: &[Layer], cap: Cap) -> Origin {
 /// `(line, column)` in Docker JSON `text` of what `message` is about: its first `name` in
 /// backquotes as a JSON string, else `defaultAction`.
 pub(super) fn in_json(text: &str, message: &str) -> (u64, u64) {
-    let subject = message.split('`').nth(1).filter(|s| !s.is_empty() && !s.contains(' '));
-    let keys = subject.map(|s| format!("\"{s}\"")).into_iter().chain(["\"defaultAction\"".to_string()]);
-    for key in keys {
-        for (i, line) in text.lines().enumerate() {
-            if let Some(c) = line.find(&key) {
-                return (i as u64 + 1, c as u64 + 1);
-            }
-        }
-    }
-    (1, 1)
+    find_in_json(text, message).or_else(|| find_key(text, "defaultAction")).unwrap_or((1, 1))
+}
+
+/// `(line, column)` in Docker JSON `text` of the first name in backquotes of `message`, written
+/// there as a JSON string; `None` when the message names none, or the text does not hold it.
+pub(crate) fn find_in_json(text: &str, message: &str) -> Option<(u64, u64)> {
+    let subject = message.split('`').nth(1).filter(|s| !s.is_empty() && !s.contains(' '))?;
+    find_key(text, subject)
+}
+
+fn find_key(text: &str, s: &str) -> Option<(u64, u64)> {
+    let key = format!("\"{s}\"");
+    text.lines().enumerate().find_map(|(i, line)| line.find(&key).map(|c| (i as u64 + 1, c as u64 + 1)))
 }

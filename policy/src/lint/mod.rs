@@ -5,7 +5,7 @@
 //! they mean); see [`rules::RULES`] for the list. Docker/Podman seccomp JSON files are linted
 //! as `policyc import` would read them, with findings placed on the JSON's lines.
 
-mod locate;
+pub(crate) mod locate;
 pub mod rules;
 pub mod sarif;
 
@@ -106,16 +106,17 @@ fn suppressed(layers: &[Layer], f: &Finding) -> bool {
 
 /// Lint Docker seccomp JSON `text` read from `file`.
 pub fn lint_docker(file: &str, text: &str, opts: &CompileOptions) -> Result<Vec<Finding>, Error> {
-    let d = crate::import::parse_docker(file, text)?;
-    let imported = crate::import::import(file, "imported", &d)?;
+    let imported = crate::import::import_text(file, "imported", text)?;
     let yaml = crate::import::to_yaml(&imported.profile)?;
     let layers: Vec<Layer> = loader::load_text(file, &yaml, None)?;
     let (policy, _) = crate::frontend::check::check(&layers, opts)?;
     // A JSON file without architectures is not a denylist open to other ABIs: libseccomp (and
     // the import) accept only the native arch there. PAL006 and PAL007 judge the capabilities
     // the import assumes (Docker's), which the file does not state: their fixes do not apply.
-    let mut out: Vec<Finding> =
-        rules::check(&layers, &policy).into_iter().filter(|f| !matches!(f.rule, "PAL006" | "PAL007")).collect();
+    let mut out: Vec<Finding> = rules::check(&layers, &policy)
+        .into_iter()
+        .filter(|f| !matches!(f.rule, "PAL006" | "PAL007"))
+        .collect();
     // Places in the generated YAML mean nothing to the reader: point into the JSON instead.
     for f in &mut out {
         let at = locate::in_json(text, &f.message);

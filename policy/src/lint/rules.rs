@@ -517,4 +517,3 @@ fn ambient(layers: &[Layer], policy: &Policy, out: &mut Vec<Finding>) {
     );
     out.push(finding(rule("PAL014"), at, m));
 }
-

@@ -84,7 +84,8 @@ fn docker_json_findings_point_into_the_json() {
     assert!(found.iter().all(|f| f.file == spec));
     // Without architectures libseccomp accepts only the native arch: no PAL009 (it was a false
     // positive), and nothing about the capabilities the import assumes (PAL006, PAL007).
-    let native = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/lint/ok/PAL009-denylist-no-arches.json");
+    let native =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/lint/ok/PAL009-denylist-no-arches.json");
     let found = lint(&native.display().to_string()).unwrap();
     assert!(found.iter().all(|f| !matches!(f.rule, "PAL009" | "PAL006" | "PAL007")), "{}", render(&found));
     assert!(found.iter().any(|f| f.rule == "PAL013"), "{}", render(&found));

@@ -12,9 +12,7 @@ pub fn run(a: ImportArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {name}"))?;
     let stem =
         a.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".into());
-    let imported = match policy::import::parse_docker(&name, &text)
-        .and_then(|d| policy::import::import(&name, &stem, &d))
-    {
+    let imported = match policy::import::import_text(&name, &stem, &text) {
         Ok(i) => i,
         Err(e) => {
             enforcer::say!("{e}");
