@@ -207,9 +207,23 @@ impl Tree {
         data: Option<&str>,
     ) -> Result<(), SysError> {
         let at = self.point(Path::new(target), kind)?;
-        mount(src, via(&at).as_str(), fstype, flags, data)
-            .map_err(|e| fail(&format!("mount {}", fstype.or(src).unwrap_or("")), Path::new(target), e))?;
-        self.record(src, &self.root.join(target.trim_start_matches('/')), fstype, flags, data);
+        self.mount_on(src, &at, Path::new(target), fstype, flags, data)
+    }
+
+    /// Mount on the object `at` holds, shown as the container's `target`.
+    fn mount_on(
+        &mut self,
+        src: Option<&str>,
+        at: &OwnedFd,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Result<(), SysError> {
+        mount(src, via(at).as_str(), fstype, flags, data)
+            .map_err(|e| fail(&format!("mount {}", fstype.or(src).unwrap_or("")), target, e))?;
+        let shown = self.root.join(target.strip_prefix("/").unwrap_or(target));
+        self.record(src, &shown, fstype, flags, data);
         Ok(())
     }
 
@@ -352,16 +366,35 @@ fn user_mount(t: &mut Tree, m: &MountIr, opened: Option<&OwnedFd>) -> Result<(),
 fn dev(t: &mut Tree) -> Result<(), SysError> {
     let (noexec, nodev) = (MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
     t.mount_in(Some("tmpfs"), "/dev", Kind::Dir, Some("tmpfs"), noexec, Some("mode=755,size=65536"))?;
+    // The new tmpfs, opened once: what is made in it is made through this descriptor (it holds
+    // nothing of the image's, so nothing in it can lead elsewhere).
+    let d = t.point(Path::new("/dev"), Kind::Dir)?;
+    let shown = |n: &str| Path::new("/dev").join(n);
+    let at = |n: &str, flags: OFlag| {
+        nix::fcntl::openat(
+            &d,
+            n,
+            flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map_err(|e| fail("create", &shown(n), e))
+    };
     for n in DEVICES {
         let host = Path::new("/dev").join(n);
         if host.exists() {
-            t.mount_in(host.to_str(), &format!("/dev/{n}"), Kind::File, None, MsFlags::MS_BIND, None)?;
+            let node = at(n, OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY)?;
+            t.mount_on(host.to_str(), &node, &shown(n), None, MsFlags::MS_BIND, None)?;
         }
     }
-    let pts_options = Some("newinstance,ptmxmode=0666,mode=620");
-    t.mount_in(Some("devpts"), "/dev/pts", Kind::Dir, Some("devpts"), noexec, pts_options)?;
-    t.mount_in(Some("tmpfs"), "/dev/shm", Kind::Dir, Some("tmpfs"), nodev, Some("mode=1777,size=65536k"))?;
-    let d = t.point(Path::new("/dev"), Kind::Dir)?;
+    for (n, fstype, flags, data) in [
+        ("pts", "devpts", noexec, "newinstance,ptmxmode=0666,mode=620"),
+        ("shm", "tmpfs", nodev, "mode=1777,size=65536k"),
+    ] {
+        nix::sys::stat::mkdirat(&d, n, Mode::from_bits_truncate(0o755))
+            .map_err(|e| fail("mkdir", &shown(n), e))?;
+        let dir = at(n, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        t.mount_on(Some(fstype), &dir, &shown(n), Some(fstype), flags, Some(data))?;
+    }
     for (link, to) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),
@@ -369,8 +402,7 @@ fn dev(t: &mut Tree) -> Result<(), SysError> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        nix::unistd::symlinkat(to, &d, link)
-            .map_err(|e| fail("symlink", &Path::new("/dev").join(link), e))?;
+        nix::unistd::symlinkat(to, &d, link).map_err(|e| fail("symlink", &shown(link), e))?;
     }
     Ok(())
 }
