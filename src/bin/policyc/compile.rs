@@ -54,7 +54,7 @@ fn emit_one(c: &Compiled, emit: Emit, arch: Option<Arch>, opts: &CompileOptions)
         Emit::OciSeccomp => {
             let native =
                 seccomp::oci::target_arch(p, arch.or_else(host_arch)).context("the profile lists no arch")?;
-            json(&seccomp::oci::to_oci(p, native, opts.kernel))
+            json(&seccomp::oci::to_oci(p, native, opts.kernel)?)
         }
         Emit::Landlock => json(&landlock::landlock_output(p)),
         Emit::BpfAsm => Ok(program(p, arch)?.asm()),

@@ -7,14 +7,18 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::docker::box_args;
+use super::docker::{atom_args, budget_for, over_budget};
 use super::regions::{self, Ranked};
 use crate::action::Action;
+use crate::error::Error;
 use crate::formats::docker::DockerArg;
 use crate::ir::eval::{applies, Env};
 use crate::ir::{KernelVersion, Policy};
 use crate::syscalls::arch::host_of;
 use crate::syscalls::Arch;
+
+/// The format name in messages.
+const FORMAT: &str = "oci-seccomp";
 
 /// `linux.seccomp` of an OCI config.
 #[derive(Clone, Debug, Serialize)]
@@ -56,13 +60,20 @@ pub fn target_arch(policy: &Policy, prefer: Option<Arch>) -> Option<Arch> {
         .or_else(|| arches.first().copied())
 }
 
-/// Export for a host whose native arch is `native`.
-pub fn to_oci(policy: &Policy, native: Arch, kernel: Option<KernelVersion>) -> OciSeccomp {
+/// The arches of the policy that run on `native`'s host.
+fn oci_arches(policy: &Policy, native: Arch) -> Vec<Arch> {
     let s = &policy.seccomp;
-    let arches: Vec<Arch> =
-        s.arches.iter().copied().filter(|a| host_of(*a, &s.arches) == host_of(native, &s.arches)).collect();
+    s.arches.iter().copied().filter(|a| host_of(*a, &s.arches) == host_of(native, &s.arches)).collect()
+}
+
+/// Export for a host whose native arch is `native`, or the error at the rule whose entries
+/// would exceed the export's budget (checked before the work).
+pub fn to_oci(policy: &Policy, native: Arch, kernel: Option<KernelVersion>) -> Result<OciSeccomp, Error> {
+    let s = &policy.seccomp;
+    let arches = oci_arches(policy, native);
     let env = Env { granted: policy.capabilities.granted, host: host_of(native, &s.arches), kernel };
     let arch32 = native.is_32bit();
+    let mut budget = budget_for(policy, arch32, FORMAT, |r| r.syscalls.iter().any(|n| applies(r, n, &env)))?;
     let names: std::collections::BTreeSet<&str> =
         s.rules.iter().flat_map(|r| r.syscalls.iter().map(String::as_str)).collect();
     let mut groups: BTreeMap<(Action, String), (Vec<DockerArg>, Vec<String>)> = BTreeMap::new();
@@ -74,22 +85,16 @@ pub fn to_oci(policy: &Policy, native: Arch, kernel: Option<KernelVersion>) -> O
             .filter(|(_, r)| applies(r, name, &env))
             .map(|(i, r)| Ranked { args: &r.args, action: r.action, rule: i })
             .collect();
-        let mut by_action: BTreeMap<Action, Vec<regions::ArgBox>> = BTreeMap::new();
-        for (b, a, _) in regions::partition(&ranked, arch32) {
-            if a != s.default_action {
-                by_action.entry(a).or_default().push(b);
-            }
-        }
-        for (a, boxes) in by_action {
-            for b in regions::merge(boxes) {
-                let args = box_args(&b);
-                let key = serde_json::to_string(&args).unwrap_or_default();
-                groups.entry((a, key)).or_insert_with(|| (args, vec![])).1.push(name.to_string());
-            }
+        let made = regions::entries(&ranked, s.default_action, arch32, false, &mut budget)
+            .map_err(|e| over_budget(policy, FORMAT, Some(name), 1, e))?;
+        for (atoms, a, _) in made {
+            let args = atom_args(&atoms);
+            let key = serde_json::to_string(&args).unwrap_or_default();
+            groups.entry((a, key)).or_insert_with(|| (args, vec![])).1.push(name.to_string());
         }
     }
     let (default_action, default_errno_ret) = s.default_action.scmp();
-    OciSeccomp {
+    Ok(OciSeccomp {
         default_action: default_action.into(),
         default_errno_ret: default_errno_ret.map(u32::from),
         architectures: arches.iter().map(|a| a.scmp_name()).collect(),
@@ -100,5 +105,5 @@ pub fn to_oci(policy: &Policy, native: Arch, kernel: Option<KernelVersion>) -> O
                 OciSyscall { names, action: action.into(), errno_ret: data.map(u32::from), args }
             })
             .collect(),
-    }
+    })
 }
