@@ -8,25 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::live::{ok, text, ENFORCE};
 use common::tempdir;
 
-const ENFORCE: &str = env!("CARGO_BIN_EXE_enforce");
 const POLICYC: &str = env!("CARGO_BIN_EXE_policyc");
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 /// `enforce ARGS` as nobody in `dir`, with only PATH in the environment.
 fn as_nobody_in(dir: &Path, args: &[&str]) -> Output {

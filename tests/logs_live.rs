@@ -4,43 +4,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
+use common::live::{enforce, ok, text, wait_for};
 use common::tempdir;
-
-const ENFORCE: &str = env!("CARGO_BIN_EXE_enforce");
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// `enforce` with a private runtime directory, so tests do not see each other's containers.
-fn enforce(rt: &Path, args: &[&str]) -> Output {
-    Command::new(ENFORCE).env("PALISADE_RUNTIME_DIR", rt).args(args).output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn wait_for(mut f: impl FnMut() -> bool, secs: u64) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
 
 /// The busybox rootfs of tests/common, plus the applets these tests need.
 fn rootfs(d: &Path) -> PathBuf {

@@ -7,12 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output};
 
-const ENFORCE: &str = env!("CARGO_BIN_EXE_enforce");
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
+use common::live::{enforce, ok, pty, text, wait_for, ENFORCE};
 use common::tempdir;
 
 fn run_in(profile: &str, rootfs: &Path, script: &str) -> Output {
@@ -30,17 +25,6 @@ fn run_in(profile: &str, rootfs: &Path, script: &str) -> Output {
         ])
         .output()
         .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 #[test]
@@ -193,22 +177,6 @@ fn exit_status_and_errors() {
 }
 
 // ---------- lifecycle ----------
-
-/// `enforce` with a private runtime directory, so tests do not see each other's containers.
-fn enforce(rt: &Path, args: &[&str]) -> Output {
-    Command::new(ENFORCE).env("PALISADE_RUNTIME_DIR", rt).args(args).output().unwrap()
-}
-
-fn wait_for(mut f: impl FnMut() -> bool, secs: u64) -> bool {
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while std::time::Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    false
-}
 
 #[test]
 fn detached_lifecycle_ps_exec_logs_stop_rm() {
@@ -767,18 +735,4 @@ fn a_terminal_for_the_workload_with_t_and_stdin_with_i() {
         "{}",
         text(&host.stderr)
     );
-}
-
-/// A pseudo-terminal: (the end the test writes to, the end a child reads as its stdin).
-fn pty() -> (std::fs::File, std::fs::File) {
-    use std::os::fd::FromRawFd;
-    let (mut master, mut peer) = (0, 0);
-    // SAFETY: openpty writes two new descriptors into the integers given; the null pointers ask
-    // for no name, terminal settings or window size.
-    let r = unsafe {
-        libc::openpty(&mut master, &mut peer, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
-    };
-    assert_eq!(r, 0, "openpty");
-    // SAFETY: both descriptors were just created for this process and nothing else owns them.
-    unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(peer)) }
 }
