@@ -9,7 +9,6 @@ use std::os::fd::{AsFd, OwnedFd};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::console::{self, Relay};
@@ -131,14 +130,7 @@ pub(crate) fn relay(stdio: Stdio, interactive: bool, child: Pid) -> i32 {
                 let _ = kill(child, sig);
                 continue;
             }
-            while let Ok(s) = waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
-                if s == WaitStatus::StillAlive {
-                    break;
-                }
-                if s.pid() == Some(child) {
-                    status = shim::exit_code(s).or(status);
-                }
-            }
+            status = shim::reap(child).or(status);
         }
     }
     drop(terminal);

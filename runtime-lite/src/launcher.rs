@@ -13,7 +13,6 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 use policy::ir::IsolationIr;
 use policy::vocab::{Namespace, NamespaceSet};
@@ -400,17 +399,10 @@ fn watch(
                 let _ = kill(child, sig);
                 continue;
             }
-            while let Ok(s) = waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
-                if s == WaitStatus::StillAlive {
-                    break;
-                }
-                if s.pid() == Some(child) {
-                    if let Some(code) = shim::exit_code(s) {
-                        // PID 1 is gone, and with it every process inside: read to the end.
-                        let _ = pipe.read_to_string(&mut text);
-                        return Outcome { status: code, failure: channel::summary(&text).failure };
-                    }
-                }
+            if let Some(code) = shim::reap(child) {
+                // PID 1 is gone, and with it every process inside: read to the end.
+                let _ = pipe.read_to_string(&mut text);
+                return Outcome { status: code, failure: channel::summary(&text).failure };
             }
         }
     }

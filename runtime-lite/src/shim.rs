@@ -71,17 +71,24 @@ pub fn supervise(child: Pid, mut shrink_after: Option<std::time::Duration>) -> i
             let _ = kill(child, sig);
             continue;
         }
-        loop {
-            match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(s) => {
-                    if s.pid() == Some(child) {
-                        if let Some(code) = exit_code(s) {
-                            return code;
-                        }
-                    }
+        if let Some(code) = reap(child) {
+            return code;
+        }
+    }
+}
+
+/// Reap every child that has exited (orphans included), without blocking; `child`'s exit
+/// status once it is among them.
+pub fn reap(child: Pid) -> Option<i32> {
+    loop {
+        match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(_) => return None,
+            Ok(s) if s.pid() == Some(child) => {
+                if let Some(code) = exit_code(s) {
+                    return Some(code);
                 }
             }
+            Ok(_) => {}
         }
     }
 }
