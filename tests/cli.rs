@@ -43,6 +43,32 @@ fn emit_all_writes_one_file_per_output() {
     }
 }
 
+/// A profile one output refuses (a BPF program over the kernel's 4096 instructions) makes no
+/// output at all, and is refused fast (linear work, no relays laid out for a program that
+/// cannot load).
+#[test]
+fn emit_all_refused_by_one_output_writes_nothing() {
+    let dir = tempdir("emit-all-refused").join("out");
+    let mut yaml = String::from("name: big\nseccomp:\n  arches: [x86_64]\n  rules:\n");
+    for i in 0..5000u64 {
+        let verb = if i % 2 == 0 { "allow" } else { "deny" };
+        yaml.push_str(&format!(
+            "    - {verb}: [mmap]\n      args: [{{index: 0, op: eq, value: {}}}]\n",
+            i * 4096
+        ));
+    }
+    let file = dir.with_file_name("big.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let o = policyc(&["compile", file.to_str().unwrap(), "--emit", "all", "-o", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the kernel accepts at most 4096 (largest parts: mmap on x86_64"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.exists(), "--emit all left {} behind", dir.display());
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("policyc-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -126,6 +126,8 @@ struct SetResult {
     examples: Vec<String>,
     /// Accepted differences by kind.
     accepted: BTreeMap<Accepted, usize>,
+    /// Instructions of the import's x86-64 program and of libseccomp's binary tree.
+    lengths: (usize, usize),
 }
 
 /// The file's outcome.
@@ -153,7 +155,12 @@ impl Outcome {
             Outcome::LibseccompRefuses(e) => format!("libseccomp refuses it: {e}"),
             Outcome::Compared(sets) => sets
                 .iter()
-                .map(|r| format!("{:?}: {} differ, accepted {:?}", r.caps, r.differ, r.accepted))
+                .map(|r| {
+                    format!(
+                        "{:?}: {} differ, accepted {:?}, {} instructions against libseccomp's {}",
+                        r.caps, r.differ, r.accepted, r.lengths.0, r.lengths.1
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         }
@@ -404,6 +411,22 @@ fn scmp_default(d: &DockerProfile, trace: Option<u16>) -> Action {
     }
 }
 
+/// Instructions of the import's x86-64 program, and of libseccomp's binary tree for the same
+/// arches (x86-64 and those of its family the import lists: what a kernel of x86-64 can run).
+fn lengths(runc_json: &DockerProfile, p: &Policy, granted: &[String]) -> (usize, usize) {
+    let ours = bpf::compile(p, Arch::X86_64).map(|b| b.insns.len()).unwrap_or(usize::MAX);
+    let arches: Vec<scmp::ScmpArch> = bpf::program_arches(p, Arch::X86_64)
+        .into_iter()
+        .map(|a| match a {
+            Arch::X86 => scmp::ScmpArch::X86,
+            Arch::X32 => scmp::ScmpArch::X32,
+            _ => scmp::ScmpArch::X8664,
+        })
+        .collect();
+    let theirs = scmp::export(&scmp::filter_for(runc_json, granted, &arches, scmp::Optimize::Tree));
+    (ours, theirs.len())
+}
+
 fn check(file: &str, text: &str) -> Outcome {
     let d = match parse_docker(file, text) {
         Ok(d) => d,
@@ -440,7 +463,8 @@ fn check(file: &str, text: &str) -> Outcome {
             }
         };
         let (differ, examples, accepted) = compare(file, &runc_json, &p, &theirs, trace);
-        sets.push(SetResult { caps, differ, examples, accepted });
+        let lengths = lengths(&runc_json, &p, &granted);
+        sets.push(SetResult { caps, differ, examples, accepted, lengths });
     }
     Outcome::Compared(sets)
 }

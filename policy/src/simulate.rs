@@ -51,8 +51,8 @@ pub struct Verdict {
 pub struct BpfVerdict {
     /// Action.
     pub action: Action,
-    /// The rule the `ret` stands for.
-    pub origin: String,
+    /// The rules whose calls share the `ret` reached (one of them decided).
+    pub origins: Vec<String>,
     /// Instructions executed.
     pub executed: usize,
     /// Whether the kernel's action cache allows this number without running BPF.
@@ -89,8 +89,8 @@ pub fn simulate(policy: &Policy, prog: &Program, arch: Arch, calls: &[Call]) -> 
             let s = prog.simulate(arch.audit_arch(), c.nr, c.args);
             let in_table = table::table(arch).is_some_and(|t| c.nr <= t.range().1);
             let cached = arch != Arch::X32 && in_table && prog.cached(arch, c.nr);
-            let bpf = BpfVerdict { action: s.action, origin: s.origin, executed: s.executed, cached };
-            let agree = reference.action == bpf.action && reference.origin == bpf.origin;
+            let agree = reference.action == s.action && s.decided_by(&reference.origin);
+            let bpf = BpfVerdict { action: s.action, origins: s.origins, executed: s.executed, cached };
             let last = c.args.iter().rposition(|a| *a != 0).map(|i| i + 1).unwrap_or(0);
             Outcome {
                 arch: arch.name().into(),
@@ -124,7 +124,7 @@ pub fn text(outcomes: &[Outcome]) -> String {
         let rule = if r.agree {
             r.reference.origin.clone()
         } else {
-            format!("MISMATCH: reference {} / bpf {}", r.reference.origin, r.bpf.origin)
+            format!("MISMATCH: reference {} / bpf {}", r.reference.origin, r.bpf.origins.join(", "))
         };
         let _ = writeln!(
             o,

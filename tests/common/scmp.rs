@@ -6,7 +6,8 @@
 
 use std::io::Read;
 
-use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+pub use libseccomp::ScmpArch;
+use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use policy::backend::seccomp::bpf::{insn, SockFilter};
 use policy::formats::docker::{DockerFilter, DockerProfile};
 
@@ -88,20 +89,33 @@ pub fn filter(
     sub_arches: bool,
     opt: Optimize,
 ) -> ScmpFilterContext {
+    let mut arches = vec![ScmpArch::X8664];
+    if sub_arches {
+        for m in &profile.arch_map {
+            if m.architecture == "SCMP_ARCH_X86_64" {
+                for s in m.sub_architectures.iter().flatten() {
+                    arches.push(s.parse::<ScmpArch>().expect("arch name"));
+                }
+            }
+        }
+    }
+    filter_for(profile, caps, &arches, opt)
+}
+
+/// Build the libseccomp filter for `arches` (the first is the native one) with `caps` granted.
+pub fn filter_for(
+    profile: &DockerProfile,
+    caps: &[String],
+    arches: &[ScmpArch],
+    opt: Optimize,
+) -> ScmpFilterContext {
     let kernel = (6, 18);
     let default = action(&profile.default_action, None, profile.default_errno_ret);
     let mut ctx = ScmpFilterContext::new(default).expect("seccomp_init");
     ctx.set_ctl_nnp(false).expect("nnp attr");
     ctx.set_ctl_optimize(opt as u32).expect("optimize attr");
-    ctx.add_arch(ScmpArch::X8664).expect("arch");
-    if sub_arches {
-        for m in &profile.arch_map {
-            if m.architecture == "SCMP_ARCH_X86_64" {
-                for s in m.sub_architectures.iter().flatten() {
-                    ctx.add_arch(s.parse::<ScmpArch>().expect("arch name")).expect("add arch");
-                }
-            }
-        }
+    for a in arches {
+        ctx.add_arch(*a).expect("add arch");
     }
     for s in &profile.syscalls {
         if !wanted(s.includes.as_ref(), s.excludes.as_ref(), caps, kernel) {

@@ -69,16 +69,25 @@ pub fn program(p: &policy::Policy, arch: Option<Arch>) -> Result<seccomp::bpf::P
     Ok(seccomp::bpf::compile(p, target)?)
 }
 
+/// Every output is made in memory first, so a profile that one of them refuses leaves no file.
 fn all(c: &Compiled, arch: Option<Arch>, opts: &CompileOptions, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut texts: Vec<(String, String)> = Vec::new();
     for (emit, file) in ALL {
-        write_out(Some(&dir.join(file)), &emit_one(c, emit, arch, opts)?)?;
+        texts.push((file.to_string(), emit_one(c, emit, arch, opts)?));
     }
+    let mut programs = Vec::new();
     for target in seccomp::bpf::targets(&c.policy) {
         let prog = seccomp::bpf::compile(&c.policy, target)?;
-        let file = dir.join(format!("seccomp.{target}.bpf"));
-        std::fs::write(&file, prog.to_bytes()).with_context(|| format!("cannot write {}", file.display()))?;
-        write_out(Some(&dir.join(format!("seccomp.{target}.bpf.asm"))), &prog.asm())?;
+        texts.push((format!("seccomp.{target}.bpf.asm"), prog.asm()));
+        programs.push((format!("seccomp.{target}.bpf"), prog.to_bytes()));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (file, text) in texts {
+        write_out(Some(&dir.join(file)), &text)?;
+    }
+    for (file, bytes) in programs {
+        let file = dir.join(file);
+        std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
     }
     Ok(())
 }

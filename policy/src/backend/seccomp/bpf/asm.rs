@@ -89,7 +89,7 @@ pub fn disassemble(p: &Program) -> String {
         let text = insn_text(i, pc);
         let note = match (p.notes.get(pc), p.rets.get(pc).and_then(Option::as_ref)) {
             (Some(n), _) if !n.is_empty() => n.to_string(),
-            (_, Some(k)) => k.origin.clone(),
+            (_, Some(k)) => k.origins.join(", "),
             _ => String::new(),
         };
         if note.is_empty() {

@@ -32,13 +32,14 @@ enum Leaf {
 #[derive(Clone, Copy, Debug)]
 struct ArgsLeaf<'a> {
     name: &'static str,
+    arch: Arch,
     fallback: u32,
     conds: &'a [CondIr],
     abi: ArgAbi,
 }
 
 /// What decided a verdict: a rule (where it is written) or a word (`default`, `unknown`, ...).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Decider<'p> {
     Rule(&'p Origin),
     Word(&'p str),
@@ -53,35 +54,52 @@ impl std::fmt::Display for Decider<'_> {
     }
 }
 
-/// The verdicts of one program, interned so leaves compare and copy as integers. Looked up by
-/// what decided them (no text is made for a lookup), listed as [`RetKey`]s.
+/// The verdicts of one arch block, interned by action so that leaves compare and copy as
+/// integers, and so that every call with one verdict shares one `ret` whatever decided it:
+/// the program depends on the policy's meaning, not on how its rules group the names. Each
+/// verdict keeps the deciders that reach it, for listings and simulation ([`RetKey`]).
 #[derive(Default)]
 struct Keys<'p> {
-    list: Vec<RetKey>,
-    deciders: Vec<(Action, Decider<'p>)>,
+    actions: Vec<Action>,
+    /// Per verdict, its deciders as met (repeats removed in [`Keys::key`]).
+    deciders: Vec<Vec<Decider<'p>>>,
     last: usize,
 }
 
 impl<'p> Keys<'p> {
     fn id(&mut self, action: Action, decider: Decider<'p>) -> u32 {
-        let is = |k: &(Action, Decider)| k.0 == action && k.1 == decider;
-        if self.deciders.get(self.last).is_some_and(is) {
-            return self.last as u32;
+        if self.actions.get(self.last) != Some(&action) {
+            self.last = match self.actions.iter().position(|a| *a == action) {
+                Some(i) => i,
+                None => {
+                    self.actions.push(action);
+                    self.deciders.push(Vec::new());
+                    self.actions.len() - 1
+                }
+            };
         }
-        self.last = match self.deciders.iter().position(is) {
-            Some(i) => i,
-            None => {
-                self.list.push(RetKey { action, origin: decider.to_string() });
-                self.deciders.push((action, decider));
-                self.list.len() - 1
-            }
-        };
+        let seen = &mut self.deciders[self.last];
+        if seen.last() != Some(&decider) {
+            seen.push(decider);
+        }
         self.last as u32
+    }
+
+    fn action(&self, id: u32) -> Action {
+        self.actions[id as usize]
+    }
+
+    /// The verdict `id` with its deciders, rules first (by file and line), then words.
+    fn key(&self, id: u32) -> RetKey {
+        let mut d = self.deciders[id as usize].clone();
+        d.sort_unstable();
+        d.dedup();
+        RetKey { action: self.actions[id as usize], origins: d.iter().map(|d| d.to_string()).collect() }
     }
 }
 
 fn key(action: Action, origin: &str) -> RetKey {
-    RetKey { action, origin: origin.to_string() }
+    RetKey::one(action, origin)
 }
 
 /// The arches of `policy` that a kernel of arch `target` can present: `target` itself and
@@ -175,14 +193,14 @@ fn arch_points<'a>(
                 if sc.conditional.is_empty() {
                     Leaf::Ret(fallback)
                 } else {
-                    args.push(ArgsLeaf { name, fallback, conds: &sc.conditional, abi });
+                    args.push(ArgsLeaf { name, arch: a, fallback, conds: &sc.conditional, abi });
                     Leaf::Args(args.len() as u32 - 1)
                 }
             }
             _ => default,
         };
         let allows = match leaf {
-            Leaf::Ret(id) => keys.list[id as usize].action == Action::Allow,
+            Leaf::Ret(id) => keys.action(id) == Action::Allow,
             Leaf::Args(_) => false,
         };
         // x32 is rare: its calls weigh like cached ones.
@@ -208,7 +226,7 @@ fn block_segments<'a>(
             None => {
                 let leaf = match arch {
                     Some(_) => unknown,
-                    None => Leaf::Ret(keys.id(absent.action, Decider::Word(&absent.origin))),
+                    None => Leaf::Ret(keys.id(absent.action, Decider::Word(&absent.origins[0]))),
                 };
                 segments(std::iter::empty(), *lo, *hi, &leaf, RUNS_BPF)
             }
@@ -249,7 +267,6 @@ pub fn compile(policy: &Policy, target: Arch) -> Result<Program, BpfError> {
     }
     let big_endian = target.audit_arch() & 0x4000_0000 == 0;
     let blocks = blocks(&arches, target);
-    let mut keys = Keys::default();
     let mut e = Emitter::new();
     let mut sizes: Vec<(String, usize)> = Vec::new();
     e.load(OFF_ARCH, "arch");
@@ -270,9 +287,10 @@ pub fn compile(policy: &Policy, target: Arch) -> Result<Program, BpfError> {
         e.jump(op::JEQ_K, b.audit_arch, *l, next, name.clone());
         e.bind(next);
     }
-    e.ret(RetKey { action: Action::KillProcess, origin: "bad-arch".into() });
+    e.ret(key(Action::KillProcess, "bad-arch"));
     for (index, ((b, entry), arch_name)) in blocks.iter().zip(entries).zip(&names).enumerate() {
         let start = e.len();
+        let mut keys = Keys::default();
         let mut args = Vec::new();
         let segs = block_segments(policy, b, target, &mut keys, &mut args);
         // Before the search: `ld arch`, `jeq` × (index + 1), `ld nr`.
@@ -294,13 +312,22 @@ pub fn compile(policy: &Policy, target: Arch) -> Result<Program, BpfError> {
         emit_block(&mut e, &tree, &mut ctx);
         sizes.push((format!("dispatch on {arch_name}"), e.len() - start));
     }
+    // Relays only add instructions: a program already too long is refused before them.
+    if e.len() > super::insn::MAX_INSNS {
+        return Err(too_large(e.len(), sizes));
+    }
     let asm = e.finish()?;
     if asm.insns.len() > super::insn::MAX_INSNS {
-        sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let top: Vec<String> = sizes.iter().take(5).map(|(n, s)| format!("{n}: {s}")).collect();
-        return Err(BpfError::TooLarge { len: asm.insns.len(), contributors: top.join(", ") });
+        return Err(too_large(asm.insns.len(), sizes));
     }
     Ok(Program { target, arches, big_endian, insns: asm.insns, notes: asm.notes, rets: asm.rets })
+}
+
+/// The refusal of a program of `len` instructions, naming its largest parts.
+fn too_large(len: usize, mut sizes: Vec<(String, usize)>) -> BpfError {
+    sizes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let top: Vec<String> = sizes.iter().take(5).map(|(n, s)| format!("{n}: {s}")).collect();
+    BpfError::TooLarge { len, contributors: top.join(", ") }
 }
 
 /// Emit one syscall's argument tests, jumping to the block's shared `ret`s.
@@ -320,10 +347,14 @@ fn leaf_cost<'p>(leaf: Leaf, args: &[ArgsLeaf<'p>], keys: &mut Keys<'p>) -> Resu
     let Leaf::Args(i) = leaf else { return Ok(1) };
     let mut e = Emitter::new();
     let mut rets = Rets::default();
-    emit_args(&mut e, &args[i as usize], keys, &mut rets);
+    let a = &args[i as usize];
+    emit_args(&mut e, a, keys, &mut rets);
+    if e.len() > super::insn::MAX_INSNS {
+        return Err(too_large(e.len(), vec![(format!("{} on {}", a.name, a.arch.name()), e.len())]));
+    }
     for id in std::mem::take(&mut rets.order) {
         e.bind(rets.labels[id as usize].expect("requested"));
-        e.ret(keys.list[id as usize].clone());
+        e.ret(keys.key(id));
     }
     Ok(super::stats::longest_path(&e.finish()?.insns))
 }
@@ -420,7 +451,7 @@ fn emit_block(e: &mut Emitter, tree: &Tree, ctx: &mut Ctx) {
     }
     for id in std::mem::take(&mut rets.order) {
         e.bind(rets.labels[id as usize].expect("requested"));
-        e.ret(ctx.keys.list[id as usize].clone());
+        e.ret(ctx.keys.key(id));
     }
 }
 

@@ -26,13 +26,23 @@ fn meet(a: Option<AState>, b: Option<AState>) -> Option<AState> {
     }
 }
 
-/// A verdict a `ret` stands for, and what decided it.
+/// A verdict a `ret` stands for, and what may have decided it: the program depends on the
+/// policy's meaning only, so every call that gets one verdict in one arch block shares one
+/// `ret`, whichever rule decided it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RetKey {
     /// The action.
     pub action: Action,
-    /// `file:line` of the deciding rule, or `default`, `unknown`, `bad-arch`, `x32`.
-    pub origin: String,
+    /// `file:line` of each rule whose calls reach this `ret`, or `default`, `unknown`,
+    /// `bad-arch`, `x32`; in the order the generator met them.
+    pub origins: Vec<String>,
+}
+
+impl RetKey {
+    /// A verdict with one decider.
+    pub fn one(action: Action, origin: impl Into<String>) -> RetKey {
+        RetKey { action, origins: vec![origin.into()] }
+    }
 }
 
 /// A comment on one instruction, rendered only when a disassembly is asked for.
@@ -241,13 +251,17 @@ impl Emitter {
             }
         }
         let mut order: Vec<usize> = (0..code.len()).collect();
+        // Each pass finds every conditional jump that is too long and gives it a relay; relays
+        // push other jumps further, so passes repeat until none is too long (a few passes,
+        // each linear: the program is refused above 4096 instructions anyway).
         loop {
             let mut pos = vec![0usize; code.len()];
             for (p, &id) in order.iter().enumerate() {
                 pos[id] = p;
             }
-            let mut fix = None;
-            'scan: for (p, &id) in order.iter().enumerate() {
+            // (position, instruction, which target, label) of every jump too long.
+            let mut fixes = Vec::new();
+            for (p, &id) in order.iter().enumerate() {
                 let i = &code[id];
                 let is_cond = i.code & 0x07 == op::JMP && i.code != op::JA_K;
                 if !is_cond && i.code != op::JA_K {
@@ -259,30 +273,39 @@ impl Emitter {
                         return Err(BpfError::Internal(format!("jump at {p} does not go forward")));
                     }
                     if is_cond && t - p - 1 > 255 {
-                        fix = Some((p, id, which, l));
-                        break 'scan;
+                        fixes.push((p, id, which, l));
                     }
                 }
             }
-            let Some((p, id, which, l)) = fix else {
+            if fixes.is_empty() {
                 return Ok(assemble(code, &order, &pos, &target_of, &self.keys));
-            };
-            let target = &code[target_of[l]];
-            let relay = if target.code == op::RET_K {
-                AInsn { note: Note::Text("relay".into()), ..target.clone() }
-            } else {
-                AInsn { code: op::JA_K, k: 0, jt: l, jf: l, note: Note::Text("relay".into()), ret: None }
-            };
-            code.push(relay);
-            let rid = code.len() - 1;
-            target_of.push(rid);
-            let new_label = target_of.len() - 1;
-            if which == 0 {
-                code[id].jt = new_label;
-            } else {
-                code[id].jf = new_label;
             }
-            order.insert(p + 1, rid);
+            // Relays go right after their jump (jt's before jf's), in one rebuild of `order`.
+            let mut after: Vec<Vec<usize>> = vec![Vec::new(); order.len()];
+            for (p, id, which, l) in fixes {
+                let target = &code[target_of[l]];
+                let relay = if target.code == op::RET_K {
+                    AInsn { note: Note::Text("relay".into()), ..target.clone() }
+                } else {
+                    AInsn { code: op::JA_K, k: 0, jt: l, jf: l, note: Note::Text("relay".into()), ret: None }
+                };
+                code.push(relay);
+                let rid = code.len() - 1;
+                target_of.push(rid);
+                let new_label = target_of.len() - 1;
+                if which == 0 {
+                    code[id].jt = new_label;
+                } else {
+                    code[id].jf = new_label;
+                }
+                after[p].push(rid);
+            }
+            let mut next = Vec::with_capacity(code.len());
+            for (p, id) in order.iter().enumerate() {
+                next.push(*id);
+                next.extend_from_slice(&after[p]);
+            }
+            order = next;
         }
     }
 }
@@ -331,7 +354,7 @@ mod tests {
     use super::*;
 
     fn key(a: Action) -> RetKey {
-        RetKey { action: a, origin: "t".into() }
+        RetKey::one(a, "t")
     }
 
     #[test]

@@ -68,14 +68,25 @@ pub struct Program {
 }
 
 /// The result of running a program on one call.
+///
+/// `origins` lists every rule that shares the `ret` reached: the program cannot tell which of
+/// them decided, only that the verdict is theirs ([`Simulated::decided_by`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Simulated {
     /// The verdict.
     pub action: Action,
-    /// `file:line` of the deciding rule, or `default`, `unknown`, `bad-arch`, `x32`.
-    pub origin: String,
+    /// What may have decided it (the `ret`'s [`RetKey::origins`]): `file:line` of rules, or
+    /// `default`, `unknown`, `bad-arch`, `x32`; `?` for a program read back without them.
+    pub origins: Vec<String>,
     /// Instructions executed.
     pub executed: usize,
+}
+
+impl Simulated {
+    /// Whether `origin` (as [`decider_origin`] writes it) is among the `ret`'s deciders.
+    pub fn decided_by(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o == origin)
+    }
 }
 
 impl Program {
@@ -95,12 +106,12 @@ impl Program {
     pub fn simulate(&self, arch: u32, nr: u32, args: [u64; 6]) -> Simulated {
         let data = SeccompData { nr, arch, instruction_pointer: 0, args };
         let r = interp::run(&self.insns, &data, self.big_endian);
-        let origin = r
+        let origins = r
             .ret_pc
             .and_then(|pc| self.rets.get(pc).cloned().flatten())
-            .map(|k| k.origin)
-            .unwrap_or_else(|| "?".into());
-        Simulated { action: Action::from_ret(r.ret), origin, executed: r.executed }
+            .map(|k| k.origins)
+            .unwrap_or_else(|| vec!["?".into()]);
+        Simulated { action: Action::from_ret(r.ret), origins, executed: r.executed }
     }
 
     /// Run the program on a call given by name on `arch`.
