@@ -143,3 +143,47 @@ fn simulate_all_agrees_on_every_number() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("unknown syscall"), "{}", text(&o.stderr));
 }
+
+/// Issue 15: with `unknown: enosys-after NAME`, `simulate` and `explain` follow the evaluator:
+/// ENOSYS above NAME's number for what no rule decides (`enosys-after`), the default below.
+#[test]
+fn simulate_and_explain_follow_enosys_after() {
+    let dir = std::env::temp_dir().join(format!("palisade-cli-enosys-after-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("p.yaml");
+    std::fs::write(
+        &profile,
+        "name: p\nseccomp:\n  arches: [x86_64, x86, x32]\n  unknown: enosys-after openat2\n  rules:\n    - allow: [read, write, faccessat2]\n",
+    )
+    .unwrap();
+    let p = profile.to_str().unwrap();
+    for arch in ["x86_64", "x86", "x32"] {
+        let o = policyc(&["simulate", p, "--arch", arch, "--all"]);
+        assert!(o.status.success(), "{arch}: {}", text(&o.stderr));
+        let last = text(&o.stdout).lines().last().unwrap_or_default().to_string();
+        assert!(last.contains(" 0 differ"), "{arch}: {last}");
+    }
+    let o = policyc(&["simulate", p, "--arch", "x86_64", "--format", "json", "pidfd_getfd", "400", "1000"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let got: Vec<(&str, &str)> = (0..3)
+        .map(|i| {
+            (v[i]["reference"]["action"].as_str().unwrap(), v[i]["reference"]["origin"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("errno(ENOSYS)", "enosys-after"), ("errno(EPERM)", "default"), ("errno(ENOSYS)", "enosys-after")]
+    );
+    assert!((0..3).all(|i| v[i]["agree"] == true), "{v}");
+    let o = policyc(&["explain", p, "--arch", "x86_64", "--syscall", "pidfd_getfd"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("-> errno(ENOSYS)  (no rule, and above 437"), "{}", text(&o.stdout));
+    let o = policyc(&["explain", p]);
+    assert!(
+        text(&o.stdout).contains("enosys-after openat2: errno(ENOSYS) above the cut-off"),
+        "{}",
+        text(&o.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -99,6 +99,8 @@ fn probe_op(op: &str) -> String {
             libc::syscall(libc::SYS_perf_event_open, 0usize, 0usize, -1i64, -1i64, 0usize)
         }),
         "userfaultfd" => errno_of(unsafe { libc::syscall(libc::SYS_userfaultfd, 1usize) }),
+        // A raw syscall number, all arguments 0 (only numbers the filter refuses are asked).
+        "nr" => errno_of(unsafe { libc::syscall(arg.parse::<libc::c_long>().unwrap_or(-1), 0usize, 0usize) }),
         "open-write" => io_result(std::fs::OpenOptions::new().append(true).open(arg)),
         "exe" => std::fs::read_link("/proc/self/exe").map(|p| p.display().to_string()).unwrap_or_default(),
         "securebits-clear" => errno_of(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, 0, 0, 0, 0) } as i64),
@@ -239,6 +241,50 @@ fn docker_default_denies_namespaces_other_processes_keyrings_bpf_and_perf() {
     let r = probe("builtin:docker-default", &[], &ops);
     for op in ops {
         assert_eq!(r.get(op), EPERM, "{op}");
+    }
+}
+
+/// Issue 15: `unknown: enosys-after NAME` is runc's ENOSYS stub: the kernel answers ENOSYS to
+/// a call above NAME's number that no rule decides, known syscall or not, and the default
+/// (EPERM) to one at or below it, known or not (the built-in's `unknown: enosys` would give the
+/// unknown number below ENOSYS and the known one above EPERM).
+#[test]
+fn enosys_after_answers_enosys_above_the_cut_off_and_the_default_below() {
+    use policy::ir::eval::Decider;
+    use policy::syscalls::table;
+    let d = tempdir("enosys-after");
+    let prof = write_profile(
+        &d,
+        "name: t\nextends: docker-default\nseccomp:\n  unknown: enosys-after close_range\n",
+    );
+    let p = policy::compile(&prof, &Default::default()).expect("compiles").policy;
+    let arch = policy::Arch::parse(std::env::consts::ARCH).expect("a known arch");
+    let t = table::table(arch).expect("a syscall table");
+    let cut = t.nr("close_range").expect("close_range");
+    let by = |nr: u32| p.evaluate(arch.audit_arch(), nr, [0; 6]).decided_by;
+    let known = |above: bool| {
+        let (nr, name) = t
+            .iter()
+            .find(|(nr, _)| match above {
+                true => matches!(by(*nr), Decider::EnosysAfter { .. }),
+                false => *nr < cut && by(*nr) == Decider::Default,
+            })
+            .expect("a syscall no rule decides");
+        assert!((nr > cut) == above, "{name} {nr}");
+        nr
+    };
+    let unknown_below =
+        (0..cut).find(|n| t.name(*n).is_none()).expect("a number below close_range that is no syscall");
+    let cases = [
+        (known(true), "errno 38"),
+        (t.range().1 + 1, "errno 38"),
+        (known(false), EPERM),
+        (unknown_below, EPERM),
+    ];
+    let ops: Vec<String> = cases.iter().map(|(nr, _)| format!("nr:{nr}")).collect();
+    let r = probe(&prof, &[], &ops.iter().map(String::as_str).collect::<Vec<_>>());
+    for ((nr, want), op) in cases.iter().zip(&ops) {
+        assert_eq!(r.get(op), *want, "nr {nr} ({:?}); cut-off {cut}\n{}", t.name(*nr), r.stderr());
     }
 }
 

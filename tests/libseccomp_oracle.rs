@@ -6,6 +6,9 @@
 //! Deliberate differences, each pinned by a test below:
 //! - numbers outside our syscall table get the profile's `unknown` verdict (ENOSYS by default)
 //!   in our BPF; libseccomp gives them the default action;
+//! - with `unknown: enosys-after` (the imported moby and Podman defaults), a syscall above the
+//!   arch's cut-off that no rule decides gets ENOSYS in our BPF; libseccomp gives it the default
+//!   action (the export cannot carry `unknown`; runc's own stub answers ENOSYS there);
 //! - syscall names libseccomp 2.5 does not know are skipped by runc, so libseccomp gives those
 //!   numbers the default action; our BPF applies the rule.
 
@@ -69,9 +72,14 @@ fn compare(p: &Policy, opt: scmp::Optimize) -> (Vec<String>, usize) {
             n += 1;
             let a = ours.simulate(Arch::X86_64.audit_arch(), nr, args).action;
             let b = run(&theirs, nr, args);
+            let stubbed = matches!(
+                p.evaluate(Arch::X86_64.audit_arch(), nr, args).decided_by,
+                policy::ir::eval::Decider::EnosysAfter { .. }
+            );
             let expected_b = match name {
                 None => p.seccomp.default_action,
                 Some(s) if unknown_to_libseccomp.iter().any(|u| u == s) => p.seccomp.default_action,
+                Some(_) if stubbed => p.seccomp.default_action,
                 Some(_) => a,
             };
             if b != expected_b {
@@ -142,6 +150,33 @@ fn documented_difference_names_newer_than_libseccomp_are_skipped_by_it() {
             .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
             .unwrap_or_default()
     );
+}
+
+/// The imported moby default says `unknown: enosys-after-named` (runc's stub): a syscall newer
+/// than the newest it names gets ENOSYS from our BPF, the default from libseccomp compiling our
+/// export; under runc, whose stub counts the export's names, ENOSYS too: the export names the
+/// newest syscall moby's JSON names.
+#[test]
+fn documented_difference_syscalls_above_the_enosys_after_cut_off_get_the_default_from_libseccomp() {
+    let p = policy::import::compile_docker("moby.json", MOBY, &Default::default()).unwrap().policy;
+    let cut = p.seccomp.enosys_after.as_ref().and_then(|e| e.cutoff(Arch::X86_64)).expect("a cut-off");
+    let json = to_docker(&p).unwrap();
+    let t = table::table(Arch::X86_64).unwrap();
+    let exported_max =
+        scmp::kept(&json, &granted(&p)).iter().flat_map(|s| s.names.iter()).filter_map(|n| t.nr(n)).max();
+    assert_eq!(exported_max, Some(cut), "runc's stub on the export cuts where the import does");
+    let theirs = scmp::export(&scmp::filter(&json, &granted(&p), false, scmp::Optimize::Tree));
+    let ours = bpf::compile(&p, Arch::X86_64).unwrap();
+    let newer: Vec<u32> = t.iter().map(|(nr, _)| nr).filter(|nr| *nr > cut).collect();
+    assert!(!newer.is_empty(), "moby's JSON names the newest syscall of the table ({cut})");
+    for nr in newer {
+        assert_eq!(
+            ours.simulate(Arch::X86_64.audit_arch(), nr, [0; 6]).action,
+            Action::Errno(38),
+            "ours, {nr}"
+        );
+        assert_eq!(run(&theirs, nr, [0; 6]), p.seccomp.default_action, "libseccomp, {nr}");
+    }
 }
 
 #[test]

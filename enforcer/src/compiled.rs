@@ -294,8 +294,8 @@ pub(crate) fn digest_of(head: &str, section: &str) -> String {
 fn decode(head: &SeccompIr, encoded: Option<&str>) -> Result<Section, String> {
     let json = encoded.ok_or("the seccomp section is missing")?;
     let full: SeccompIr = serde_json::from_str(json).map_err(|e| format!("stored seccomp section: {e}"))?;
-    if (full.default_action, full.unknown_action, &full.arches)
-        != (head.default_action, head.unknown_action, &head.arches)
+    if (full.default_action, full.unknown_action, &full.enosys_after, &full.arches)
+        != (head.default_action, head.unknown_action, &head.enosys_after, &head.arches)
     {
         return Err("stored seccomp section belongs to another policy".into());
     }

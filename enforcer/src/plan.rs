@@ -182,17 +182,18 @@ impl Plan {
     /// depends on arguments); for the report: computed when asked.
     pub fn seccomp_verdicts(&self) -> Result<BTreeMap<String, usize>, String> {
         let target = self.seccomp.program.target;
-        let default = self.compiled.default_action();
         let Some(t) = table::table(target) else { return Ok(BTreeMap::new()) };
         let tables = self.compiled.tables()?;
         let at = tables.get(target.name());
+        // What no rule decides: the default, or ENOSYS above an `unknown: enosys-after` cut-off.
+        let undecided = |nr: u32| self.compiled.head().seccomp.undecided(target, nr, true).0;
         // `None`: depends on arguments. Counted per verdict, named once at the end.
         let mut counts: Vec<(Option<Action>, usize)> = Vec::new();
-        for (_, name) in t.iter() {
+        for (nr, name) in t.iter() {
             let key = match at.and_then(|at| at.syscalls.get(name)) {
                 Some(sc) if !sc.conditional.is_empty() => None,
                 Some(sc) => Some(sc.action),
-                None => Some(default),
+                None => Some(undecided(nr)),
             };
             match counts.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,

@@ -25,5 +25,14 @@ fn main() {
             }
             Err(e) => println!("{spec} ({what}): {e}"),
         }
+        let start = std::time::Instant::now();
+        let rounds = 200;
+        for _ in 0..rounds {
+            let _ = bpf::compile(p, Arch::X86_64);
+        }
+        println!(
+            "  compile x86_64 program: {:.3} ms",
+            start.elapsed().as_secs_f64() * 1000.0 / rounds as f64
+        );
     }
 }

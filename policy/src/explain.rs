@@ -90,6 +90,14 @@ pub fn query(policy: &Policy, q: &SyscallQuery, arches: &[Arch]) -> Vec<QueryRes
         .collect()
 }
 
+/// A syscall number as tables write it: x32's (with the x32 bit) in hex.
+fn number(nr: u32) -> String {
+    match nr >= crate::syscalls::arch::X32_SYSCALL_BIT {
+        true => format!("{nr:#x}"),
+        false => nr.to_string(),
+    }
+}
+
 /// Text form of query results.
 pub fn query_text(results: &[QueryResult]) -> String {
     let mut out = String::new();
@@ -101,6 +109,9 @@ pub fn query_text(results: &[QueryResult]) -> String {
                     Decider::Rule { origin, .. } => format!("rule at {origin}"),
                     Decider::Default => "default verdict".into(),
                     Decider::Unknown => "unknown-syscall verdict".into(),
+                    Decider::EnosysAfter { above } => {
+                        format!("no rule, and above {}, the `unknown: enosys-after` cut-off", number(*above))
+                    }
                     Decider::BadArch => "arch not accepted".into(),
                     Decider::X32NotAllowed => "x32 not accepted".into(),
                 };
@@ -149,11 +160,18 @@ pub fn explain_text(p: &Policy) -> String {
     let list = |v: &CapSet| if v.is_empty() { "(none)".to_string() } else { v.names().join(" ") };
     let _ = writeln!(o, "\ncapabilities\n  granted     {}\n  bounding    {}\n  permitted   {}\n  effective   {}\n  inheritable {}\n  ambient     {}", list(&c.granted), list(&c.bounding), list(&c.permitted), list(&c.effective), list(&c.inheritable), list(&c.ambient));
     let s = &p.seccomp;
+    let unknown = match &s.enosys_after {
+        None => format!("unknown syscalls {}", s.unknown_action),
+        Some(e) => {
+            let cuts: Vec<String> = e.above.iter().map(|(a, nr)| format!("{a} {}", number(*nr))).collect();
+            let cuts = if cuts.is_empty() { "none".to_string() } else { cuts.join(", ") };
+            format!("{}: errno(ENOSYS) above the cut-off where no rule decides ({cuts})", e.spelling())
+        }
+    };
     let _ = writeln!(
         o,
-        "\nseccomp\n  default {}, unknown syscalls {}, other arches kill-process\n  arches {}",
+        "\nseccomp\n  default {}, {unknown}, other arches kill-process\n  arches {}",
         s.default_action,
-        s.unknown_action,
         s.arches.iter().map(|a| a.name()).collect::<Vec<_>>().join(" ")
     );
     let _ = writeln!(
@@ -167,7 +185,11 @@ pub fn explain_text(p: &Policy) -> String {
         let cond = t.syscalls.values().filter(|x| !x.conditional.is_empty()).count();
         let denied = t.syscalls.values().filter(|x| !x.action.permits() && x.conditional.is_empty()).count();
         let total = table::table(Arch::parse(arch).unwrap_or(Arch::X86_64)).map(|t| t.len()).unwrap_or(0);
-        let _ = writeln!(o, "  {arch:<8} {total} syscalls: {allowed} allowed, {denied} set by a non-allow rule, {cond} argument-dependent, the rest {}", s.default_action);
+        let stub = match s.enosys_after.as_ref().and_then(|e| e.above.get(arch)) {
+            Some(cut) => format!(" (errno(ENOSYS) above {})", number(*cut)),
+            None => String::new(),
+        };
+        let _ = writeln!(o, "  {arch:<8} {total} syscalls: {allowed} allowed, {denied} set by a non-allow rule, {cond} argument-dependent, the rest {}{stub}", s.default_action);
     }
     let l = &p.landlock;
     let _ = writeln!(o, "\nlandlock\n  mode {}, min_abi {}", l.mode, l.min_abi);

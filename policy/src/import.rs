@@ -11,6 +11,10 @@
 //! entries whose action is the default, libseccomp keeps the first argument-free rule of a
 //! syscall and ignores conditional rules once it has one. Names libseccomp cannot resolve are
 //! skipped as runc skips them. Every such change is a warning and a note in the YAML.
+//!
+//! runc answers ENOSYS for numbers above the largest one the JSON names on each arch (its
+//! ENOSYS stub) unless the default is allow, log or trace: the import then says
+//! `unknown: enosys-after-named`, which means the same, and `unknown: default` otherwise.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -469,6 +473,9 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
         });
     }
     let mut rules = Vec::new();
+    // Names runc counts for its ENOSYS stub that no rule of the import names wherever their
+    // entry applies: (entry, names).
+    let mut uncounted: Vec<(usize, Vec<String>)> = Vec::new();
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (k, e) in entries.iter().enumerate() {
         let mut kept = Vec::new();
@@ -504,6 +511,9 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
                 );
             }
             own.push(text);
+            if *why == DEFAULT_DROPPED && !p.always {
+                uncounted.push((k, names.iter().map(|n| n.to_string()).collect()));
+            }
         }
         if kept.is_empty() {
             notes.push(format!("syscalls[{}] ({}) skipped: {}", e.at, e.src.action, own.join("; ")));
@@ -555,6 +565,40 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
     for n in &notes {
         description.push_str(&format!(". [import: {n}]"));
     }
+    // runc's ENOSYS stub (libcontainer/seccomp/patchbpf): unless the default is allow, log or
+    // trace, runc puts in front of libseccomp's filter a test that answers ENOSYS for every
+    // number above the largest one the JSON names on the arch (each name of each entry Docker
+    // keeps, its action the default or not). `enosys-after-named` is that test. A default of
+    // errno(ENOSYS) makes the stub change nothing.
+    let stub = !matches!(default, Action::Allow | Action::Log | Action::Trace(_))
+        && default != Action::Errno(ENOSYS)
+        && !rules.is_empty();
+    if stub && !uncounted.is_empty() {
+        // runc counts the names of an entry whose action is the default even where it gives
+        // libseccomp no rule for them; where an earlier entry that names them does not apply,
+        // no rule of the import names them. A rule with the default verdict, first (so that
+        // it decides nothing any other rule decides), names them where their entry applies.
+        let mut first = Vec::new();
+        for (k, names) in &uncounted {
+            let e = &entries[*k];
+            let mut r = Rule {
+                deny: Some(names.iter().cloned().map(Sp::new).collect()),
+                action: Some(Sp::new(default.to_string())),
+                when: when_of(file, e.src.includes.as_ref(), e.src.excludes.as_ref())?,
+                ..Rule::default()
+            };
+            let text = format!(
+                "runc counts {} of syscalls[{}] ({}, the default) for its ENOSYS stub; stated first with the default, to count here too",
+                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                e.at,
+                e.src.action
+            );
+            annotate(&mut r.comment, &text);
+            first.push(Sp::new(r));
+        }
+        rules.splice(0..0, first);
+    }
+    let unknown = if stub { ENOSYS_AFTER_NAMED } else { "default" };
     let profile = Profile {
         name: Some(Sp::new(name.to_string())),
         description: Some(description),
@@ -564,7 +608,7 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
         }),
         seccomp: Some(Seccomp {
             default: Some(Sp::new(default.to_string())),
-            unknown: Some(Sp::new("default".into())),
+            unknown: Some(Sp::new(unknown.into())),
             arches: (!arches.is_empty()).then(|| arches.into_iter().map(Sp::new).collect()),
             rules,
             ..Seccomp::default()
@@ -574,11 +618,27 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
     Ok(Imported { profile, warnings })
 }
 
-/// The profile as YAML text, with the schema line editors use.
+/// errno of runc's stub.
+const ENOSYS: u16 = 38;
+
+/// The `unknown` of an import that runc would give its ENOSYS stub.
+const ENOSYS_AFTER_NAMED: &str = "enosys-after-named";
+
+/// The profile as YAML text, with the schema line editors use (and a comment on
+/// `unknown: enosys-after-named`, which mirrors runc's stub).
 pub fn to_yaml(profile: &Profile) -> Result<String, Error> {
     let body = serde_saphyr::to_string(profile)
         .map_err(|e| Error::Export { format: "yaml", message: e.to_string() })?;
-    Ok(format!("# Imported by `policyc import`; the last matching seccomp rule wins.\n{body}"))
+    let mut text = String::from("# Imported by `policyc import`; the last matching seccomp rule wins.\n");
+    for line in body.lines() {
+        if line.trim() == format!("unknown: {ENOSYS_AFTER_NAMED}") {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            text.push_str(&format!("{indent}# runc's ENOSYS stub: runc answers ENOSYS to a call above the largest syscall number\n{indent}# the JSON names on its arch; here too, where no rule decides the call.\n"));
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 /// Import Docker JSON text and compile the result (as `policyc import` then `compile` would).
@@ -832,5 +892,65 @@ mod tests {
         let (p, _, _) = imported(&json);
         assert_eq!(verdict(&p, "personality", [0; 6]), Some(Action::Errno(1)));
         assert_eq!(verdict(&p, "personality", [8, 0, 0, 0, 0, 0]), Some(Action::KillProcess));
+    }
+
+    /// Issue 15: runc answers ENOSYS for a number above the largest one the JSON names on the
+    /// arch (its stub, unless the default is allow, log or trace); the import gave `faccessat2`,
+    /// `openat2`... the default (EPERM).
+    #[test]
+    fn runcs_enosys_stub_is_imported_as_enosys_after_named() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["read", "openat2"], "action": "SCMP_ACT_ALLOW"}]}"#;
+        let (p, _, yaml) = imported(json);
+        assert!(yaml.contains("  # runc's ENOSYS stub: runc answers ENOSYS to a call above the largest syscall number\n  # the JSON names on its arch; here too, where no rule decides the call.\n  unknown: enosys-after-named\n"), "{yaml}");
+        let e = p.seccomp.enosys_after.as_ref().expect("the stub");
+        assert_eq!(e.cutoff(Arch::X86_64), table::table(Arch::X86_64).unwrap().nr("openat2"));
+        assert_eq!(verdict(&p, "faccessat2", [0; 6]), Some(Action::Errno(38)));
+        assert_eq!(verdict(&p, "openat2", [0; 6]), Some(Action::Allow));
+        assert_eq!(verdict(&p, "mount", [0; 6]), Some(Action::Errno(1)));
+        assert_eq!(p.evaluate(Arch::X86_64.audit_arch(), 1000, [0; 6]).action, Action::Errno(38));
+        // No stub where runc adds none (or where it would change nothing).
+        for default in [
+            r#""SCMP_ACT_ALLOW""#,
+            r#""SCMP_ACT_LOG""#,
+            r#""SCMP_ACT_TRACE""#,
+            r#""SCMP_ACT_ERRNO", "defaultErrnoRet": 38"#,
+        ] {
+            let json =
+                json.replace(r#""SCMP_ACT_ERRNO""#, default).replace("SCMP_ACT_ALLOW\"}", "SCMP_ACT_KILL\"}");
+            let (p, _, yaml) = imported(&json);
+            assert!(yaml.contains("unknown: default") && !yaml.contains("ENOSYS stub"), "{default}: {yaml}");
+            assert_eq!(p.seccomp.enosys_after, None, "{default}");
+            assert_eq!(verdict(&p, "faccessat2", [0; 6]), Some(p.seccomp.default_action), "{default}");
+        }
+    }
+
+    /// runc counts the names of an entry whose action is the default for its stub, though it
+    /// gives libseccomp no rule for them: where the earlier entry the import keeps instead does
+    /// not apply, a first rule with the default names them.
+    #[test]
+    fn names_of_a_default_action_entry_still_count_for_the_stub() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+                         {"names": ["read", "clone3"], "action": "SCMP_ACT_ERRNO"},
+                         {"names": ["write"], "action": "SCMP_ACT_ALLOW"}]}"#;
+        let (p, _, yaml) = imported(json);
+        assert!(
+            yaml.contains(
+                "runc counts `clone3` of syscalls[1] (SCMP_ACT_ERRNO, the default) for its ENOSYS stub"
+            ),
+            "{yaml}"
+        );
+        let first = &p.seccomp.rules[0];
+        assert_eq!(
+            (first.syscalls.as_slice(), first.action),
+            (&["clone3".to_string()][..], Action::Errno(1))
+        );
+        let t = table::table(Arch::X86_64).unwrap();
+        assert_eq!(p.seccomp.enosys_after.as_ref().unwrap().cutoff(Arch::X86_64), t.nr("clone3"));
+        // As under runc: clone3 at the cut-off gets libseccomp's default, the next number ENOSYS.
+        assert_eq!(verdict(&p, "clone3", [0; 6]), Some(Action::Errno(1)));
+        assert_eq!(verdict(&p, "close_range", [0; 6]), Some(Action::Errno(38)));
+        assert_eq!(verdict(&p, "write", [0; 6]), Some(Action::Allow));
     }
 }

@@ -333,3 +333,52 @@ fn one_name_per_rule_compiles_to_the_same_program() {
         }
     }
 }
+
+/// Issue 15: `unknown: enosys-after` (runc's ENOSYS stub) compiles to what the evaluator
+/// says on every arch: the default at or below each arch's cut-off for numbers no rule
+/// decides, known or not, ENOSYS above it (x32's cut-off carries the x32 bit; nr -1 is above
+/// every cut-off), rules first; an arch without a cut-off gets the default everywhere.
+#[test]
+fn enosys_after_compiles_to_what_the_evaluator_says() {
+    let arches = "[x86_64, x86, x32, aarch64, arm, riscv64, s390x, ppc64le, mips64]";
+    let rules = "  rules:\n    - allow: [read, write, openat2]\n    - allow: [faccessat2]\n      args: [{ index: 2, op: eq, value: 0 }]\n    - deny: [mount_setattr, epoll_pwait2]\n      action: kill\n    - allow: [statx, rseq]\n      when: { caps_present: [SYS_ADMIN] }\n    - allow: [clone]\n      args: [{ index: 0, op: masked_eq, mask: 0x10000000, value: 0 }]\n";
+    let mut checked = 0;
+    for (unknown, default) in [
+        ("enosys-after openat2", "errno(EPERM)"),
+        ("enosys-after close_range", "allow"),
+        ("enosys-after-named", "errno(EPERM)"),
+        ("enosys-after-named", "kill"),
+    ] {
+        let yaml = format!(
+            "name: t\nseccomp:\n  default: {default}\n  unknown: {unknown}\n  arches: {arches}\n{rules}"
+        );
+        let p = policy::compile_text("t.yaml", &yaml, None, &Default::default()).expect("compiles").policy;
+        let e = p.seccomp.enosys_after.as_ref().expect("enosys-after");
+        for arch in [Arch::X86_64, Arch::X32, Arch::Aarch64] {
+            let t = table::table(arch).unwrap();
+            let cut = e.cutoff(arch).expect("a cut-off");
+            let named = if unknown.ends_with("named") { "mount_setattr" } else { &unknown[13..] };
+            assert_eq!(Some(cut), t.nr(named), "{unknown} on {arch}");
+            let prog = bpf::compile(&p, arch.family_head()).unwrap();
+            let unnamed = |n: &u32| t.name(*n).is_none_or(|s| !p.seccomp.rules.iter().any(|r| r.names(s)));
+            let first_above = (cut + 1..).find(unnamed).expect("a number above");
+            let above = prog.simulate(arch.audit_arch(), first_above, [0; 6]);
+            assert_eq!(
+                (above.action, above.decided_by("enosys-after")),
+                (Action::Errno(38), true),
+                "{unknown} {arch}"
+            );
+            let at = prog.simulate(arch.audit_arch(), cut, [0; 6]).action;
+            assert_ne!(at, Action::Errno(38), "{unknown} {arch}: the cut-off itself");
+        }
+        checked += differential(&format!("{unknown}, default {default}"), &p);
+    }
+    // x32 without any syscall of its own named above 0: no cut-off there, the default.
+    let yaml = "name: t\nseccomp:\n  unknown: enosys-after-named\n  arches: [x86_64, x32]\n  rules:\n    - allow: [read]\n      when: { not_arches: [amd64] }\n    - allow: [openat2]\n      when: { arches: [arm64] }\n";
+    let p = policy::compile_text("t.yaml", yaml, None, &Default::default()).expect("compiles").policy;
+    assert!(p.seccomp.enosys_after.as_ref().unwrap().above.is_empty());
+    let prog = bpf::compile(&p, Arch::X86_64).unwrap();
+    assert_eq!(prog.simulate(Arch::X86_64.audit_arch(), 1000, [0; 6]).action, Action::Errno(1));
+    checked += differential("enosys-after-named without a cut-off", &p);
+    eprintln!("enosys-after: {checked} calls checked");
+}

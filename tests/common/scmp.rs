@@ -67,6 +67,22 @@ fn wanted(
     true
 }
 
+/// The kernel the filters are built for (Docker resolves `minKernel` against it).
+const KERNEL: (u32, u32) = (6, 18);
+
+/// The entries of `profile` that Docker hands runc on an x86-64 host with `caps` granted
+/// (includes/excludes resolved), whatever their action.
+pub fn kept<'a>(
+    profile: &'a DockerProfile,
+    caps: &[String],
+) -> Vec<&'a policy::formats::docker::DockerSyscall> {
+    profile
+        .syscalls
+        .iter()
+        .filter(|s| wanted(s.includes.as_ref(), s.excludes.as_ref(), caps, KERNEL))
+        .collect()
+}
+
 /// The names in `profile` that libseccomp cannot resolve on x86-64 (runc skips them).
 pub fn unknown_names(profile: &DockerProfile) -> Vec<String> {
     let mut out: Vec<String> = profile
@@ -109,7 +125,7 @@ pub fn filter_for(
     arches: &[ScmpArch],
     opt: Optimize,
 ) -> ScmpFilterContext {
-    let kernel = (6, 18);
+    let kernel = KERNEL;
     let default = action(&profile.default_action, None, profile.default_errno_ret);
     let mut ctx = ScmpFilterContext::new(default).expect("seccomp_init");
     ctx.set_ctl_nnp(false).expect("nnp attr");

@@ -1,11 +1,14 @@
-//! Seccomp: default and unknown verdicts, accepted arches, and per arch every syscall whose
-//! verdict changed, at the boundary arguments of both policies' conditions.
+//! Seccomp: default and unknown verdicts (with `unknown: enosys-after`, per arch, the ranges of
+//! numbers whose verdict changes), accepted arches, and per arch every syscall whose verdict
+//! changed, at the boundary arguments of both policies' conditions.
 
 use std::collections::BTreeSet;
 
 use super::{values, Change, Class, Tier};
 use crate::action::Action;
-use crate::ir::{points, ArgCondIr, Policy, SyscallIr};
+use crate::ir::eval::Decider;
+use crate::ir::{points, ArgCondIr, Policy, SeccompIr, SyscallIr};
+use crate::syscalls::arch::X32_SYSCALL_BIT;
 use crate::syscalls::{table, Arch};
 
 /// Most argument vectors tried per syscall.
@@ -56,9 +59,17 @@ pub(super) fn seccomp(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
         let m = format!("{} → {} (every syscall no rule names)", so.default_action, sn.default_action);
         out.push(change(classify(so.default_action, sn.default_action), "default", m));
     }
-    if so.unknown_action != sn.unknown_action {
-        let m = format!("{} → {} (numbers outside an arch's table)", so.unknown_action, sn.unknown_action);
-        out.push(change(classify(so.unknown_action, sn.unknown_action), "unknown", m));
+    // Arches both accept that have a syscall table (s390 and MIPS n32 are only passed through).
+    let both: Vec<Arch> =
+        so.arches.iter().copied().filter(|a| sn.arches.contains(a) && table::table(*a).is_some()).collect();
+    if so.enosys_after.is_none() && sn.enosys_after.is_none() {
+        if so.unknown_action != sn.unknown_action {
+            let m =
+                format!("{} → {} (numbers outside an arch's table)", so.unknown_action, sn.unknown_action);
+            out.push(change(classify(so.unknown_action, sn.unknown_action), "unknown", m));
+        }
+    } else {
+        out.extend(unknown_changes(so, sn, &both));
     }
     for a in sn.arches.iter().filter(|a| !so.arches.contains(a)) {
         out.push(change(Class::Widen, &format!("arch {a}"), "now accepted (was kill-process)".into()));
@@ -66,9 +77,6 @@ pub(super) fn seccomp(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
     for a in so.arches.iter().filter(|a| !sn.arches.contains(a)) {
         out.push(change(Class::Narrow, &format!("arch {a}"), "no longer accepted (kill-process)".into()));
     }
-    // Arches both accept that have a syscall table (s390 and MIPS n32 are only passed through).
-    let both: Vec<Arch> =
-        so.arches.iter().copied().filter(|a| sn.arches.contains(a) && table::table(*a).is_some()).collect();
     let mut found: Vec<Change> = Vec::new();
     for &arch in &both {
         let Some(t) = table::table(arch) else { continue };
@@ -79,15 +87,20 @@ pub(super) fn seccomp(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
             out.push(change(Class::Neutral, &format!("arch {arch}"), m));
             continue;
         }
-        for (_, name) in t.iter() {
+        for (nr, name) in t.iter() {
             let o = to.and_then(|t| t.syscalls.get(name));
             let n = tn.and_then(|t| t.syscalls.get(name));
-            if same(o, n) {
+            // What each side gives the syscall where no rule decides: the default (whose change
+            // is reported once, as `default`) or ENOSYS above an `enosys-after` cut-off.
+            let (fo, fallback_o) = so.undecided(arch, nr, true);
+            let (fnew, fallback_n) = sn.undecided(arch, nr, true);
+            let stubbed = [fallback_o, fallback_n].iter().any(|d| matches!(d, Decider::EnosysAfter { .. }));
+            if same(o, n) && (o.is_some() || fo == fnew || !stubbed) {
                 continue;
             }
             let verdicts = |args: &[u64; 6]| {
                 let arch32 = arch.is_32bit();
-                (verdict(o, so.default_action, args, arch32), verdict(n, sn.default_action, args, arch32))
+                (verdict(o, fo, args, arch32), verdict(n, fnew, args, arch32))
             };
             for (class, message) in syscall_changes(name, o, n, verdicts) {
                 match found.iter_mut().find(|c| c.subject == name && c.message == message && c.class == class)
@@ -109,6 +122,76 @@ pub(super) fn seccomp(old: &Policy, new: &Policy, out: &mut Vec<Change>) {
         }
         out.push(c);
     }
+}
+
+/// The `unknown` tier when either side has `unknown: enosys-after`: per arch, the numbers
+/// outside the table whose verdict changes, in the ranges the cut-offs bound (known syscalls
+/// above a cut-off are compared one by one with the table).
+fn unknown_changes(so: &SeccompIr, sn: &SeccompIr, both: &[Arch]) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    for &arch in both {
+        let Some(t) = table::table(arch) else { continue };
+        let first = if arch == Arch::X32 { X32_SYSCALL_BIT } else { 0 };
+        // Where a side's verdict can change: its cut-off, and after 0 on s390x (where runc's
+        // stub answers ENOSYS at 0).
+        let zero = (arch == Arch::S390x).then_some(0);
+        let mut cuts: Vec<u32> = [so, sn]
+            .iter()
+            .filter_map(|s| s.enosys_after.as_ref().and_then(|e| e.cutoff(arch)))
+            .chain(zero)
+            .filter(|c| *c >= first && *c < u32::MAX)
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        // Ranges `lo..=hi` within which neither side's verdict for a number outside the
+        // table changes.
+        let mut ranges = Vec::new();
+        let mut lo = first;
+        for c in cuts {
+            ranges.push((lo, c));
+            lo = c + 1;
+        }
+        ranges.push((lo, u32::MAX));
+        for (lo, hi) in ranges {
+            let in_table = t.iter().filter(|(nr, _)| (lo..=hi).contains(nr)).count() as u64;
+            if u64::from(hi - lo) + 1 == in_table {
+                continue;
+            }
+            let (a, b) = (so.undecided(arch, hi, false).0, sn.undecided(arch, hi, false).0);
+            if a == b {
+                continue;
+            }
+            let number = |nr: u32| match (nr >= X32_SYSCALL_BIT, t.name(nr)) {
+                (true, Some(name)) => format!("{nr:#x} (`{name}`)"),
+                (true, None) => format!("{nr:#x}"),
+                (false, Some(name)) => format!("{nr} (`{name}`)"),
+                (false, None) => nr.to_string(),
+            };
+            let range = match (lo == first, hi == u32::MAX) {
+                _ if lo == hi => format!(" at {}", number(lo)),
+                (true, true) => String::new(),
+                (true, false) => format!(" up to {}", number(hi)),
+                (false, true) => format!(" above {}", number(lo - 1)),
+                (false, false) => format!(" above {} up to {}", number(lo - 1), number(hi)),
+            };
+            let message = format!("{a} → {b} (numbers outside the arch's table{range})");
+            let class = classify(a, b);
+            match out.iter_mut().find(|c| c.message == message && c.class == class) {
+                Some(c) => c.arches.push(arch.name().to_string()),
+                None => {
+                    let mut c = Change::new(Tier::Seccomp, class, "unknown", message);
+                    c.arches.push(arch.name().to_string());
+                    out.push(c);
+                }
+            }
+        }
+    }
+    for c in &mut out {
+        if c.arches.len() == both.len() {
+            c.arches.clear();
+        }
+    }
+    out
 }
 
 /// The values where a condition changes its answer, one argument at a time: each value a

@@ -223,3 +223,48 @@ fn builtins_docker_default_to_web() {
     assert_eq!(json["changes"].as_array().unwrap().len(), d.changes.len());
     assert!(render::text(&d, true).contains("\x1b[32mnarrow"));
 }
+
+/// Issue 15: `unknown: enosys-after` changes what numbers outside the table get above the
+/// cut-off, and what known syscalls no rule names get there: both are reported, per range and
+/// per syscall, classified by the verdicts (allow → ENOSYS narrows, EPERM → ENOSYS is neutral).
+#[test]
+fn enosys_after_changes_are_reported_by_range_and_by_syscall() {
+    let base = |default: &str, unknown: &str| {
+        pol(&format!(
+            "name: t\nseccomp:\n  default: {default}\n  unknown: {unknown}\n  arches: [x86_64]\n  rules: [{{ deny: [read] }}, {{ allow: [faccessat2] }}]\n"
+        ))
+    };
+    let (a, b) = (base("errno(EPERM)", "default"), base("errno(EPERM)", "enosys-after openat2"));
+    let d = diff(&a, &b);
+    let u = d.changes.iter().find(|c| c.subject == "unknown").expect("an unknown change");
+    assert_eq!(u.class, Class::Neutral);
+    assert_eq!(
+        u.message,
+        "errno(EPERM) → errno(ENOSYS) (numbers outside the arch's table above 437 (`openat2`))"
+    );
+    // A syscall newer than openat2 that no rule names; faccessat2 is allowed on both sides.
+    let p = d.changes.iter().find(|c| c.subject == "pidfd_getfd").expect("pidfd_getfd");
+    assert_eq!((p.class, p.message.as_str()), (Class::Neutral, "errno(EPERM) → errno(ENOSYS)"));
+    assert!(!d
+        .changes
+        .iter()
+        .any(|c| ["faccessat2", "openat2", "mount", "default"].contains(&c.subject.as_str())));
+    // Allowed by default, then ENOSYS: narrower; and back: wider, on the same subjects.
+    let (a, b) = (base("allow", "default"), base("allow", "enosys-after openat2"));
+    let d = diff(&a, &b);
+    assert!(
+        !d.changes.is_empty() && d.changes.iter().all(|c| c.class == Class::Narrow),
+        "{}",
+        render::text(&d, false)
+    );
+    let back = diff(&b, &a);
+    assert!(back.widens() && back.changes.iter().all(|c| c.class == Class::Widen));
+    assert_eq!(d.changes.len(), back.changes.len());
+    // The cut-off moves from openat2 (437) to faccessat2 (439): 438 and 439 are syscalls, so
+    // only pidfd_getfd (438) changes.
+    let (a, b) =
+        (base("errno(EPERM)", "enosys-after openat2"), base("errno(EPERM)", "enosys-after faccessat2"));
+    let c = only(&diff(&a, &b)).clone();
+    assert_eq!((c.subject.as_str(), c.message.as_str()), ("pidfd_getfd", "errno(ENOSYS) → errno(EPERM)"));
+    assert!(diff(&b, &b).is_empty());
+}

@@ -177,6 +177,9 @@ pub struct Seccomp {
     pub default: Option<Sp<String>>,
     /// Verdict for syscall numbers the arch's table does not know (newer kernels' calls): an
     /// action, `enosys` (= `errno(ENOSYS)`, the default) or `default` (same as `default`).
+    /// Or runc's ENOSYS stub: `enosys-after NAME` (a call no rule decides gets ENOSYS when its
+    /// number is above NAME's on the arch, known or not, else the default) or
+    /// `enosys-after-named` (the same above the largest number the rules name on each arch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<Sp<String>>,
     /// Architectures the filter accepts (`x86_64`, `x86`, `x32`, `aarch64`, `arm`, ...); every

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{ArchTable, CondIr, KernelVersion, RuleIr, SyscallIr};
+use super::{ArchTable, CondIr, EnosysAfterIr, KernelVersion, RuleIr, SyscallIr};
 use crate::action::Action;
 use crate::syscalls::arch::host_of;
 use crate::syscalls::{table, Arch};
@@ -20,10 +20,13 @@ pub struct CompileOptions {
 }
 
 /// The tables of every arch of `arches` (those `opts` asks for) that has a syscall table.
+/// A syscall that rules name only with argument conditions gets, where none matches, the
+/// default, or ENOSYS above the arch's `enosys_after` cut-off.
 pub fn tables(
     rules: &[RuleIr],
     arches: &[Arch],
     default_action: Action,
+    enosys_after: Option<&EnosysAfterIr>,
     opts: &CompileOptions,
 ) -> BTreeMap<String, ArchTable> {
     // Syscall name → the rules naming it, in order: one pass over the rules instead of
@@ -49,7 +52,11 @@ pub fn tables(
         for (nr, name) in t.iter() {
             let Some(idx) = by_name.get(name) else { continue };
             let applicable: Vec<&RuleIr> = idx.iter().filter(|i| in_force[**i]).map(|i| &rules[*i]).collect();
-            let s = resolve(nr, &applicable, default_action);
+            let fallback = match enosys_after {
+                Some(e) if e.stubs(arch, nr) => Action::Errno(38),
+                _ => default_action,
+            };
+            let s = resolve(nr, &applicable, fallback);
             if s.origin.is_some() || !s.conditional.is_empty() {
                 syscalls.insert(name.to_string(), s);
             }
@@ -68,12 +75,12 @@ pub fn tables(
 }
 
 /// Collapse the applicable rules of one syscall: everything before the last unconditional rule
-/// is shadowed by it.
-fn resolve(nr: u32, rules: &[&RuleIr], default_action: Action) -> SyscallIr {
+/// is shadowed by it; without one, `fallback` is what no rule decides.
+fn resolve(nr: u32, rules: &[&RuleIr], fallback: Action) -> SyscallIr {
     let last_uncond = rules.iter().rposition(|r| r.args.is_empty());
     let (action, origin, rest) = match last_uncond {
         Some(i) => (rules[i].action, Some(rules[i].origin.clone()), &rules[i + 1..]),
-        None => (default_action, None, rules),
+        None => (fallback, None, rules),
     };
     let conditional = rest
         .iter()

@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 pub use isolation::{IsolationIr, MountIr, TimeOffsets, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
 pub use landlock::{beneath, LandlockIr, NetworkIr, PathRuleIr};
 pub use lower::CompileOptions;
-pub use seccomp::{ArchTable, ArgCondIr, ArgOp, CondIr, KernelVersion, RuleIr, SeccompIr, SyscallIr, WhenIr};
+pub use seccomp::{
+    ArchTable, ArgCondIr, ArgOp, CondIr, EnosysAfterIr, KernelVersion, RuleIr, SeccompIr, SyscallIr, WhenIr,
+};
 
 use crate::vocab::{CapSet, Resource, Securebits, SecurebitsMode, TmpdirMode};
 

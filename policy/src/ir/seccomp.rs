@@ -52,8 +52,13 @@ impl<'de> Deserialize<'de> for KernelVersion {
 pub struct SeccompIr {
     /// When no rule matches.
     pub default_action: Action,
-    /// For numbers not in the arch's table.
+    /// For numbers not in the arch's table (with [`SeccompIr::enosys_after`]: the default, as
+    /// libseccomp gives it, for those at or below the cut-off).
     pub unknown_action: Action,
+    /// `unknown: enosys-after ...`, runc's ENOSYS stub: per arch, the number above which a
+    /// call no rule decides gets ENOSYS, known to the table or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enosys_after: Option<EnosysAfterIr>,
     /// Accepted arches; every other one gets kill-process.
     #[serde(serialize_with = "ser_arches", deserialize_with = "de_arches")]
     pub arches: Vec<Arch>,
@@ -72,6 +77,49 @@ fn de_arches<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Arch>, D::Error> {
         .iter()
         .map(|a| Arch::parse(a).ok_or_else(|| D::Error::custom(format!("unknown arch `{a}`"))))
         .collect()
+}
+
+/// `unknown: enosys-after NAME` or `unknown: enosys-after-named` resolved per arch: a call that
+/// no rule decides gets ENOSYS when its number is above the arch's cut-off, else the default
+/// (numbers outside the table included, as libseccomp gives them the default). This is runc's
+/// ENOSYS stub (`libcontainer/seccomp/patchbpf`), which runc puts in front of libseccomp's
+/// filter unless the default is allow, log or trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnosysAfterIr {
+    /// The syscall whose number is the cut-off on each arch; `None`
+    /// (`enosys-after-named`): on each arch, the largest number that a rule of `rules` in force
+    /// there names, as runc takes the largest number the JSON names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<String>,
+    /// Per arch (by name): the cut-off, as the table numbers it (x32's with the x32 bit). An
+    /// arch not listed has none: every call no rule decides gets the default there (runc adds
+    /// no stub for an arch it finds no syscall for).
+    pub above: BTreeMap<String, u32>,
+}
+
+impl EnosysAfterIr {
+    /// The cut-off of `arch`, if it has one.
+    pub fn cutoff(&self, arch: Arch) -> Option<u32> {
+        self.above.get(arch.name()).copied()
+    }
+
+    /// Whether a call of `arch` numbered `nr` that no rule decides gets ENOSYS: above the
+    /// arch's cut-off, and, as runc's stub does, number 0 on s390x (`setup`, gone for decades:
+    /// the kernel leaves a multiplexed call it does not know there). Numbers are compared
+    /// whole, as runc compares them: on x86-64, x32 numbers (the x32 bit set) against x32's
+    /// cut-off, which carries the bit too, and numbers with bit 31 are above every cut-off.
+    pub fn stubs(&self, arch: Arch, nr: u32) -> bool {
+        self.cutoff(arch).is_some_and(|c| nr > c || (nr == 0 && matches!(arch, Arch::S390x | Arch::S390)))
+    }
+
+    /// The profile's words: `enosys-after NAME` or `enosys-after-named`.
+    pub fn spelling(&self) -> String {
+        match &self.syscall {
+            Some(s) => format!("enosys-after {s}"),
+            None => "enosys-after-named".into(),
+        }
+    }
 }
 
 /// One rule, resolved.

@@ -188,12 +188,21 @@ impl<'a> View<'a> {
         self.policy.seccomp.default_action
     }
 
+    /// What `name` gets when no rule decides it: the default, or ENOSYS above the arch's
+    /// `unknown: enosys-after` cut-off.
+    fn fallback(&self, name: &str) -> Action {
+        match table::table(self.arch).and_then(|t| t.nr(name)) {
+            Some(nr) => self.policy.seccomp.undecided(self.arch, nr, true).0,
+            None => self.default(),
+        }
+    }
+
     /// Some call of `name` is allowed.
     fn may_allow(&self, name: &str) -> bool {
         self.known(name)
             && match self.entry(name) {
                 Some(s) => s.action.permits() || s.conditional.iter().any(|c| c.action.permits()),
-                None => self.default().permits(),
+                None => self.fallback(name).permits(),
             }
     }
 
@@ -202,13 +211,13 @@ impl<'a> View<'a> {
         self.known(name)
             && match self.entry(name) {
                 Some(s) => s.action.permits() && s.conditional.iter().all(|c| c.action.permits()),
-                None => self.default().permits(),
+                None => self.fallback(name).permits(),
             }
     }
 
     /// The verdict for `name` with `args`.
     fn verdict(&self, name: &str, args: [u64; 6]) -> Action {
-        self.entry(name).map_or(self.default(), |s| s.verdict(&args, self.arch.is_32bit()))
+        self.entry(name).map_or(self.fallback(name), |s| s.verdict(&args, self.arch.is_32bit()))
     }
 
     /// Where the verdict on `name` is written: the deciding rule, or the default.
@@ -320,7 +329,7 @@ fn errno_zero(v: &View, out: &mut Vec<Finding>) {
                     out.push(finding(rule("PAL002"), at, m));
                 }
             }
-            None if v.default() == zero => by_default.push(name),
+            None if v.fallback(name) == zero => by_default.push(name),
             None => {}
         }
     }

@@ -1,7 +1,8 @@
-//! `seccomp:` the default verdicts, arches, rules in order, and the knobs that add rules
-//! (`restrict_namespaces`, `restrict_address_families`, `deny_io_uring`); then the tables.
+//! `seccomp:` the default verdicts (`unknown: enosys-after` resolved per arch), arches, rules in
+//! order, and the knobs that add rules (`restrict_namespaces`, `restrict_address_families`,
+//! `deny_io_uring`); then the tables.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::args::{arg_cond, arg_value};
 use super::Ctx;
@@ -10,8 +11,10 @@ use crate::error::{Diagnostics, Origin};
 use crate::frontend::loader::Layer;
 use crate::frontend::profile::{Rule, When};
 use crate::frontend::spanned::Sp;
-use crate::ir::{lower, ArgCondIr, ArgOp, CompileOptions, KernelVersion, RuleIr, SeccompIr, WhenIr};
-use crate::syscalls::arch::{normalize_host, ALL_ARCHES, HOST_NAMES};
+use crate::ir::{
+    lower, ArgCondIr, ArgOp, CompileOptions, EnosysAfterIr, KernelVersion, RuleIr, SeccompIr, WhenIr,
+};
+use crate::syscalls::arch::{host_of, normalize_host, ALL_ARCHES, HOST_NAMES};
 use crate::syscalls::{groups, table, Arch};
 use crate::vocab::{Cap, CapSet, Flag, Namespace};
 
@@ -25,7 +28,7 @@ pub(super) fn check(
     diags: &mut Diagnostics,
 ) -> SeccompIr {
     let mut default_action = Action::Errno(1);
-    let mut unknown: Option<Option<Action>> = None; // Some(None) = same as default
+    let mut unknown: Option<Unknown> = None;
     let mut rules = Vec::new();
     let mut knob_ns: Option<(bool, Origin)> = None;
     let mut knob_af: Option<(Vec<u64>, Origin)> = None;
@@ -42,10 +45,8 @@ pub(super) fn check(
             }
         }
         if let Some(u) = &s.unknown {
-            if u.value == "default" {
-                unknown = Some(None);
-            } else if let Some(a) = action(u, &ctx, diags) {
-                unknown = Some(Some(a));
+            if let Some(spec) = unknown_spec(u, &ctx, diags) {
+                unknown = Some(spec);
             }
         }
         for rule in &s.rules {
@@ -67,6 +68,8 @@ pub(super) fn check(
             knob_uring = Some((k.value, ctx.at(k)));
         }
     }
+    // The rules written in `rules` (the knobs' and the implicit clone3 rule come after).
+    let written = rules.len();
     if let Some((true, at)) = knob_ns {
         rules.extend(namespace_rules(&at));
     }
@@ -80,16 +83,116 @@ pub(super) fn check(
     for r in &mut rules {
         r.active = r.when.caps_ok(granted);
     }
+    let (unknown_action, enosys_after) = match unknown {
+        None => (Action::Errno(38), None),
+        Some(Unknown::Default) => (default_action, None),
+        Some(Unknown::Verdict(a)) => (a, None),
+        Some(Unknown::EnosysAfter(name, at)) => {
+            let e = enosys_after(name, &at, &rules[..written], &arches, opts, diags);
+            (default_action, Some(e))
+        }
+    };
     if let Some(r) = clone3_rule(&rules) {
         rules.insert(0, r);
     }
-    let unknown_action = match unknown {
-        None => Action::Errno(38),
-        Some(None) => default_action,
-        Some(Some(a)) => a,
+    let tables = lower::tables(&rules, &arches, default_action, enosys_after.as_ref(), opts);
+    SeccompIr { default_action, unknown_action, enosys_after, arches, rules, tables }
+}
+
+/// What `seccomp.unknown` says.
+enum Unknown {
+    /// `default`: the default verdict.
+    Default,
+    /// A verdict.
+    Verdict(Action),
+    /// `enosys-after NAME` (`Some`) or `enosys-after-named` (`None`), where it is written.
+    EnosysAfter(Option<String>, Origin),
+}
+
+/// The words that start runc's stub in `unknown`.
+const ENOSYS_AFTER: &str = "enosys-after";
+
+fn unknown_spec(u: &Sp<String>, ctx: &Ctx, diags: &mut Diagnostics) -> Option<Unknown> {
+    let text = u.value.trim();
+    if text == "default" {
+        return Some(Unknown::Default);
+    }
+    let Some(rest) = text.strip_prefix(ENOSYS_AFTER) else {
+        return action(u, ctx, diags).map(Unknown::Verdict);
     };
-    let tables = lower::tables(&rules, &arches, default_action, opts);
-    SeccompIr { default_action, unknown_action, arches, rules, tables }
+    if rest == "-named" {
+        return Some(Unknown::EnosysAfter(None, ctx.at(u)));
+    }
+    let name = rest.trim_start();
+    if name.is_empty() || name.len() == rest.len() {
+        let message = match rest.is_empty() {
+            true => format!("`unknown: {text}` names no syscall to come after"),
+            false => format!("`unknown: {text}` is neither `enosys-after NAME` nor `enosys-after-named`"),
+        };
+        diags.error(
+            ctx.at(u),
+            message,
+            Some("write `enosys-after NAME` (e.g. `enosys-after openat2`), or `enosys-after-named` for the newest syscall the rules name on each arch".into()),
+        );
+        return None;
+    }
+    if !table::is_known(name) {
+        let hint = match table::suggest(name) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "name a syscall (as in `man 2 syscalls`), or write `enosys-after-named` for the newest syscall the rules name on each arch".into(),
+        };
+        diags.error(ctx.at(u), format!("unknown syscall `{name}` in `unknown: {text}`"), Some(hint));
+        return None;
+    }
+    Some(Unknown::EnosysAfter(Some(name.to_string()), ctx.at(u)))
+}
+
+/// The cut-off of each arch for `unknown: enosys-after` (written at `at`): `name`'s number, or
+/// (`None`) the largest number a rule of `rules` in force on the arch names there, as runc
+/// takes the largest number the JSON names (it finds none when that is 0, and adds no stub:
+/// so neither does this). An arch without a syscall table has no cut-off.
+fn enosys_after(
+    name: Option<String>,
+    at: &Origin,
+    rules: &[RuleIr],
+    arches: &[Arch],
+    opts: &CompileOptions,
+    diags: &mut Diagnostics,
+) -> EnosysAfterIr {
+    let mut above = BTreeMap::new();
+    let mut missing = Vec::new();
+    for &arch in arches {
+        let Some(t) = table::table(arch) else { continue };
+        let cut = match &name {
+            Some(n) => {
+                let nr = t.nr(n);
+                if nr.is_none() {
+                    missing.push(arch.name());
+                }
+                nr
+            }
+            None => {
+                let host = host_of(arch, arches);
+                rules
+                    .iter()
+                    .filter(|r| r.active && r.when.host_ok(host) && r.when.kernel_ok(opts.kernel))
+                    .flat_map(|r| r.syscalls.iter().filter_map(|s| t.nr(s)))
+                    .max()
+                    .filter(|nr| *nr != 0)
+            }
+        };
+        if let Some(c) = cut {
+            above.insert(arch.name().to_string(), c);
+        }
+    }
+    if let (Some(n), false) = (&name, missing.is_empty()) {
+        diags.error(
+            at.clone(),
+            format!("`unknown: enosys-after {n}`: `{n}` is not a syscall on {}", missing.join(", ")),
+            Some("name a syscall every arch of the profile has, or write `enosys-after-named` (the newest syscall the rules name on each arch)".into()),
+        );
+    }
+    EnosysAfterIr { syscall: name, above }
 }
 
 /// The last layer's `arches`, sorted, or the default pair.

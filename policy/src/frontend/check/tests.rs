@@ -32,6 +32,12 @@ const CASES: &[Case] = &[
     ("seccomp: { default: \"errno(EWHAT)\" }", E, "invalid errno `EWHAT` in `errno(EWHAT)`", "1..=4095", "\"errno(EWHAT)\""),
     ("seccomp: { default: \"trace(70000)\" }", E, "invalid trace data `70000`", "0..=65535", "\"trace(70000)\""),
     ("seccomp: { default: deny-ish }", E, "unknown action `deny-ish`", "kill-process", "deny-ish"),
+    // seccomp: unknown (runc's ENOSYS stub)
+    ("seccomp: { unknown: enosys-after mkdri }", E, "unknown syscall `mkdri` in `unknown: enosys-after mkdri`", "did you mean `mkdir`", "enosys-after"),
+    ("seccomp: { unknown: enosys-after qqqqqqqqqq }", E, "unknown syscall `qqqqqqqqqq` in `unknown: enosys-after qqqqqqqqqq`", "enosys-after-named", "enosys-after"),
+    ("seccomp: { unknown: enosys-after }", E, "`unknown: enosys-after` names no syscall to come after", "enosys-after NAME", "enosys-after"),
+    ("seccomp: { unknown: enosys-after-newest }", E, "`unknown: enosys-after-newest` is neither `enosys-after NAME` nor `enosys-after-named`", "enosys-after-named", "enosys-after"),
+    ("seccomp:\n  arches: [x86_64, aarch64, arm]\n  unknown: enosys-after open\n", E, "`unknown: enosys-after open`: `open` is not a syscall on aarch64", "every arch of the profile", "enosys-after"),
     // seccomp: rules
     ("seccomp:\n  rules:\n    - { allow: [\"@nope\"] }\n", E, "unknown syscall group `@nope`", "policyc groups", "\"@nope\""),
     ("seccomp:\n  rules:\n    - { allow: [\"@debgu\"] }\n", E, "unknown syscall group `@debgu`", "did you mean `@debug`", "\"@debgu\""),

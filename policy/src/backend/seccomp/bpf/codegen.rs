@@ -10,7 +10,7 @@
 use super::args::{emit_conditions, ArgAbi};
 use super::emit::{Emitter, Label, Note, RetKey};
 use super::insn::{op, OFF_ARCH, OFF_NR};
-use super::search::{optimal_tree, segments, Node, Segment, Tree};
+use super::search::{limited_tree, optimal_tree, segments, Node, Segment, Tree};
 use super::{BpfError, Program};
 use crate::action::Action;
 use crate::error::Origin;
@@ -21,12 +21,75 @@ use crate::syscalls::{table, Arch};
 /// Weight of one number that runs the filter, against 1 for each number the kernel caches.
 const RUNS_BPF: u64 = 1000;
 
-/// What happens to one range of numbers: a shared `ret` (an interned [`RetKey`]) or the
-/// argument tests of one syscall (an index into the block's [`ArgsLeaf`]s).
+/// What happens to one range of numbers: a shared `ret` (an interned [`RetKey`]), the
+/// argument tests of one syscall (an index into the block's [`ArgsLeaf`]s), or a range of
+/// cached verdicts with a few numbers that run BPF tested by `jeq` inside it (an index into
+/// the block's [`Peel`]s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Leaf {
     Ret(u32),
     Args(u32),
+    Peel(u32),
+}
+
+/// A range whose numbers get the verdict `base` except `exceptions` (number, verdict), each
+/// a single number that runs BPF between two runs of `base` that the kernel caches. Testing
+/// them with `jeq` at the range's leaf keeps the range one leaf of the search: the cached
+/// numbers pay the `jeq`s (the kernel skips their BPF anyway) and the search gets shallower
+/// for every number that runs it.
+#[derive(Clone, Debug)]
+struct Peel {
+    base: u32,
+    exceptions: Vec<(u32, u32)>,
+}
+
+/// Most `jeq`s at one [`Peel`] leaf.
+const PEEL_MAX: usize = 3;
+
+/// `segs` with each number that runs BPF alone between two cached runs of one verdict moved
+/// into a [`Peel`] leaf spanning the three (and more, up to [`PEEL_MAX`] numbers).
+fn absorb(segs: &[Segment<Leaf>], peels: &mut Vec<Peel>) -> Vec<Segment<Leaf>> {
+    let light = |s: &Segment<Leaf>| s.weight < RUNS_BPF;
+    let mut out: Vec<Segment<Leaf>> = Vec::with_capacity(segs.len());
+    let mut i = 0;
+    while i < segs.len() {
+        let s = &segs[i];
+        let base = match out.last().map(|l| (l.leaf, light(l))) {
+            Some((Leaf::Ret(b), true)) => Some(b),
+            Some((Leaf::Peel(p), _)) if peels[p as usize].exceptions.len() < PEEL_MAX => {
+                Some(peels[p as usize].base)
+            }
+            _ => None,
+        };
+        let next = segs.get(i + 1);
+        let absorbed = match (base, s.leaf, next) {
+            (Some(b), Leaf::Ret(x), Some(n))
+                if s.lo == s.hi && !light(s) && x != b && n.leaf == Leaf::Ret(b) && light(n) =>
+            {
+                Some((b, x, n))
+            }
+            _ => None,
+        };
+        let Some((b, x, n)) = absorbed else {
+            out.push(s.clone());
+            i += 1;
+            continue;
+        };
+        let last = out.last_mut().expect("a base run precedes");
+        let p = match last.leaf {
+            Leaf::Peel(p) => p,
+            _ => {
+                peels.push(Peel { base: b, exceptions: Vec::new() });
+                last.leaf = Leaf::Peel(peels.len() as u32 - 1);
+                peels.len() as u32 - 1
+            }
+        };
+        peels[p as usize].exceptions.push((s.lo, x));
+        last.hi = n.hi;
+        last.weight += s.weight + n.weight;
+        i += 2;
+    }
+    out
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -178,6 +241,8 @@ fn arch_points<'a>(
     let mut listed = listed.into_iter().peekable();
     let abi = ArgAbi { arch32: a.is_32bit(), big_endian: a.audit_arch() & 0x4000_0000 == 0 };
     let default = Leaf::Ret(keys.id(s.default_action, Decider::Word("default")));
+    // `unknown: enosys-after`: what no rule decides above the arch's cut-off gets ENOSYS.
+    let stubs = |nr: u32| s.enosys_after.as_ref().is_some_and(|e| e.stubs(a, nr));
     let cache = cacheable_arch(a, target);
     let mut points = Vec::with_capacity(t.len());
     for (nr, name) in t.iter() {
@@ -188,6 +253,7 @@ fn arch_points<'a>(
             Some((n, sc)) if *n == nr => {
                 let fallback = match &sc.origin {
                     Some(o) => keys.id(sc.action, Decider::Rule(o)),
+                    None if stubs(nr) => keys.id(sc.action, Decider::Word("enosys-after")),
                     None => keys.id(sc.action, Decider::Word("default")),
                 };
                 if sc.conditional.is_empty() {
@@ -197,11 +263,12 @@ fn arch_points<'a>(
                     Leaf::Args(args.len() as u32 - 1)
                 }
             }
+            _ if stubs(nr) => Leaf::Ret(keys.id(Action::Errno(38), Decider::Word("enosys-after"))),
             _ => default,
         };
         let allows = match leaf {
             Leaf::Ret(id) => keys.action(id) == Action::Allow,
-            Leaf::Args(_) => false,
+            Leaf::Args(_) | Leaf::Peel(_) => false,
         };
         // x32 is rare: its calls weigh like cached ones.
         let light = (cache && allows) || a == Arch::X32;
@@ -218,7 +285,31 @@ fn block_segments<'a>(
     args: &mut Vec<ArgsLeaf<'a>>,
 ) -> Vec<Segment<Leaf>> {
     let s = &policy.seccomp;
-    let unknown = Leaf::Ret(keys.id(s.unknown_action, Decider::Word("unknown")));
+    // Numbers outside the table get the unknown verdict; with `unknown: enosys-after`, the
+    // default at or below the arch's cut-off and ENOSYS above it (and at 0 on s390x, as runc's
+    // stub): `gaps` splits a range where that changes, into (first, last, leaf of the numbers
+    // outside the table).
+    let unknown = match &s.enosys_after {
+        None => Leaf::Ret(keys.id(s.unknown_action, Decider::Word("unknown"))),
+        Some(_) => Leaf::Ret(keys.id(s.default_action, Decider::Word("default"))),
+    };
+    let gaps = |a: Arch, lo: u32, hi: u32, keys: &mut Keys<'a>| -> Vec<(u32, u32, Leaf)> {
+        let Some((e, cut)) = s.enosys_after.as_ref().and_then(|e| Some((e, e.cutoff(a)?))) else {
+            return vec![(lo, hi, unknown)];
+        };
+        [(0, 0), (1, cut), (cut.saturating_add(1), u32::MAX)]
+            .into_iter()
+            .filter(|(first, last)| first <= last && *first <= hi && *last >= lo)
+            .map(|(first, last)| {
+                let (first, last) = (first.max(lo), last.min(hi));
+                let leaf = match e.stubs(a, first) {
+                    true => Leaf::Ret(keys.id(Action::Errno(38), Decider::Word("enosys-after"))),
+                    false => unknown,
+                };
+                (first, last, leaf)
+            })
+            .collect()
+    };
     let mut all: Vec<Segment<Leaf>> = Vec::new();
     let mut cache_points: Vec<(Arch, Vec<Point>)> = Vec::new();
     for (lo, hi, arch, absent) in &block.regions {
@@ -236,11 +327,16 @@ fn block_segments<'a>(
                     cache_points.push((a, p));
                 }
                 let all_points = &cache_points.iter().find(|(x, _)| *x == a).expect("just added").1;
-                let from = all_points.partition_point(|(nr, _, _)| nr < lo);
-                let to = all_points.partition_point(|(nr, _, _)| nr <= hi);
-                let points = all_points[from..to].iter().copied();
-                let gap = if a == Arch::X32 { 1 } else { RUNS_BPF };
-                segments(points, *lo, *hi, &unknown, gap)
+                let mut segs = Vec::new();
+                for (lo, hi, gap) in gaps(a, *lo, *hi, keys) {
+                    let from = all_points.partition_point(|(nr, _, _)| *nr < lo);
+                    let to = all_points.partition_point(|(nr, _, _)| *nr <= hi);
+                    let points = all_points[from..to].iter().copied();
+                    // Numbers outside the table are not syscalls of any kernel this table knows:
+                    // they weigh like cached ones, so real syscalls get the short paths.
+                    segs.extend(segments(points, lo, hi, &gap, 1));
+                }
+                segs
             }
         };
         for seg in segs {
@@ -294,7 +390,7 @@ pub fn compile(policy: &Policy, target: Arch) -> Result<Program, BpfError> {
         let mut args = Vec::new();
         let segs = block_segments(policy, b, target, &mut keys, &mut args);
         // Before the search: `ld arch`, `jeq` × (index + 1), `ld nr`.
-        let tree = dispatch_tree(&segs, &args, &mut keys, WORST_CASE_BUDGET.saturating_sub(index + 3))?;
+        let d = dispatch(segs, &args, &mut keys, WORST_CASE_BUDGET.saturating_sub(index + 3))?;
         let name_of = |nr: u32| -> Option<&'static str> {
             let (_, _, arch, _) = b.regions.iter().find(|(lo, hi, _, _)| (*lo..=*hi).contains(&nr))?;
             table::table((*arch)?)?.name(nr)
@@ -302,14 +398,15 @@ pub fn compile(policy: &Policy, target: Arch) -> Result<Program, BpfError> {
         e.bind(entry);
         e.load(OFF_NR, format!("nr ({arch_name})"));
         let mut ctx = Ctx {
-            segs: &segs,
+            segs: &d.segs,
+            peels: &d.peels,
             args: &args,
             keys: &mut keys,
             sizes: &mut sizes,
             arch_name,
             name_of: &name_of,
         };
-        emit_block(&mut e, &tree, &mut ctx);
+        emit_block(&mut e, &d.tree, &mut ctx);
         sizes.push((format!("dispatch on {arch_name}"), e.len() - start));
     }
     // Relays only add instructions: a program already too long is refused before them.
@@ -343,8 +440,17 @@ fn emit_args<'p>(e: &mut Emitter, a: &ArgsLeaf<'p>, keys: &mut Keys<'p>, rets: &
 }
 
 /// Most instructions a leaf can execute (its `ret` included).
-fn leaf_cost<'p>(leaf: Leaf, args: &[ArgsLeaf<'p>], keys: &mut Keys<'p>) -> Result<usize, BpfError> {
-    let Leaf::Args(i) = leaf else { return Ok(1) };
+fn leaf_cost<'p>(
+    leaf: Leaf,
+    args: &[ArgsLeaf<'p>],
+    peels: &[Peel],
+    keys: &mut Keys<'p>,
+) -> Result<usize, BpfError> {
+    let i = match leaf {
+        Leaf::Ret(_) => return Ok(1),
+        Leaf::Peel(p) => return Ok(peels[p as usize].exceptions.len() + 1),
+        Leaf::Args(i) => i,
+    };
     let mut e = Emitter::new();
     let mut rets = Rets::default();
     let a = &args[i as usize];
@@ -359,39 +465,118 @@ fn leaf_cost<'p>(leaf: Leaf, args: &[ArgsLeaf<'p>], keys: &mut Keys<'p>) -> Resu
     Ok(super::stats::longest_path(&e.finish()?.insns))
 }
 
+/// Most rounds of reweighting the search to bring its worst case within the budget.
+const BOOSTS: usize = 24;
+
 /// Most instructions any call that runs BPF should execute (`ld arch`, `jeq`, `ld nr`
 /// included).
-pub const WORST_CASE_BUDGET: usize = 16;
+pub const WORST_CASE_BUDGET: usize = 12;
+
+/// A block's search over `segs`, and how good it is.
+struct Dispatch {
+    segs: Vec<Segment<Leaf>>,
+    peels: Vec<Peel>,
+    tree: Tree,
+    /// Most instructions of the search and a leaf, over leaves that run BPF.
+    worst: usize,
+    /// Weighted instructions of the search and the leaves.
+    total: u64,
+}
+
+impl Dispatch {
+    /// Within `budget` first, then the fewest weighted instructions.
+    fn better_than(&self, other: &Dispatch, budget: usize) -> bool {
+        let key = |d: &Dispatch| (d.worst.max(budget), d.total, d.worst);
+        key(self) < key(other)
+    }
+}
+
+/// The block's search, with and without [`Peel`] leaves, whichever is better.
+fn dispatch<'p>(
+    segs: Vec<Segment<Leaf>>,
+    args: &[ArgsLeaf<'p>],
+    keys: &mut Keys<'p>,
+    budget: usize,
+) -> Result<Dispatch, BpfError> {
+    let mut peels = Vec::new();
+    let absorbed = absorb(&segs, &mut peels);
+    if peels.is_empty() {
+        return dispatch_tree(segs, Vec::new(), args, keys, budget, true);
+    }
+    // Both optimal searches, unfitted; then the better one fitted to the budget if need be.
+    let plain = dispatch_tree(segs.clone(), Vec::new(), args, keys, budget, false)?;
+    let peeled = dispatch_tree(absorbed.clone(), peels.clone(), args, keys, budget, false)?;
+    let (segs, peels, first) = if peeled.better_than(&plain, budget) {
+        (absorbed, peels, peeled)
+    } else {
+        (segs, Vec::new(), plain)
+    };
+    if first.worst <= budget {
+        return Ok(first);
+    }
+    // Over the budget: fit it (the limited tree, else reweighting).
+    dispatch_tree(segs, peels, args, keys, budget, true)
+}
+
+/// Weighted instructions a leaf executes: its cost for its weight, but a [`Peel`] leaf's
+/// exceptions pay their place in its `jeq` chain, and its cached numbers all of it.
+fn leaf_total(s: &Segment<Leaf>, cost: usize, peels: &[Peel]) -> u64 {
+    match s.leaf {
+        Leaf::Peel(p) => {
+            let n = peels[p as usize].exceptions.len() as u64;
+            let chained: u64 = (1..=n).map(|k| RUNS_BPF * (k + 1)).sum();
+            chained + s.weight.saturating_sub(n * RUNS_BPF) * (n + 1)
+        }
+        _ => s.weight * cost as u64,
+    }
+}
 
 /// The search tree: optimal for the mean over numbers that run BPF; then, while some leaf's
 /// depth plus its own cost exceeds `budget`, the worst leaves are made heavier and the tree
 /// rebuilt, keeping the best (worst case first, then mean).
 fn dispatch_tree<'p>(
-    segs: &[Segment<Leaf>],
+    segs: Vec<Segment<Leaf>>,
+    peels: Vec<Peel>,
     args: &[ArgsLeaf<'p>],
     keys: &mut Keys<'p>,
     budget: usize,
-) -> Result<Tree, BpfError> {
-    let costs: Vec<usize> = segs.iter().map(|s| leaf_cost(s.leaf, args, keys)).collect::<Result<_, _>>()?;
+    fit: bool,
+) -> Result<Dispatch, BpfError> {
+    let costs: Vec<usize> =
+        segs.iter().map(|s| leaf_cost(s.leaf, args, &peels, keys)).collect::<Result<_, _>>()?;
     let mut weights: Vec<u64> = segs.iter().map(|s| s.weight).collect();
     let score = |t: &Tree| {
         let mut d = Vec::new();
         t.depths(&mut d);
         let runs = |i: usize| segs[i].weight >= RUNS_BPF;
         let worst = (0..segs.len()).filter(|i| runs(*i)).map(|i| d[i] + costs[i]).max().unwrap_or(0);
-        let total: u64 = segs.iter().zip(&d).map(|(s, d)| s.weight * *d as u64).sum();
+        let total: u64 = (0..segs.len())
+            .map(|i| segs[i].weight * d[i] as u64 + leaf_total(&segs[i], costs[i], &peels))
+            .sum();
         (worst, total, d)
     };
     let mut best = optimal_tree(&weights);
     let (mut best_worst, mut best_total, mut depths) = score(&best);
-    for _ in 0..8 {
-        if best_worst <= budget {
-            break;
+    if !fit {
+        return Ok(Dispatch { segs, peels, tree: best, worst: best_worst, total: best_total });
+    }
+    if best_worst > budget {
+        // The best tree within the budget, when one exists and the block is small enough.
+        let limits: Vec<usize> = (0..segs.len())
+            .map(|i| if segs[i].weight >= RUNS_BPF { budget.saturating_sub(costs[i]) } else { usize::MAX })
+            .collect();
+        if let Some(t) = limited_tree(&weights, &limits) {
+            let (worst, total, _) = score(&t);
+            return Ok(Dispatch { segs, peels, tree: t, worst, total });
         }
+    }
+    // Doubling the weight of the leaves over the budget, a little at a time, finds a tree
+    // within it that costs the others little.
+    for _ in 0..BOOSTS {
         let mut boosted = false;
         for i in 0..segs.len() {
-            if segs[i].weight >= RUNS_BPF && depths[i] + costs[i] >= best_worst {
-                weights[i] = weights[i].saturating_mul(4);
+            if segs[i].weight >= RUNS_BPF && depths[i] + costs[i] > budget {
+                weights[i] = weights[i].saturating_mul(2);
                 boosted = true;
             }
         }
@@ -400,19 +585,17 @@ fn dispatch_tree<'p>(
         }
         let t = optimal_tree(&weights);
         let (worst, total, d) = score(&t);
-        if worst < best_worst || (worst == best_worst && total < best_total) {
-            (best, best_worst, best_total, depths) = (t, worst, total, d);
-        } else if worst > best_worst {
-            break;
-        } else {
-            depths = d;
+        if (worst.max(budget), total) < (best_worst.max(budget), best_total) {
+            (best, best_worst, best_total) = (t, worst, total);
         }
+        depths = d;
     }
-    Ok(best)
+    Ok(Dispatch { segs, peels, tree: best, worst: best_worst, total: best_total })
 }
 
 struct Ctx<'a, 'p> {
     segs: &'a [Segment<Leaf>],
+    peels: &'a [Peel],
     args: &'a [ArgsLeaf<'p>],
     keys: &'a mut Keys<'p>,
     sizes: &'a mut Vec<(String, usize)>,
@@ -467,7 +650,7 @@ fn entry_of(
     match t.nodes[node] {
         Node::Leaf(i) => match segs[i].leaf {
             Leaf::Ret(id) => (rets.label(e, id), false),
-            Leaf::Args(_) => (e.label(), true),
+            Leaf::Args(_) | Leaf::Peel(_) => (e.label(), true),
         },
         Node::Split { .. } => (e.label(), true),
     }
@@ -476,8 +659,23 @@ fn entry_of(
 fn walk(e: &mut Emitter, t: &Tree, node: usize, entry: Label, ctx: &mut Ctx, rets: &mut Rets) {
     match t.nodes[node] {
         Node::Leaf(i) => {
-            let Leaf::Args(a) = ctx.segs[i].leaf else { return };
-            let a = ctx.args[a as usize];
+            let a = match ctx.segs[i].leaf {
+                Leaf::Ret(_) => return,
+                Leaf::Peel(p) => {
+                    let p = &ctx.peels[p as usize];
+                    e.bind(entry);
+                    for (nr, id) in &p.exceptions {
+                        let next = e.label();
+                        let to = rets.label(e, *id);
+                        e.jump(op::JEQ_K, *nr, to, next, Note::Equal(*nr, (ctx.name_of)(*nr)));
+                        e.bind(next);
+                    }
+                    let base = rets.label(e, p.base);
+                    e.goto(base);
+                    return;
+                }
+                Leaf::Args(a) => ctx.args[a as usize],
+            };
             let start = e.len();
             e.bind(entry);
             e.comment(a.name);

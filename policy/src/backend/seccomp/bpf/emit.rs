@@ -55,6 +55,8 @@ pub enum Note {
     Text(String),
     /// A search-tree bound: `nr >= N (name)`.
     Bound(u32, Option<&'static str>),
+    /// One number tested in the search: `nr == N (name)`.
+    Equal(u32, Option<&'static str>),
 }
 
 impl From<String> for Note {
@@ -80,6 +82,8 @@ impl std::fmt::Display for Note {
             Note::Text(t) => f.write_str(t),
             Note::Bound(lo, Some(n)) => write!(f, "nr >= {lo} ({n})"),
             Note::Bound(lo, None) => write!(f, "nr >= {lo:#x}"),
+            Note::Equal(nr, Some(n)) => write!(f, "nr == {nr} ({n})"),
+            Note::Equal(nr, None) => write!(f, "nr == {nr:#x}"),
         }
     }
 }

@@ -173,6 +173,7 @@ pub fn decider_origin(d: &crate::ir::eval::Decider) -> String {
         Decider::Rule { origin, .. } => origin.to_string(),
         Decider::Default => "default".into(),
         Decider::Unknown => "unknown".into(),
+        Decider::EnosysAfter { .. } => "enosys-after".into(),
         Decider::BadArch => "bad-arch".into(),
         Decider::X32NotAllowed => "x32".into(),
     }

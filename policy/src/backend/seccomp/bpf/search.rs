@@ -145,6 +145,115 @@ pub fn optimal_tree(weights: &[u64]) -> Tree {
     Tree { nodes, root }
 }
 
+/// Most leaves [`limited_tree`] takes (its work grows with the cube of their number).
+pub const LIMITED_MAX_LEAVES: usize = 160;
+
+/// The alphabetic tree minimising Σ weight × depth with every leaf `i` at a depth of at most
+/// `limits[i]`, or `None` when no tree meets them (or there are more than
+/// [`LIMITED_MAX_LEAVES`] leaves). Dynamic programming over (range of leaves, depth of its
+/// root): O(n³ · depth).
+pub fn limited_tree(weights: &[u64], limits: &[usize]) -> Option<Tree> {
+    let n = weights.len();
+    if n > LIMITED_MAX_LEAVES || limits.len() != n {
+        return None;
+    }
+    if n <= 1 {
+        return (limits.first().is_none_or(|l| *l > 0)).then(|| Tree { nodes: vec![Node::Leaf(0)], root: 0 });
+    }
+    // A tree of n leaves needs no depth beyond n - 1; cap the table at 16 levels (a tree of
+    // 160 leaves needs 8).
+    let depths = (n - 1).min(16) + 1;
+    const INF: u64 = u64::MAX;
+    let at = |i: usize, j: usize, d: usize| (i * n + j) * depths + d;
+    let mut cost = vec![INF; n * n * depths];
+    let mut choice = vec![0u16; n * n * depths];
+    let mut prefix = vec![0u64; n + 1];
+    for i in 0..n {
+        prefix[i + 1] = prefix[i].saturating_add(weights[i]);
+    }
+    for i in 0..n {
+        for d in 0..depths {
+            if d <= limits[i] {
+                cost[at(i, i, d)] = 0;
+            }
+        }
+    }
+    for len in 2..=n {
+        for i in 0..=n - len {
+            let j = i + len - 1;
+            let w = prefix[j + 1] - prefix[i];
+            for d in 0..depths - 1 {
+                let mut best = INF;
+                let mut pick = 0;
+                // Knuth's bound on the root (the roots of the two ranges one leaf shorter), as
+                // for unlimited trees: not exact under limits, but any root gives a valid tree,
+                // and it keeps the work at O(n² · depth). The full range when it finds none.
+                // Removing a leaf never deepens the others: a range is infeasible when either
+                // range one leaf shorter is.
+                if len > 2 && (cost[at(i, j - 1, d)] == INF || cost[at(i + 1, j, d)] == INF) {
+                    continue;
+                }
+                let (lo, hi) = if len > 2 {
+                    let a = choice[at(i, j - 1, d)] as usize;
+                    let b = choice[at(i + 1, j, d)] as usize;
+                    if a <= b {
+                        (a.max(i + 1), b.min(j))
+                    } else {
+                        (i + 1, j)
+                    }
+                } else {
+                    (i + 1, j)
+                };
+                let ranges = [(lo, hi), (i + 1, j)];
+                for (pass, (lo, hi)) in ranges.into_iter().enumerate() {
+                    if pass == 1 && (best != INF || (lo, hi) == ranges[0]) {
+                        break;
+                    }
+                    for k in lo..=hi {
+                        let (l, r) = (cost[at(i, k - 1, d + 1)], cost[at(k, j, d + 1)]);
+                        if l == INF || r == INF {
+                            continue;
+                        }
+                        let c = l.saturating_add(r);
+                        if c < best {
+                            best = c;
+                            pick = k;
+                        }
+                    }
+                }
+                if best != INF {
+                    cost[at(i, j, d)] = best.saturating_add(w);
+                    choice[at(i, j, d)] = pick as u16;
+                }
+            }
+        }
+    }
+    if cost[at(0, n - 1, 0)] == INF {
+        return None;
+    }
+    let mut nodes = Vec::with_capacity(2 * n);
+    fn build(
+        nodes: &mut Vec<Node>,
+        choice: &[u16],
+        at: &dyn Fn(usize, usize, usize) -> usize,
+        i: usize,
+        j: usize,
+        d: usize,
+    ) -> usize {
+        if i == j {
+            nodes.push(Node::Leaf(i));
+            return nodes.len() - 1;
+        }
+        let k = choice[at(i, j, d)] as usize;
+        let left = build(nodes, choice, at, i, k - 1, d + 1);
+        let right = build(nodes, choice, at, k, j, d + 1);
+        nodes.push(Node::Split { split: k, left, right });
+        nodes.len() - 1
+    }
+    let root = build(&mut nodes, &choice, &at, 0, n - 1, 0);
+    Some(Tree { nodes, root })
+}
+
 impl Tree {
     /// Depth of every leaf, by segment index.
     pub fn depths(&self, out: &mut Vec<usize>) {

@@ -73,7 +73,7 @@ pub fn measure(insns: &[SockFilter], big_endian: bool, arch: Arch, policy: &Poli
         let ir = at.and_then(|at| at.syscalls.get(name));
         let (action, conds): (Action, Vec<&ArgCondIr>) = match ir {
             Some(sc) => (sc.action, sc.conditional.iter().flat_map(|c| &c.args).collect()),
-            None => (policy.seccomp.default_action, Vec::new()),
+            None => (policy.seccomp.undecided(arch, nr, true).0, Vec::new()),
         };
         if cache::const_allow(insns, aa, nr) {
             s.cached += 1;
