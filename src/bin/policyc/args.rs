@@ -69,7 +69,7 @@ pub enum Emit {
     Landlock,
     /// Seccomp classic-BPF program (`struct sock_filter` records, target byte order) for `--arch`.
     Bpf,
-    /// Disassembly of that program, with jump targets and each verdict's rule.
+    /// Disassembly of that program, with jump targets and the rules behind each verdict
     BpfAsm,
     /// All of the above, one file each, into the `-o` directory (BPF for every kernel arch).
     All,
