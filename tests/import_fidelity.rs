@@ -32,7 +32,6 @@
 //!   (docs/security-model.md, "clone3 flags in memory"); libseccomp gives it the default.
 //!   Accepted for `clone3` when the import's verdict is ENOSYS from that implicit rule (only
 //!   where `clone3` is at or below runc's cut-off: above it runc's stub answers ENOSYS too).
-//! - [`Accepted::X32SixtyFourOnly`]: see [`SIXTY_FOUR_ONLY`]; not the importer's.
 //!
 //! The oracle is libseccomp as linked (2.5 on Debian 12), with runc's ENOSYS stub in front of
 //! it ([`RuncStub`]; runc's `libcontainer/seccomp/patchbpf/enosys_linux.go`): unless the
@@ -87,13 +86,6 @@ const NOT_IMPORTABLE: [(&str, &str); 2] = [
     ("moby__moby__profiles_seccomp_default_20160208-d57816de02.json", "pre-release format"),
 ];
 
-/// x86-64 syscalls the kernel has no x32 entry for (`64` in `syscall_64.tbl`): Palisade's x32
-/// table names them (at 0x40000000 + the x86-64 number), libseccomp's does not, so an allow of
-/// the import applies to them on x32 and libseccomp's does not. The kernel answers ENOSYS for
-/// these numbers on x32 whatever the filter says. Not the importer's: the x32 table's
-/// (`policy/src/syscalls`), left for its owner.
-const SIXTY_FOUR_ONLY: [&str; 3] = ["set_thread_area", "get_thread_area", "map_shadow_stack"];
-
 /// A documented difference between the import and libseccomp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Accepted {
@@ -103,7 +95,6 @@ enum Accepted {
     ForeignArch,
     Socketcall,
     ImplicitClone3,
-    X32SixtyFourOnly,
 }
 
 /// The three capability sets a container may run with.
@@ -379,8 +370,6 @@ fn compare(
                     Some(Accepted::Socketcall)
                 } else if name == Some("clone3") && a == Action::Errno(38) && implicit_clone3(p, arch, nr) {
                     Some(Accepted::ImplicitClone3)
-                } else if arch == Arch::X32 && name.is_some_and(|s| SIXTY_FOUR_ONLY.contains(&s)) {
-                    Some(Accepted::X32SixtyFourOnly)
                 } else {
                     None
                 };

@@ -40,8 +40,12 @@ const X32_SPECIFIC: [&str; 36] = [
     "pwritev2",
 ];
 
-/// x86-64-only entries that x32 does not have at all.
-const X32_ABSENT: [&str; 9] = [
+/// x86-64-only entries that x32 does not have at all (`64` in the kernel's `syscall_64.tbl`,
+/// other than the 64-bit forms x32 has its own entries for).
+const X32_ABSENT: [&str; 12] = [
+    "set_thread_area",
+    "get_thread_area",
+    "map_shadow_stack",
     "uselib",
     "_sysctl",
     "create_module",

@@ -40,7 +40,8 @@ enum Leaf {
 #[derive(Clone, Debug)]
 struct Peel {
     base: u32,
-    exceptions: Vec<(u32, u32)>,
+    /// (number, verdict, weight).
+    exceptions: Vec<(u32, u32, u64)>,
 }
 
 /// Most `jeq`s at one [`Peel`] leaf.
@@ -48,7 +49,7 @@ const PEEL_MAX: usize = 3;
 
 /// `segs` with each number that runs BPF alone between two cached runs of one verdict moved
 /// into a [`Peel`] leaf spanning the three (and more, up to [`PEEL_MAX`] numbers).
-fn absorb(segs: &[Segment<Leaf>], peels: &mut Vec<Peel>) -> Vec<Segment<Leaf>> {
+fn absorb(segs: &[Segment<Leaf>], peels: &mut Vec<Peel>, any: bool) -> Vec<Segment<Leaf>> {
     let light = |s: &Segment<Leaf>| s.weight < RUNS_BPF;
     let mut out: Vec<Segment<Leaf>> = Vec::with_capacity(segs.len());
     let mut i = 0;
@@ -56,6 +57,7 @@ fn absorb(segs: &[Segment<Leaf>], peels: &mut Vec<Peel>) -> Vec<Segment<Leaf>> {
         let s = &segs[i];
         let base = match out.last().map(|l| (l.leaf, light(l))) {
             Some((Leaf::Ret(b), true)) => Some(b),
+            Some((Leaf::Ret(b), false)) if any => Some(b),
             Some((Leaf::Peel(p), _)) if peels[p as usize].exceptions.len() < PEEL_MAX => {
                 Some(peels[p as usize].base)
             }
@@ -64,7 +66,7 @@ fn absorb(segs: &[Segment<Leaf>], peels: &mut Vec<Peel>) -> Vec<Segment<Leaf>> {
         let next = segs.get(i + 1);
         let absorbed = match (base, s.leaf, next) {
             (Some(b), Leaf::Ret(x), Some(n))
-                if s.lo == s.hi && !light(s) && x != b && n.leaf == Leaf::Ret(b) && light(n) =>
+                if s.lo == s.hi && x != b && n.leaf == Leaf::Ret(b) && (any || (!light(s) && light(n))) =>
             {
                 Some((b, x, n))
             }
@@ -84,7 +86,7 @@ fn absorb(segs: &[Segment<Leaf>], peels: &mut Vec<Peel>) -> Vec<Segment<Leaf>> {
                 peels.len() as u32 - 1
             }
         };
-        peels[p as usize].exceptions.push((s.lo, x));
+        peels[p as usize].exceptions.push((s.lo, x, s.weight));
         last.hi = n.hi;
         last.weight += s.weight + n.weight;
         i += 2;
@@ -498,19 +500,21 @@ fn dispatch<'p>(
     keys: &mut Keys<'p>,
     budget: usize,
 ) -> Result<Dispatch, BpfError> {
-    let mut peels = Vec::new();
-    let absorbed = absorb(&segs, &mut peels);
-    if peels.is_empty() {
-        return dispatch_tree(segs, Vec::new(), args, keys, budget, true);
+    // The optimal searches without, with some and with every lone number peeled, unfitted;
+    // then the best one fitted to the budget if need be.
+    let mut best = dispatch_tree(segs.clone(), Vec::new(), args, keys, budget, false)?;
+    for any in [false, true] {
+        let mut peels = Vec::new();
+        let absorbed = absorb(&segs, &mut peels, any);
+        if peels.is_empty() {
+            continue;
+        }
+        let peeled = dispatch_tree(absorbed, peels, args, keys, budget, false)?;
+        if peeled.better_than(&best, budget) {
+            best = peeled;
+        }
     }
-    // Both optimal searches, unfitted; then the better one fitted to the budget if need be.
-    let plain = dispatch_tree(segs.clone(), Vec::new(), args, keys, budget, false)?;
-    let peeled = dispatch_tree(absorbed.clone(), peels.clone(), args, keys, budget, false)?;
-    let (segs, peels, first) = if peeled.better_than(&plain, budget) {
-        (absorbed, peels, peeled)
-    } else {
-        (segs, Vec::new(), plain)
-    };
+    let (segs, peels, first) = (best.segs.clone(), best.peels.clone(), best);
     if first.worst <= budget {
         return Ok(first);
     }
@@ -523,9 +527,11 @@ fn dispatch<'p>(
 fn leaf_total(s: &Segment<Leaf>, cost: usize, peels: &[Peel]) -> u64 {
     match s.leaf {
         Leaf::Peel(p) => {
-            let n = peels[p as usize].exceptions.len() as u64;
-            let chained: u64 = (1..=n).map(|k| RUNS_BPF * (k + 1)).sum();
-            chained + s.weight.saturating_sub(n * RUNS_BPF) * (n + 1)
+            let ex = &peels[p as usize].exceptions;
+            let n = ex.len() as u64;
+            let chained: u64 = ex.iter().zip(1..).map(|((_, _, w), k)| w * (k + 1)).sum();
+            let own: u64 = ex.iter().map(|(_, _, w)| w).sum();
+            chained + s.weight.saturating_sub(own) * (n + 1)
         }
         _ => s.weight * cost as u64,
     }
@@ -664,7 +670,7 @@ fn walk(e: &mut Emitter, t: &Tree, node: usize, entry: Label, ctx: &mut Ctx, ret
                 Leaf::Peel(p) => {
                     let p = &ctx.peels[p as usize];
                     e.bind(entry);
-                    for (nr, id) in &p.exceptions {
+                    for (nr, id, _) in &p.exceptions {
                         let next = e.label();
                         let to = rets.label(e, *id);
                         e.jump(op::JEQ_K, *nr, to, next, Note::Equal(*nr, (ctx.name_of)(*nr)));
