@@ -24,8 +24,10 @@ use crate::formats::docker::{DockerArg, DockerFilter, DockerProfile, DockerSysca
 use crate::frontend::profile::{ArgCond, ArgValue, Capabilities, Profile, Rule, Seccomp, When};
 use crate::frontend::spanned::Sp;
 use crate::ir::ArgOp;
+use crate::syscalls::arch::normalize_host;
+use crate::syscalls::widths::arg_width;
 use crate::syscalls::{table, Arch};
-use crate::vocab::caps::DOCKER_DEFAULT;
+use crate::vocab::caps::{Cap, DOCKER_DEFAULT};
 
 /// The imported profile and what the importer had to say.
 #[derive(Debug)]
@@ -290,15 +292,108 @@ fn rules_of(
         ).with_hint("if AND was meant, write one rule with all conditions in the profile language"));
         return Ok(conds
             .into_iter()
-            .map(|c| {
+            .flat_map(|c| {
                 let mut r = base.clone();
                 r.args = vec![Sp::new(c)];
-                r
+                by_width(r, names)
             })
             .collect());
     }
     base.args = conds.into_iter().map(Sp::new).collect();
-    Ok(vec![base])
+    Ok(by_width(base, names))
+}
+
+/// `rule` split so that the syscalls of each part agree on the width of every argument it
+/// tests (`socket` and `mmap` on argument 0: 32 and 64 bits), in the order of `names`.
+fn by_width(rule: Rule, names: &[String]) -> Vec<Rule> {
+    let indexes: Vec<u8> = rule.args.iter().map(|a| a.value.index.value).collect();
+    let mut groups: Vec<(Vec<u8>, Vec<String>)> = Vec::new();
+    for n in names {
+        let widths: Vec<u8> = indexes.iter().map(|i| arg_width(n, *i)).collect();
+        match groups.iter_mut().find(|(w, _)| *w == widths) {
+            Some((_, list)) => list.push(n.clone()),
+            None => groups.push((widths, vec![n.clone()])),
+        }
+    }
+    if groups.len() <= 1 {
+        return vec![rule];
+    }
+    groups
+        .into_iter()
+        .map(|(_, list)| {
+            let mut r = rule.clone();
+            let list: Vec<Sp<String>> = list.into_iter().map(Sp::new).collect();
+            for slot in [&mut r.allow, &mut r.deny, &mut r.syscalls] {
+                if slot.is_some() {
+                    *slot = Some(list.clone());
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+/// `d` with the names Docker can never match left out of `includes`/`excludes` (a capability
+/// no kernel has, an arch Go does not name), and for each entry whether it can never apply:
+/// Docker compares those names as strings, so an unknown capability in `includes.caps` is never
+/// granted (the entry never applies), one in `excludes` never excludes, and an unknown arch
+/// never is the host's. Each is reported.
+fn known_filters(
+    file: &str,
+    d: &DockerProfile,
+    warnings: &mut Vec<Diagnostic>,
+) -> (DockerProfile, Vec<bool>) {
+    let mut d = d.clone();
+    let mut never = vec![false; d.syscalls.len()];
+    let mut warn = |what: String| {
+        warnings.push(Diagnostic::warning(Origin::new(file, 1, 1), what).with_hint(
+            "Docker compares these names as strings: check the spelling (capabilities as CAP_*, arches as Go names: amd64, arm64, ...)",
+        ))
+    };
+    for (at, s) in d.syscalls.iter_mut().enumerate() {
+        if let Some(inc) = s.includes.as_mut() {
+            if let Some(c) = inc.caps.iter().find(|c| Cap::parse(c).is_none()) {
+                warn(format!("syscalls[{at}] includes the unknown capability `{c}`, never granted: the entry never applies; skipped"));
+                never[at] = true;
+            }
+            let before = inc.arches.len();
+            let unknown: Vec<String> =
+                inc.arches.iter().filter(|a| normalize_host(a).is_none()).cloned().collect();
+            inc.arches.retain(|a| normalize_host(a).is_some());
+            if !unknown.is_empty() {
+                if inc.arches.is_empty() && before > 0 {
+                    warn(format!(
+                        "syscalls[{at}] includes only unknown arches ({}): the entry never applies; skipped",
+                        unknown.join(", ")
+                    ));
+                    never[at] = true;
+                } else {
+                    warn(format!(
+                        "syscalls[{at}] includes unknown arches ({}), never the host's; left out",
+                        unknown.join(", ")
+                    ));
+                }
+            }
+        }
+        if let Some(exc) = s.excludes.as_mut() {
+            let unknown: Vec<String> = exc
+                .caps
+                .iter()
+                .filter(|c| Cap::parse(c).is_none())
+                .chain(exc.arches.iter().filter(|a| normalize_host(a).is_none()))
+                .cloned()
+                .collect();
+            exc.caps.retain(|c| Cap::parse(c).is_some());
+            exc.arches.retain(|a| normalize_host(a).is_some());
+            if !unknown.is_empty() {
+                warn(format!(
+                    "syscalls[{at}] excludes unknown names ({}), which never exclude; left out",
+                    unknown.join(", ")
+                ));
+            }
+        }
+    }
+    (d, never)
 }
 
 /// Whether two entries' `includes`/`excludes` can hold at once (same capabilities and arch).
@@ -436,11 +531,17 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
             arches.push(arch.name().to_string());
         }
     }
+    let (cleaned, never) = known_filters(file, d, &mut warnings);
+    let d = &cleaned;
     warnings.extend(first_wins_conflicts(file, d, default));
     // Entries as runc reads them.
     let mut entries = Vec::new();
     let mut notes = Vec::new();
     for (at, s) in d.syscalls.iter().enumerate() {
+        if never[at] {
+            notes.push(format!("syscalls[{at}] ({}) skipped: its includes can never hold", s.action));
+            continue;
+        }
         let had_names = !s.names.is_empty() || s.name.is_some();
         let mut skipped = Vec::new();
         let names = names_of(file, at, s, &mut warnings, &mut skipped);
@@ -715,6 +816,52 @@ mod tests {
         assert_eq!(about("` ptrace` is not a syscall name"), 1, "{warnings:#?}");
         assert!(warnings.iter().all(|w| w.severity == crate::Severity::Warning && w.hint.is_some()));
         assert!(warnings[0].message.starts_with("syscalls[0] (SCMP_ACT_ALLOW)"), "{}", warnings[0]);
+    }
+
+    /// Found by the `docker_json` fuzz target: one entry for `socket` (argument 0 is 32 bits)
+    /// and `mmap` (64 bits) with a condition on argument 0 made a rule the compiler refuses.
+    /// The import splits it by width; the meaning is each syscall's.
+    #[test]
+    fn an_entry_whose_syscalls_disagree_on_an_argument_width_is_split() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["socket", "mmap", "connect"], "action": "SCMP_ACT_ALLOW",
+                          "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#;
+        let (p, _, _) = imported(json);
+        assert_eq!(p.seccomp.rules.len(), 2, "{:?}", p.seccomp.rules);
+        for name in ["socket", "mmap", "connect"] {
+            assert_eq!(verdict(&p, name, [1, 0, 0, 0, 0, 0]), Some(Action::Allow), "{name}(1)");
+            assert_eq!(verdict(&p, name, [2, 0, 0, 0, 0, 0]), Some(Action::Errno(1)), "{name}(2)");
+        }
+        // 32 bits for socket's domain: the high word is not compared; 64 for mmap's address.
+        assert_eq!(verdict(&p, "socket", [0x1_0000_0001, 0, 0, 0, 0, 0]), Some(Action::Allow));
+        assert_eq!(verdict(&p, "mmap", [0x1_0000_0001, 0, 0, 0, 0, 0]), Some(Action::Errno(1)));
+    }
+
+    /// Found by the `docker_json` fuzz target: names in `includes`/`excludes` that no kernel
+    /// or Go arch has made an import the compiler refuses. Docker compares them as strings:
+    /// such an `includes` never holds, such an `excludes` never excludes.
+    #[test]
+    fn unknown_names_in_includes_and_excludes_mean_what_they_mean_to_docker() {
+        let entry = |filter: &str| {
+            format!(
+                r#"{{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+                   "syscalls": [{{"names": ["clone"], "action": "SCMP_ACT_ALLOW", {filter}}}]}}"#
+            )
+        };
+        for (filter, allowed) in [
+            (r#""includes": {"caps": ["CAP_NO_SUCH"]}"#, false),
+            (r#""includes": {"arches": ["no_such_arch"]}"#, false),
+            (r#""includes": {"arches": ["no_such_arch", "amd64"]}"#, true),
+            (r#""excludes": {"caps": ["CAP_NO_SUCH"]}"#, true),
+            (r#""excludes": {"arches": ["no_such_arch"]}"#, true),
+        ] {
+            let (p, warnings, _) = imported(&entry(filter));
+            assert_eq!(permits(&p, "clone"), Some(allowed), "{filter}");
+            assert!(
+                warnings.iter().any(|w| w.message.contains("unknown") && w.hint.is_some()),
+                "{filter}: {warnings:#?}"
+            );
+        }
     }
 
     /// Nor does a deny entry deny the group: Docker denies nothing for it.
