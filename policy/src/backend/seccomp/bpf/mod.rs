@@ -13,6 +13,7 @@ pub mod args;
 pub mod asm;
 pub mod cache;
 pub mod codegen;
+mod dispatch;
 pub mod emit;
 pub mod insn;
 pub mod interp;
