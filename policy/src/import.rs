@@ -122,13 +122,17 @@ fn arg_cond(file: &str, a: &DockerArg) -> Result<ArgCond, Error> {
     // outside the mask still matches.
     let (value_, mask) =
         if op == ArgOp::MaskedEq { (a.value_two & a.value, Some(value(a.value))) } else { (a.value, None) };
+    // libseccomp compares all 64 bits on 64-bit arches; a value (or mask) above 32 bits keeps
+    // that meaning with `width: 64` where the syscall's argument is 32 bits wide (found by the
+    // `docker_json` fuzz target: such a value does not fit the 32-bit default).
+    let wide = value_ > u64::from(u32::MAX) || (op == ArgOp::MaskedEq && a.value > u64::from(u32::MAX));
     Ok(ArgCond {
         index: Sp::new(a.index as u8),
         op: Sp::new(op),
         value: Some(value(value_)),
         values: None,
         mask,
-        width: None,
+        width: wide.then(|| Sp::new(64)),
     })
 }
 
@@ -835,6 +839,20 @@ mod tests {
         // 32 bits for socket's domain: the high word is not compared; 64 for mmap's address.
         assert_eq!(verdict(&p, "socket", [0x1_0000_0001, 0, 0, 0, 0, 0]), Some(Action::Allow));
         assert_eq!(verdict(&p, "mmap", [0x1_0000_0001, 0, 0, 0, 0, 0]), Some(Action::Errno(1)));
+    }
+
+    /// Found by the `docker_json` fuzz target: a value above 32 bits on a 32-bit argument
+    /// (`socket`'s domain) made a rule the compiler refuses. libseccomp compares 64 bits there;
+    /// so does the import, with `width: 64`.
+    #[test]
+    fn a_value_above_32_bits_on_a_32_bit_argument_is_compared_on_64_bits() {
+        let json = r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+                          "args": [{"index": 0, "value": 8589934590, "op": "SCMP_CMP_EQ"}]}]}"#;
+        let (p, _, yaml) = imported(json);
+        assert!(yaml.contains("width: 64"), "{yaml}");
+        assert_eq!(verdict(&p, "socket", [0x1_ffff_fffe, 0, 0, 0, 0, 0]), Some(Action::Allow));
+        assert_eq!(verdict(&p, "socket", [0xffff_fffe, 0, 0, 0, 0, 0]), Some(Action::Errno(1)));
     }
 
     /// Found by the `docker_json` fuzz target: names in `includes`/`excludes` that no kernel
