@@ -319,7 +319,21 @@ pub fn compile(policy: &Policy, target: Arch) -> Result<Program, BpfError> {
         let segs = block_segments(policy, b, target, &mut keys, &mut args);
         // Before the search: `ld arch`, `jeq` × (index + 1), `ld nr`.
         let budget = WORST_CASE_BUDGET.saturating_sub(index + 3);
-        let d = dispatch(segs, &mut |leaf, peels| leaf_cost(leaf, &args, peels, &mut keys), budget)?;
+        // The cost of a syscall's argument tests is asked once per candidate search: emit them
+        // once.
+        let mut args_cost: Vec<Option<usize>> = vec![None; args.len()];
+        let mut cost = |leaf: Leaf, peels: &[Peel]| match leaf {
+            Leaf::Args(i) => match args_cost[i as usize] {
+                Some(c) => Ok(c),
+                None => {
+                    let c = leaf_cost(leaf, &args, peels, &mut keys)?;
+                    args_cost[i as usize] = Some(c);
+                    Ok(c)
+                }
+            },
+            _ => leaf_cost(leaf, &args, peels, &mut keys),
+        };
+        let d = dispatch(segs, &mut cost, budget)?;
         let name_of = |nr: u32| -> Option<&'static str> {
             let (_, _, arch, _) = b.regions.iter().find(|(lo, hi, _, _)| (*lo..=*hi).contains(&nr))?;
             table::table((*arch)?)?.name(nr)
