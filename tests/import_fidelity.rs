@@ -27,11 +27,9 @@
 //!   to `socketcall(SYS_*)` and drops its argument conditions there; Palisade applies the
 //!   rules to the direct syscalls only and gives `socketcall` its own verdict: accepted for the
 //!   `socketcall` number of x86 only, where Palisade's verdict does not permit the call.
-//! - [`Accepted::ImplicitClone3`]: where `clone` is argument-filtered and the profile names no
-//!   `clone3`, Palisade's compiler gives `clone3` ENOSYS so that libc falls back to `clone`
-//!   (docs/security-model.md, "clone3 flags in memory"); libseccomp gives it the default.
-//!   Accepted for `clone3` when the import's verdict is ENOSYS from that implicit rule (only
-//!   where `clone3` is at or below runc's cut-off: above it runc's stub answers ENOSYS too).
+//!
+//! Palisade's implicit `clone3` → ENOSYS (where `clone` is argument-filtered) is not accepted
+//! either: runc adds no such rule, and the import writes `clone3_fallback: false`.
 //!
 //! The oracle is libseccomp as linked (2.5 on Debian 12), with runc's ENOSYS stub in front of
 //! it ([`RuncStub`]; runc's `libcontainer/seccomp/patchbpf/enosys_linux.go`): unless the
@@ -56,7 +54,6 @@ use policy::formats::docker::DockerProfile;
 use policy::frontend::profile::Capabilities;
 use policy::frontend::spanned::Sp;
 use policy::import::{import, parse_docker, to_yaml};
-use policy::ir::eval::Decider;
 use policy::ir::{points, ArgCondIr, ArgOp};
 use policy::syscalls::{table, widths::arg_width, Arch};
 use policy::{compile_text, Action, CompileOptions, Policy};
@@ -94,7 +91,6 @@ enum Accepted {
     UnknownToLibseccomp,
     ForeignArch,
     Socketcall,
-    ImplicitClone3,
 }
 
 /// The three capability sets a container may run with.
@@ -368,8 +364,6 @@ fn compare(
                     Some(Accepted::LowWord)
                 } else if arch == Arch::X86 && name == Some("socketcall") && !a.permits() {
                     Some(Accepted::Socketcall)
-                } else if name == Some("clone3") && a == Action::Errno(38) && implicit_clone3(p, arch, nr) {
-                    Some(Accepted::ImplicitClone3)
                 } else {
                     None
                 };
@@ -405,18 +399,6 @@ fn compare(
         }
     }
     (count, bad, accepted)
-}
-
-/// Whether the policy's verdict for `clone3` comes from the rule the compiler adds where
-/// `clone` is argument-filtered and the profile names no `clone3`.
-fn implicit_clone3(p: &Policy, arch: Arch, nr: u32) -> bool {
-    match p.evaluate(arch.audit_arch(), nr, [0; 6]).decided_by {
-        Decider::Rule { index, .. } => p.seccomp.rules[index]
-            .comment
-            .as_deref()
-            .is_some_and(|c| c.starts_with("implicit: clone is argument-filtered")),
-        _ => false,
-    }
 }
 
 /// The default action libseccomp's filter gives, as runc would (trace data included).

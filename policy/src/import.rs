@@ -716,6 +716,8 @@ pub fn import(file: &str, name: &str, d: &DockerProfile) -> Result<Imported, Err
             unknown: Some(Sp::new(unknown.into())),
             arches: (!arches.is_empty()).then(|| arches.into_iter().map(Sp::new).collect()),
             rules,
+            // runc adds no clone3 rule of its own.
+            clone3_fallback: Some(Sp::new(false)),
             ..Seccomp::default()
         }),
         ..Profile::default()

@@ -201,6 +201,12 @@ pub struct Seccomp {
     /// bypass seccomp) with EPERM (added after all rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deny_io_uring: Option<Sp<bool>>,
+    /// `true` (the default): where a rule in force filters `clone` by argument and no rule
+    /// names `clone3`, `clone3` gets ENOSYS, so libc falls back to `clone`, whose flags the
+    /// filter sees. `false`: `clone3` is decided as written (runc does not add this rule, so
+    /// `policyc import` writes `false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone3_fallback: Option<Sp<bool>>,
 }
 
 /// One seccomp rule: exactly one of `allow`, `deny` or `syscalls`.

@@ -24,7 +24,7 @@ pub struct Rule {
 }
 
 /// Every rule.
-pub const RULES: [Rule; 15] = [
+pub const RULES: [Rule; 16] = [
     Rule {
         id: "PAL001",
         name: "io-uring-bypass",
@@ -129,6 +129,13 @@ pub const RULES: [Rule; 15] = [
         level: Level::Error,
         summary: "seccomp denies a call that any exec, or enforce after installing the filter, makes: nothing can start",
         fix: "allow execve, exit_group, write, pread64, prctl (PR_GET_SECUREBITS), brk, mmap and munmap",
+    },
+    Rule {
+        id: "PAL016",
+        name: "clone3-bypasses-clone-filter",
+        level: Level::Warning,
+        summary: "clone is filtered by argument while clone3, whose flags seccomp cannot see, is allowed",
+        fix: "give clone3 errno(ENOSYS) (libc then falls back to clone), or leave `clone3_fallback` on and name clone3 in no rule",
     },
 ];
 
@@ -248,6 +255,7 @@ pub fn check(layers: &[Layer], policy: &Policy) -> Vec<Finding> {
         errno_zero(&v, &mut out);
         personality(&v, &mut out);
         namespaces(&v, &mut out);
+        clone3(&v, &mut out);
         ptrace_kernel(&v, &mut out);
         cap_calls(&v, &mut out);
         default_allow(&v, &mut out);
@@ -366,6 +374,14 @@ fn namespaces(v: &View, out: &mut Vec<Finding>) {
                 format!("`{name}` may create or join a user namespace (CLONE_NEWUSER) without CAP_SYS_ADMIN");
             out.push(finding(rule("PAL004"), v.origin(name), m));
         }
+    }
+}
+
+/// A `clone` argument filter is worth nothing while `clone3` (flags in memory) is allowed.
+fn clone3(v: &View, out: &mut Vec<Finding>) {
+    if v.known("clone3") && v.may_allow("clone") && !v.allows_all("clone") && v.may_allow("clone3") {
+        let m = "`clone` is filtered by argument, but `clone3` is allowed: it takes the same flags from memory, where seccomp cannot look".to_string();
+        out.push(finding(rule("PAL016"), v.origin("clone3"), m));
     }
 }
 

@@ -33,6 +33,7 @@ pub(super) fn check(
     let mut knob_ns: Option<(bool, Origin)> = None;
     let mut knob_af: Option<(Vec<u64>, Origin)> = None;
     let mut knob_uring: Option<(bool, Origin)> = None;
+    let mut clone3_fallback = true;
 
     // Arches first: constants are checked against them.
     let arches = arches(layers, diags);
@@ -67,6 +68,9 @@ pub(super) fn check(
         if let Some(k) = &s.deny_io_uring {
             knob_uring = Some((k.value, ctx.at(k)));
         }
+        if let Some(k) = &s.clone3_fallback {
+            clone3_fallback = k.value;
+        }
     }
     // The rules written in `rules` (the knobs' and the implicit clone3 rule come after).
     let written = rules.len();
@@ -92,7 +96,7 @@ pub(super) fn check(
             (default_action, Some(e))
         }
     };
-    if let Some(r) = clone3_rule(&rules) {
+    if let Some(r) = clone3_rule(&rules).filter(|_| clone3_fallback) {
         rules.insert(0, r);
     }
     let tables = lower::tables(&rules, &arches, default_action, enosys_after.as_ref(), opts);
