@@ -24,6 +24,9 @@ pub enum Step {
     Capabilities,
     /// PR_SET_NO_NEW_PRIVS.
     NoNewPrivs,
+    /// Wait until the container is started (`palisade-runtime create`/`start`; not in
+    /// [`Step::ALL`]: only a launcher given a gate runs it).
+    Gate,
     /// landlock_restrict_self.
     Landlock,
     /// Install the seccomp filter.
@@ -64,6 +67,7 @@ impl Step {
             Step::SwitchUser => "switch-user",
             Step::Capabilities => "capabilities",
             Step::NoNewPrivs => "no-new-privs",
+            Step::Gate => "gate",
             Step::Landlock => "landlock",
             Step::Seccomp => "seccomp",
             Step::Verify => "verify",

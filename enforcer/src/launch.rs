@@ -45,7 +45,15 @@ pub struct Launcher<'a, K: Kernel = Linux> {
     /// The private temporary directory, once made: removed if the run fails before exec (as far
     /// as Landlock, once in force, still lets this process).
     tmpdir: Option<PathBuf>,
+    /// Run after no_new_privs, before Landlock and seccomp: an OCI container waits there for
+    /// `start`.
+    gate: Option<Gate<'a>>,
+    /// The first descriptor made close-on-exec (3 unless some are passed on).
+    first_closed: u32,
 }
+
+/// A wait before the confinement steps; `Err` says why the run must stop.
+pub type Gate<'a> = Box<dyn FnOnce() -> Result<(), String> + 'a>;
 
 /// The steps run so far, and a failure injected by a test.
 struct Progress {
@@ -88,7 +96,30 @@ impl<'a> Launcher<'a, Linux> {
 impl<'a, K: Kernel> Launcher<'a, K> {
     /// A launcher for `plan` that makes its kernel calls through `kernel`.
     pub fn with_kernel(plan: &'a Plan, report_to: ReportTo, kernel: K) -> Launcher<'a, K> {
-        Launcher { plan, command: None, report_to, isolation: None, fail_at: None, kernel, tmpdir: None }
+        Launcher {
+            plan,
+            command: None,
+            report_to,
+            isolation: None,
+            fail_at: None,
+            kernel,
+            tmpdir: None,
+            gate: None,
+            first_closed: 3,
+        }
+    }
+
+    /// Wait at `gate` after no_new_privs, before Landlock and seccomp (so the wait itself is
+    /// not confined, and everything that can fail before it has been checked).
+    pub fn gate(mut self, gate: Gate<'a>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Pass descriptors 3..3+n on to the command (`--preserve-fds`).
+    pub fn keep_fds(mut self, n: u32) -> Self {
+        self.first_closed = 3 + n;
+        self
     }
 
     /// The command to exec (resolved by the caller: in a container, once its root is in place).
@@ -174,6 +205,8 @@ impl<'a, K: Kernel> Launcher<'a, K> {
         &mut self,
         report_file: &mut Option<std::fs::File>,
     ) -> Result<(Applied, Option<Report>), LaunchError> {
+        let gate = self.gate.take();
+        let first_closed = self.first_closed;
         let (plan, k) = (self.plan, &mut self.kernel);
         let mut report = None;
         let mut run = Progress { done: Vec::new(), fail_at: self.fail_at };
@@ -205,12 +238,15 @@ impl<'a, K: Kernel> Launcher<'a, K> {
             }
         }
         run.step(Step::Rlimits, || steps::set_rlimits(k, plan))?;
-        run.step(Step::CloseFds, || steps::close_fds(k))?;
+        run.step(Step::CloseFds, || steps::close_fds(k, first_closed))?;
         run.step_unless_skipped(Step::Bounding, plan, || steps::drop_bounding_set(k, plan, last_cap))?;
         run.step(Step::Securebits, || steps::set_securebits(k, plan))?;
         run.step(Step::SwitchUser, || steps::switch_user(k, plan))?;
         run.step(Step::Capabilities, || steps::set_capabilities(k, plan, last_cap))?;
         run.step(Step::NoNewPrivs, || steps::set_no_new_privs(k, plan))?;
+        if let Some(gate) = gate {
+            run.step(Step::Gate, || gate().map_err(|m| LaunchError::refused(Step::Gate, m)))?;
+        }
         let landlock = run.step(Step::Landlock, || steps::restrict_landlock(k, plan, ruleset))?;
         run.step(Step::Seccomp, || steps::install_seccomp(k, plan))?;
         let verified = run.step(Step::Verify, || verify::read_back(k, plan, &status, last_cap))?;

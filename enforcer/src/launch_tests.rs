@@ -41,7 +41,7 @@ fn step_of(call: &Call) -> Step {
         Call::CloexecFrom(_) => Step::CloseFds,
         Call::DropBounding(_) => Step::Bounding,
         Call::SetSecurebits(_) => Step::Securebits,
-        Call::ClearGroups | Call::Setresgid(_) | Call::Setresuid(_) => Step::SwitchUser,
+        Call::ClearGroups | Call::SetGroups(_) | Call::Setresgid(_) | Call::Setresuid(_) => Step::SwitchUser,
         Call::SetKeepcaps(true) => Step::SwitchUser,
         Call::Capset(..) | Call::SetKeepcaps(false) | Call::ClearAmbient | Call::RaiseAmbient(_) => {
             Step::Capabilities

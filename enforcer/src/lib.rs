@@ -47,7 +47,7 @@ mod verify;
 pub use command::Command;
 pub use compiled::CompiledPolicy;
 pub use error::{Failure, LaunchError, Step};
-pub use launch::{Launcher, ReportTo};
+pub use launch::{Gate, Launcher, ReportTo};
 pub use plan::{Features, Options, Plan};
 pub use vars::PathValues;
 

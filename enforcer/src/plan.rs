@@ -100,8 +100,10 @@ pub struct Plan {
     pub caps: CapsIr,
     /// Resource limits, in name order.
     pub rlimits: Vec<(Resource, RlimitIr)>,
-    /// Seccomp.
-    pub seccomp: SeccompPlan,
+    /// Seccomp (`None`: no filter, for an OCI config without `linux.seccomp`).
+    pub seccomp: Option<SeccompPlan>,
+    /// Supplementary groups (empty: none).
+    pub groups: Vec<u32>,
     /// Landlock (`None` when the profile turns it off).
     pub landlock: Option<LandlockPlan>,
     /// Steps left out because they have nothing to do (an unprivileged caller's bounding set).
@@ -158,7 +160,8 @@ impl Plan {
                 .iter()
                 .map(|(r, l)| (*r, l.applied(features.caller.hard_limits.get(r).copied().flatten())))
                 .collect(),
-            seccomp: SeccompPlan { program, filter },
+            seccomp: Some(SeccompPlan { program, filter }),
+            groups: Vec::new(),
             landlock,
             skipped,
             degraded,
@@ -175,13 +178,15 @@ impl Plan {
 
     /// SHA-256 of the seccomp program's bytes (for the report: computed when asked).
     pub fn seccomp_sha256(&self) -> String {
-        Sha256::digest(self.seccomp.program.to_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        let bytes = self.seccomp.as_ref().map(|s| s.program.to_bytes()).unwrap_or_default();
+        Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Number of syscalls of the program's native arch per verdict (`conditional` when it
     /// depends on arguments); for the report: computed when asked.
     pub fn seccomp_verdicts(&self) -> Result<BTreeMap<String, usize>, String> {
-        let target = self.seccomp.program.target;
+        let Some(seccomp) = &self.seccomp else { return Ok(BTreeMap::new()) };
+        let target = seccomp.program.target;
         let Some(t) = table::table(target) else { return Ok(BTreeMap::new()) };
         let tables = self.compiled.tables()?;
         let at = tables.get(target.name());
@@ -303,9 +308,9 @@ mod tests {
             assert_eq!(verdicts, b.seccomp_verdicts().unwrap(), "{spec}");
             assert_eq!(
                 verdicts.values().sum::<usize>(),
-                table::table(a.seccomp.program.target).unwrap().len()
+                table::table(a.seccomp.as_ref().unwrap().program.target).unwrap().len()
             );
-            assert_eq!(a.seccomp.program.insns, b.seccomp.program.insns);
+            assert_eq!(a.seccomp.as_ref().unwrap().program.insns, b.seccomp.as_ref().unwrap().program.insns);
             assert_eq!(
                 (a.uid, a.gid, a.securebits, a.no_new_privs, a.caps),
                 (b.uid, b.gid, b.securebits, b.no_new_privs, b.caps)
@@ -373,7 +378,7 @@ mod tests {
             CompiledPolicy::stored(head, "not a section".into(), vec![], vec![], program, "d".into())
                 .unwrap();
         let plan = Plan::new("s", stored, &features(Ok(7)), Options::default()).unwrap();
-        assert_eq!(plan.seccomp.program.insns, fresh.program().unwrap().insns);
+        assert_eq!(plan.seccomp.as_ref().unwrap().program.insns, fresh.program().unwrap().insns);
         assert_eq!(plan.compiled.digest().unwrap(), "d");
         assert!(plan.seccomp_verdicts().is_err(), "the section was never needed until a report asks");
     }

@@ -208,8 +208,9 @@ pub struct Report {
     pub no_new_privs: bool,
     /// Resource limits (`null` = unlimited).
     pub rlimits: BTreeMap<Resource, RlimitIr>,
-    /// Seccomp.
-    pub seccomp: SeccompReport,
+    /// Seccomp (absent: no filter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<SeccompReport>,
     /// Landlock (`null`: off).
     pub landlock: Option<LandlockReport>,
     /// Namespaces, mounts and limits (containers only).
@@ -301,7 +302,6 @@ impl Report {
                 dropped: abi.map(|a| a.dropped.clone()).unwrap_or_default(),
             }
         });
-        let program = &plan.seccomp.program;
         Ok(Report {
             profile: plan.profile.clone(),
             state: State::Planned,
@@ -315,14 +315,14 @@ impl Report {
             },
             no_new_privs: plan.no_new_privs,
             rlimits: plan.rlimits.iter().copied().collect(),
-            seccomp: SeccompReport {
-                target: program.target.name().into(),
-                arches: program.arches.iter().map(|a| a.name().to_string()).collect(),
-                instructions: program.insns.len(),
+            seccomp: plan.seccomp.as_ref().map(|s| SeccompReport {
+                target: s.program.target.name().into(),
+                arches: s.program.arches.iter().map(|a| a.name().to_string()).collect(),
+                instructions: s.program.insns.len(),
                 sha256: plan.seccomp_sha256(),
                 verdicts,
                 flags: vec!["TSYNC".into()],
-            },
+            }),
             landlock,
             isolation: None,
             tmpdir: None,

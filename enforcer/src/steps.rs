@@ -132,8 +132,8 @@ pub(crate) fn set_rlimits<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), Launc
 }
 
 /// 4. No inherited fd survives exec (ours are close-on-exec already).
-pub(crate) fn close_fds<K: Kernel>(k: &mut K) -> Result<(), LaunchError> {
-    k.cloexec_from(3).map_err(|e| LaunchError::sys(Step::CloseFds, "close_range", e))
+pub(crate) fn close_fds<K: Kernel>(k: &mut K, first: u32) -> Result<(), LaunchError> {
+    k.cloexec_from(first).map_err(|e| LaunchError::sys(Step::CloseFds, "close_range", e))
 }
 
 /// 5. The bounding set: needs CAP_SETPCAP, still held.
@@ -170,7 +170,11 @@ fn keeps_caps_across_setuid(plan: &Plan) -> bool {
 pub(crate) fn switch_user<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
     let (uid, gid) = (plan.uid, plan.gid);
     if k.may_setgroups() {
-        k.clear_groups().map_err(|e| LaunchError::sys(Step::SwitchUser, "setgroups", e))?;
+        let set = match plan.groups.as_slice() {
+            [] => k.clear_groups(),
+            groups => k.set_groups(groups),
+        };
+        set.map_err(|e| LaunchError::sys(Step::SwitchUser, "setgroups", e))?;
     }
     if !keeps_caps_across_setuid(plan) {
         k.set_keepcaps(true).map_err(|e| LaunchError::sys(Step::SwitchUser, "PR_SET_KEEPCAPS", e))?;
@@ -226,7 +230,8 @@ pub(crate) fn restrict_landlock<K: Kernel>(
 
 /// 11. Seccomp last: after it, only the read-back, the report and `execve` are made.
 pub(crate) fn install_seccomp<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
-    k.install_seccomp(plan.seccomp.filter.kernel_layout()).map_err(|e| match e {
+    let Some(seccomp) = &plan.seccomp else { return Ok(()) };
+    k.install_seccomp(seccomp.filter.kernel_layout()).map_err(|e| match e {
         libc::EACCES => LaunchError::refused(
             Step::Seccomp,
             "installing the seccomp filter needs no_new_privs or CAP_SYS_ADMIN; the profile sets neither",

@@ -69,14 +69,18 @@ pub fn mappings(iso: &IsolationIr) -> Result<(Mapping, Mapping), IdmapError> {
 /// every group they could drop or take is the container's own); the caller's single id keeps
 /// it denied, as the kernel requires of an unprivileged mapping.
 pub fn write_maps(pid: i32, uid: Mapping, gid: Mapping) -> Result<(), IdmapError> {
+    write_map_lines(pid, &format!("{uid}\n"), &format!("{gid}\n"), gid.count > 1)
+        .map_err(|source| IdmapError::Write { host: uid.host, count: uid.count, source })
+}
+
+/// Write `setgroups` (`allow` or `deny`), then `uid_map` and `gid_map` (lines
+/// `INSIDE HOST COUNT`) of process `pid`.
+pub fn write_map_lines(pid: i32, uid: &str, gid: &str, allow_setgroups: bool) -> std::io::Result<()> {
     let base = format!("/proc/{pid}");
-    let setgroups = if gid.count > 1 { "allow" } else { "deny" };
-    let write = || -> std::io::Result<()> {
-        std::fs::write(format!("{base}/setgroups"), setgroups)?;
-        std::fs::write(format!("{base}/uid_map"), format!("{uid}\n"))?;
-        std::fs::write(format!("{base}/gid_map"), format!("{gid}\n"))
-    };
-    write().map_err(|source| IdmapError::Write { host: uid.host, count: uid.count, source })
+    let setgroups = if allow_setgroups { "allow" } else { "deny" };
+    std::fs::write(format!("{base}/setgroups"), setgroups)?;
+    std::fs::write(format!("{base}/uid_map"), uid)?;
+    std::fs::write(format!("{base}/gid_map"), gid)
 }
 
 /// The accounts of this machine (`/etc/passwd`) whose uids fall in the host range `m`: a

@@ -38,6 +38,7 @@ pub mod logs;
 pub mod mount;
 pub mod name;
 pub mod net;
+pub mod oci;
 pub mod pid1;
 pub mod shim;
 pub mod start;

@@ -39,33 +39,35 @@ pub struct Done {
 }
 
 /// Builds the tree under one root and records what it mounts.
-struct Tree {
+pub(crate) struct Tree {
     root: PathBuf,
     /// The root, opened once it is bound (until the pivot): every mount point is looked up
     /// beneath it.
     root_fd: Option<OwnedFd>,
-    done: Done,
+    pub(crate) done: Done,
     /// The target of the last mount recorded (a remount read-only amends it).
     last_target: String,
 }
 
-fn fail(what: &str, path: &Path, e: impl Into<std::io::Error>) -> SysError {
+pub(crate) fn fail(what: &str, path: &Path, e: impl Into<std::io::Error>) -> SysError {
     SysError::io(format!("{what} {}", path.display()), e.into())
 }
 
 /// What a mount point must be.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
+    /// A directory.
     Dir,
+    /// Anything else (made as an empty file).
     File,
 }
 
 /// The path through which a mount call reaches the object `fd` holds.
-fn via(fd: &OwnedFd) -> String {
+pub(crate) fn via(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
-fn is_dir(fd: &OwnedFd) -> bool {
+pub(crate) fn is_dir(fd: &OwnedFd) -> bool {
     nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
 
@@ -93,7 +95,7 @@ impl Tree {
         }
     }
 
-    fn mount(
+    pub(crate) fn mount(
         &mut self,
         src: Option<&str>,
         target: &Path,
@@ -110,7 +112,7 @@ impl Tree {
     /// The object at `target` (a path of the container) inside the root, made as `kind` where
     /// it is missing (and its missing parents as directories); never reached through a link
     /// or `..` out of the root.
-    fn point(&self, target: &Path, kind: Kind) -> Result<OwnedFd, SysError> {
+    pub(crate) fn point(&self, target: &Path, kind: Kind) -> Result<OwnedFd, SysError> {
         let shown = Path::new("/").join(target.strip_prefix("/").unwrap_or(target));
         let root = self.root_fd.as_ref().ok_or_else(|| {
             fail("mount point before the root is bound", &shown, std::io::ErrorKind::NotFound)
@@ -197,7 +199,7 @@ impl Tree {
     }
 
     /// Mount on the container's `target` (looked up inside the root, made as `kind` if missing).
-    fn mount_in(
+    pub(crate) fn mount_in(
         &mut self,
         src: Option<&str>,
         target: &str,
@@ -211,7 +213,7 @@ impl Tree {
     }
 
     /// Mount on the object `at` holds, shown as the container's `target`.
-    fn mount_on(
+    pub(crate) fn mount_on(
         &mut self,
         src: Option<&str>,
         at: &OwnedFd,
@@ -229,7 +231,7 @@ impl Tree {
 
     /// Bind the file or directory `source` opened (shown as `shown`) at the container's
     /// `target` (looked up inside the root).
-    fn bind_from(&mut self, source: &OwnedFd, shown: &str, target: &str) -> Result<(), SysError> {
+    pub(crate) fn bind_from(&mut self, source: &OwnedFd, shown: &str, target: &str) -> Result<(), SysError> {
         let kind = if is_dir(source) { Kind::Dir } else { Kind::File };
         let at = self.point(Path::new(target), kind)?;
         let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
@@ -241,7 +243,7 @@ impl Tree {
 
     /// Make the mount now at the container's `target` read-only (looked up again inside the
     /// root: the descriptor taken before the mount holds what is beneath it).
-    fn remount_readonly_in(&mut self, target: &str) -> Result<(), SysError> {
+    pub(crate) fn remount_readonly_in(&mut self, target: &str) -> Result<(), SysError> {
         let kind = match self.point(Path::new(target), Kind::Dir) {
             Ok(fd) => fd,
             Err(_) => self.point(Path::new(target), Kind::File)?,
@@ -284,7 +286,7 @@ impl Tree {
     }
 
     /// Make the mount at `path` read-only (keeping the flags a user namespace locks).
-    fn remount_readonly(&mut self, path: &Path) -> Result<(), SysError> {
+    pub(crate) fn remount_readonly(&mut self, path: &Path) -> Result<(), SysError> {
         let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(path);
         mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
             .map_err(|e| fail("remount read-only", path, e))?;
@@ -471,12 +473,8 @@ fn stage() -> Result<(&'static Path, PathBuf), SysError> {
 /// `tmpdir: private`), `/tmp` is a new tmpfs unless a mount of the profile is there already, so
 /// the workload's own directory can be made in it even under a read-only root.
 pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) -> Result<Done, SysError> {
-    let mut t =
-        Tree { root: PathBuf::from("/"), root_fd: None, done: Done::default(), last_target: String::new() };
     // Nothing mounted from here on propagates to the host.
-    let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
-    mount(None::<&str>, "/", None::<&str>, private, None::<&str>)
-        .map_err(|e| fail("make private", Path::new("/"), e))?;
+    let mut t = Tree::begin(MsFlags::MS_REC | MsFlags::MS_PRIVATE)?;
     let sources = open_sources(iso)?;
     let root: PathBuf = match from {
         Root::Dir(r) => r.to_path_buf(),
@@ -496,16 +494,7 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) 
             r
         }
     };
-    if let Err(e) = std::fs::metadata(&root).and_then(|m| {
-        m.is_dir().then_some(()).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotADirectory))
-    }) {
-        return Err(fail("rootfs", &root, e));
-    }
-    t.root = root.clone();
-    t.mount(root.to_str(), &root, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-    let opened =
-        nix::fcntl::open(&root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty());
-    t.root_fd = Some(opened.map_err(|e| fail("open", &root, e))?);
+    t.bind_root(&root)?;
     if iso.readonly_rootfs {
         // Every filesystem mounted beneath the root comes along read-only too (the root itself
         // is made read-only last, once the mount points the container needs exist).
@@ -531,40 +520,91 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) 
         user_mount(&mut t, &MountIr::Tmpfs { target: "/tmp".into(), readonly: false, size: None }, None)?;
     }
     drop(sources);
-    t.root_fd = None;
-    std::env::set_current_dir(&root).map_err(|e| fail("chdir", &root, e))?;
-    nix::unistd::pivot_root(".", ".").map_err(|e| fail("pivot_root", &root, e))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| SysError::errno("detach the old root", e))?;
-    std::env::set_current_dir("/").map_err(|e| fail("chdir", Path::new("/"), e))?;
-    t.root = PathBuf::from("/");
-    for p in &iso.masked_paths {
-        let path = Path::new(p);
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_dir() => {
-                t.mount(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0"))?
-            }
-            Ok(_) => t.mount(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
-            Err(_) => continue,
-        }
-        t.done.masked.push(p.clone());
-    }
-    for p in &iso.readonly_paths {
-        let path = Path::new(p);
-        // A path on a mount that is read-only already (/sys, mounted so above) needs nothing.
-        let readonly = statvfs(path).is_ok_and(|st| st.flags().contains(FsFlags::ST_RDONLY));
-        if path.exists() && !readonly {
-            t.mount(Some(p), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-            t.remount_readonly(path)?;
-            t.done.readonly.push(p.clone());
-        } else if path.exists() {
-            t.done.readonly.push(p.clone());
-        }
-    }
+    t.pivot()?;
+    t.mask(&iso.masked_paths)?;
+    t.readonly(&iso.readonly_paths)?;
     if iso.readonly_rootfs {
         t.remount_readonly(Path::new("/"))?;
         t.done.readonly.push("/".into());
     }
     Ok(t.done)
+}
+
+impl Tree {
+    /// A tree whose mounts get `propagation` (applied to `/`, recursively, first: with
+    /// `MS_PRIVATE` or `MS_SLAVE` nothing mounted from here on reaches the host).
+    pub(crate) fn begin(propagation: MsFlags) -> Result<Tree, SysError> {
+        mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
+            .map_err(|e| fail("set the propagation of", Path::new("/"), e))?;
+        Ok(Tree {
+            root: PathBuf::from("/"),
+            root_fd: None,
+            done: Done::default(),
+            last_target: String::new(),
+        })
+    }
+
+    /// Bind the root directory on itself (pivot_root needs a mount point) and open it: every
+    /// mount point from here on is looked up beneath it.
+    pub(crate) fn bind_root(&mut self, root: &Path) -> Result<(), SysError> {
+        if let Err(e) = std::fs::metadata(root).and_then(|m| {
+            m.is_dir().then_some(()).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotADirectory))
+        }) {
+            return Err(fail("rootfs", root, e));
+        }
+        self.root = root.to_path_buf();
+        self.mount(root.to_str(), root, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        let opened =
+            nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty());
+        self.root_fd = Some(opened.map_err(|e| fail("open", root, e))?);
+        Ok(())
+    }
+
+    /// pivot_root into the root, the old root detached.
+    pub(crate) fn pivot(&mut self) -> Result<(), SysError> {
+        let root = self.root.clone();
+        self.root_fd = None;
+        std::env::set_current_dir(&root).map_err(|e| fail("chdir", &root, e))?;
+        nix::unistd::pivot_root(".", ".").map_err(|e| fail("pivot_root", &root, e))?;
+        umount2(".", MntFlags::MNT_DETACH).map_err(|e| SysError::errno("detach the old root", e))?;
+        std::env::set_current_dir("/").map_err(|e| fail("chdir", Path::new("/"), e))?;
+        self.root = PathBuf::from("/");
+        Ok(())
+    }
+
+    /// Hide each path that exists (after the pivot): an empty read-only tmpfs over a
+    /// directory, `/dev/null` over anything else.
+    pub(crate) fn mask(&mut self, paths: &[String]) -> Result<(), SysError> {
+        for p in paths {
+            let path = Path::new(p);
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.is_dir() => {
+                    self.mount(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0"))?
+                }
+                Ok(_) => self.mount(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
+                Err(_) => continue,
+            }
+            self.done.masked.push(p.clone());
+        }
+        Ok(())
+    }
+
+    /// Make each path that exists read-only (after the pivot).
+    pub(crate) fn readonly(&mut self, paths: &[String]) -> Result<(), SysError> {
+        for p in paths {
+            let path = Path::new(p);
+            // A path on a mount that is read-only already (/sys, mounted so) needs nothing.
+            let readonly = statvfs(path).is_ok_and(|st| st.flags().contains(FsFlags::ST_RDONLY));
+            if path.exists() && !readonly {
+                self.mount(Some(p), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                self.remount_readonly(path)?;
+                self.done.readonly.push(p.clone());
+            } else if path.exists() {
+                self.done.readonly.push(p.clone());
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub enum Call {
     SetSecurebits(u32),
     /// `clear_groups`.
     ClearGroups,
+    /// setgroups with a list.
+    SetGroups(Vec<u32>),
     /// `set_keepcaps`.
     SetKeepcaps(bool),
     /// `setresgid`.
@@ -66,6 +68,7 @@ impl Call {
             Call::DropBounding(..) => "drop_bounding",
             Call::SetSecurebits(..) => "set_securebits",
             Call::ClearGroups => "clear_groups",
+            Call::SetGroups(_) => "set_groups",
             Call::SetKeepcaps(..) => "set_keepcaps",
             Call::Setresgid(..) => "setresgid",
             Call::Setresuid(..) => "setresuid",
@@ -257,6 +260,13 @@ impl Kernel for Recorder {
 
     fn clear_groups(&mut self) -> Result<(), i32> {
         self.record(Call::ClearGroups)?;
+        self.need(self.process.has(Cap::SETGID))?;
+        self.process.groups_cleared = true;
+        Ok(())
+    }
+
+    fn set_groups(&mut self, groups: &[u32]) -> Result<(), i32> {
+        self.record(Call::SetGroups(groups.to_vec()))?;
         self.need(self.process.has(Cap::SETGID))?;
         self.process.groups_cleared = true;
         Ok(())

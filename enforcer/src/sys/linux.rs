@@ -99,6 +99,11 @@ impl Kernel for Linux {
         setgroups(&[]).map_err(|e| e as i32)
     }
 
+    fn set_groups(&mut self, groups: &[u32]) -> Result<(), i32> {
+        let groups: Vec<nix::unistd::Gid> = groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+        setgroups(&groups).map_err(|e| e as i32)
+    }
+
     fn set_keepcaps(&mut self, on: bool) -> Result<(), i32> {
         process::set_keepcaps(on)
     }

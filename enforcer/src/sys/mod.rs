@@ -99,6 +99,8 @@ pub trait Kernel {
     fn may_setgroups(&mut self) -> bool;
     /// `setgroups(0, NULL)`.
     fn clear_groups(&mut self) -> Result<(), i32>;
+    /// `setgroups` with these supplementary groups.
+    fn set_groups(&mut self, groups: &[u32]) -> Result<(), i32>;
     /// `PR_SET_KEEPCAPS`.
     fn set_keepcaps(&mut self, on: bool) -> Result<(), i32>;
     /// `setresgid(gid, gid, gid)`.

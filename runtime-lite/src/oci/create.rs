@@ -1,0 +1,113 @@
+//! The runtime side of `create` (and `run`): read the bundle and decide everything, make the
+//! state directory, clone the init straight into its new namespaces, write its id maps, and
+//! return once it waits at the gate for `start`. Any failure removes the state directory and
+//! the init: nothing is left behind.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::ForkResult;
+use policy::vocab::{Namespace, NamespaceSet};
+
+use super::init::Init;
+use super::state::{self, Record};
+use super::{config, plan, OciError};
+use crate::channel::{self, Go, Status};
+use crate::error::SysError;
+
+/// `create`'s options.
+#[derive(Debug, Clone)]
+pub struct Create {
+    /// `--root`.
+    pub root: PathBuf,
+    /// Container id.
+    pub id: String,
+    /// `--bundle`.
+    pub bundle: PathBuf,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+/// Create the container; returns the init's host pid. Warnings go to `warn`.
+pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
+    state::check_id(&o.id)?;
+    let b = config::load(&o.bundle)?;
+    for w in &b.warnings {
+        warn(w);
+    }
+    if b.process.terminal {
+        return Err(OciError::Config {
+            field: "process.terminal".into(),
+            why: "a terminal (--console-socket) is not supported yet".into(),
+        });
+    }
+    let plan = plan::plan(&o.id, &b.process, b.seccomp.as_deref())?;
+    let dir = state::create(&o.root, &o.id)?;
+    match spawn(o, &b, &plan, &dir) {
+        Ok(pid) => Ok(pid),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
+}
+
+fn spawn(o: &Create, b: &config::Bundle, plan: &enforcer::Plan, dir: &Path) -> Result<i32, OciError> {
+    let fifo: OwnedFd = nix::fcntl::open(
+        &dir.join(state::FIFO),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| SysError::errno("open exec.fifo", e))?;
+    let (status_tx, status_rx) = channel::channel::<Status>()?;
+    let (go_tx, go_rx) = channel::channel::<Go>()?;
+    let set: NamespaceSet = b.new_namespaces.iter().copied().filter(|n| n.clone_can_create()).collect();
+    let flags = CloneFlags::from_bits_retain(set.clone_flags() as i32);
+    match crate::sys::fork_into(flags).map_err(|e| SysError::errno("clone the container's init", e))? {
+        ForkResult::Child => {
+            drop((go_tx, status_rx));
+            let init = Init { bundle: b, plan, fifo: &fifo, keep_fds: o.preserve_fds };
+            std::process::exit(init.run(go_rx, status_tx))
+        }
+        ForkResult::Parent { child } => {
+            drop((go_rx, status_tx));
+            let pid = child.as_raw();
+            let gone = |e: OciError| {
+                let _ = kill(child, Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(child, None);
+                e
+            };
+            if b.new_namespaces.contains(&Namespace::User) {
+                crate::idmap::write_map_lines(pid, &b.uid_map, &b.gid_map, true)
+                    .map_err(|e| gone(OciError::io("write the init's uid_map and gid_map", e)))?;
+            }
+            go_tx.send(&Go::Go { idmapped: false });
+            drop(go_tx);
+            match status_rx.recv() {
+                Some(Status::Ready) => {}
+                Some(Status::Failed { message, .. }) => return Err(gone(OciError::Init(message))),
+                _ => return Err(gone(OciError::Init("exited before it was ready".into()))),
+            }
+            let record = Record {
+                id: o.id.clone(),
+                pid,
+                start_time: crate::state::start_time(pid)
+                    .ok_or_else(|| gone(OciError::Init("exited before it was ready".into())))?,
+                bundle: b.dir.clone(),
+                created: state::rfc3339_now(),
+                annotations: b.annotations.clone(),
+                owner: nix::unistd::geteuid().as_raw(),
+            };
+            record.save(dir).map_err(gone)?;
+            if let Some(f) = &o.pid_file {
+                std::fs::write(f, pid.to_string())
+                    .map_err(|e| gone(OciError::io(format!("write {}", f.display()), e)))?;
+            }
+            Ok(pid)
+        }
+    }
+}

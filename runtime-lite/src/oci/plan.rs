@@ -1,0 +1,58 @@
+//! The process's part of a bundle as an enforcer [`Plan`]: the same apply steps as
+//! `enforce run`, with config.json's values. Its `linux.seccomp` is imported as `policyc
+//! import` imports Docker JSON (runc + libseccomp's meaning: first argument-free rule wins,
+//! rules with the default action dropped, unknown names skipped, runc's ENOSYS stub) and
+//! compiled by Palisade's BPF generator.
+
+use enforcer::{CompiledPolicy, Features, Options, Plan};
+use policy::frontend::profile::{Capabilities, Landlock};
+use policy::frontend::spanned::Sp;
+use policy::vocab::{LandlockMode, Securebits};
+
+use super::config::ProcessSpec;
+use super::OciError;
+
+/// The profile behind a bundle without `linux.seccomp`: nothing of its own (its allow-all
+/// filter is not installed).
+const NO_SECCOMP: &str =
+    "name: oci\ncapabilities: { add: [ALL] }\nseccomp: { default: allow }\nlandlock: { mode: off }\n";
+
+/// The compiled policy of `seccomp` (config.json's `linux.seccomp` as JSON), or of nothing.
+fn compiled(id: &str, seccomp: Option<&str>) -> Result<CompiledPolicy, OciError> {
+    let opts = policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
+    let text = match seccomp {
+        None => NO_SECCOMP.to_string(),
+        Some(json) => {
+            let file = "config.json#linux.seccomp";
+            let mut imported =
+                policy::import::import_text(file, id, json).map_err(|e| OciError::Policy(e.to_string()))?;
+            let p = &mut imported.profile;
+            p.capabilities =
+                Some(Capabilities { add: vec![Sp::new("ALL".into())], ..Capabilities::default() });
+            p.landlock = Some(Landlock { mode: Some(Sp::new(LandlockMode::Off)), ..Landlock::default() });
+            policy::import::to_yaml(p).map_err(|e| OciError::Policy(e.to_string()))?
+        }
+    };
+    let c = policy::compile_text("config.json", &text, None, &opts)
+        .map_err(|e| OciError::Policy(e.to_string()))?;
+    Ok(CompiledPolicy::new(c, enforcer::plan::host_arch()))
+}
+
+/// The plan for `process` with config.json's seccomp section.
+pub fn plan(id: &str, process: &ProcessSpec, seccomp: Option<&str>) -> Result<Plan, OciError> {
+    let compiled = compiled(id, seccomp)?;
+    let mut plan =
+        Plan::new(&format!("oci:{id}"), compiled, &Features::detect(), Options { best_effort: false })?;
+    if seccomp.is_none() {
+        plan.seccomp = None;
+    }
+    plan.uid = process.uid;
+    plan.gid = process.gid;
+    plan.groups.clone_from(&process.groups);
+    plan.caps = process.caps;
+    plan.no_new_privs = process.no_new_privs;
+    plan.securebits = Securebits::EMPTY;
+    plan.rlimits.clone_from(&process.rlimits);
+    plan.skipped.clear();
+    Ok(plan)
+}

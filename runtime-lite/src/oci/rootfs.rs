@@ -1,0 +1,161 @@
+//! The container's mount tree from config.json, built by the init in its mount namespace with
+//! the same [`crate::mount::Tree`] as `enforce run`'s containers (every mount point looked up
+//! inside the root, never through a link out of it): the root bound on itself, `mounts` in
+//! order, the default devices in `/dev`, pivot_root, then masked and read-only paths and a
+//! read-only root.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{Mode, SFlag};
+
+use super::config::{Bundle, MountSpec};
+use crate::error::SysError;
+use crate::mount::{fail, is_dir, via, Done, Kind, Tree};
+
+/// runc's default devices: name, major, minor.
+const DEVICES: [(&str, u64, u64); 6] =
+    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+/// Build the tree and pivot into it. `userns`: the init is root of a new user namespace, where
+/// device nodes cannot be made (the host's are bound instead).
+pub(super) fn build(b: &Bundle, userns: bool) -> Result<Done, SysError> {
+    let mut t = Tree::begin(b.propagation)?;
+    t.bind_root(&b.rootfs)?;
+    for m in &b.mounts {
+        one(&mut t, m, b)?;
+    }
+    if b.mounts.iter().any(|m| m.target.trim_end_matches('/') == "/dev") {
+        devices(&mut t, userns)?;
+    } else {
+        t.done.notes.push("no mount at /dev: the rootfs's own /dev is used as it is".into());
+    }
+    t.pivot()?;
+    t.mask(&b.masked)?;
+    t.readonly(&b.readonly)?;
+    if b.readonly_root {
+        t.remount_readonly(Path::new("/"))?;
+        t.done.readonly.push("/".into());
+    }
+    Ok(t.done)
+}
+
+/// One entry of `mounts`.
+fn one(t: &mut Tree, m: &MountSpec, b: &Bundle) -> Result<(), SysError> {
+    let data = (!m.data.is_empty()).then_some(m.data.as_str());
+    if m.is_bind() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let source = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+            .open(&m.source)
+            .map(OwnedFd::from)
+            .map_err(|e| fail("open bind source", Path::new(&m.source), e))?;
+        t.bind_from(&source, &m.source, &m.target)?;
+        let extra = m.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
+        if !extra.is_empty() {
+            remount(t, &m.target, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra, is_dir(&source))?;
+        }
+    } else if m.fstype == "cgroup" || m.fstype == "cgroup2" {
+        cgroup(t, m)?;
+    } else {
+        let source = if m.source.is_empty() { m.fstype.as_str() } else { m.source.as_str() };
+        let mounted = t.mount_in(Some(source), &m.target, Kind::Dir, Some(&m.fstype), m.flags, data);
+        match mounted {
+            // sysfs needs a network namespace of the container's own (in a user namespace):
+            // the host's, read-only, as runc does.
+            Err(_) if m.fstype == "sysfs" && !b.new_namespaces.contains(&policy::vocab::Namespace::Net) => {
+                let host = nix::fcntl::open("/sys", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+                    .map_err(|e| fail("open", Path::new("/sys"), e))?;
+                t.bind_from(&host, "/sys", &m.target)?;
+                remount(t, &m.target, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | m.flags, true)?;
+            }
+            other => other?,
+        }
+    }
+    if !m.propagation.is_empty() {
+        let at = t
+            .point(Path::new(&m.target), Kind::Dir)
+            .or_else(|_| t.point(Path::new(&m.target), Kind::File))?;
+        mount(None::<&str>, via(&at).as_str(), None::<&str>, m.propagation, None::<&str>)
+            .map_err(|e| fail("set the propagation of", Path::new(&m.target), e))?;
+    }
+    Ok(())
+}
+
+/// Remount the mount at the container's `target` with `flags`.
+fn remount(t: &mut Tree, target: &str, flags: MsFlags, dir: bool) -> Result<(), SysError> {
+    let kind = if dir { Kind::Dir } else { Kind::File };
+    let at = t.point(Path::new(target), kind)?;
+    mount(None::<&str>, via(&at).as_str(), None::<&str>, flags, None::<&str>)
+        .map_err(|e| fail("remount", Path::new(target), e))?;
+    t.done.mounts.push(format!("remount {target} ({flags:?})"));
+    Ok(())
+}
+
+/// `type: cgroup`: cgroup2 where the host's hierarchy is unified; on a cgroup v1 host, an empty
+/// read-only tmpfs (the per-controller hierarchies are not mounted yet).
+fn cgroup(t: &mut Tree, m: &MountSpec) -> Result<(), SysError> {
+    let unified = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    if unified {
+        t.mount_in(Some("cgroup2"), &m.target, Kind::Dir, Some("cgroup2"), m.flags, None)
+    } else {
+        let flags = m.flags | MsFlags::MS_RDONLY;
+        t.mount_in(Some("tmpfs"), &m.target, Kind::Dir, Some("tmpfs"), flags, Some("size=0"))?;
+        t.done.notes.push(format!("{}: cgroup v1 hierarchies are not mounted (an empty tmpfs)", m.target));
+        Ok(())
+    }
+}
+
+/// The default devices and links in the container's `/dev`.
+fn devices(t: &mut Tree, userns: bool) -> Result<(), SysError> {
+    let d = t.point(Path::new("/dev"), Kind::Dir)?;
+    let dir = nix::fcntl::openat(&d, ".", OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| fail("open", Path::new("/dev"), e))?;
+    let shown = |n: &str| Path::new("/dev").join(n);
+    for (n, major, minor) in DEVICES {
+        if nix::sys::stat::fstatat(&dir, n, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
+            continue;
+        }
+        if userns {
+            let node = nix::fcntl::openat(
+                &dir,
+                n,
+                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map_err(|e| fail("create", &shown(n), e))?;
+            drop(node);
+            let host = shown(n);
+            t.mount_in(host.to_str(), &host.display().to_string(), Kind::File, None, MsFlags::MS_BIND, None)?;
+        } else {
+            let dev = nix::sys::stat::makedev(major, minor);
+            nix::sys::stat::mknodat(&dir, n, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), dev)
+                .map_err(|e| fail("mknod", &shown(n), e))?;
+            // mknod obeys the umask: the mode exactly.
+            nix::sys::stat::fchmodat(
+                &dir,
+                n,
+                Mode::from_bits_truncate(0o666),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )
+            .map_err(|e| fail("chmod", &shown(n), e))?;
+        }
+    }
+    for (link, to) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        match nix::unistd::symlinkat(to, &dir, link) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(fail("symlink", &shown(link), e)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! `palisade-runtime` (issue 16) against runc on the same bundles: a busybox-static rootfs
+//! and runc's own `spec` defaults, run by both; the lifecycle (create, state, start, kill,
+//! delete) as the OCI runtime-spec describes it; seccomp from config.json enforced by the
+//! kernel; bad bundles refused with the field named and nothing left behind. Needs root and
+//! `runc` (scripts/install-deps installs it): on CI a missing prerequisite fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade-runtime");
+
+fn ready() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    let runc = Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success());
+    if root && runc {
+        return true;
+    }
+    let why = format!("root: {root}, runc: {runc}");
+    if std::env::var_os("CI").is_some() {
+        panic!("the OCI runtime tests cannot run on CI: {why}");
+    }
+    eprintln!("SKIPPED: the OCI runtime tests need root and runc ({why})");
+    false
+}
+
+/// A bundle with runc's default config.json (from `runc spec`), edited by `edit`.
+fn bundle(name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let d = common::tempdir(name);
+    common::rootfs::build(&d);
+    let out = Command::new("runc").args(["spec"]).current_dir(&d).output().unwrap();
+    assert!(out.status.success(), "runc spec: {}", String::from_utf8_lossy(&out.stderr));
+    let path = d.join("config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    c["process"]["terminal"] = json!(false);
+    edit(&mut c);
+    std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    d
+}
+
+fn ours(root: &Path, args: &[&str], bundle: &Path) -> Output {
+    Command::new(BIN).arg("--root").arg(root).args(args).current_dir(bundle).output().unwrap()
+}
+
+/// `create`, whose init keeps the stdio it is given: files here, read back after.
+fn create(root: &Path, args: &[&str], bundle: &Path) -> (bool, String) {
+    let err = bundle.join(format!("create-{}.err", args.last().unwrap_or(&"")));
+    let o = Command::new(BIN)
+        .arg("--root")
+        .arg(root)
+        .arg("create")
+        .args(args)
+        .current_dir(bundle)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(bundle.join("create.out")).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    (o.success(), std::fs::read_to_string(&err).unwrap())
+}
+
+fn theirs(root: &Path, args: &[&str], bundle: &Path) -> Output {
+    Command::new("runc").arg("--root").arg(root).args(args).current_dir(bundle).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+/// What a container shows of itself.
+const PROBE: &str = "id; hostname; grep -E '^(Cap|NoNewPrivs|Seccomp:|Groups)' /proc/self/status; \
+    echo cwd=$(pwd) env=$FOO; touch /probe-root 2>&1 | head -c 40; echo; ls /dev | head -20; \
+    cat /proc/self/uid_map";
+
+fn both(name: &str, edit: impl FnOnce(&mut Value)) -> (Output, Output) {
+    let b = bundle(name, edit);
+    let (r1, r2) = (b.join("state-ours"), b.join("state-runc"));
+    let a = ours(&r1, &["run", "c"], &b);
+    let z = theirs(&r2, &["run", "c"], &b);
+    (a, z)
+}
+
+fn probe(c: &mut Value) {
+    c["process"]["args"] = json!(["sh", "-c", PROBE]);
+    c["process"]["env"] = json!(["PATH=/bin", "FOO=bar"]);
+    c["hostname"] = json!("palisade-oci");
+}
+
+#[test]
+fn runs_as_runc_does_on_runc_default_spec() {
+    if !ready() {
+        return;
+    }
+    let (a, z) = both("oci-default", probe);
+    assert_eq!(a.status.code(), z.status.code(), "ours: {}\nrunc: {}", text(&a.stderr), text(&z.stderr));
+    assert_eq!(text(&a.stdout), text(&z.stdout), "stderr ours: {}", text(&a.stderr));
+    assert!(text(&a.stdout).contains("NoNewPrivs:\t1"), "{}", text(&a.stdout));
+}
+
+#[test]
+fn user_groups_readonly_root_and_rlimits_as_runc() {
+    if !ready() {
+        return;
+    }
+    let (a, z) = both("oci-user", |c| {
+        probe(c);
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 27]});
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]);
+        c["process"]["args"] = json!(["sh", "-c", format!("{PROBE}; ulimit -n; ulimit -Hn")]);
+        c["root"]["readonly"] = json!(true);
+    });
+    assert_eq!(a.status.code(), z.status.code(), "ours: {}\nrunc: {}", text(&a.stderr), text(&z.stderr));
+    assert_eq!(text(&a.stdout), text(&z.stdout), "stderr ours: {}", text(&a.stderr));
+    let out = text(&a.stdout);
+    assert!(out.contains("uid=1000 gid=1000 groups=5,27") || out.contains("groups=1000,5,27"), "{out}");
+    assert!(out.contains("Read-only file syste"), "{out}");
+    assert!(out.contains("\n256\n512\n"), "{out}");
+}
+
+#[test]
+fn seccomp_from_config_json_is_enforced_with_runcs_meaning() {
+    if !ready() {
+        return;
+    }
+    let (a, z) = both("oci-seccomp", |c| {
+        c["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "grep '^Seccomp:' /proc/self/status; mkdir /tmp/x 2>&1; echo mkdir=$?; cat /proc/self/comm"
+        ]);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["mkdirat"], "action": "SCMP_ACT_ALLOW"}
+            ]
+        });
+    });
+    assert_eq!(
+        text(&a.stdout),
+        text(&z.stdout),
+        "stderr ours: {}\nrunc: {}",
+        text(&a.stderr),
+        text(&z.stderr)
+    );
+    // The first argument-free rule for mkdirat wins, as in libseccomp: EACCES.
+    assert!(
+        text(&a.stdout).contains("Seccomp:\t2") && text(&a.stdout).contains("Permission denied"),
+        "{}",
+        text(&a.stdout)
+    );
+}
+
+fn state(root: &Path, id: &str, b: &Path) -> Value {
+    let o = ours(root, &["state", id], b);
+    assert!(o.status.success(), "state: {}", text(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn create_start_kill_delete_follow_the_lifecycle() {
+    if !ready() {
+        return;
+    }
+    let b = bundle("oci-life", |c| c["process"]["args"] = json!(["sleep", "1000"]));
+    let root = b.join("state");
+    let pidfile = b.join("pid");
+    let (ok, err) = create(&root, &["--pid-file", pidfile.to_str().unwrap(), "c1"], &b);
+    assert!(ok, "create: {err}");
+    let s = state(&root, "c1", &b);
+    assert_eq!(s["status"], "created");
+    assert_eq!(s["ociVersion"], "1.2.0");
+    let pid = s["pid"].as_i64().unwrap();
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid.to_string());
+    // The init waits in its namespaces; the runtime's own process is gone.
+    let ns = |p: i64| std::fs::read_link(format!("/proc/{p}/ns/pid")).unwrap();
+    assert_ne!(ns(pid), std::fs::read_link("/proc/self/ns/pid").unwrap());
+    // A second container with that id is refused, and the first is untouched.
+    let (ok, err) = create(&root, &["c1"], &b);
+    assert!(!ok && err.contains("exists"), "{err}");
+    assert_eq!(state(&root, "c1", &b)["status"], "created");
+    assert!(ours(&root, &["start", "c1"], &b).status.success());
+    assert_eq!(state(&root, "c1", &b)["status"], "running");
+    let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(cmd.starts_with("sleep\0"), "{cmd:?}");
+    // Deleting a running container needs --force.
+    let d = ours(&root, &["delete", "c1"], &b);
+    assert!(!d.status.success() && text(&d.stderr).contains("running"), "{}", text(&d.stderr));
+    let list = ours(&root, &["list", "--format", "json"], &b);
+    let list: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list[0]["id"], "c1");
+    assert!(ours(&root, &["kill", "c1", "KILL"], &b).status.success());
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while state(&root, "c1", &b)["status"] != "stopped" && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(state(&root, "c1", &b)["status"], "stopped");
+    let k = ours(&root, &["kill", "c1", "TERM"], &b);
+    assert!(!k.status.success(), "kill of a stopped container fails");
+    assert!(ours(&root, &["delete", "c1"], &b).status.success());
+    assert!(!root.join("c1").exists());
+    let gone = ours(&root, &["state", "c1"], &b);
+    assert!(!gone.status.success() && text(&gone.stderr).contains("does not exist"));
+}
+
+/// A bundle's name, what spoils its config.json, the field the error must name.
+type Case = (&'static str, fn(&mut Value), &'static str);
+
+#[test]
+fn a_bad_bundle_is_refused_by_field_and_leaves_nothing() {
+    if !ready() {
+        return;
+    }
+    let cases: [Case; 4] = [
+        ("oci-bad-root", |c| c["root"]["path"] = json!("nope"), "root.path"),
+        ("oci-bad-cwd", |c| c["process"]["cwd"] = json!("relative"), "process.cwd"),
+        ("oci-bad-mount", |c| c["mounts"][0]["destination"] = json!("proc"), "mounts[0].destination"),
+        ("oci-bad-type", |c| c["process"]["user"]["uid"] = json!("root"), "process.user.uid"),
+    ];
+    for (name, edit, field) in cases {
+        let b = bundle(name, edit);
+        let root = b.join("state");
+        let log = b.join("log.json");
+        let o = Command::new(BIN)
+            .args(["--root", root.to_str().unwrap(), "--log", log.to_str().unwrap(), "--log-format", "json"])
+            .args(["run", "c"])
+            .current_dir(&b)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{name}");
+        assert!(text(&o.stderr).contains(field), "{name}: {}", text(&o.stderr));
+        let line: Value =
+            serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+        assert_eq!(line["level"], "error");
+        assert!(line["msg"].as_str().unwrap().contains(field));
+        assert!(!root.join("c").exists(), "{name}: a state directory was left");
+    }
+    // A command that does not exist fails create, and nothing is left.
+    let b = bundle("oci-bad-cmd", |c| c["process"]["args"] = json!(["/bin/nope"]));
+    let root = b.join("state");
+    let (ok, err) = create(&root, &["c"], &b);
+    assert!(!ok && err.contains("nope"), "{err}");
+    assert!(!root.join("c").exists());
+}
