@@ -239,6 +239,9 @@ impl<'a, K: Kernel> Launcher<'a, K> {
         }
         run.step(Step::Rlimits, || steps::set_rlimits(k, plan))?;
         run.step(Step::CloseFds, || steps::close_fds(k, first_closed))?;
+        if plan.seccomp_early {
+            run.step(Step::Seccomp, || steps::install_seccomp(k, plan))?;
+        }
         run.step_unless_skipped(Step::Bounding, plan, || steps::drop_bounding_set(k, plan, last_cap))?;
         run.step(Step::Securebits, || steps::set_securebits(k, plan))?;
         run.step(Step::SwitchUser, || steps::switch_user(k, plan))?;
@@ -248,7 +251,9 @@ impl<'a, K: Kernel> Launcher<'a, K> {
             run.step(Step::Gate, || gate().map_err(|m| LaunchError::refused(Step::Gate, m)))?;
         }
         let landlock = run.step(Step::Landlock, || steps::restrict_landlock(k, plan, ruleset))?;
-        run.step(Step::Seccomp, || steps::install_seccomp(k, plan))?;
+        if !plan.seccomp_early {
+            run.step(Step::Seccomp, || steps::install_seccomp(k, plan))?;
+        }
         let verified = run.step(Step::Verify, || verify::read_back(k, plan, &status, last_cap))?;
         Ok((Applied { steps: run.done, landlock_paths, landlock, verified, tmpdir }, report))
     }

@@ -102,8 +102,15 @@ pub struct Plan {
     pub rlimits: Vec<(Resource, RlimitIr)>,
     /// Seccomp (`None`: no filter, for an OCI config without `linux.seccomp`).
     pub seccomp: Option<SeccompPlan>,
+    /// A second filter installed after `seccomp` (a Palisade profile over an OCI config's
+    /// section: the kernel runs both, and the stricter verdict wins).
+    pub stacked: Option<SeccompPlan>,
     /// Supplementary groups (empty: none).
     pub groups: Vec<u32>,
+    /// Install the filter before the bounding set and the user switch, while CAP_SYS_ADMIN is
+    /// still held: an OCI config without `noNewPrivileges` (as runc does). Every later step's
+    /// calls must then pass the filter.
+    pub seccomp_early: bool,
     /// Landlock (`None` when the profile turns it off).
     pub landlock: Option<LandlockPlan>,
     /// Steps left out because they have nothing to do (an unprivileged caller's bounding set).
@@ -161,7 +168,9 @@ impl Plan {
                 .map(|(r, l)| (*r, l.applied(features.caller.hard_limits.get(r).copied().flatten())))
                 .collect(),
             seccomp: Some(SeccompPlan { program, filter }),
+            stacked: None,
             groups: Vec::new(),
+            seccomp_early: false,
             landlock,
             skipped,
             degraded,

@@ -230,14 +230,16 @@ pub(crate) fn restrict_landlock<K: Kernel>(
 
 /// 11. Seccomp last: after it, only the read-back, the report and `execve` are made.
 pub(crate) fn install_seccomp<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
-    let Some(seccomp) = &plan.seccomp else { return Ok(()) };
-    k.install_seccomp(seccomp.filter.kernel_layout()).map_err(|e| match e {
-        libc::EACCES => LaunchError::refused(
-            Step::Seccomp,
-            "installing the seccomp filter needs no_new_privs or CAP_SYS_ADMIN; the profile sets neither",
-        ),
-        e => LaunchError::sys(Step::Seccomp, "install the seccomp filter", e),
-    })
+    for seccomp in plan.seccomp.iter().chain(&plan.stacked) {
+        k.install_seccomp(seccomp.filter.kernel_layout()).map_err(|e| match e {
+            libc::EACCES => LaunchError::refused(
+                Step::Seccomp,
+                "installing the seccomp filter needs no_new_privs or CAP_SYS_ADMIN; the profile sets neither",
+            ),
+            e => LaunchError::sys(Step::Seccomp, "install the seccomp filter", e),
+        })?;
+    }
+    Ok(())
 }
 
 /// 13. exec in place: no extra process, signals reach the command directly.

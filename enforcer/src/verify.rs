@@ -34,7 +34,7 @@ pub(crate) fn read_back<K: Kernel>(
         ("CapBnd", format!("{:016x}", c.bounding.bits() & all)),
         ("CapAmb", format!("{:016x}", c.ambient.bits() & all)),
         ("NoNewPrivs", if plan.no_new_privs { "1".into() } else { "0".into() }),
-        ("Seccomp", if plan.seccomp.is_some() { "2".into() } else { "0".into() }),
+        ("Seccomp", if plan.seccomp.is_some() || plan.stacked.is_some() { "2".into() } else { "0".into() }),
     ];
     let mut verified = BTreeMap::new();
     for (key, value) in want {

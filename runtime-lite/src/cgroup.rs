@@ -127,7 +127,87 @@ pub fn create(name: &str, iso: &IsolationIr) -> Result<(Option<Group>, CgroupRep
     }
 }
 
+/// Create the group at `path` (under the hierarchies' roots) with `res` applied: an OCI
+/// container's (`cgroupsPath`, `linux.resources`).
+pub fn create_at(path: &str, res: &cgroups_rs::fs::Resources) -> Result<Group, String> {
+    let cg = Cgroup::new(hierarchies::auto(), path).map_err(|e| format!("create cgroup {path}: {e:?}"))?;
+    let group = Group { cg };
+    group.apply(res)?;
+    Ok(group)
+}
+
+/// The existing group at `path` (removed when dropped, unless [`Group::keep`]).
+pub fn load(path: &str) -> Option<Group> {
+    let cg = Cgroup::load(hierarchies::auto(), path);
+    cg.exists().then_some(Group { cg })
+}
+
 impl Group {
+    /// Apply `res` to it.
+    pub fn apply(&self, res: &cgroups_rs::fs::Resources) -> Result<(), String> {
+        self.cg.apply(res).map_err(|e| format!("cgroup {}: {e:?}", self.cg.path()))
+    }
+
+    /// Keep the group when this value goes (it outlives this process).
+    pub fn keep(self) {
+        std::mem::forget(self);
+    }
+
+    /// Host pids of the processes in it.
+    pub fn pids(&self) -> Vec<i32> {
+        self.cg.procs().into_iter().map(|p| p.pid as i32).collect()
+    }
+
+    /// Freeze (`true`) or thaw every process in it.
+    pub fn freeze(&self, on: bool) -> Result<(), String> {
+        let f: &cgroups_rs::fs::freezer::FreezerController =
+            self.cg.controller_of().ok_or_else(|| "no freezer controller".to_string())?;
+        let r = if on { f.freeze() } else { f.thaw() };
+        r.map_err(|e| format!("freezer: {e}"))
+    }
+
+    /// Whether it is frozen.
+    pub fn frozen(&self) -> bool {
+        self.cg.subsystems().iter().any(|s| {
+            let file = match s {
+                cgroups_rs::fs::Subsystem::Freezer(_) => "freezer.state",
+                _ => return false,
+            };
+            std::fs::read_to_string(s.to_controller().path().join(file)).is_ok_and(|t| t.trim() == "FROZEN")
+        })
+    }
+
+    /// Memory usage and limit, pids current and limit, CPU time (ns), where the controllers
+    /// tell.
+    pub fn stats(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        if let Some(m) = self.cg.controller_of::<cgroups_rs::fs::memory::MemController>() {
+            let s = m.memory_stat();
+            out.insert("memory".into(), serde_json::json!({"usage": {"usage": s.usage_in_bytes, "limit": s.limit_in_bytes, "max": s.max_usage_in_bytes}}));
+        }
+        if let Some(p) = self.cg.controller_of::<cgroups_rs::fs::pid::PidController>() {
+            let limit = match p.get_pid_max() {
+                Ok(MaxValue::Value(v)) => v as u64,
+                _ => 0,
+            };
+            out.insert(
+                "pids".into(),
+                serde_json::json!({"current": p.get_pid_current().unwrap_or(0), "limit": limit}),
+            );
+        }
+        if let Some(c) = self.cg.controller_of::<cgroups_rs::fs::cpuacct::CpuAcctController>() {
+            out.insert("cpu".into(), serde_json::json!({"usage": {"total": c.cpuacct().usage}}));
+        }
+        serde_json::Value::Object(out)
+    }
+
+    /// Remove it (its processes must be gone).
+    pub fn remove(self) -> Result<(), String> {
+        let r = self.cg.delete().map_err(|e| format!("remove cgroup {}: {e}", self.cg.path()));
+        std::mem::forget(self);
+        r
+    }
+
     /// Its path under the hierarchies' roots (`palisade/...`).
     pub fn path(&self) -> &str {
         self.cg.path()

@@ -48,6 +48,8 @@ pub struct Bundle {
     pub seccomp: Option<String>,
     /// `annotations`.
     pub annotations: BTreeMap<String, String>,
+    /// The cgroup (under the hierarchies' roots) and the limits applied to it.
+    pub cgroup: (String, cgroups_rs::fs::Resources),
     /// Warnings for what is ignored.
     pub warnings: Vec<String>,
 }
@@ -109,8 +111,8 @@ fn bad(field: &str, why: impl std::fmt::Display) -> OciError {
     OciError::Config { field: field.to_string(), why: why.to_string() }
 }
 
-/// Read `DIR/config.json`.
-pub fn load(dir: &Path) -> Result<Bundle, OciError> {
+/// Read `DIR/config.json` for container `id`.
+pub fn load(dir: &Path, id: &str) -> Result<Bundle, OciError> {
     let dir = std::path::absolute(dir).map_err(|e| bad("bundle", e))?;
     let file = dir.join("config.json");
     let text = std::fs::read_to_string(&file)
@@ -121,11 +123,11 @@ pub fn load(dir: &Path) -> Result<Bundle, OciError> {
         let inner = e.into_inner();
         bad(&path, format!("{}:{}:{}: {inner}", file.display(), inner.line(), inner.column()))
     })?;
-    bundle(dir, &spec)
+    bundle(dir, &spec, id)
 }
 
 /// The typed bundle of `spec`, read from `dir`.
-pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
+pub fn bundle(dir: PathBuf, spec: &Spec, id: &str) -> Result<Bundle, OciError> {
     let mut warnings = Vec::new();
     if !spec.version().starts_with("1.") {
         return Err(bad("ociVersion", format!("`{}` is not a 1.x runtime-spec version", spec.version())));
@@ -194,10 +196,12 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
     if hostname.is_some() && !new_namespaces.contains(&Namespace::Uts) {
         return Err(bad("hostname", "setting the hostname needs a new uts namespace"));
     }
+    let cgroup_path = super::resources::path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    let limits = match linux.and_then(|l| l.resources().as_ref()) {
+        Some(r) => super::resources::of(r)?,
+        None => cgroups_rs::fs::Resources::default(),
+    };
     if let Some(l) = linux {
-        if l.resources().is_some() {
-            warnings.push("linux.resources: cgroup limits are not applied yet".into());
-        }
         if l.devices().as_ref().is_some_and(|d| !d.is_empty()) {
             warnings.push("linux.devices: only the default devices are made".into());
         }
@@ -227,6 +231,7 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
             .as_ref()
             .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
+        cgroup: (cgroup_path, limits),
         warnings,
     })
 }
@@ -244,7 +249,8 @@ fn namespace(t: LinuxNamespaceType) -> Namespace {
     }
 }
 
-fn process(p: &oci_spec::runtime::Process, warnings: &mut Vec<String>) -> Result<ProcessSpec, OciError> {
+/// `process` (of config.json, or of `exec --process`).
+pub fn process(p: &oci_spec::runtime::Process, warnings: &mut Vec<String>) -> Result<ProcessSpec, OciError> {
     let args = p.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(bad("process.args", "empty: there is nothing to run"));

@@ -30,12 +30,17 @@ pub struct Create {
     pub pid_file: Option<PathBuf>,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// `--profile`: a Palisade profile applied on top of config.json.
+    pub profile: Option<String>,
 }
+
+/// The annotation that names a Palisade profile (Podman `--annotation`, Kubernetes).
+pub const PROFILE_ANNOTATION: &str = "org.palisade.profile";
 
 /// Create the container; returns the init's host pid. Warnings go to `warn`.
 pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
     state::check_id(&o.id)?;
-    let b = config::load(&o.bundle)?;
+    let b = config::load(&o.bundle, &o.id)?;
     for w in &b.warnings {
         warn(w);
     }
@@ -45,18 +50,54 @@ pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
             why: "a terminal (--console-socket) is not supported yet".into(),
         });
     }
-    let plan = plan::plan(&o.id, &b.process, b.seccomp.as_deref())?;
+    let chosen = match (&o.profile, b.annotations.get(PROFILE_ANNOTATION)) {
+        (Some(p), Some(a)) if p != a => {
+            warn(&format!("annotation {PROFILE_ANNOTATION}={a} ignored: --profile {p} is given"));
+            Some(p.clone())
+        }
+        (Some(p), _) => Some(p.clone()),
+        (None, a) => a.cloned(),
+    };
+    let mut plan = plan::plan(&o.id, &b.process, b.seccomp.as_deref())?;
+    if let Some(spec) = &chosen {
+        plan = plan::narrow(plan, plan::profile(spec)?);
+    }
     let dir = state::create(&o.root, &o.id)?;
-    match spawn(o, &b, &plan, &dir) {
-        Ok(pid) => Ok(pid),
+    if let Some(s) = &b.seccomp {
+        // `exec` applies it to the container's other processes.
+        if let Err(e) = std::fs::write(dir.join(super::exec::SECCOMP), s) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(OciError::io("write seccomp.json", e));
+        }
+    }
+    let group = match crate::cgroup::create_at(&b.cgroup.0, &b.cgroup.1) {
+        Ok(g) => g,
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(OciError::Config { field: "linux.resources".into(), why });
+        }
+    };
+    match spawn(o, &b, &plan, &dir, &group, chosen) {
+        Ok(pid) => {
+            group.keep();
+            Ok(pid)
+        }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
+            let _ = group.remove();
             Err(e)
         }
     }
 }
 
-fn spawn(o: &Create, b: &config::Bundle, plan: &enforcer::Plan, dir: &Path) -> Result<i32, OciError> {
+fn spawn(
+    o: &Create,
+    b: &config::Bundle,
+    plan: &enforcer::Plan,
+    dir: &Path,
+    group: &crate::cgroup::Group,
+    profile: Option<String>,
+) -> Result<i32, OciError> {
     let fifo: OwnedFd = nix::fcntl::open(
         &dir.join(state::FIFO),
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
@@ -65,7 +106,13 @@ fn spawn(o: &Create, b: &config::Bundle, plan: &enforcer::Plan, dir: &Path) -> R
     .map_err(|e| SysError::errno("open exec.fifo", e))?;
     let (status_tx, status_rx) = channel::channel::<Status>()?;
     let (go_tx, go_rx) = channel::channel::<Go>()?;
-    let set: NamespaceSet = b.new_namespaces.iter().copied().filter(|n| n.clone_can_create()).collect();
+    // The cgroup namespace is made by the init once it is in its cgroup (so it is rooted there).
+    let set: NamespaceSet = b
+        .new_namespaces
+        .iter()
+        .copied()
+        .filter(|n| n.clone_can_create() && *n != Namespace::Cgroup)
+        .collect();
     let flags = CloneFlags::from_bits_retain(set.clone_flags() as i32);
     match crate::sys::fork_into(flags).map_err(|e| SysError::errno("clone the container's init", e))? {
         ForkResult::Child => {
@@ -81,6 +128,8 @@ fn spawn(o: &Create, b: &config::Bundle, plan: &enforcer::Plan, dir: &Path) -> R
                 let _ = nix::sys::wait::waitpid(child, None);
                 e
             };
+            // In its cgroup before it makes a cgroup namespace or anything else.
+            group.add(pid).map_err(|e| gone(OciError::Init(e.to_string())))?;
             if b.new_namespaces.contains(&Namespace::User) {
                 crate::idmap::write_map_lines(pid, &b.uid_map, &b.gid_map, true)
                     .map_err(|e| gone(OciError::io("write the init's uid_map and gid_map", e)))?;
@@ -101,6 +150,8 @@ fn spawn(o: &Create, b: &config::Bundle, plan: &enforcer::Plan, dir: &Path) -> R
                 created: state::rfc3339_now(),
                 annotations: b.annotations.clone(),
                 owner: nix::unistd::geteuid().as_raw(),
+                cgroup: b.cgroup.0.clone(),
+                profile,
             };
             record.save(dir).map_err(gone)?;
             if let Some(f) = &o.pid_file {

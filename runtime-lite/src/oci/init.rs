@@ -88,12 +88,15 @@ impl Init<'_> {
             nix::sched::setns(&f, flag)
                 .map_err(|e| format!("join {ns} namespace {}: {e}", path.display()))?;
         }
+        if b.new_namespaces.contains(&Namespace::Cgroup) {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+                .map_err(|e| format!("unshare the cgroup namespace: {e}"))?;
+        }
         if b.new_namespaces.contains(&Namespace::Time) {
             let time = nix::sched::CloneFlags::from_bits_retain(Namespace::Time.clone_flag() as i32);
             nix::sched::unshare(time).map_err(|e| format!("unshare the time namespace: {e}"))?;
         }
-        let done = rootfs::build(b, userns).map_err(|e: SysError| e.to_string())?;
-        drop(done);
+        let tree = rootfs::build(b, userns).map_err(|e: SysError| e.to_string())?;
         if let Some(h) = &b.hostname {
             nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h}: {e}"))?;
         }
@@ -105,6 +108,7 @@ impl Init<'_> {
             let path = Path::new("/proc/sys").join(k.replace('.', "/"));
             std::fs::write(&path, v).map_err(|e| format!("sysctl {k}={v}: {e}"))?;
         }
+        rootfs::finish(tree, b).map_err(|e: SysError| e.to_string())?;
         let p = &b.process;
         if let Some(adj) = p.oom_score_adj {
             std::fs::write("/proc/self/oom_score_adj", adj.to_string())

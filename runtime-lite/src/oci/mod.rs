@@ -12,9 +12,11 @@
 
 pub mod config;
 pub mod create;
+pub mod exec;
 mod init;
 pub mod ops;
 pub mod plan;
+pub mod resources;
 mod rootfs;
 pub mod spec;
 pub mod state;

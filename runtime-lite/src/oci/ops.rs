@@ -77,7 +77,7 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), OciE
     if status == Status::Stopped {
         return Err(wrong(id, status, "it is not running"));
     }
-    let targets = if all { pids(r.pid) } else { vec![r.pid] };
+    let targets = if all { members(&r) } else { vec![r.pid] };
     for p in targets {
         match send(Pid::from_raw(p), signal) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
@@ -105,8 +105,15 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), OciError> {
         return Err(wrong(id, status, "stop it first, or delete it with --force"));
     }
     if status != Status::Stopped {
-        for p in pids(r.pid) {
+        let group = crate::cgroup::load(&r.cgroup);
+        if let Some(g) = &group {
+            let _ = g.freeze(false); // a frozen process does not die
+        }
+        for p in members(&r) {
             let _ = send(Pid::from_raw(p), Signal::SIGKILL);
+        }
+        if let Some(g) = group {
+            g.keep();
         }
         let until = Instant::now() + Duration::from_secs(10);
         while r.alive() && Instant::now() < until {
@@ -116,7 +123,68 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), OciError> {
             return Err(wrong(id, status, "its init did not die after SIGKILL"));
         }
     }
+    if let Some(g) = crate::cgroup::load(&r.cgroup) {
+        g.remove().map_err(OciError::Init)?;
+    }
     std::fs::remove_dir_all(&dir).map_err(|e| OciError::io(format!("remove {}", dir.display()), e))
+}
+
+/// Every process of the container: its cgroup's, or those of its pid namespace.
+pub fn members(r: &Record) -> Vec<i32> {
+    match crate::cgroup::load(&r.cgroup) {
+        Some(g) => {
+            let mut all = g.pids();
+            g.keep();
+            if !all.contains(&r.pid) && r.alive() {
+                all.insert(0, r.pid);
+            }
+            all
+        }
+        None => pids(r.pid),
+    }
+}
+
+/// Freeze (`pause`) or thaw (`resume`) every process of a running container.
+pub fn pause(root: &Path, id: &str, on: bool) -> Result<(), OciError> {
+    let (dir, r) = Record::load(root, id)?;
+    let status = r.status(&dir);
+    let want = if on { Status::Running } else { Status::Paused };
+    if status != want {
+        let why = if on {
+            "only a running container can be paused"
+        } else {
+            "only a paused container can be resumed"
+        };
+        return Err(wrong(id, status, why));
+    }
+    let g = crate::cgroup::load(&r.cgroup).ok_or_else(|| wrong(id, status, "it has no cgroup"))?;
+    let done = g.freeze(on).map_err(OciError::Init);
+    g.keep();
+    done
+}
+
+/// Apply new limits (`update --resources`).
+pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<(), OciError> {
+    let (dir, r) = Record::load(root, id)?;
+    let status = r.status(&dir);
+    if status == Status::Stopped {
+        return Err(wrong(id, status, "it is not running"));
+    }
+    let res = super::resources::of(resources)?;
+    let g = crate::cgroup::load(&r.cgroup).ok_or_else(|| wrong(id, status, "it has no cgroup"))?;
+    let done = g.apply(&res).map_err(OciError::Init);
+    g.keep();
+    done
+}
+
+/// `events --stats`: one stats event.
+pub fn stats(root: &Path, id: &str) -> Result<serde_json::Value, OciError> {
+    let (dir, r) = Record::load(root, id)?;
+    let status = r.status(&dir);
+    let g = crate::cgroup::load(&r.cgroup).ok_or_else(|| wrong(id, status, "it has no cgroup"))?;
+    let data = g.stats();
+    g.keep();
+    Ok(serde_json::json!({"type": "stats", "id": id, "data": data}))
 }
 
 /// Every container's state.

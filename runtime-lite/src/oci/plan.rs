@@ -38,6 +38,34 @@ fn compiled(id: &str, seccomp: Option<&str>) -> Result<CompiledPolicy, OciError>
     Ok(CompiledPolicy::new(c, enforcer::plan::host_arch()))
 }
 
+/// A Palisade profile applied on top of config.json (`--profile`, or the
+/// `org.palisade.profile` annotation): it can only narrow.
+pub fn profile(spec: &str) -> Result<Plan, OciError> {
+    let opts = policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
+    let (compiled, _) = enforcer::cache::compile(spec, &opts, true)
+        .map_err(|e| OciError::Policy(format!("cannot compile {spec}:\n{e}")))?;
+    Ok(Plan::new(spec, compiled, &Features::detect(), Options { best_effort: false })?)
+}
+
+/// `plan` narrowed by the profile's `over`: every capability set within what the profile
+/// grants, its seccomp filter stacked on config.json's (both must allow), its Landlock rules
+/// (paths as the container sees them: applied after pivot_root), no_new_privs when either
+/// asks (Landlock needs it). The ids, rlimits and environment stay config.json's.
+pub fn narrow(mut plan: Plan, over: Plan) -> Plan {
+    let g = over.caps.granted;
+    let c = &mut plan.caps;
+    (c.bounding, c.permitted, c.effective, c.inheritable, c.ambient) =
+        (c.bounding & g, c.permitted & g, c.effective & g, c.inheritable & g, c.ambient & g);
+    c.granted = c.granted & g;
+    plan.stacked = over.seccomp;
+    plan.landlock = over.landlock;
+    plan.no_new_privs |= over.no_new_privs;
+    plan.seccomp_early = !plan.no_new_privs;
+    plan.degraded.extend(over.degraded);
+    plan.profile = format!("{} + {}", plan.profile, over.profile);
+    plan
+}
+
 /// The plan for `process` with config.json's seccomp section.
 pub fn plan(id: &str, process: &ProcessSpec, seccomp: Option<&str>) -> Result<Plan, OciError> {
     let compiled = compiled(id, seccomp)?;
@@ -51,6 +79,8 @@ pub fn plan(id: &str, process: &ProcessSpec, seccomp: Option<&str>) -> Result<Pl
     plan.groups.clone_from(&process.groups);
     plan.caps = process.caps;
     plan.no_new_privs = process.no_new_privs;
+    // Without no_new_privs the filter needs CAP_SYS_ADMIN: installed before it is dropped.
+    plan.seccomp_early = !process.no_new_privs;
     plan.securebits = Securebits::EMPTY;
     plan.rlimits.clone_from(&process.rlimits);
     plan.skipped.clear();

@@ -20,8 +20,9 @@ const DEVICES: [(&str, u64, u64); 6] =
     [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
 
 /// Build the tree and pivot into it. `userns`: the init is root of a new user namespace, where
-/// device nodes cannot be made (the host's are bound instead).
-pub(super) fn build(b: &Bundle, userns: bool) -> Result<Done, SysError> {
+/// device nodes cannot be made (the host's are bound instead). [`finish`] comes after the
+/// sysctls (which write beneath `/proc/sys`, read-only by then).
+pub(super) fn build(b: &Bundle, userns: bool) -> Result<Tree, SysError> {
     let mut t = Tree::begin(b.propagation)?;
     t.bind_root(&b.rootfs)?;
     for m in &b.mounts {
@@ -33,6 +34,11 @@ pub(super) fn build(b: &Bundle, userns: bool) -> Result<Done, SysError> {
         t.done.notes.push("no mount at /dev: the rootfs's own /dev is used as it is".into());
     }
     t.pivot()?;
+    Ok(t)
+}
+
+/// Masked and read-only paths, and the read-only root, as runc does them: last.
+pub(super) fn finish(mut t: Tree, b: &Bundle) -> Result<Done, SysError> {
     t.mask(&b.masked)?;
     t.readonly(&b.readonly)?;
     if b.readonly_root {

@@ -25,6 +25,8 @@ pub enum Status {
     Created,
     /// Its process runs.
     Running,
+    /// Its processes are frozen (`pause`).
+    Paused,
     /// Its process has exited.
     Stopped,
 }
@@ -35,6 +37,7 @@ impl std::fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -60,6 +63,12 @@ pub struct Record {
     pub annotations: BTreeMap<String, String>,
     /// The user that created it.
     pub owner: u32,
+    /// Its cgroup, under the hierarchies' roots.
+    #[serde(default)]
+    pub cgroup: String,
+    /// The Palisade profile applied on top of config.json (to `exec`'s processes too).
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// The OCI state (`state` prints it).
@@ -166,6 +175,15 @@ impl Record {
         match (self.alive(), dir.join(FIFO).exists()) {
             (false, _) => Status::Stopped,
             (true, true) => Status::Created,
+            (true, false)
+                if crate::cgroup::load(&self.cgroup).is_some_and(|g| {
+                    let frozen = g.frozen();
+                    g.keep();
+                    frozen
+                }) =>
+            {
+                Status::Paused
+            }
             (true, false) => Status::Running,
         }
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use runtime_lite::oci::{create, ops, state, OciError};
+use runtime_lite::oci::{create, exec, ops, state, OciError};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,11 @@ struct Cli {
     /// Accepted for runc compatibility (nothing more is logged).
     #[arg(long, global = true)]
     debug: bool,
+    /// A Palisade profile (`builtin:NAME` or a path) applied on top of config.json: it can only
+    /// narrow (capabilities, a stacked seccomp filter, Landlock). The `org.palisade.profile`
+    /// annotation is used when this is not given.
+    #[arg(long, global = true)]
+    profile: Option<String>,
     /// Refused: only the cgroupfs driver is supported.
     #[arg(long, global = true)]
     systemd_cgroup: bool,
@@ -86,6 +91,26 @@ enum Cmd {
         format: String,
         id: String,
     },
+    /// Run another process in a running container.
+    Exec(ExecArgs),
+    /// Freeze every process of a running container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// Apply new cgroup limits (runtime-spec `linux.resources` JSON, from a file or `-`).
+    Update {
+        /// The resources file (`-`: stdin).
+        #[arg(short, long)]
+        resources: String,
+        id: String,
+    },
+    /// Print the container's resource usage.
+    Events {
+        /// Print one stats event and exit (the only mode).
+        #[arg(long)]
+        stats: bool,
+        id: String,
+    },
     /// Write a default config.json in the bundle directory.
     Spec {
         /// Bundle directory.
@@ -94,6 +119,44 @@ enum Cmd {
     },
     /// What this runtime supports (runtime-spec features.json).
     Features,
+}
+
+#[derive(clap::Args)]
+struct ExecArgs {
+    /// The process (runtime-spec `process` JSON); else the container's, with these options.
+    #[arg(short, long)]
+    process: Option<PathBuf>,
+    /// Return once it runs.
+    #[arg(short, long)]
+    detach: bool,
+    /// Write its pid here.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Refused: terminals are not supported yet.
+    #[arg(short, long)]
+    tty: bool,
+    /// Refused: terminals are not supported yet.
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// Working directory in the container.
+    #[arg(long)]
+    cwd: Option<String>,
+    /// NAME=VALUE added to the environment.
+    #[arg(short, long)]
+    env: Vec<String>,
+    /// UID[:GID].
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Set no_new_privs.
+    #[arg(long)]
+    no_new_privs: bool,
+    /// Pass descriptors 3..3+N on to the process.
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
+    /// Container id.
+    id: String,
+    /// Command and arguments (without --process).
+    args: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -138,9 +201,12 @@ struct Log {
 }
 
 impl Log {
-    /// On stderr, and in the --log file.
+    /// In the --log file; errors (and, without a log file, warnings) on stderr too, which is
+    /// the container's once it runs.
     fn say(&self, level: &str, msg: &str) {
-        eprintln!("palisade-runtime: {level}: {msg}");
+        if level == "error" || self.file.is_none() {
+            eprintln!("palisade-runtime: {level}: {msg}");
+        }
         let Some(path) = &self.file else { return };
         let time = state::rfc3339_now();
         let line = match self.format {
@@ -158,7 +224,11 @@ fn refuse(what: &str) -> OciError {
     OciError::Config { field: what.into(), why: "not supported yet".into() }
 }
 
-fn options(root: &std::path::Path, a: &CreateArgs) -> Result<create::Create, OciError> {
+fn options(
+    root: &std::path::Path,
+    a: &CreateArgs,
+    profile: Option<&String>,
+) -> Result<create::Create, OciError> {
     if a.console_socket.is_some() {
         return Err(refuse("--console-socket"));
     }
@@ -171,6 +241,7 @@ fn options(root: &std::path::Path, a: &CreateArgs) -> Result<create::Create, Oci
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
+        profile: profile.cloned(),
     })
 }
 
@@ -182,10 +253,10 @@ fn dispatch(cli: &Cli, log: &Log) -> Result<ExitCode, OciError> {
     let mut warn = |m: &str| log.say("warning", m);
     match &cli.command {
         Cmd::Create(a) => {
-            create::create(&options(root, a)?, &mut warn)?;
+            create::create(&options(root, a, cli.profile.as_ref())?, &mut warn)?;
         }
         Cmd::Start { id } => ops::start(root, id)?,
-        Cmd::Run { create: a, detach } => return run(root, a, *detach, &mut warn),
+        Cmd::Run { create: a, detach } => return run(root, a, cli.profile.as_ref(), *detach, &mut warn),
         Cmd::State { id } => println!("{}", json(&ops::state(root, id)?)),
         Cmd::Kill { all, id, signal } => {
             let name = signal.as_deref().unwrap_or("TERM");
@@ -227,10 +298,54 @@ fn dispatch(cli: &Cli, log: &Log) -> Result<ExitCode, OciError> {
                 pids.iter().for_each(|p| println!("{p}"));
             }
         }
+        Cmd::Exec(a) => {
+            let code = exec(root, a, &mut warn)?;
+            if !a.detach {
+                return Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)));
+            }
+        }
+        Cmd::Pause { id } => ops::pause(root, id, true)?,
+        Cmd::Resume { id } => ops::pause(root, id, false)?,
+        Cmd::Update { resources, id } => {
+            let text = if resources == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(|e| OciError::io("read stdin", e))?
+            } else {
+                std::fs::read_to_string(resources)
+                    .map_err(|e| OciError::io(format!("read {resources}"), e))?
+            };
+            let r = serde_json::from_str(&text)
+                .map_err(|e| OciError::Config { field: "--resources".into(), why: e.to_string() })?;
+            ops::update(root, id, &r)?;
+        }
+        Cmd::Events { stats, id } => {
+            if !stats {
+                return Err(refuse("events without --stats"));
+            }
+            println!("{}", ops::stats(root, id)?);
+        }
         Cmd::Spec { bundle } => runtime_lite::oci::spec::write_default(bundle)?,
         Cmd::Features => println!("{}", json(&runtime_lite::oci::spec::features())),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `exec`: the process from `--process` or the options, then run.
+fn exec(root: &std::path::Path, a: &ExecArgs, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
+    if a.tty || a.console_socket.is_some() {
+        return Err(refuse("exec --tty"));
+    }
+    let given = exec::Given {
+        process: a.process.clone(),
+        args: a.args.clone(),
+        cwd: a.cwd.clone(),
+        env: a.env.clone(),
+        user: a.user.clone(),
+        no_new_privs: a.no_new_privs,
+    };
+    let process = exec::process(root, &a.id, &given, warn)?;
+    let e =
+        exec::Exec { process, detach: a.detach, pid_file: a.pid_file.clone(), preserve_fds: a.preserve_fds };
+    exec::exec(root, &a.id, &e)
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -241,10 +356,11 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 fn run(
     root: &std::path::Path,
     a: &CreateArgs,
+    profile: Option<&String>,
     detach: bool,
     warn: &mut dyn FnMut(&str),
 ) -> Result<ExitCode, OciError> {
-    let o = options(root, a)?;
+    let o = options(root, a, profile)?;
     if !detach {
         // Blocked before the clone, so no SIGCHLD is missed; the init unblocks them.
         runtime_lite::shim::block().map_err(|e| OciError::Init(format!("block signals: {e}")))?;

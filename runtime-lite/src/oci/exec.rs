@@ -1,0 +1,260 @@
+//! `exec`: run another process in a running container, as `runc exec` does: in its cgroup,
+//! in every namespace of its init, under the container's seccomp section with the process's
+//! own ids, capabilities, rlimits and no_new_privs, through the same enforcer steps.
+//!
+//! Processes: the runtime forks a joiner, which enters the init's namespaces (all opened
+//! before the first `setns`, the mount namespace last) and clones the process as the
+//! runtime's own child (`CLONE_PARENT`: a pid namespace is entered by the children of the
+//! process that joins it); the runtime puts it in the cgroup and lets it go on.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use enforcer::{Command, Launcher, ReportTo};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{ForkResult, Pid};
+use policy::vocab::Namespace;
+
+use super::config::ProcessSpec;
+use super::state::{Record, Status};
+use super::{plan, OciError};
+use crate::channel::{self, Go, Receiver, Sender};
+use crate::error::SysError;
+
+/// The seccomp section a container's processes get, kept in its state directory.
+pub const SECCOMP: &str = "seccomp.json";
+
+/// What the joiner tells the runtime.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum Joined {
+    /// The process's host pid.
+    Pid(i32),
+    /// Why it could not be made.
+    Failed(String),
+}
+
+/// `exec`'s options.
+pub struct Exec {
+    /// The process.
+    pub process: ProcessSpec,
+    /// Return once it runs (its pid in `pid_file`); else wait for it.
+    pub detach: bool,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+/// Namespaces in the order they are joined: user first (it gives the rights for the others),
+/// mount last (after it, `/proc` is the container's).
+const ORDER: [Namespace; 8] = [
+    Namespace::User,
+    Namespace::Cgroup,
+    Namespace::Ipc,
+    Namespace::Uts,
+    Namespace::Net,
+    Namespace::Pid,
+    Namespace::Time,
+    Namespace::Mount,
+];
+
+/// Run `e` in container `id`: its pid (detached) or its exit status.
+pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
+    let (dir, r) = Record::load(root, id)?;
+    let status = r.status(&dir);
+    if status != Status::Running {
+        return Err(OciError::Status {
+            id: id.into(),
+            status: status.to_string(),
+            why: "exec needs a running container".into(),
+        });
+    }
+    let seccomp = match std::fs::read_to_string(dir.join(SECCOMP)) {
+        Ok(t) => Some(t),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(OciError::io(format!("read {}/{SECCOMP}", dir.display()), err)),
+    };
+    let mut plan = plan::plan(id, &e.process, seccomp.as_deref())?;
+    if let Some(spec) = &r.profile {
+        plan = plan::narrow(plan, plan::profile(spec)?);
+    }
+    // Every namespace of the init that is not this process's, opened now (by its host path).
+    let mut joins: Vec<(Namespace, OwnedFd)> = Vec::new();
+    for ns in ORDER {
+        let theirs = format!("/proc/{}/ns/{}", r.pid, ns.proc_name());
+        let ours = format!("/proc/self/ns/{}", ns.proc_name());
+        let (Ok(a), Ok(b)) = (std::fs::read_link(&theirs), std::fs::read_link(&ours)) else { continue };
+        if a != b {
+            let f =
+                std::fs::File::open(&theirs).map_err(|err| OciError::io(format!("open {theirs}"), err))?;
+            joins.push((ns, OwnedFd::from(f)));
+        }
+    }
+    let (joined_tx, joined_rx) = channel::channel::<Joined>()?;
+    let (go_tx, go_rx) = channel::channel::<Go>()?;
+    if !e.detach {
+        crate::shim::block().map_err(|err| OciError::Init(format!("block signals: {err}")))?;
+    }
+    let joiner = match crate::sys::fork().map_err(|err| SysError::errno("fork", err))? {
+        ForkResult::Child => {
+            drop((joined_rx, go_tx));
+            std::process::exit(join(&joins, &joined_tx, go_rx, &e.process, &plan, e.preserve_fds))
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop((joined_tx, go_rx));
+    let said = joined_rx.recv();
+    let _ = nix::sys::wait::waitpid(joiner, None);
+    let pid = match said {
+        Some(Joined::Pid(p)) => p,
+        Some(Joined::Failed(why)) => return Err(OciError::Init(why)),
+        None => return Err(OciError::Init("the process could not be made".into())),
+    };
+    let child = Pid::from_raw(pid);
+    if let Some(g) = crate::cgroup::load(&r.cgroup) {
+        let added = g.add(pid);
+        g.keep();
+        if let Err(err) = added {
+            let _ = kill(child, Signal::SIGKILL);
+            return Err(OciError::Init(err.to_string()));
+        }
+    }
+    if let Some(f) = &e.pid_file {
+        std::fs::write(f, pid.to_string())
+            .map_err(|err| OciError::io(format!("write {}", f.display()), err))?;
+    }
+    go_tx.send(&Go::Go { idmapped: false });
+    drop(go_tx);
+    if e.detach {
+        return Ok(pid);
+    }
+    Ok(crate::shim::supervise(child, None))
+}
+
+/// The joiner: enter the namespaces, clone the process as the runtime's child, say its pid.
+fn join(
+    joins: &[(Namespace, OwnedFd)],
+    joined: &Sender<Joined>,
+    go: Receiver<Go>,
+    p: &ProcessSpec,
+    plan: &enforcer::Plan,
+    keep_fds: u32,
+) -> i32 {
+    for (ns, fd) in joins {
+        let flag = CloneFlags::from_bits_retain(ns.clone_flag() as i32);
+        if let Err(err) = nix::sched::setns(fd, flag) {
+            joined.send(&Joined::Failed(format!("join the container's {ns} namespace: {err}")));
+            return 1;
+        }
+    }
+    match crate::sys::fork_into(CloneFlags::CLONE_PARENT) {
+        Err(err) => {
+            joined.send(&Joined::Failed(format!("clone the process: {err}")));
+            1
+        }
+        Ok(ForkResult::Parent { child }) => {
+            joined.send(&Joined::Pid(child.as_raw()));
+            0
+        }
+        Ok(ForkResult::Child) => {
+            let _ = crate::shim::unblock_all();
+            if go.recv().is_none() {
+                std::process::exit(125);
+            }
+            let code = run(p, plan, keep_fds);
+            std::process::exit(code)
+        }
+    }
+}
+
+/// In the container: the working directory, the umask, then the apply steps and exec.
+fn run(p: &ProcessSpec, plan: &enforcer::Plan, keep_fds: u32) -> i32 {
+    if let Some(m) = p.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
+    }
+    if let Err(err) = std::env::set_current_dir(&p.cwd) {
+        eprintln!("palisade-runtime: exec: process.cwd {}: {err}", p.cwd);
+        return 125;
+    }
+    let e = match Command::resolve_in(&p.args, &p.env, Some(Path::new(&p.cwd))) {
+        Ok(c) => Launcher::new(plan, ReportTo::None).command(c).keep_fds(keep_fds).run(),
+        Err(e) => e,
+    };
+    eprintln!("palisade-runtime: exec: {e}");
+    e.exit_code()
+}
+
+/// What `exec` was given on its command line.
+#[derive(Debug, Default)]
+pub struct Given {
+    /// `--process FILE` (runtime-spec `process` JSON).
+    pub process: Option<PathBuf>,
+    /// Command and arguments (without `--process`).
+    pub args: Vec<String>,
+    /// `--cwd`.
+    pub cwd: Option<String>,
+    /// `--env NAME=VALUE`, added.
+    pub env: Vec<String>,
+    /// `--user UID[:GID]`.
+    pub user: Option<String>,
+    /// `--no-new-privs`.
+    pub no_new_privs: bool,
+}
+
+fn bad(field: &str, why: impl std::fmt::Display) -> OciError {
+    OciError::Config { field: field.into(), why: why.to_string() }
+}
+
+/// The process `exec` runs: `--process`, or the container's own (from its bundle's
+/// config.json) with the command line's options applied. Warnings go to `warn`.
+pub fn process(
+    root: &Path,
+    id: &str,
+    g: &Given,
+    warn: &mut dyn FnMut(&str),
+) -> Result<ProcessSpec, OciError> {
+    let p: oci_spec::runtime::Process = match &g.process {
+        Some(f) => {
+            let text =
+                std::fs::read_to_string(f).map_err(|e| OciError::io(format!("read {}", f.display()), e))?;
+            serde_json::from_str(&text).map_err(|e| bad("--process", e))?
+        }
+        None => {
+            let (_, r) = Record::load(root, id)?;
+            let spec = oci_spec::runtime::Spec::load(r.bundle.join("config.json"))
+                .map_err(|e| bad("config.json", e))?;
+            let mut p = spec.process().clone().unwrap_or_default();
+            if g.args.is_empty() {
+                return Err(bad("exec", "give a command or --process"));
+            }
+            p.set_args(Some(g.args.clone()));
+            if let Some(c) = &g.cwd {
+                p.set_cwd(c.into());
+            }
+            let mut env = p.env().clone().unwrap_or_default();
+            env.extend(g.env.iter().cloned());
+            p.set_env(Some(env));
+            if let Some(u) = &g.user {
+                let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+                let num =
+                    |s: &str| s.parse::<u32>().map_err(|_| bad("--user", format!("`{u}` is not UID[:GID]")));
+                let mut user = p.user().clone();
+                user.set_uid(num(uid)?);
+                user.set_gid(num(gid)?);
+                p.set_user(user);
+            }
+            if g.no_new_privs {
+                p.set_no_new_privileges(Some(true));
+            }
+            p
+        }
+    };
+    if p.terminal() == Some(true) {
+        return Err(bad("process.terminal", "a terminal is not supported yet"));
+    }
+    let mut warnings = Vec::new();
+    let process = super::config::process(&p, &mut warnings)?;
+    warnings.iter().for_each(|w| warn(w));
+    Ok(process)
+}

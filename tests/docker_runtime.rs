@@ -1,0 +1,245 @@
+//! `palisade-runtime` under Docker (issue 16): the test starts a private `dockerd` (its own
+//! socket, data and exec roots, no iptables, no bridge; `--config-file` registers the runtime),
+//! imports a busybox-static image (never pulls), and runs the same containers with
+//! `--runtime palisade` and with runc, comparing what they show. Needs root and Debian's
+//! `docker.io` (scripts/install-deps installs it): on CI a missing prerequisite fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade-runtime");
+const IMAGE: &str = "palisade-busybox:docker-test";
+
+struct Daemon {
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.docker(&["rm", "-f", "p-long", "r-long"]);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+        // containerd's mounts under the exec root are gone with it; the rest is files.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Daemon {
+    fn socket(&self) -> String {
+        format!("unix://{}/docker.sock", self.dir.display())
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker").env("DOCKER_HOST", self.socket()).args(args).output().unwrap()
+    }
+}
+
+fn start(name: &str) -> Option<Daemon> {
+    let root = nix::unistd::geteuid().is_root();
+    let have = |c: &str| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success());
+    let (dockerd, docker) = (have("dockerd"), have("docker"));
+    if !(root && dockerd && docker) {
+        let why = format!("root: {root}, dockerd: {dockerd}, docker: {docker}");
+        if std::env::var_os("CI").is_some() {
+            panic!("the Docker runtime test cannot run on CI: {why}");
+        }
+        eprintln!("SKIPPED: the Docker runtime test needs root and docker.io ({why})");
+        return None;
+    }
+    // A short path: the socket's path must fit in sun_path.
+    let dir = PathBuf::from(format!("/tmp/pdk-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("daemon.json");
+    let profile = std::path::absolute("tests/fixtures/oci/landlock-readonly.yaml").unwrap();
+    let runtimes = serde_json::json!({"runtimes": {
+        "palisade": {"path": BIN},
+        "palisade-ro": {"path": BIN, "runtimeArgs": ["--profile", profile]},
+    }});
+    std::fs::write(&config, runtimes.to_string()).unwrap();
+    let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+    let child = Command::new("dockerd")
+        .args(["--iptables=false", "--ip-masq=false", "--bridge=none"])
+        .arg("--data-root")
+        .arg(dir.join("data"))
+        .arg("--exec-root")
+        .arg(dir.join("exec"))
+        .arg("--pidfile")
+        .arg(dir.join("docker.pid"))
+        .arg("--config-file")
+        .arg(&config)
+        .arg("-H")
+        .arg(format!("unix://{}/docker.sock", dir.display()))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let d = Daemon { dir, child };
+    let until = Instant::now() + Duration::from_secs(60);
+    while !d.docker(&["info"]).status.success() {
+        assert!(Instant::now() < until, "dockerd did not start: {}", log_of(&d.dir));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rootfs = common::rootfs::build(&d.dir);
+    let tar = Command::new("tar").arg("-C").arg(&rootfs).args(["-cf", "-", "."]).output().unwrap();
+    let mut import = Command::new("docker")
+        .env("DOCKER_HOST", d.socket())
+        .args(["import", "-", IMAGE])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    import.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
+    assert!(import.wait().unwrap().success(), "docker import");
+    Some(d)
+}
+
+fn log_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+/// What a container shows of itself.
+const PROBE: &str = "id; hostname; grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; echo cwd=$(pwd) env=$FOO; \
+    touch /probe 2>&1 | head -c 30; echo; ls /dev; grep -cE ':(memory|pids|devices|freezer):/docker/' /proc/self/cgroup";
+
+/// `docker run --rm` of `args` (before the image) and `cmd`, under both runtimes.
+fn both(d: &Daemon, args: &[&str], cmd: &str) -> (Output, Output) {
+    let run = |runtime: &str| {
+        let mut a = vec![
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            "--hostname",
+            "probe",
+            "--runtime",
+            runtime,
+        ];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&[IMAGE, "sh", "-c", cmd]);
+        d.docker(&a)
+    };
+    (run("palisade"), run("runc"))
+}
+
+#[test]
+fn docker_runs_containers_with_palisade_as_with_runc() {
+    let Some(d) = start("run") else { return };
+    let matrix: [&[&str]; 7] = [
+        &[],
+        &["--user", "1000:1000", "-e", "FOO=bar", "-w", "/tmp"],
+        &["--read-only"],
+        &["--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"],
+        &["--security-opt", "no-new-privileges"],
+        &["--pids-limit", "64", "--memory", "64m"],
+        &["--security-opt", "seccomp=unconfined"],
+    ];
+    for args in matrix {
+        let (ours, runc) = both(&d, args, PROBE);
+        assert_eq!(ours.status.code(), Some(0), "{args:?}: {}", text(&ours.stderr));
+        assert_eq!(text(&ours.stdout), text(&runc.stdout), "{args:?}: ours stderr {}", text(&ours.stderr));
+    }
+    // Exit codes pass through.
+    let (ours, runc) = both(&d, &[], "exit 7");
+    assert_eq!((ours.status.code(), runc.status.code()), (Some(7), Some(7)));
+    // Docker's default seccomp profile, compiled by Palisade: the same verdicts as runc's.
+    let probe = "unshare -U true 2>&1 | head -c 60; echo; mkdir /tmp/d && echo ok";
+    let (ours, runc) = both(&d, &[], probe);
+    assert_eq!(text(&ours.stdout), text(&runc.stdout), "ours stderr {}", text(&ours.stderr));
+}
+
+#[test]
+fn docker_exec_logs_top_pause_stop_and_kill() {
+    let Some(d) = start("life") else { return };
+    let run = |name: &str, runtime: &str| {
+        let o = d.docker(&[
+            "run",
+            "-d",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            "--runtime",
+            runtime,
+            "--name",
+            name,
+            IMAGE,
+            "sh",
+            "-c",
+            "echo started; trap 'echo term; exit 3' TERM; while true; do sleep 0.1; done",
+        ]);
+        assert!(o.status.success(), "{runtime}: {}", text(&o.stderr));
+    };
+    run("p-long", "palisade");
+    run("r-long", "runc");
+    for name in ["p-long", "r-long"] {
+        let e =
+            d.docker(&["exec", "-u", "1000:1000", name, "sh", "-c", "id; grep ^Seccomp: /proc/self/status"]);
+        assert!(e.status.success(), "{name} exec: {}", text(&e.stderr));
+        assert_eq!(text(&e.stdout), "uid=1000 gid=1000 groups=1000\nSeccomp:\t2\n", "{name}");
+        let e = d.docker(&["exec", name, "sh", "-c", "exit 5"]);
+        assert_eq!(e.status.code(), Some(5), "{name}");
+        let top = d.docker(&["top", name]);
+        assert!(
+            top.status.success() && text(&top.stdout).contains("while true"),
+            "{name} top: {}",
+            text(&top.stderr)
+        );
+        assert!(d.docker(&["pause", name]).status.success(), "{name} pause");
+        let s = d.docker(&["inspect", "-f", "{{.State.Status}}", name]);
+        assert_eq!(text(&s.stdout).trim(), "paused", "{name}");
+        assert!(d.docker(&["unpause", name]).status.success(), "{name} unpause");
+        assert!(d.docker(&["kill", "-s", "USR1", name]).status.success());
+        // USR1 has no trap: the shell (PID 1 of its namespace) ignores it, as the kernel does for a
+        // pid namespace's init; it still runs.
+        let s = d.docker(&["inspect", "-f", "{{.State.Status}}", name]);
+        assert_eq!(text(&s.stdout).trim(), "running", "{name}");
+        let stop = d.docker(&["stop", "-t", "5", name]);
+        assert!(stop.status.success(), "{name} stop: {}", text(&stop.stderr));
+        let code = d.docker(&["inspect", "-f", "{{.State.ExitCode}}", name]);
+        assert_eq!(text(&code.stdout).trim(), "3", "{name}: SIGTERM reached the trap");
+        let logs = d.docker(&["logs", name]);
+        assert_eq!(text(&logs.stdout), "started\nterm\n", "{name}");
+    }
+}
+
+#[test]
+fn a_palisade_profile_brings_landlock_to_docker() {
+    let Some(d) = start("landlock") else { return };
+    let probe = "echo x > /tmp/f && echo wrote; cat /etc/passwd | head -c 4; echo; grep ^NoNewPrivs: /proc/self/status";
+    let run = |runtime: &str| {
+        d.docker(&[
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            "--runtime",
+            runtime,
+            IMAGE,
+            "sh",
+            "-c",
+            probe,
+        ])
+    };
+    let (ours, runc) = (run("palisade-ro"), run("runc"));
+    assert_eq!(text(&runc.stdout), "wrote\nroot\nNoNewPrivs:\t0\n");
+    // Landlock refuses the write; reads go on; Landlock needs no_new_privs.
+    assert_eq!(text(&ours.stdout), "root\nNoNewPrivs:\t1\n", "stderr: {}", text(&ours.stderr));
+    assert!(text(&ours.stderr).contains("Permission denied"), "{}", text(&ours.stderr));
+}
