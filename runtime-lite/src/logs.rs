@@ -219,7 +219,8 @@ pub fn record_end(b: &[u8], max: usize) -> usize {
     end
 }
 
-fn rfc3339(t: std::time::SystemTime) -> String {
+/// `t` as RFC 3339 UTC with nanoseconds.
+pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let days = secs.div_euclid(86400);

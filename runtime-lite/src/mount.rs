@@ -524,8 +524,7 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) 
     t.mask(&iso.masked_paths)?;
     t.readonly(&iso.readonly_paths)?;
     if iso.readonly_rootfs {
-        t.remount_readonly(Path::new("/"))?;
-        t.done.readonly.push("/".into());
+        t.readonly_root()?;
     }
     Ok(t.done)
 }
@@ -586,6 +585,13 @@ impl Tree {
             }
             self.done.masked.push(p.clone());
         }
+        Ok(())
+    }
+
+    /// Make the root read-only (after the pivot, last).
+    pub(crate) fn readonly_root(&mut self) -> Result<(), SysError> {
+        self.remount_readonly(Path::new("/"))?;
+        self.done.readonly.push("/".into());
         Ok(())
     }
 

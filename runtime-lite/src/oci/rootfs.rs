@@ -42,8 +42,7 @@ pub(super) fn finish(mut t: Tree, b: &Bundle) -> Result<Done, SysError> {
     t.mask(&b.masked)?;
     t.readonly(&b.readonly)?;
     if b.readonly_root {
-        t.remount_readonly(Path::new("/"))?;
-        t.done.readonly.push("/".into());
+        t.readonly_root()?;
     }
     Ok(t.done)
 }

@@ -229,22 +229,9 @@ pub fn list(root: &Path) -> Result<Vec<(PathBuf, Record)>, OciError> {
     Ok(out)
 }
 
-/// Now, as RFC 3339 UTC (`2026-11-30T06:01:02Z`).
+/// Now, as RFC 3339 UTC (`2026-11-30T06:01:02.123456789Z`).
 pub fn rfc3339_now() -> String {
-    let secs = crate::state::now();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+    crate::logs::rfc3339(std::time::SystemTime::now())
 }
 
 #[cfg(test)]
