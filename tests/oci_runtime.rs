@@ -246,3 +246,57 @@ fn a_bad_bundle_is_refused_by_field_and_leaves_nothing() {
     assert!(!ok && err.contains("nope"), "{err}");
     assert!(!root.join("c").exists());
 }
+
+#[test]
+fn hooks_run_where_and_when_the_spec_says() {
+    if !ready() {
+        return;
+    }
+    let out = common::tempdir("oci-hooks-out");
+    let d = out.display().to_string();
+    let hook = |script: String| json!({"path": "/bin/sh", "args": ["sh", "-c", script], "env": ["PATH=/bin:/usr/bin"]});
+    let b = bundle("oci-hooks", |c| {
+        c["process"]["args"] = json!(["true"]);
+        c["root"]["readonly"] = json!(false);
+        c["hooks"] = json!({
+            "prestart": [hook(format!("cat > {d}/prestart.json"))],
+            "createRuntime": [hook(format!("cat > {d}/createRuntime.json; readlink /proc/self/ns/mnt > {d}/createRuntime.ns"))],
+            "createContainer": [hook(format!("cat > {d}/createContainer.json; readlink /proc/self/ns/mnt > {d}/createContainer.ns"))],
+            "startContainer": [hook("cat > /tmp/startContainer.json".into())],
+            "poststart": [hook(format!("cat > {d}/poststart.json"))],
+            "poststop": [hook(format!("cat > {d}/poststop.json"))],
+        });
+    });
+    let root = b.join("state");
+    let o = ours(&root, &["run", "c"], &b);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let read = |p: PathBuf| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+            .unwrap()
+    };
+    for (name, status) in [
+        ("prestart", "creating"),
+        ("createRuntime", "creating"),
+        ("createContainer", "creating"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ] {
+        let s = read(out.join(format!("{name}.json")));
+        assert_eq!((s["id"].as_str(), s["status"].as_str()), (Some("c"), Some(status)), "{name}: {s}");
+        assert_eq!(s["bundle"].as_str(), Some(b.to_str().unwrap()), "{name}");
+    }
+    // createRuntime in the runtime's mount namespace, createContainer in the container's.
+    let host = std::fs::read_link("/proc/self/ns/mnt").unwrap().display().to_string();
+    let ns = |n: &str| std::fs::read_to_string(out.join(n)).unwrap().trim().to_string();
+    assert_eq!(ns("createRuntime.ns"), host);
+    assert_ne!(ns("createContainer.ns"), host);
+    // startContainer ran inside the container (its /tmp is the rootfs's).
+    let s = read(b.join("rootfs/tmp/startContainer.json"));
+    assert_eq!(s["status"], "running");
+    // A failing createRuntime hook stops create, and nothing is left.
+    let b = bundle("oci-hooks-fail", |c| c["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]}));
+    let root = b.join("state");
+    let (ok, err) = create(&root, &["c"], &b);
+    assert!(!ok && err.contains("createRuntime hook 0 (/bin/false)"), "{err}");
+    assert!(!root.join("c").exists());
+}

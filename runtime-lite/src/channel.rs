@@ -44,6 +44,9 @@ pub enum Status {
     },
     /// The workload exited with this status (from the shim, last thing before it exits).
     Exited(i32),
+    /// An OCI container's init has made its mounts and waits (for a [`Go`]) while the runtime
+    /// runs the `createRuntime` hooks.
+    Hooks,
 }
 
 /// A detached container's keeper to the caller.
@@ -104,6 +107,23 @@ impl<M: DeserializeOwned> Receiver<M> {
         serde_json::from_str(line.trim_end()).ok()
     }
 
+    /// The next message, read a byte at a time (nothing beyond its line is consumed, so the
+    /// channel can carry more); `None` once every writer is gone.
+    pub fn next(&self) -> Option<M> {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            match nix::unistd::read(&self.fd, &mut byte) {
+                Ok(0) => return None,
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) => line.push(byte[0]),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return None,
+            }
+        }
+        serde_json::from_slice(&line).ok()
+    }
+
     /// The descriptor, for a caller that polls it.
     pub(crate) fn into_fd(self) -> OwnedFd {
         self.fd
@@ -148,7 +168,7 @@ pub(crate) fn summary(text: &str) -> Said {
             Status::Failed { code, message } if said.failure.is_none() => {
                 said.failure = Some((code, message))
             }
-            Status::Failed { .. } => {}
+            Status::Failed { .. } | Status::Hooks => {}
         }
     }
     said

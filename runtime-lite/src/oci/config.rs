@@ -48,6 +48,8 @@ pub struct Bundle {
     pub seccomp: Option<String>,
     /// `annotations`.
     pub annotations: BTreeMap<String, String>,
+    /// `hooks`.
+    pub hooks: super::hooks::Hooks,
     /// The cgroup (under the hierarchies' roots) and the limits applied to it.
     pub cgroup: (String, cgroups_rs::fs::Resources),
     /// Warnings for what is ignored.
@@ -232,6 +234,7 @@ pub fn bundle(dir: PathBuf, spec: &Spec, id: &str) -> Result<Bundle, OciError> {
             .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
         cgroup: (cgroup_path, limits),
+        hooks: super::hooks::Hooks::of(spec.hooks().as_ref()),
         warnings,
     })
 }

@@ -13,7 +13,7 @@ use policy::vocab::{Namespace, NamespaceSet};
 
 use super::init::Init;
 use super::state::{self, Record};
-use super::{config, plan, OciError};
+use super::{config, hooks, plan, OciError};
 use crate::channel::{self, Go, Status};
 use crate::error::SysError;
 
@@ -117,7 +117,11 @@ fn spawn(
     match crate::sys::fork_into(flags).map_err(|e| SysError::errno("clone the container's init", e))? {
         ForkResult::Child => {
             drop((go_tx, status_rx));
-            let init = Init { bundle: b, plan, fifo: &fifo, keep_fds: o.preserve_fds };
+            // Its host pid, from the host's /proc (still mounted here).
+            let host_pid =
+                std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse().ok()).unwrap_or(0);
+            let init =
+                Init { bundle: b, plan, fifo: &fifo, keep_fds: o.preserve_fds, id: o.id.clone(), host_pid };
             std::process::exit(init.run(go_rx, status_tx))
         }
         ForkResult::Parent { child } => {
@@ -135,12 +139,21 @@ fn spawn(
                     .map_err(|e| gone(OciError::io("write the init's uid_map and gid_map", e)))?;
             }
             go_tx.send(&Go::Go { idmapped: false });
-            drop(go_tx);
-            match status_rx.recv() {
-                Some(Status::Ready) => {}
-                Some(Status::Failed { message, .. }) => return Err(gone(OciError::Init(message))),
-                _ => return Err(gone(OciError::Init("exited before it was ready".into()))),
+            loop {
+                match status_rx.next() {
+                    Some(Status::Ready) => break,
+                    Some(Status::Hooks) => {
+                        let state = hooks::state(&o.id, "creating", pid, &b.dir, &b.annotations);
+                        hooks::run("prestart", &b.hooks.prestart, &state)
+                            .and_then(|()| hooks::run("createRuntime", &b.hooks.create_runtime, &state))
+                            .map_err(|e| gone(OciError::Init(e)))?;
+                        go_tx.send(&Go::Go { idmapped: false });
+                    }
+                    Some(Status::Failed { message, .. }) => return Err(gone(OciError::Init(message))),
+                    _ => return Err(gone(OciError::Init("exited before it was ready".into()))),
+                }
             }
+            drop(go_tx);
             let record = Record {
                 id: o.id.clone(),
                 pid,
@@ -152,6 +165,7 @@ fn spawn(
                 owner: nix::unistd::geteuid().as_raw(),
                 cgroup: b.cgroup.0.clone(),
                 profile,
+                hooks: b.hooks.clone(),
             };
             record.save(dir).map_err(gone)?;
             if let Some(f) = &o.pid_file {

@@ -13,7 +13,7 @@ use nix::unistd::{setresgid, setresuid, Gid, Uid};
 use policy::vocab::Namespace;
 
 use super::config::Bundle;
-use super::rootfs;
+use super::{hooks, rootfs};
 use crate::channel::{Go, Receiver, Sender, Status};
 use crate::error::SysError;
 
@@ -25,6 +25,10 @@ pub(super) struct Init<'a> {
     pub fifo: &'a OwnedFd,
     /// `--preserve-fds`.
     pub keep_fds: u32,
+    /// Container id.
+    pub id: String,
+    /// The init's pid in the runtime's pid namespace (for the hooks' state).
+    pub host_pid: i32,
 }
 
 impl Init<'_> {
@@ -33,7 +37,7 @@ impl Init<'_> {
         crate::sys::set_cmdline("palisade-runtime-init");
         // `run` blocks the signals it forwards before the clone.
         let _ = crate::shim::unblock_all();
-        if go.recv().is_none() {
+        if go.next().is_none() {
             return 125; // the runtime could not map the ids, and said why
         }
         let status = RefCell::new(Some(status));
@@ -44,7 +48,7 @@ impl Init<'_> {
             }
             code
         };
-        let command = match self.setup() {
+        let command = match self.setup(&go, &status) {
             Ok(c) => c,
             Err(e) => return fail(125, e),
         };
@@ -61,7 +65,9 @@ impl Init<'_> {
             )
             .map_err(|e| format!("open exec.fifo: {e}"))?;
             nix::unistd::write(&w, b"0").map_err(|e| format!("write exec.fifo: {e}"))?;
-            Ok(())
+            let b = self.bundle;
+            let state = hooks::state(&self.id, "running", self.host_pid, &b.dir, &b.annotations);
+            hooks::run("startContainer", &b.hooks.start_container, &state)
         });
         let e = Launcher::new(self.plan, ReportTo::None)
             .command(command)
@@ -72,7 +78,7 @@ impl Init<'_> {
     }
 
     /// Everything before the apply steps; the command, resolved in the container.
-    fn setup(&self) -> Result<Command, String> {
+    fn setup(&self, go: &Receiver<Go>, status: &RefCell<Option<Sender<Status>>>) -> Result<Command, String> {
         let b = self.bundle;
         let userns = b.new_namespaces.contains(&Namespace::User);
         if userns {
@@ -97,6 +103,16 @@ impl Init<'_> {
             nix::sched::unshare(time).map_err(|e| format!("unshare the time namespace: {e}"))?;
         }
         let tree = rootfs::build(b, userns).map_err(|e: SysError| e.to_string())?;
+        if b.hooks.before_pivot() {
+            // The runtime runs createRuntime (and prestart) now, in its namespaces.
+            if let Some(s) = status.borrow().as_ref() {
+                s.send(&Status::Hooks);
+            }
+            go.next().ok_or("the runtime's createRuntime hooks failed")?;
+        }
+        let state = hooks::state(&self.id, "creating", self.host_pid, &b.dir, &b.annotations);
+        hooks::run("createContainer", &b.hooks.create_container, &state)?;
+        let tree = rootfs::pivot(tree).map_err(|e: SysError| e.to_string())?;
         if let Some(h) = &b.hostname {
             nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h}: {e}"))?;
         }

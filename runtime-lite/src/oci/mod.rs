@@ -13,6 +13,7 @@
 pub mod config;
 pub mod create;
 pub mod exec;
+pub mod hooks;
 mod init;
 pub mod ops;
 pub mod plan;

@@ -15,8 +15,9 @@ fn wrong(id: &str, status: Status, why: &str) -> OciError {
     OciError::Status { id: id.into(), status: status.to_string(), why: why.into() }
 }
 
-/// Release a created container's init: open its fifo, read the byte it writes, remove it.
-pub fn start(root: &Path, id: &str) -> Result<(), OciError> {
+/// Release a created container's init: open its fifo, read the byte it writes, remove it; then
+/// the `poststart` hooks (a failing one is a warning, given to `warn`).
+pub fn start(root: &Path, id: &str, warn: &mut dyn FnMut(&str)) -> Result<(), OciError> {
     let (dir, r) = Record::load(root, id)?;
     let status = r.status(&dir);
     if status != Status::Created {
@@ -42,7 +43,12 @@ pub fn start(root: &Path, id: &str) -> Result<(), OciError> {
             return Err(wrong(id, Status::Stopped, "its init exited before it started"));
         }
     }
-    std::fs::remove_file(&path).map_err(|e| OciError::io(format!("remove {}", path.display()), e))
+    std::fs::remove_file(&path).map_err(|e| OciError::io(format!("remove {}", path.display()), e))?;
+    let state = super::hooks::state(id, "running", r.pid, &r.bundle, &r.annotations);
+    if let Err(why) = super::hooks::run("poststart", &r.hooks.poststart, &state) {
+        warn(&why);
+    }
+    Ok(())
 }
 
 /// The OCI state of `id`.
@@ -88,8 +94,8 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), OciE
 }
 
 /// Remove a stopped container (a created one is killed first; a running one only with
-/// `force`).
-pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), OciError> {
+/// `force`), then run the `poststop` hooks (a failing one is a warning, given to `warn`).
+pub fn delete(root: &Path, id: &str, force: bool, warn: &mut dyn FnMut(&str)) -> Result<(), OciError> {
     let (dir, r) = match Record::load(root, id) {
         Ok(x) => x,
         // Killed half-way through create: the directory without its state.
@@ -126,7 +132,12 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), OciError> {
     if let Some(g) = crate::cgroup::load(&r.cgroup) {
         g.remove().map_err(OciError::Init)?;
     }
-    std::fs::remove_dir_all(&dir).map_err(|e| OciError::io(format!("remove {}", dir.display()), e))
+    std::fs::remove_dir_all(&dir).map_err(|e| OciError::io(format!("remove {}", dir.display()), e))?;
+    let state = super::hooks::state(id, "stopped", 0, &r.bundle, &r.annotations);
+    if let Err(why) = super::hooks::run("poststop", &r.hooks.poststop, &state) {
+        warn(&why);
+    }
+    Ok(())
 }
 
 /// Every process of the container: its cgroup's, or those of its pid namespace.

@@ -19,9 +19,10 @@ use crate::mount::{fail, is_dir, via, Done, Kind, Tree};
 const DEVICES: [(&str, u64, u64); 6] =
     [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
 
-/// Build the tree and pivot into it. `userns`: the init is root of a new user namespace, where
-/// device nodes cannot be made (the host's are bound instead). [`finish`] comes after the
-/// sysctls (which write beneath `/proc/sys`, read-only by then).
+/// Build the tree (not yet pivoted into: [`pivot`], after the `createContainer` hooks).
+/// `userns`: the init is root of a new user namespace, where device nodes cannot be made (the
+/// host's are bound instead). [`finish`] comes after the sysctls (which write beneath
+/// `/proc/sys`, read-only by then).
 pub(super) fn build(b: &Bundle, userns: bool) -> Result<Tree, SysError> {
     let mut t = Tree::begin(b.propagation)?;
     t.bind_root(&b.rootfs)?;
@@ -33,6 +34,11 @@ pub(super) fn build(b: &Bundle, userns: bool) -> Result<Tree, SysError> {
     } else {
         t.done.notes.push("no mount at /dev: the rootfs's own /dev is used as it is".into());
     }
+    Ok(t)
+}
+
+/// pivot_root into the tree.
+pub(super) fn pivot(mut t: Tree) -> Result<Tree, SysError> {
     t.pivot()?;
     Ok(t)
 }

@@ -69,6 +69,9 @@ pub struct Record {
     /// The Palisade profile applied on top of config.json (to `exec`'s processes too).
     #[serde(default)]
     pub profile: Option<String>,
+    /// config.json's hooks (`start` runs `poststart`, `delete` runs `poststop`).
+    #[serde(default)]
+    pub hooks: super::hooks::Hooks,
 }
 
 /// The OCI state (`state` prints it).

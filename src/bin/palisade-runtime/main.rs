@@ -255,7 +255,7 @@ fn dispatch(cli: &Cli, log: &Log) -> Result<ExitCode, OciError> {
         Cmd::Create(a) => {
             create::create(&options(root, a, cli.profile.as_ref())?, &mut warn)?;
         }
-        Cmd::Start { id } => ops::start(root, id)?,
+        Cmd::Start { id } => ops::start(root, id, &mut warn)?,
         Cmd::Run { create: a, detach } => return run(root, a, cli.profile.as_ref(), *detach, &mut warn),
         Cmd::State { id } => println!("{}", json(&ops::state(root, id)?)),
         Cmd::Kill { all, id, signal } => {
@@ -266,7 +266,7 @@ fn dispatch(cli: &Cli, log: &Log) -> Result<ExitCode, OciError> {
             })?;
             ops::kill(root, id, sig, *all)?;
         }
-        Cmd::Delete { force, id } => ops::delete(root, id, *force)?,
+        Cmd::Delete { force, id } => ops::delete(root, id, *force, &mut warn)?,
         Cmd::List { format, quiet } => {
             let all = ops::list(root)?;
             if *quiet {
@@ -366,14 +366,14 @@ fn run(
         runtime_lite::shim::block().map_err(|e| OciError::Init(format!("block signals: {e}")))?;
     }
     let pid = create::create(&o, warn)?;
-    if let Err(e) = ops::start(root, &a.id) {
-        let _ = ops::delete(root, &a.id, true);
+    if let Err(e) = ops::start(root, &a.id, warn) {
+        let _ = ops::delete(root, &a.id, true, warn);
         return Err(e);
     }
     if detach {
         return Ok(ExitCode::SUCCESS);
     }
     let code = runtime_lite::shim::supervise(nix::unistd::Pid::from_raw(pid), None);
-    ops::delete(root, &a.id, true)?;
+    ops::delete(root, &a.id, true, warn)?;
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
 }
