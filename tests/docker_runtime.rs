@@ -243,3 +243,42 @@ fn a_palisade_profile_brings_landlock_to_docker() {
     assert_eq!(text(&ours.stdout), "root\nNoNewPrivs:\t1\n", "stderr: {}", text(&ours.stderr));
     assert!(text(&ours.stderr).contains("Permission denied"), "{}", text(&ours.stderr));
 }
+
+#[test]
+fn docker_run_t_and_exec_t_get_a_terminal() {
+    let Some(d) = start("tty") else { return };
+    // `script` gives the docker client a terminal, as a user at a shell has.
+    let under_script = |cmd: String| {
+        let o = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("DOCKER_HOST", d.socket())
+            .output()
+            .unwrap();
+        text(&o.stdout).replace('\r', "")
+    };
+    let probe = "tty; ls -l /proc/self/fd/0 | grep -o 'pts/0'";
+    for runtime in ["palisade", "runc"] {
+        let out = under_script(format!(
+            "docker run -t --rm --pull never --network none --runtime {runtime} {IMAGE} sh -c \"{probe}\""
+        ));
+        assert_eq!(out, "/dev/pts/0\npts/0\n", "{runtime}");
+    }
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--pull",
+        "never",
+        "--network",
+        "none",
+        "--runtime",
+        "palisade",
+        "--name",
+        "p-long",
+        IMAGE,
+        "sleep",
+        "60",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = under_script("docker exec -t p-long sh -c tty".into());
+    assert_eq!(out, "/dev/pts/0\n");
+}

@@ -240,6 +240,15 @@ pub fn copy_window_size(from: std::os::fd::RawFd, to: std::os::fd::RawFd) {
     }
 }
 
+/// Set the window size of terminal `fd`.
+pub fn set_winsize(fd: std::os::fd::RawFd, ws: &libc::winsize) -> Result<(), SysError> {
+    // SAFETY: TIOCSWINSZ reads a `struct winsize` from the pointer, which `ws` is.
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, ws as *const libc::winsize) } < 0 {
+        return Err(SysError::errno("TIOCSWINSZ", nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
 /// `struct open_how` of openat2(2).
 #[repr(C)]
 struct OpenHow {

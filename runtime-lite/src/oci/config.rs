@@ -83,6 +83,8 @@ pub struct ProcessSpec {
     pub oom_score_adj: Option<i32>,
     /// `terminal`.
     pub terminal: bool,
+    /// `consoleSize`: rows, columns.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// One entry of `mounts`.
@@ -328,6 +330,10 @@ pub fn process(p: &oci_spec::runtime::Process, warnings: &mut Vec<String>) -> Re
         no_new_privs: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
         terminal: p.terminal().unwrap_or(false),
+        console_size: p.console_size().map(|s| {
+            let clamp = |v: u64| u16::try_from(v).unwrap_or(u16::MAX);
+            (clamp(s.height()), clamp(s.width()))
+        }),
     })
 }
 

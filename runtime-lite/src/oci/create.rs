@@ -32,6 +32,8 @@ pub struct Create {
     pub preserve_fds: u32,
     /// `--profile`: a Palisade profile applied on top of config.json.
     pub profile: Option<String>,
+    /// `--console-socket`: where the terminal's master end goes.
+    pub console_socket: Option<PathBuf>,
 }
 
 /// The annotation that names a Palisade profile (Podman `--annotation`, Kubernetes).
@@ -44,12 +46,8 @@ pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
     for w in &b.warnings {
         warn(w);
     }
-    if b.process.terminal {
-        return Err(OciError::Config {
-            field: "process.terminal".into(),
-            why: "a terminal (--console-socket) is not supported yet".into(),
-        });
-    }
+    super::console::check(b.process.terminal, o.console_socket.as_deref())?;
+    let console = o.console_socket.as_deref().map(super::console::connect).transpose()?;
     let chosen = match (&o.profile, b.annotations.get(PROFILE_ANNOTATION)) {
         (Some(p), Some(a)) if p != a => {
             warn(&format!("annotation {PROFILE_ANNOTATION}={a} ignored: --profile {p} is given"));
@@ -77,7 +75,7 @@ pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
             return Err(OciError::Config { field: "linux.resources".into(), why });
         }
     };
-    match spawn(o, &b, &plan, &dir, &group, chosen) {
+    match spawn(o, &b, &plan, &dir, &group, chosen, console.as_ref()) {
         Ok(pid) => {
             group.keep();
             Ok(pid)
@@ -97,6 +95,7 @@ fn spawn(
     dir: &Path,
     group: &crate::cgroup::Group,
     profile: Option<String>,
+    console: Option<&OwnedFd>,
 ) -> Result<i32, OciError> {
     let fifo: OwnedFd = nix::fcntl::open(
         &dir.join(state::FIFO),
@@ -120,8 +119,15 @@ fn spawn(
             // Its host pid, from the host's /proc (still mounted here).
             let host_pid =
                 std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str()?.parse().ok()).unwrap_or(0);
-            let init =
-                Init { bundle: b, plan, fifo: &fifo, keep_fds: o.preserve_fds, id: o.id.clone(), host_pid };
+            let init = Init {
+                bundle: b,
+                plan,
+                fifo: &fifo,
+                keep_fds: o.preserve_fds,
+                id: o.id.clone(),
+                host_pid,
+                console,
+            };
             std::process::exit(init.run(go_rx, status_tx))
         }
         ForkResult::Parent { child } => {

@@ -44,6 +44,8 @@ pub struct Exec {
     pub pid_file: Option<PathBuf>,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// `--console-socket` (with a terminal).
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Namespaces in the order they are joined: user first (it gives the rights for the others),
@@ -75,6 +77,8 @@ pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => return Err(OciError::io(format!("read {}/{SECCOMP}", dir.display()), err)),
     };
+    super::console::check(e.process.terminal, e.console_socket.as_deref())?;
+    let console = e.console_socket.as_deref().map(super::console::connect).transpose()?;
     let mut plan = plan::plan(id, &e.process, seccomp.as_deref())?;
     if let Some(spec) = &r.profile {
         plan = plan::narrow(plan, plan::profile(spec)?);
@@ -99,7 +103,8 @@ pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
     let joiner = match crate::sys::fork().map_err(|err| SysError::errno("fork", err))? {
         ForkResult::Child => {
             drop((joined_rx, go_tx));
-            std::process::exit(join(&joins, &joined_tx, go_rx, &e.process, &plan, e.preserve_fds))
+            let code = join(&joins, &joined_tx, go_rx, &e.process, &plan, e.preserve_fds, console.as_ref());
+            std::process::exit(code)
         }
         ForkResult::Parent { child } => child,
     };
@@ -140,6 +145,7 @@ fn join(
     p: &ProcessSpec,
     plan: &enforcer::Plan,
     keep_fds: u32,
+    console: Option<&OwnedFd>,
 ) -> i32 {
     for (ns, fd) in joins {
         let flag = CloneFlags::from_bits_retain(ns.clone_flag() as i32);
@@ -161,6 +167,12 @@ fn join(
             let _ = crate::shim::unblock_all();
             if go.recv().is_none() {
                 std::process::exit(125);
+            }
+            if let Some(socket) = console {
+                if let Err(err) = super::console::attach(socket, p.console_size) {
+                    eprintln!("palisade-runtime: exec: process.terminal: {err}");
+                    std::process::exit(125);
+                }
             }
             let code = run(p, plan, keep_fds);
             std::process::exit(code)
@@ -200,6 +212,8 @@ pub struct Given {
     pub user: Option<String>,
     /// `--no-new-privs`.
     pub no_new_privs: bool,
+    /// `--tty`.
+    pub tty: bool,
 }
 
 fn bad(field: &str, why: impl std::fmt::Display) -> OciError {
@@ -214,7 +228,7 @@ pub fn process(
     g: &Given,
     warn: &mut dyn FnMut(&str),
 ) -> Result<ProcessSpec, OciError> {
-    let p: oci_spec::runtime::Process = match &g.process {
+    let mut p: oci_spec::runtime::Process = match &g.process {
         Some(f) => {
             let text =
                 std::fs::read_to_string(f).map_err(|e| OciError::io(format!("read {}", f.display()), e))?;
@@ -250,8 +264,8 @@ pub fn process(
             p
         }
     };
-    if p.terminal() == Some(true) {
-        return Err(bad("process.terminal", "a terminal is not supported yet"));
+    if g.tty {
+        p.set_terminal(Some(true));
     }
     let mut warnings = Vec::new();
     let process = super::config::process(&p, &mut warnings)?;

@@ -29,6 +29,8 @@ pub(super) struct Init<'a> {
     pub id: String,
     /// The init's pid in the runtime's pid namespace (for the hooks' state).
     pub host_pid: i32,
+    /// The caller's console socket (`process.terminal`).
+    pub console: Option<&'a OwnedFd>,
 }
 
 impl Init<'_> {
@@ -125,6 +127,10 @@ impl Init<'_> {
             std::fs::write(&path, v).map_err(|e| format!("sysctl {k}={v}: {e}"))?;
         }
         rootfs::finish(tree, b).map_err(|e: SysError| e.to_string())?;
+        if let Some(socket) = self.console {
+            super::console::attach(socket, b.process.console_size)
+                .map_err(|e| format!("process.terminal: {e}"))?;
+        }
         let p = &b.process;
         if let Some(adj) = p.oom_score_adj {
             std::fs::write("/proc/self/oom_score_adj", adj.to_string())

@@ -11,6 +11,7 @@
 //! - [`ops`]: `start`, `state`, `kill`, `delete`, `list`, `ps`.
 
 pub mod config;
+pub mod console;
 pub mod create;
 pub mod exec;
 pub mod hooks;

@@ -132,10 +132,10 @@ struct ExecArgs {
     /// Write its pid here.
     #[arg(long)]
     pid_file: Option<PathBuf>,
-    /// Refused: terminals are not supported yet.
+    /// A terminal for the process (its master end goes to --console-socket).
     #[arg(short, long)]
     tty: bool,
-    /// Refused: terminals are not supported yet.
+    /// Unix socket that receives the terminal's master end (SCM_RIGHTS).
     #[arg(long)]
     console_socket: Option<PathBuf>,
     /// Working directory in the container.
@@ -167,7 +167,8 @@ struct CreateArgs {
     /// Write the init's pid here.
     #[arg(long)]
     pid_file: Option<PathBuf>,
-    /// Refused: terminals are not supported yet.
+    /// Unix socket that receives the terminal's master end (SCM_RIGHTS), for
+    /// `process.terminal`.
     #[arg(long)]
     console_socket: Option<PathBuf>,
     /// Refused: pivot_root is always used.
@@ -229,9 +230,6 @@ fn options(
     a: &CreateArgs,
     profile: Option<&String>,
 ) -> Result<create::Create, OciError> {
-    if a.console_socket.is_some() {
-        return Err(refuse("--console-socket"));
-    }
     if a.no_pivot {
         return Err(refuse("--no-pivot"));
     }
@@ -242,6 +240,7 @@ fn options(
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         profile: profile.cloned(),
+        console_socket: a.console_socket.clone(),
     })
 }
 
@@ -331,9 +330,6 @@ fn dispatch(cli: &Cli, log: &Log) -> Result<ExitCode, OciError> {
 
 /// `exec`: the process from `--process` or the options, then run.
 fn exec(root: &std::path::Path, a: &ExecArgs, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
-    if a.tty || a.console_socket.is_some() {
-        return Err(refuse("exec --tty"));
-    }
     let given = exec::Given {
         process: a.process.clone(),
         args: a.args.clone(),
@@ -341,10 +337,16 @@ fn exec(root: &std::path::Path, a: &ExecArgs, warn: &mut dyn FnMut(&str)) -> Res
         env: a.env.clone(),
         user: a.user.clone(),
         no_new_privs: a.no_new_privs,
+        tty: a.tty,
     };
     let process = exec::process(root, &a.id, &given, warn)?;
-    let e =
-        exec::Exec { process, detach: a.detach, pid_file: a.pid_file.clone(), preserve_fds: a.preserve_fds };
+    let e = exec::Exec {
+        process,
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+        console_socket: a.console_socket.clone(),
+    };
     exec::exec(root, &a.id, &e)
 }
 
