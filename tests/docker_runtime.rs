@@ -26,7 +26,18 @@ impl Drop for Daemon {
             nix::sys::signal::Signal::SIGTERM,
         );
         let _ = self.child.wait();
-        // containerd's mounts under the exec root are gone with it; the rest is files.
+        // dockerd leaves its data root bound on itself (and containerd may leave mounts under
+        // the exec root): unmount everything beneath the test's directory, deepest first.
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut under: Vec<&str> = info
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| Path::new(p).starts_with(&self.dir))
+            .collect();
+        under.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in under {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -300,3 +300,33 @@ fn hooks_run_where_and_when_the_spec_says() {
     assert!(!ok && err.contains("createRuntime hook 0 (/bin/false)"), "{err}");
     assert!(!root.join("c").exists());
 }
+
+#[test]
+fn one_id_in_two_roots_gets_two_cgroups_and_a_busy_cgroup_is_refused() {
+    if !ready() {
+        return;
+    }
+    let b = bundle("oci-cgroups", |c| c["process"]["args"] = json!(["sleep", "1000"]));
+    let (r1, r2) = (b.join("root-1"), b.join("root-2"));
+    let (ok1, e1) = create(&r1, &["same"], &b);
+    let (ok2, e2) = create(&r2, &["same"], &b);
+    assert!(ok1 && ok2, "{e1} {e2}");
+    let cgroup = |root: &Path| {
+        let s = state(root, "same", &b);
+        std::fs::read_to_string(format!("/proc/{}/cgroup", s["pid"])).unwrap()
+    };
+    assert_ne!(cgroup(&r1), cgroup(&r2));
+    // An explicit cgroupsPath that a running container holds is refused, and nothing is left.
+    let pids_line = cgroup(&r1).lines().find(|l| l.contains(":pids:")).unwrap().to_string();
+    let busy = pids_line.rsplit(':').next().unwrap().to_string();
+    let b2 = bundle("oci-cgroups-busy", |c| c["linux"]["cgroupsPath"] = json!(busy));
+    let r3 = b2.join("root");
+    let (ok, err) = create(&r3, &["other"], &b2);
+    assert!(!ok && err.contains("in use"), "{err}");
+    assert!(!r3.join("other").exists());
+    for r in [&r1, &r2] {
+        assert!(ours(r, &["delete", "--force", "same"], &b).status.success());
+    }
+    // The first container's cgroup is still there until its own delete: gone now.
+    assert!(!Path::new(&format!("/sys/fs/cgroup/pids{busy}")).exists());
+}

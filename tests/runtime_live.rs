@@ -372,6 +372,31 @@ fn without_a_rootfs_the_host_root_is_bind_mounted_read_only() {
 }
 
 #[test]
+fn a_host_mount_container_root_cannot_reach_does_not_stop_a_host_root_run() {
+    // Podman's and dockerd's storage leave such mounts (beneath a 0700 directory of host
+    // root's); the read-only host root used to fail on them with EACCES.
+    let d = tempdir("unreachable");
+    let locked = d.join("locked");
+    let inner = locked.join("m");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    nix::mount::mount(Some(&inner), &inner, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .unwrap();
+    let prof = d.join("p.yaml");
+    std::fs::write(&prof, "name: t\nextends: docker-default\nisolation:\n  hostname: hr\n").unwrap();
+    let out = Command::new(ENFORCE)
+        .args(["run", "--profile", prof.to_str().unwrap(), "--", "/bin/sh", "-c"])
+        .arg(format!(
+            "ls {} 2>&1 | grep -c 'Permission denied'; touch /etc/palisade-y 2>/dev/null || echo read-only",
+            locked.display()
+        ))
+        .output()
+        .unwrap();
+    let _ = nix::mount::umount2(&inner, nix::mount::MntFlags::MNT_DETACH);
+    assert_eq!(ok(&out), "1\nread-only\n");
+}
+
+#[test]
 fn a_time_namespace_offsets_the_containers_clocks() {
     // `time` used to pass `policyc validate` and then fail `enforce run`.
     let d = tempdir("time");

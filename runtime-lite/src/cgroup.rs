@@ -130,6 +130,11 @@ pub fn create(name: &str, iso: &IsolationIr) -> Result<(Option<Group>, CgroupRep
 /// Create the group at `path` (under the hierarchies' roots) with `res` applied: an OCI
 /// container's (`cgroupsPath`, `linux.resources`).
 pub fn create_at(path: &str, res: &cgroups_rs::fs::Resources) -> Result<Group, String> {
+    let existing = Cgroup::load(hierarchies::auto(), path);
+    if existing.exists() && !existing.procs().is_empty() {
+        // Another container's: never joined, never removed.
+        return Err(format!("cgroup {path} is in use by another container"));
+    }
     let cg = Cgroup::new(hierarchies::auto(), path).map_err(|e| format!("create cgroup {path}: {e:?}"))?;
     let group = Group { cg };
     group.apply(res)?;

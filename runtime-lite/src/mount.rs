@@ -88,7 +88,7 @@ fn make(dir: &OwnedFd, name: &std::ffi::OsStr, kind: Kind, shown: &Path) -> Resu
 
 impl Tree {
     /// The container's view of `path` (under the root until the pivot, itself after).
-    fn shown(&self, path: &Path) -> String {
+    pub(crate) fn shown(&self, path: &Path) -> String {
         match path.strip_prefix(&self.root) {
             Ok(rest) => format!("/{}", rest.display()),
             Err(_) => path.display().to_string(),
@@ -499,6 +499,13 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) 
         // Every filesystem mounted beneath the root comes along read-only too (the root itself
         // is made read-only last, once the mount points the container needs exist).
         for sub in submounts(&root)? {
+            // A mount beneath a directory container root cannot search (a host directory of
+            // mode 0700, say podman's or dockerd's storage) is out of the workload's reach
+            // too: container root has no capability over the host's ids. Left as it is.
+            if std::fs::metadata(&sub).is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) {
+                t.done.notes.push(format!("{} left as it is: container root cannot reach it", t.shown(&sub)));
+                continue;
+            }
             t.remount_readonly(&sub)?;
         }
     }

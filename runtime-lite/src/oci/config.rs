@@ -50,8 +50,9 @@ pub struct Bundle {
     pub annotations: BTreeMap<String, String>,
     /// `hooks`.
     pub hooks: super::hooks::Hooks,
-    /// The cgroup (under the hierarchies' roots) and the limits applied to it.
-    pub cgroup: (String, cgroups_rs::fs::Resources),
+    /// The cgroup (under the hierarchies' roots; `None`: the runtime's default) and the limits
+    /// applied to it.
+    pub cgroup: (Option<String>, cgroups_rs::fs::Resources),
     /// Warnings for what is ignored.
     pub warnings: Vec<String>,
 }
@@ -102,6 +103,9 @@ pub struct MountSpec {
     pub propagation: MsFlags,
     /// The other `options`, passed to the filesystem.
     pub data: String,
+    /// `tmpcopyup` (runc's and crun's extension): a tmpfs starts with a copy of what the image
+    /// has at its mount point.
+    pub copy_up: bool,
 }
 
 impl MountSpec {
@@ -115,8 +119,8 @@ fn bad(field: &str, why: impl std::fmt::Display) -> OciError {
     OciError::Config { field: field.to_string(), why: why.to_string() }
 }
 
-/// Read `DIR/config.json` for container `id`.
-pub fn load(dir: &Path, id: &str) -> Result<Bundle, OciError> {
+/// Read `DIR/config.json`.
+pub fn load(dir: &Path) -> Result<Bundle, OciError> {
     let dir = std::path::absolute(dir).map_err(|e| bad("bundle", e))?;
     let file = dir.join("config.json");
     let text = std::fs::read_to_string(&file)
@@ -127,11 +131,11 @@ pub fn load(dir: &Path, id: &str) -> Result<Bundle, OciError> {
         let inner = e.into_inner();
         bad(&path, format!("{}:{}:{}: {inner}", file.display(), inner.line(), inner.column()))
     })?;
-    bundle(dir, &spec, id)
+    bundle(dir, &spec)
 }
 
 /// The typed bundle of `spec`, read from `dir`.
-pub fn bundle(dir: PathBuf, spec: &Spec, id: &str) -> Result<Bundle, OciError> {
+pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
     let mut warnings = Vec::new();
     if !spec.version().starts_with("1.") {
         return Err(bad("ociVersion", format!("`{}` is not a 1.x runtime-spec version", spec.version())));
@@ -200,7 +204,7 @@ pub fn bundle(dir: PathBuf, spec: &Spec, id: &str) -> Result<Bundle, OciError> {
     if hostname.is_some() && !new_namespaces.contains(&Namespace::Uts) {
         return Err(bad("hostname", "setting the hostname needs a new uts namespace"));
     }
-    let cgroup_path = super::resources::path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    let cgroup_path = super::resources::path(linux.and_then(|l| l.cgroups_path().as_deref()))?;
     let limits = match linux.and_then(|l| l.resources().as_ref()) {
         Some(r) => super::resources::of(r)?,
         None => cgroups_rs::fs::Resources::default(),
@@ -397,8 +401,11 @@ fn mount(i: usize, m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountS
     let mut flags = MsFlags::empty();
     let mut propagation = MsFlags::empty();
     let mut data = Vec::new();
+    let mut copy_up = false;
     for o in m.options().iter().flatten() {
-        if let Some((on, f)) = flag_of(o) {
+        if o == "tmpcopyup" {
+            copy_up = true;
+        } else if let Some((on, f)) = flag_of(o) {
             if on {
                 flags |= f;
             } else {
@@ -427,7 +434,10 @@ fn mount(i: usize, m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountS
     } else if fstype.is_empty() {
         return Err(bad(&field("type"), "missing (and the mount is not a bind)"));
     }
-    Ok(MountSpec { target, fstype, source, flags, propagation, data: data.join(",") })
+    if copy_up && fstype != "tmpfs" {
+        return Err(bad(&field("options"), "tmpcopyup is for a tmpfs"));
+    }
+    Ok(MountSpec { target, fstype, source, flags, propagation, data: data.join(","), copy_up })
 }
 
 #[cfg(test)]

@@ -34,15 +34,43 @@ pub struct Create {
     pub profile: Option<String>,
     /// `--console-socket`: where the terminal's master end goes.
     pub console_socket: Option<PathBuf>,
+    /// `--profile-dir`: where the profiles an annotation may name live.
+    pub profile_dirs: Vec<PathBuf>,
 }
+
+/// The default `--profile-dir`.
+pub const PROFILE_DIR: &str = "/etc/palisade/profiles";
 
 /// The annotation that names a Palisade profile (Podman `--annotation`, Kubernetes).
 pub const PROFILE_ANNOTATION: &str = "org.palisade.profile";
 
+/// The profile an annotation names, which comes from the container's side: a built-in
+/// (`builtin:NAME`), or a file beneath one of `dirs` (`--profile-dir`), resolved on the host
+/// (links and `..` included) before it is checked; never any other host path.
+fn annotated(value: &str, dirs: &[PathBuf]) -> Result<String, OciError> {
+    if value.starts_with("builtin:") {
+        return Ok(value.to_string());
+    }
+    let refuse = |why: String| OciError::Config { field: format!("annotations.{PROFILE_ANNOTATION}"), why };
+    let real = std::fs::canonicalize(value).map_err(|e| refuse(format!("`{value}`: {e}")))?;
+    for d in dirs {
+        if let Ok(d) = std::fs::canonicalize(d) {
+            if real.starts_with(&d) && real != d {
+                return Ok(real.display().to_string());
+            }
+        }
+    }
+    let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    Err(refuse(format!(
+        "`{value}` is neither `builtin:NAME` nor a file beneath a profile directory ({}; add one with --profile-dir)",
+        shown.join(", ")
+    )))
+}
+
 /// Create the container; returns the init's host pid. Warnings go to `warn`.
 pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
     state::check_id(&o.id)?;
-    let b = config::load(&o.bundle, &o.id)?;
+    let b = config::load(&o.bundle)?;
     for w in &b.warnings {
         warn(w);
     }
@@ -54,7 +82,8 @@ pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
             Some(p.clone())
         }
         (Some(p), _) => Some(p.clone()),
-        (None, a) => a.cloned(),
+        (None, Some(a)) => Some(annotated(a, &o.profile_dirs)?),
+        (None, None) => None,
     };
     let mut plan = plan::plan(&o.id, &b.process, b.seccomp.as_deref())?;
     if let Some(spec) = &chosen {
@@ -68,14 +97,15 @@ pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
             return Err(OciError::io("write seccomp.json", e));
         }
     }
-    let group = match crate::cgroup::create_at(&b.cgroup.0, &b.cgroup.1) {
+    let cgroup = b.cgroup.0.clone().unwrap_or_else(|| super::resources::default_path(&o.root, &o.id));
+    let group = match crate::cgroup::create_at(&cgroup, &b.cgroup.1) {
         Ok(g) => g,
         Err(why) => {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(OciError::Config { field: "linux.resources".into(), why });
         }
     };
-    match spawn(o, &b, &plan, &dir, &group, chosen, console.as_ref()) {
+    match spawn(o, &b, &plan, &dir, (&group, cgroup), chosen, console.as_ref()) {
         Ok(pid) => {
             group.keep();
             Ok(pid)
@@ -93,7 +123,7 @@ fn spawn(
     b: &config::Bundle,
     plan: &enforcer::Plan,
     dir: &Path,
-    group: &crate::cgroup::Group,
+    (group, cgroup): (&crate::cgroup::Group, String),
     profile: Option<String>,
     console: Option<&OwnedFd>,
 ) -> Result<i32, OciError> {
@@ -169,7 +199,7 @@ fn spawn(
                 created: state::rfc3339_now(),
                 annotations: b.annotations.clone(),
                 owner: nix::unistd::geteuid().as_raw(),
-                cgroup: b.cgroup.0.clone(),
+                cgroup,
                 profile,
                 hooks: b.hooks.clone(),
             };

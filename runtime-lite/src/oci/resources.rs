@@ -67,13 +67,20 @@ pub fn of(r: &LinuxResources) -> Result<Resources, OciError> {
     Ok(out)
 }
 
-/// The group's path under the hierarchies' roots: `cgroupsPath` without its leading `/`, or
-/// `palisade-runtime/ID`.
-pub fn path(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<String, OciError> {
-    let p = match cgroups_path {
-        Some(p) => p.display().to_string(),
-        None => format!("palisade-runtime/{id}"),
-    };
+/// The group of a container whose config.json gives no `cgroupsPath`:
+/// `palisade-runtime/ROOT-ID`, ROOT a digest of the `--root` directory (ids are unique only
+/// within one root).
+pub fn default_path(root: &std::path::Path, id: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+    let short: String = d.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("palisade-runtime/{short}-{id}")
+}
+
+/// The group's path under the hierarchies' roots: `cgroupsPath` without its leading `/`
+/// (`None`: config.json gives none, see [`default_path`]).
+pub fn path(cgroups_path: Option<&std::path::Path>) -> Result<Option<String>, OciError> {
+    let Some(p) = cgroups_path.map(|p| p.display().to_string()) else { return Ok(None) };
     let rel = p.trim_start_matches('/').to_string();
     if rel.is_empty() || rel.split('/').any(|c| c == ".." || c == ".") || rel.contains(':') {
         return Err(OciError::Config {
@@ -81,5 +88,5 @@ pub fn path(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<String, 
             why: format!("`{p}`: a path beneath the cgroup root (the systemd driver's `slice:prefix:name` is not supported)"),
         });
     }
-    Ok(rel)
+    Ok(Some(rel))
 }

@@ -71,6 +71,21 @@ fn one(t: &mut Tree, m: &MountSpec, b: &Bundle) -> Result<(), SysError> {
         }
     } else if m.fstype == "cgroup" || m.fstype == "cgroup2" {
         cgroup(t, m)?;
+    } else if m.copy_up {
+        // What the image has there, opened before the tmpfs hides it.
+        let under = t.point(Path::new(&m.target), Kind::Dir)?;
+        let under = nix::fcntl::openat(
+            &under,
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| fail("open", Path::new(&m.target), e))?;
+        let source = if m.source.is_empty() { "tmpfs" } else { m.source.as_str() };
+        t.mount_in(Some(source), &m.target, Kind::Dir, Some("tmpfs"), m.flags, data)?;
+        let top = t.point(Path::new(&m.target), Kind::Dir)?;
+        copy_tree(Path::new(&via(&under)), Path::new(&via(&top)))
+            .map_err(|e| fail("tmpcopyup", Path::new(&m.target), e))?;
     } else {
         let source = if m.source.is_empty() { m.fstype.as_str() } else { m.source.as_str() };
         let mounted = t.mount_in(Some(source), &m.target, Kind::Dir, Some(&m.fstype), m.flags, data);
@@ -94,6 +109,34 @@ fn one(t: &mut Tree, m: &MountSpec, b: &Bundle) -> Result<(), SysError> {
             .map_err(|e| fail("set the propagation of", Path::new(&m.target), e))?;
     }
     Ok(())
+}
+
+/// Copy the tree `from` into `to` (both reached through descriptors): directories, files,
+/// links (never followed) with their modes and owners; other kinds are skipped.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let m = std::fs::symlink_metadata(&src)?;
+        let ft = m.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            continue;
+        }
+        std::os::unix::fs::lchown(&dst, Some(m.uid()), Some(m.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        }
+    }
+    let m = std::fs::metadata(from)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(m.mode() & 0o7777))
 }
 
 /// Remount the mount at the container's `target` with `flags`.

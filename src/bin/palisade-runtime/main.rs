@@ -31,6 +31,10 @@ struct Cli {
     /// annotation is used when this is not given.
     #[arg(long, global = true)]
     profile: Option<String>,
+    /// A directory whose profiles the `org.palisade.profile` annotation may name (besides
+    /// `builtin:NAME`); repeatable.
+    #[arg(long, global = true, default_value = create::PROFILE_DIR)]
+    profile_dir: Vec<PathBuf>,
     /// Refused: only the cgroupfs driver is supported.
     #[arg(long, global = true)]
     systemd_cgroup: bool,
@@ -225,11 +229,8 @@ fn refuse(what: &str) -> OciError {
     OciError::Config { field: what.into(), why: "not supported yet".into() }
 }
 
-fn options(
-    root: &std::path::Path,
-    a: &CreateArgs,
-    profile: Option<&String>,
-) -> Result<create::Create, OciError> {
+fn options(cli: &Cli, a: &CreateArgs) -> Result<create::Create, OciError> {
+    let (root, profile) = (cli.root.as_path(), cli.profile.as_ref());
     if a.no_pivot {
         return Err(refuse("--no-pivot"));
     }
@@ -241,6 +242,7 @@ fn options(
         preserve_fds: a.preserve_fds,
         profile: profile.cloned(),
         console_socket: a.console_socket.clone(),
+        profile_dirs: cli.profile_dir.clone(),
     })
 }
 
@@ -252,10 +254,10 @@ fn dispatch(cli: &Cli, log: &Log) -> Result<ExitCode, OciError> {
     let mut warn = |m: &str| log.say("warning", m);
     match &cli.command {
         Cmd::Create(a) => {
-            create::create(&options(root, a, cli.profile.as_ref())?, &mut warn)?;
+            create::create(&options(cli, a)?, &mut warn)?;
         }
         Cmd::Start { id } => ops::start(root, id, &mut warn)?,
-        Cmd::Run { create: a, detach } => return run(root, a, cli.profile.as_ref(), *detach, &mut warn),
+        Cmd::Run { create: a, detach } => return run(cli, a, *detach, &mut warn),
         Cmd::State { id } => println!("{}", json(&ops::state(root, id)?)),
         Cmd::Kill { all, id, signal } => {
             let name = signal.as_deref().unwrap_or("TERM");
@@ -355,14 +357,9 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// create + start, then (unless detached) wait for the init, forwarding signals, and delete.
-fn run(
-    root: &std::path::Path,
-    a: &CreateArgs,
-    profile: Option<&String>,
-    detach: bool,
-    warn: &mut dyn FnMut(&str),
-) -> Result<ExitCode, OciError> {
-    let o = options(root, a, profile)?;
+fn run(cli: &Cli, a: &CreateArgs, detach: bool, warn: &mut dyn FnMut(&str)) -> Result<ExitCode, OciError> {
+    let o = options(cli, a)?;
+    let root = cli.root.as_path();
     if !detach {
         // Blocked before the clone, so no SIGCHLD is missed; the init unblocks them.
         runtime_lite::shim::block().map_err(|e| OciError::Init(format!("block signals: {e}")))?;
