@@ -122,8 +122,11 @@ fn text(b: &[u8]) -> String {
 }
 
 /// What a container shows of itself.
-const PROBE: &str = "id; hostname; grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; echo cwd=$(pwd) env=$FOO; \
-    touch /probe 2>&1 | head -c 30; echo; ls /dev; grep -cE ':(memory|pids|devices|freezer):/docker/' /proc/self/cgroup";
+const PROBE: &str =
+    "id; hostname; grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; echo cwd=$(pwd) env=$FOO; \
+    touch /probe 2>&1 | head -c 30; echo; stat -c '%A %t,%T %n' /dev/*; \
+    grep -cE ':(memory|pids|devices|freezer):/docker/' /proc/self/cgroup; \
+    ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes";
 
 /// `docker run --rm` of `args` (before the image) and `cmd`, under both runtimes.
 fn both(d: &Daemon, args: &[&str], cmd: &str) -> (Output, Output) {
@@ -150,7 +153,7 @@ fn both(d: &Daemon, args: &[&str], cmd: &str) -> (Output, Output) {
 #[test]
 fn docker_runs_containers_with_palisade_as_with_runc() {
     let Some(d) = start("run") else { return };
-    let matrix: [&[&str]; 7] = [
+    let matrix: [&[&str]; 8] = [
         &[],
         &["--user", "1000:1000", "-e", "FOO=bar", "-w", "/tmp"],
         &["--read-only"],
@@ -158,6 +161,7 @@ fn docker_runs_containers_with_palisade_as_with_runc() {
         &["--security-opt", "no-new-privileges"],
         &["--pids-limit", "64", "--memory", "64m"],
         &["--security-opt", "seccomp=unconfined"],
+        &["--device", "/dev/kmsg", "--device", "/dev/null:/dev/mynull:r"],
     ];
     for args in matrix {
         let (ours, runc) = both(&d, args, PROBE);

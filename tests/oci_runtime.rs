@@ -330,3 +330,43 @@ fn one_id_in_two_roots_gets_two_cgroups_and_a_busy_cgroup_is_refused() {
     // The first container's cgroup is still there until its own delete: gone now.
     assert!(!Path::new(&format!("/sys/fs/cgroup/pids{busy}")).exists());
 }
+
+#[test]
+fn a_container_joins_another_ones_pid_and_user_namespaces_by_path() {
+    if !ready() {
+        return;
+    }
+    let userns = |c: &mut Value| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    };
+    let a = bundle("oci-join-a", |c| {
+        userns(c);
+        c["process"]["args"] = json!(["sleep", "1000"]);
+    });
+    let root = a.join("state");
+    let (ok, err) = create(&root, &["first"], &a);
+    assert!(ok, "{err}");
+    assert!(ours(&root, &["start", "first"], &a).status.success());
+    let pid = state(&root, "first", &a)["pid"].as_i64().unwrap();
+    let b = bundle("oci-join-b", |c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for n in ns.iter_mut() {
+            if n["type"] == "pid" {
+                n["path"] = json!(format!("/proc/{pid}/ns/pid"));
+            }
+        }
+        ns.push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+        c["process"]["args"] =
+            json!(["sh", "-c", "cat /proc/self/uid_map; ps | grep -c '^ *1 .*sleep 1000'; id -u"]);
+    });
+    let o = ours(&b.join("state"), &["run", "second"], &b);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["0", "200000", "65536"], "{out}");
+    assert_eq!(lines[1..], ["1", "0"], "the first container's sleep is in the joined pid namespace: {out}");
+    assert!(ours(&root, &["delete", "--force", "first"], &a).status.success());
+}

@@ -50,6 +50,8 @@ pub struct Bundle {
     pub annotations: BTreeMap<String, String>,
     /// `hooks`.
     pub hooks: super::hooks::Hooks,
+    /// `linux.devices`.
+    pub devices: Vec<DeviceSpec>,
     /// The cgroup (under the hierarchies' roots; `None`: the runtime's default) and the limits
     /// applied to it.
     pub cgroup: (Option<String>, cgroups_rs::fs::Resources),
@@ -86,6 +88,25 @@ pub struct ProcessSpec {
     pub terminal: bool,
     /// `consoleSize`: rows, columns.
     pub console_size: Option<(u16, u16)>,
+}
+
+/// One entry of `linux.devices`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// Absolute path in the container.
+    pub path: String,
+    /// `S_IFCHR`, `S_IFBLK` or `S_IFIFO`.
+    pub kind: nix::sys::stat::SFlag,
+    /// Major number.
+    pub major: u64,
+    /// Minor number.
+    pub minor: u64,
+    /// Permission bits (default 0666).
+    pub mode: u32,
+    /// Owner (default 0).
+    pub uid: u32,
+    /// Group (default 0).
+    pub gid: u32,
 }
 
 /// One entry of `mounts`.
@@ -157,7 +178,7 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
         match ns.path() {
             None => new_namespaces.push(kind),
             Some(path) => {
-                if matches!(kind, Namespace::User | Namespace::Pid | Namespace::Mount) {
+                if kind == Namespace::Mount {
                     return Err(bad(
                         &format!("linux.namespaces[{i}].path"),
                         format!("joining an existing {kind} namespace is not supported"),
@@ -171,6 +192,7 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
         return Err(bad("linux.namespaces", "a mount namespace of the container's own is required"));
     }
     let userns = new_namespaces.contains(&Namespace::User);
+    let joined_userns = joined.iter().any(|(ns, _)| *ns == Namespace::User);
     let map = |field: &str, m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| -> Result<String, OciError> {
         let lines: Vec<String> = m
             .into_iter()
@@ -179,6 +201,8 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
             .collect();
         match (userns, lines.is_empty()) {
             (true, true) => Err(bad(field, "a new user namespace needs a mapping")),
+            // A joined user namespace has its mappings already (these are ignored).
+            (false, false) if joined_userns => Ok(String::new()),
             (false, false) => Err(bad(field, "mappings without a new user namespace")),
             _ => Ok(lines.concat()),
         }
@@ -209,10 +233,36 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
         Some(r) => super::resources::of(r)?,
         None => cgroups_rs::fs::Resources::default(),
     };
-    if let Some(l) = linux {
-        if l.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            warnings.push("linux.devices: only the default devices are made".into());
+    let mut devices = Vec::new();
+    for (i, d) in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten().enumerate() {
+        use nix::sys::stat::SFlag;
+        let field = format!("linux.devices[{i}]");
+        let path = d.path().display().to_string();
+        if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+            return Err(bad(
+                &format!("{field}.path"),
+                format!("`{path}` is not an absolute path without `..`"),
+            ));
         }
+        let kind = match d.typ().as_str() {
+            "c" | "u" => SFlag::S_IFCHR,
+            "b" => SFlag::S_IFBLK,
+            "p" => SFlag::S_IFIFO,
+            other => return Err(bad(&format!("{field}.type"), format!("unknown device type `{other}`"))),
+        };
+        let number = |v: i64, what: &str| {
+            u64::try_from(v)
+                .map_err(|_| bad(&format!("{field}.{what}"), format!("{v} is not a device number")))
+        };
+        devices.push(DeviceSpec {
+            path,
+            kind,
+            major: number(d.major(), "major")?,
+            minor: number(d.minor(), "minor")?,
+            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
     }
     Ok(Bundle {
         dir,
@@ -241,6 +291,7 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
             .unwrap_or_default(),
         cgroup: (cgroup_path, limits),
         hooks: super::hooks::Hooks::of(spec.hooks().as_ref()),
+        devices,
         warnings,
     })
 }

@@ -6,9 +6,9 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use super::spawn::Cloned;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::ForkResult;
 use policy::vocab::{Namespace, NamespaceSet};
 
 use super::init::Init;
@@ -143,8 +143,16 @@ fn spawn(
         .filter(|n| n.clone_can_create() && *n != Namespace::Cgroup)
         .collect();
     let flags = CloneFlags::from_bits_retain(set.clone_flags() as i32);
-    match crate::sys::fork_into(flags).map_err(|e| SysError::errno("clone the container's init", e))? {
-        ForkResult::Child => {
+    // config.json's namespace paths, opened now and entered by the joiner.
+    let mut joins = Vec::new();
+    for (ns, path) in &b.joined {
+        let f = std::fs::File::open(path)
+            .map_err(|e| OciError::io(format!("open {ns} namespace {}", path.display()), e))?;
+        joins.push((*ns, OwnedFd::from(f)));
+    }
+    let joins = super::spawn::ordered(joins);
+    match super::spawn::clone_into(&joins, flags)? {
+        Cloned::Child => {
             drop((go_tx, status_rx));
             // Its host pid, from the host's /proc (still mounted here).
             let host_pid =
@@ -160,7 +168,7 @@ fn spawn(
             };
             std::process::exit(init.run(go_rx, status_tx))
         }
-        ForkResult::Parent { child } => {
+        Cloned::Parent(child) => {
             drop((go_rx, status_tx));
             let pid = child.as_raw();
             let gone = |e: OciError| {

@@ -13,26 +13,17 @@ use std::path::{Path, PathBuf};
 use enforcer::{Command, Launcher, ReportTo};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 use policy::vocab::Namespace;
 
 use super::config::ProcessSpec;
+use super::spawn::{self, Cloned};
 use super::state::{Record, Status};
 use super::{plan, OciError};
-use crate::channel::{self, Go, Receiver, Sender};
-use crate::error::SysError;
+use crate::channel::{self, Go, Receiver};
 
 /// The seccomp section a container's processes get, kept in its state directory.
 pub const SECCOMP: &str = "seccomp.json";
-
-/// What the joiner tells the runtime.
-#[derive(serde::Serialize, serde::Deserialize)]
-enum Joined {
-    /// The process's host pid.
-    Pid(i32),
-    /// Why it could not be made.
-    Failed(String),
-}
 
 /// `exec`'s options.
 pub struct Exec {
@@ -47,19 +38,6 @@ pub struct Exec {
     /// `--console-socket` (with a terminal).
     pub console_socket: Option<PathBuf>,
 }
-
-/// Namespaces in the order they are joined: user first (it gives the rights for the others),
-/// mount last (after it, `/proc` is the container's).
-const ORDER: [Namespace; 8] = [
-    Namespace::User,
-    Namespace::Cgroup,
-    Namespace::Ipc,
-    Namespace::Uts,
-    Namespace::Net,
-    Namespace::Pid,
-    Namespace::Time,
-    Namespace::Mount,
-];
 
 /// Run `e` in container `id`: its pid (detached) or its exit status.
 pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
@@ -85,7 +63,7 @@ pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
     }
     // Every namespace of the init that is not this process's, opened now (by its host path).
     let mut joins: Vec<(Namespace, OwnedFd)> = Vec::new();
-    for ns in ORDER {
+    for ns in spawn::ORDER {
         let theirs = format!("/proc/{}/ns/{}", r.pid, ns.proc_name());
         let ours = format!("/proc/self/ns/{}", ns.proc_name());
         let (Ok(a), Ok(b)) = (std::fs::read_link(&theirs), std::fs::read_link(&ours)) else { continue };
@@ -95,26 +73,16 @@ pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
             joins.push((ns, OwnedFd::from(f)));
         }
     }
-    let (joined_tx, joined_rx) = channel::channel::<Joined>()?;
     let (go_tx, go_rx) = channel::channel::<Go>()?;
     if !e.detach {
         crate::shim::block().map_err(|err| OciError::Init(format!("block signals: {err}")))?;
     }
-    let joiner = match crate::sys::fork().map_err(|err| SysError::errno("fork", err))? {
-        ForkResult::Child => {
-            drop((joined_rx, go_tx));
-            let code = join(&joins, &joined_tx, go_rx, &e.process, &plan, e.preserve_fds, console.as_ref());
-            std::process::exit(code)
+    let pid = match spawn::clone_into(&joins, CloneFlags::empty())? {
+        Cloned::Child => {
+            drop(go_tx);
+            std::process::exit(in_container(go_rx, &e.process, &plan, e.preserve_fds, console.as_ref()))
         }
-        ForkResult::Parent { child } => child,
-    };
-    drop((joined_tx, go_rx));
-    let said = joined_rx.recv();
-    let _ = nix::sys::wait::waitpid(joiner, None);
-    let pid = match said {
-        Some(Joined::Pid(p)) => p,
-        Some(Joined::Failed(why)) => return Err(OciError::Init(why)),
-        None => return Err(OciError::Init("the process could not be made".into())),
+        Cloned::Parent(p) => p.as_raw(),
     };
     let child = Pid::from_raw(pid);
     if let Some(g) = crate::cgroup::load(&r.cgroup) {
@@ -137,47 +105,26 @@ pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
     Ok(crate::shim::supervise(child, None))
 }
 
-/// The joiner: enter the namespaces, clone the process as the runtime's child, say its pid.
-fn join(
-    joins: &[(Namespace, OwnedFd)],
-    joined: &Sender<Joined>,
+/// The new process, in the container's namespaces: wait until it is in the cgroup, take the
+/// terminal, then the apply steps and exec.
+fn in_container(
     go: Receiver<Go>,
     p: &ProcessSpec,
     plan: &enforcer::Plan,
     keep_fds: u32,
     console: Option<&OwnedFd>,
 ) -> i32 {
-    for (ns, fd) in joins {
-        let flag = CloneFlags::from_bits_retain(ns.clone_flag() as i32);
-        if let Err(err) = nix::sched::setns(fd, flag) {
-            joined.send(&Joined::Failed(format!("join the container's {ns} namespace: {err}")));
-            return 1;
+    let _ = crate::shim::unblock_all();
+    if go.recv().is_none() {
+        return 125;
+    }
+    if let Some(socket) = console {
+        if let Err(err) = super::console::attach(socket, p.console_size) {
+            eprintln!("palisade-runtime: exec: process.terminal: {err}");
+            return 125;
         }
     }
-    match crate::sys::fork_into(CloneFlags::CLONE_PARENT) {
-        Err(err) => {
-            joined.send(&Joined::Failed(format!("clone the process: {err}")));
-            1
-        }
-        Ok(ForkResult::Parent { child }) => {
-            joined.send(&Joined::Pid(child.as_raw()));
-            0
-        }
-        Ok(ForkResult::Child) => {
-            let _ = crate::shim::unblock_all();
-            if go.recv().is_none() {
-                std::process::exit(125);
-            }
-            if let Some(socket) = console {
-                if let Err(err) = super::console::attach(socket, p.console_size) {
-                    eprintln!("palisade-runtime: exec: process.terminal: {err}");
-                    std::process::exit(125);
-                }
-            }
-            let code = run(p, plan, keep_fds);
-            std::process::exit(code)
-        }
-    }
+    run(p, plan, keep_fds)
 }
 
 /// In the container: the working directory, the umask, then the apply steps and exec.

@@ -82,20 +82,17 @@ impl Init<'_> {
     /// Everything before the apply steps; the command, resolved in the container.
     fn setup(&self, go: &Receiver<Go>, status: &RefCell<Option<Sender<Status>>>) -> Result<Command, String> {
         let b = self.bundle;
-        let userns = b.new_namespaces.contains(&Namespace::User);
+        // In a user namespace of its own or joined (the runtime's joiner entered those by path).
+        let userns = b.new_namespaces.contains(&Namespace::User)
+            || b.joined.iter().any(|(ns, _)| *ns == Namespace::User);
         if userns {
             let root = (Gid::from_raw(0), Uid::from_raw(0));
             setresgid(root.0, root.0, root.0)
                 .and_then(|_| setresuid(root.1, root.1, root.1))
                 .map_err(|e| format!("become root of the user namespace: {e}"))?;
         }
-        for (ns, path) in &b.joined {
-            let f = std::fs::File::open(path)
-                .map_err(|e| format!("open {ns} namespace {}: {e}", path.display()))?;
-            let flag = nix::sched::CloneFlags::from_bits_retain(ns.clone_flag() as i32);
-            nix::sched::setns(&f, flag)
-                .map_err(|e| format!("join {ns} namespace {}: {e}", path.display()))?;
-        }
+        // The init's cgroups as the host names them, before its cgroup namespace hides that.
+        let membership = rootfs::membership();
         if b.new_namespaces.contains(&Namespace::Cgroup) {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
                 .map_err(|e| format!("unshare the cgroup namespace: {e}"))?;
@@ -104,7 +101,7 @@ impl Init<'_> {
             let time = nix::sched::CloneFlags::from_bits_retain(Namespace::Time.clone_flag() as i32);
             nix::sched::unshare(time).map_err(|e| format!("unshare the time namespace: {e}"))?;
         }
-        let tree = rootfs::build(b, userns).map_err(|e: SysError| e.to_string())?;
+        let tree = rootfs::build(b, userns, &membership).map_err(|e: SysError| e.to_string())?;
         if b.hooks.before_pivot() {
             // The runtime runs createRuntime (and prestart) now, in its namespaces.
             if let Some(s) = status.borrow().as_ref() {

@@ -20,6 +20,7 @@ pub mod ops;
 pub mod plan;
 pub mod resources;
 mod rootfs;
+mod spawn;
 pub mod spec;
 pub mod state;
 

@@ -23,14 +23,17 @@ const DEVICES: [(&str, u64, u64); 6] =
 /// `userns`: the init is root of a new user namespace, where device nodes cannot be made (the
 /// host's are bound instead). [`finish`] comes after the sysctls (which write beneath
 /// `/proc/sys`, read-only by then).
-pub(super) fn build(b: &Bundle, userns: bool) -> Result<Tree, SysError> {
+pub(super) fn build(b: &Bundle, userns: bool, membership: &[Membership]) -> Result<Tree, SysError> {
     let mut t = Tree::begin(b.propagation)?;
     t.bind_root(&b.rootfs)?;
     for m in &b.mounts {
-        one(&mut t, m, b)?;
+        one(&mut t, m, b, membership)?;
     }
     if b.mounts.iter().any(|m| m.target.trim_end_matches('/') == "/dev") {
         devices(&mut t, userns)?;
+        for d in &b.devices {
+            listed(&mut t, d, userns)?;
+        }
     } else {
         t.done.notes.push("no mount at /dev: the rootfs's own /dev is used as it is".into());
     }
@@ -53,8 +56,28 @@ pub(super) fn finish(mut t: Tree, b: &Bundle) -> Result<Done, SysError> {
     Ok(t.done)
 }
 
+/// One line of `/proc/self/cgroup`: the hierarchy's controllers (`cpu,cpuacct`,
+/// `name=systemd`, empty for cgroup2) and the process's group in it.
+pub(super) struct Membership {
+    controllers: String,
+    path: String,
+}
+
+/// The init's cgroups, read before it makes its cgroup namespace (so the paths are the host's).
+pub(super) fn membership() -> Vec<Membership> {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, c, p) = (f.next()?, f.next()?, f.next()?);
+            Some(Membership { controllers: c.to_string(), path: p.to_string() })
+        })
+        .collect()
+}
+
 /// One entry of `mounts`.
-fn one(t: &mut Tree, m: &MountSpec, b: &Bundle) -> Result<(), SysError> {
+fn one(t: &mut Tree, m: &MountSpec, b: &Bundle, membership: &[Membership]) -> Result<(), SysError> {
     let data = (!m.data.is_empty()).then_some(m.data.as_str());
     if m.is_bind() {
         use std::os::unix::fs::OpenOptionsExt;
@@ -70,7 +93,7 @@ fn one(t: &mut Tree, m: &MountSpec, b: &Bundle) -> Result<(), SysError> {
             remount(t, &m.target, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra, is_dir(&source))?;
         }
     } else if m.fstype == "cgroup" || m.fstype == "cgroup2" {
-        cgroup(t, m)?;
+        cgroup(t, m, membership)?;
     } else if m.copy_up {
         // What the image has there, opened before the tmpfs hides it.
         let under = t.point(Path::new(&m.target), Kind::Dir)?;
@@ -149,19 +172,107 @@ fn remount(t: &mut Tree, target: &str, flags: MsFlags, dir: bool) -> Result<(), 
     Ok(())
 }
 
-/// `type: cgroup`: cgroup2 where the host's hierarchy is unified; on a cgroup v1 host, an empty
-/// read-only tmpfs (the per-controller hierarchies are not mounted yet).
-fn cgroup(t: &mut Tree, m: &MountSpec) -> Result<(), SysError> {
+/// `type: cgroup`: cgroup2 where the host's hierarchy is unified. On a cgroup v1 host, as runc
+/// does: a tmpfs with, for each v1 hierarchy the host mounts under `/sys/fs/cgroup`, the init's
+/// own group in it bound in (read-only when the mount is), and the host's links (`cpu` ->
+/// `cpu,cpuacct`); so a process reads its own limits where it expects them. With `ro` the tmpfs
+/// is read-only too (runc leaves it writable).
+fn cgroup(t: &mut Tree, m: &MountSpec, membership: &[Membership]) -> Result<(), SysError> {
     let unified = nix::sys::statfs::statfs("/sys/fs/cgroup")
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
     if unified {
-        t.mount_in(Some("cgroup2"), &m.target, Kind::Dir, Some("cgroup2"), m.flags, None)
-    } else {
-        let flags = m.flags | MsFlags::MS_RDONLY;
-        t.mount_in(Some("tmpfs"), &m.target, Kind::Dir, Some("tmpfs"), flags, Some("size=0"))?;
-        t.done.notes.push(format!("{}: cgroup v1 hierarchies are not mounted (an empty tmpfs)", m.target));
-        Ok(())
+        return t.mount_in(Some("cgroup2"), &m.target, Kind::Dir, Some("cgroup2"), m.flags, None);
     }
+    let ro = m.flags.contains(MsFlags::MS_RDONLY);
+    let base = (m.flags - MsFlags::MS_RDONLY) | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    t.mount_in(Some("tmpfs"), &m.target, Kind::Dir, Some("tmpfs"), base, Some("mode=755"))?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| SysError::io("read /proc/self/mountinfo", e))?;
+    for line in info.lines() {
+        // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+        let (left, right) = match line.split_once(" - ") {
+            Some(x) => x,
+            None => continue,
+        };
+        let fields: Vec<&str> = left.split(' ').collect();
+        let theirs: Vec<&str> = right.split(' ').collect();
+        let (Some(point), Some(fstype), Some(sup)) = (fields.get(4), theirs.first(), theirs.get(2)) else {
+            continue;
+        };
+        let Some(name) = point.strip_prefix("/sys/fs/cgroup/").filter(|n| !n.contains('/')) else { continue };
+        let opts: Vec<&str> = sup.split(',').collect();
+        // The v1 hierarchies (a hybrid host's cgroup2 mount is left out, as runc leaves it).
+        let mine = membership.iter().find(|g| {
+            *fstype == "cgroup"
+                && !g.controllers.is_empty()
+                && g.controllers.split(',').all(|c| opts.contains(&c))
+        });
+        let Some(mine) = mine else { continue };
+        let host = Path::new(point).join(mine.path.trim_start_matches('/'));
+        let Ok(src) =
+            nix::fcntl::open(&host, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        else {
+            continue;
+        };
+        let target = format!("{}/{name}", m.target.trim_end_matches('/'));
+        t.bind_from(&src, &host.display().to_string(), &target)?;
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        remount(t, &target, if ro { flags | MsFlags::MS_RDONLY } else { flags }, true)?;
+    }
+    // The host's links between comounted controllers.
+    if let Ok(dir) = std::fs::read_dir("/sys/fs/cgroup") {
+        let at = t.point(Path::new(&m.target), Kind::Dir)?;
+        let inside = nix::fcntl::openat(&at, ".", OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| fail("open", Path::new(&m.target), e))?;
+        for e in dir.flatten() {
+            if e.file_type().is_ok_and(|f| f.is_symlink()) {
+                if let Ok(to) = std::fs::read_link(e.path()) {
+                    let _ = nix::unistd::symlinkat(&to, &inside, e.file_name().as_os_str());
+                }
+            }
+        }
+    }
+    if ro {
+        t.remount_readonly_in(&m.target)?;
+    }
+    Ok(())
+}
+
+/// A device of `linux.devices`: made with mknod (mode and owner as listed), or, in a user
+/// namespace, where mknod is not allowed, the host's node at the same path bound in.
+fn listed(t: &mut Tree, d: &super::config::DeviceSpec, userns: bool) -> Result<(), SysError> {
+    let path = Path::new(&d.path);
+    if userns {
+        let host = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| fail("open the host's device", path, e))?;
+        return t.bind_from(&host, &d.path, &d.path);
+    }
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().ok_or_else(|| fail("device", path, std::io::ErrorKind::InvalidInput))?;
+    let at = t.point(parent, Kind::Dir)?;
+    let dir = nix::fcntl::openat(&at, ".", OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| fail("open", parent, e))?;
+    // A node the defaults made there is replaced by the listed one.
+    let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let dev = nix::sys::stat::makedev(d.major, d.minor);
+    let mode = Mode::from_bits_truncate(d.mode);
+    nix::sys::stat::mknodat(&dir, name, d.kind, mode, dev).map_err(|e| fail("mknod", path, e))?;
+    nix::sys::stat::fchmodat(&dir, name, mode, nix::sys::stat::FchmodatFlags::FollowSymlink)
+        .map_err(|e| fail("chmod", path, e))?;
+    nix::unistd::fchownat(
+        &dir,
+        name,
+        Some(nix::unistd::Uid::from_raw(d.uid)),
+        Some(nix::unistd::Gid::from_raw(d.gid)),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| fail("chown", path, e))?;
+    t.done.mounts.push(format!("mknod {}", d.path));
+    Ok(())
 }
 
 /// The default devices and links in the container's `/dev`.
