@@ -370,3 +370,48 @@ fn a_container_joins_another_ones_pid_and_user_namespaces_by_path() {
     assert_eq!(lines[1..], ["1", "0"], "the first container's sleep is in the joined pid namespace: {out}");
     assert!(ours(&root, &["delete", "--force", "first"], &a).status.success());
 }
+
+#[test]
+fn an_annotation_replaces_the_option_only_when_it_narrows_and_the_report_shows_the_merge() {
+    if !ready() {
+        return;
+    }
+    let fixtures = std::path::absolute("tests/fixtures/oci").unwrap();
+    let narrower = fixtures.join("web-no-bind.yaml");
+    let go = |name: &str, annotation: &str| {
+        let b = bundle(name, |c| {
+            c["process"]["args"] = json!(["true"]);
+            c["annotations"] = json!({"org.palisade.profile": annotation});
+        });
+        let report = b.join("report.json");
+        let o = Command::new(BIN)
+            .arg("--root")
+            .arg(b.join("state"))
+            .args(["--profile", "builtin:web", "--profile-dir"])
+            .arg(&fixtures)
+            .arg("--report")
+            .arg(&report)
+            .args(["run", "c"])
+            .current_dir(&b)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", text(&o.stderr));
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        (text(&o.stderr), r)
+    };
+    // Narrower: the annotation's profile is applied.
+    let (err, r) = go("oci-ann-narrow", narrower.to_str().unwrap());
+    assert!(r["profile"].as_str().unwrap().ends_with("web-no-bind.yaml"), "{r}");
+    assert_eq!(r["capabilities"]["effective"]["mask"], "0000000000000000", "{r}");
+    assert!(!err.contains("ignored"), "{err}");
+    // Wider somewhere: the option's, with a warning that says where.
+    let (err, r) = go("oci-ann-wide", "builtin:strict");
+    assert!(r["profile"].as_str().unwrap().ends_with("builtin:web"), "{r}");
+    assert!(err.contains("ignored: it widens --profile builtin:web"), "{err}");
+    // The merge: web's capability (config.json's sets cut to it), the stacked filter, Landlock,
+    // no_new_privs.
+    assert_eq!(r["capabilities"]["bounding"]["mask"], "0000000000000400", "{r}");
+    assert!(r["seccomp_stacked"]["instructions"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["no_new_privs"], true);
+    assert_eq!(r["landlock"]["mode"], "enforce");
+}

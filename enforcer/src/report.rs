@@ -16,6 +16,7 @@ use crate::landlock::PathOutcome;
 use crate::plan::Plan;
 use crate::privilege::Skip;
 use crate::sys::LandlockStatus;
+use sha2::{Digest, Sha256};
 
 /// What the steps did, for the report.
 #[derive(Clone, Debug, Default)]
@@ -211,6 +212,9 @@ pub struct Report {
     /// Seccomp (absent: no filter).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<SeccompReport>,
+    /// A second filter installed after it (a Palisade profile over an OCI config's section).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seccomp_stacked: Option<SeccompReport>,
     /// Landlock (`null`: off).
     pub landlock: Option<LandlockReport>,
     /// Namespaces, mounts and limits (containers only).
@@ -321,6 +325,14 @@ impl Report {
                 instructions: s.program.insns.len(),
                 sha256: plan.seccomp_sha256(),
                 verdicts,
+                flags: vec!["TSYNC".into()],
+            }),
+            seccomp_stacked: plan.stacked.as_ref().map(|s| SeccompReport {
+                target: s.program.target.name().into(),
+                arches: s.program.arches.iter().map(|a| a.name().to_string()).collect(),
+                instructions: s.program.insns.len(),
+                sha256: Sha256::digest(s.program.to_bytes()).iter().map(|b| format!("{b:02x}")).collect(),
+                verdicts: BTreeMap::new(),
                 flags: vec!["TSYNC".into()],
             }),
             landlock,

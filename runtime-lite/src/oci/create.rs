@@ -36,6 +36,9 @@ pub struct Create {
     pub console_socket: Option<PathBuf>,
     /// `--profile-dir`: where the profiles an annotation may name live.
     pub profile_dirs: Vec<PathBuf>,
+    /// `--report FILE`: the plan as applied (config.json and the profile merged), written at
+    /// create.
+    pub report: Option<PathBuf>,
 }
 
 /// The default `--profile-dir`.
@@ -67,6 +70,30 @@ fn annotated(value: &str, dirs: &[PathBuf]) -> Result<String, OciError> {
     )))
 }
 
+/// Between `--profile option` and the annotation's profile: the annotation's when it is not
+/// wider than the option's in any tier (`policyc diff`'s judgement), else the option's, with a
+/// warning naming the first widening.
+fn narrower(
+    option: &str,
+    annotation: &str,
+    warn: &mut dyn FnMut(&str),
+) -> Result<(String, enforcer::Plan), OciError> {
+    let (o, a) = (plan::profile(option)?, plan::profile(annotation)?);
+    let (po, pa) =
+        (o.compiled.policy().map_err(OciError::Policy)?, a.compiled.policy().map_err(OciError::Policy)?);
+    let d = policy::diff::diff(&po, &pa);
+    match d.changes.iter().find(|c| c.class == policy::diff::Class::Widen) {
+        None => Ok((annotation.to_string(), a)),
+        Some(c) => {
+            warn(&format!(
+                "annotation {PROFILE_ANNOTATION}={annotation} ignored: it widens --profile {option} ({}: {})",
+                c.subject, c.message
+            ));
+            Ok((option.to_string(), o))
+        }
+    }
+}
+
 /// Create the container; returns the init's host pid. Warnings go to `warn`.
 pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
     state::check_id(&o.id)?;
@@ -76,18 +103,24 @@ pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
     }
     super::console::check(b.process.terminal, o.console_socket.as_deref())?;
     let console = o.console_socket.as_deref().map(super::console::connect).transpose()?;
-    let chosen = match (&o.profile, b.annotations.get(PROFILE_ANNOTATION)) {
-        (Some(p), Some(a)) if p != a => {
-            warn(&format!("annotation {PROFILE_ANNOTATION}={a} ignored: --profile {p} is given"));
-            Some(p.clone())
+    let over = match (&o.profile, b.annotations.get(PROFILE_ANNOTATION)) {
+        (Some(p), Some(a)) if p != a => Some(narrower(p, &annotated(a, &o.profile_dirs)?, warn)?),
+        (Some(p), _) => Some((p.clone(), plan::profile(p)?)),
+        (None, Some(a)) => {
+            let a = annotated(a, &o.profile_dirs)?;
+            let compiled = plan::profile(&a)?;
+            Some((a, compiled))
         }
-        (Some(p), _) => Some(p.clone()),
-        (None, Some(a)) => Some(annotated(a, &o.profile_dirs)?),
         (None, None) => None,
     };
     let mut plan = plan::plan(&o.id, &b.process, b.seccomp.as_deref())?;
-    if let Some(spec) = &chosen {
-        plan = plan::narrow(plan, plan::profile(spec)?);
+    let chosen = over.as_ref().map(|(spec, _)| spec.clone());
+    if let Some((_, profile)) = over {
+        plan = plan::narrow(plan, profile);
+    }
+    if let Some(path) = &o.report {
+        let text = enforcer::report::Report::planned(&plan, None)?.to_json();
+        std::fs::write(path, text).map_err(|e| OciError::io(format!("write {}", path.display()), e))?;
     }
     let dir = state::create(&o.root, &o.id)?;
     if let Some(s) = &b.seccomp {

@@ -35,6 +35,10 @@ struct Cli {
     /// `builtin:NAME`); repeatable.
     #[arg(long, global = true, default_value = create::PROFILE_DIR)]
     profile_dir: Vec<PathBuf>,
+    /// Write the merged plan (config.json's process with the profile on top: ids, the five
+    /// capability sets, no_new_privs, seccomp filters, Landlock) as a JSON report at create.
+    #[arg(long, global = true)]
+    report: Option<PathBuf>,
     /// Refused: only the cgroupfs driver is supported.
     #[arg(long, global = true)]
     systemd_cgroup: bool,
@@ -243,6 +247,7 @@ fn options(cli: &Cli, a: &CreateArgs) -> Result<create::Create, OciError> {
         profile: profile.cloned(),
         console_socket: a.console_socket.clone(),
         profile_dirs: cli.profile_dir.clone(),
+        report: cli.report.clone(),
     })
 }
 
