@@ -415,3 +415,18 @@ fn an_annotation_replaces_the_option_only_when_it_narrows_and_the_report_shows_t
     assert_eq!(r["no_new_privs"], true);
     assert_eq!(r["landlock"]["mode"], "enforce");
 }
+
+#[test]
+fn no_pivot_moves_the_root_as_runc_does() {
+    if !ready() {
+        return;
+    }
+    let b = bundle("oci-no-pivot", |c| {
+        c["process"]["args"] =
+            json!(["sh", "-c", "head -2 /proc/self/mountinfo | cut -d' ' -f4,5; ls /; id"]);
+    });
+    let a = ours(&b.join("state-ours"), &["run", "--no-pivot", "c"], &b);
+    let z = theirs(&b.join("state-runc"), &["run", "--no-pivot", "c"], &b);
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert_eq!(text(&a.stdout), text(&z.stdout));
+}

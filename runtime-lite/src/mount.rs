@@ -578,6 +578,20 @@ impl Tree {
         Ok(())
     }
 
+    /// Move the root over `/` and chroot into it (instead of [`Tree::pivot`]): the old root
+    /// stays beneath, out of reach of a chrooted process without CAP_SYS_CHROOT.
+    pub(crate) fn move_root(&mut self) -> Result<(), SysError> {
+        let root = self.root.clone();
+        self.root_fd = None;
+        std::env::set_current_dir(&root).map_err(|e| fail("chdir", &root, e))?;
+        mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .map_err(|e| fail("move the root over", Path::new("/"), e))?;
+        nix::unistd::chroot(".").map_err(|e| fail("chroot", &root, e))?;
+        std::env::set_current_dir("/").map_err(|e| fail("chdir", Path::new("/"), e))?;
+        self.root = PathBuf::from("/");
+        Ok(())
+    }
+
     /// Hide each path that exists (after the pivot): an empty read-only tmpfs over a
     /// directory, `/dev/null` over anything else.
     pub(crate) fn mask(&mut self, paths: &[String]) -> Result<(), SysError> {

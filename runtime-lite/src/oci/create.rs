@@ -36,6 +36,8 @@ pub struct Create {
     pub console_socket: Option<PathBuf>,
     /// `--profile-dir`: where the profiles an annotation may name live.
     pub profile_dirs: Vec<PathBuf>,
+    /// `--no-pivot`: chroot into the root, moved over `/`, instead of pivot_root.
+    pub no_pivot: bool,
     /// `--report FILE`: the plan as applied (config.json and the profile merged), written at
     /// create.
     pub report: Option<PathBuf>,
@@ -198,6 +200,7 @@ fn spawn(
                 id: o.id.clone(),
                 host_pid,
                 console,
+                no_pivot: o.no_pivot,
             };
             std::process::exit(init.run(go_rx, status_tx))
         }

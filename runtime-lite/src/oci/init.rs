@@ -31,6 +31,8 @@ pub(super) struct Init<'a> {
     pub host_pid: i32,
     /// The caller's console socket (`process.terminal`).
     pub console: Option<&'a OwnedFd>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
 }
 
 impl Init<'_> {
@@ -111,7 +113,7 @@ impl Init<'_> {
         }
         let state = hooks::state(&self.id, "creating", self.host_pid, &b.dir, &b.annotations);
         hooks::run("createContainer", &b.hooks.create_container, &state)?;
-        let tree = rootfs::pivot(tree).map_err(|e: SysError| e.to_string())?;
+        let tree = rootfs::pivot(tree, self.no_pivot).map_err(|e: SysError| e.to_string())?;
         if let Some(h) = &b.hostname {
             nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h}: {e}"))?;
         }

@@ -40,9 +40,14 @@ pub(super) fn build(b: &Bundle, userns: bool, membership: &[Membership]) -> Resu
     Ok(t)
 }
 
-/// pivot_root into the tree.
-pub(super) fn pivot(mut t: Tree) -> Result<Tree, SysError> {
-    t.pivot()?;
+/// pivot_root into the tree (`no_pivot`: move it over `/` and chroot, as runc's
+/// `--no-pivot` does, for a root on a filesystem pivot_root refuses, such as ramfs).
+pub(super) fn pivot(mut t: Tree, no_pivot: bool) -> Result<Tree, SysError> {
+    if no_pivot {
+        t.move_root()?;
+    } else {
+        t.pivot()?;
+    }
     Ok(t)
 }
 

@@ -179,7 +179,7 @@ struct CreateArgs {
     /// `process.terminal`.
     #[arg(long)]
     console_socket: Option<PathBuf>,
-    /// Refused: pivot_root is always used.
+    /// Move the root into place and chroot instead of pivot_root (a root on ramfs).
     #[arg(long)]
     no_pivot: bool,
     /// Accepted (no session keyring is made).
@@ -235,10 +235,8 @@ fn refuse(what: &str) -> OciError {
 
 fn options(cli: &Cli, a: &CreateArgs) -> Result<create::Create, OciError> {
     let (root, profile) = (cli.root.as_path(), cli.profile.as_ref());
-    if a.no_pivot {
-        return Err(refuse("--no-pivot"));
-    }
     Ok(create::Create {
+        no_pivot: a.no_pivot,
         root: root.to_path_buf(),
         id: a.id.clone(),
         bundle: a.bundle.clone(),
