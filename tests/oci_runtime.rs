@@ -187,6 +187,28 @@ fn create_start_kill_delete_follow_the_lifecycle() {
     assert_eq!(state(&root, "c1", &b)["status"], "running");
     let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(cmd.starts_with("sleep\0"), "{cmd:?}");
+    // ps: the init's pid; update and events --stats: the cgroup's pids limit; pause/resume.
+    let ps = ours(&root, &["ps", "--format", "json", "c1"], &b);
+    let ps: Value = serde_json::from_slice(&ps.stdout).unwrap();
+    assert_eq!(ps, json!([pid]));
+    let res = b.join("resources.json");
+    std::fs::write(&res, r#"{"pids": {"limit": 42}}"#).unwrap();
+    let u = ours(&root, &["update", "--resources", res.to_str().unwrap(), "c1"], &b);
+    assert!(u.status.success(), "{}", text(&u.stderr));
+    let ev = ours(&root, &["events", "--stats", "c1"], &b);
+    let ev: Value = serde_json::from_slice(&ev.stdout).unwrap();
+    assert_eq!(
+        (ev["type"].as_str(), ev["data"]["pids"]["limit"].as_u64()),
+        (Some("stats"), Some(42)),
+        "{ev}"
+    );
+    assert_eq!(ev["data"]["pids"]["current"], 1);
+    assert!(ours(&root, &["pause", "c1"], &b).status.success());
+    assert_eq!(state(&root, "c1", &b)["status"], "paused");
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(st.lines().any(|l| l.starts_with("State:") && l.contains('S')), "{st}");
+    assert!(ours(&root, &["resume", "c1"], &b).status.success());
+    assert_eq!(state(&root, "c1", &b)["status"], "running");
     // Deleting a running container needs --force.
     let d = ours(&root, &["delete", "c1"], &b);
     assert!(!d.status.success() && text(&d.stderr).contains("running"), "{}", text(&d.stderr));
@@ -429,4 +451,31 @@ fn no_pivot_moves_the_root_as_runc_does() {
     let z = theirs(&b.join("state-runc"), &["run", "--no-pivot", "c"], &b);
     assert!(a.status.success(), "{}", text(&a.stderr));
     assert_eq!(text(&a.stdout), text(&z.stdout));
+}
+
+#[test]
+fn spec_writes_a_config_runc_runs_and_features_parse() {
+    if !ready() {
+        return;
+    }
+    let d = common::tempdir("oci-spec");
+    common::rootfs::build(&d);
+    let o = Command::new(BIN).args(["spec"]).current_dir(&d).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // A second spec does not overwrite it.
+    let again = Command::new(BIN).args(["spec"]).current_dir(&d).output().unwrap();
+    assert!(!again.status.success() && text(&again.stderr).contains("exists"));
+    let mut c: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+    c["process"]["args"] = json!(["sh", "-c", "echo ran"]);
+    std::fs::write(d.join("config.json"), c.to_string()).unwrap();
+    let z = theirs(&d.join("state-runc"), &["run", "c"], &d);
+    assert_eq!(text(&z.stdout), "ran\n", "runc: {}", text(&z.stderr));
+    let a = ours(&d.join("state-ours"), &["run", "c"], &d);
+    assert_eq!(text(&a.stdout), "ran\n", "ours: {}", text(&a.stderr));
+    let f = Command::new(BIN).arg("features").output().unwrap();
+    let f: Value = serde_json::from_slice(&f.stdout).unwrap();
+    assert_eq!(f["ociVersionMax"], "1.2.0");
+    assert!(f["linux"]["namespaces"].as_array().unwrap().contains(&json!("user")));
+    assert!(f["linux"]["capabilities"].as_array().unwrap().contains(&json!("CAP_SYS_ADMIN")));
 }
