@@ -176,7 +176,15 @@ fn create_start_kill_delete_follow_the_lifecycle() {
     assert_eq!(s["ociVersion"], "1.2.0");
     let pid = s["pid"].as_i64().unwrap();
     assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid.to_string());
-    // The init waits in its namespaces; the runtime's own process is gone.
+    // The init waits in its namespaces; the runtime process that created it is gone (the init
+    // was handed to this machine's init or the caller's subreaper).
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let ppid: i64 = status.lines().find_map(|l| l.strip_prefix("PPid:")).unwrap().trim().parse().unwrap();
+    let exe = std::fs::canonicalize(BIN).unwrap();
+    assert!(
+        std::fs::read_link(format!("/proc/{ppid}/exe")).map_or(true, |x| x != exe),
+        "the init's parent {ppid} is a runtime process"
+    );
     let ns = |p: i64| std::fs::read_link(format!("/proc/{p}/ns/pid")).unwrap();
     assert_ne!(ns(pid), std::fs::read_link("/proc/self/ns/pid").unwrap());
     // A second container with that id is refused, and the first is untouched.

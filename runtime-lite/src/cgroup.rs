@@ -160,7 +160,9 @@ impl Group {
 
     /// Host pids of the processes in it.
     pub fn pids(&self) -> Vec<i32> {
-        self.cg.procs().into_iter().map(|p| p.pid as i32).collect()
+        // cgroups-rs reads a line it cannot parse as pid 0: never a pid to signal (kill(0, ..)
+        // is this process's whole group).
+        self.cg.procs().into_iter().filter_map(|p| i32::try_from(p.pid).ok()).filter(|p| *p > 0).collect()
     }
 
     /// Freeze (`true`) or thaw every process in it.

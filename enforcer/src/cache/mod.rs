@@ -110,10 +110,40 @@ impl CompileCache {
             return Ok((c, CacheHit::Hit));
         }
         let compiled = CompiledPolicy::new(policy::compile(spec, opts)?, opts.tables_for);
-        if entry::store(&self.dir, &path, &key, &compiled) {
+        if entry::store(&self.dir, &path, &key, &compiled, true) {
             prune(&self.dir, MAX_ENTRIES);
         }
         Ok((compiled, CacheHit::Compiled))
+    }
+
+    /// Compile the profile `text` (shown as `file`; no `extends` of files), or reuse the entry
+    /// of an earlier compile of the same text: the key holds the text's digest.
+    pub fn compile_text(
+        &self,
+        file: &str,
+        text: &str,
+        opts: &CompileOptions,
+    ) -> Result<(CompiledPolicy, CacheHit), policy::Error> {
+        let key = key(&format!("text {file} {}", hex(Sha256::digest(text.as_bytes()))), opts);
+        let path = self.dir.join(format!("{key}.json"));
+        if let Some(c) = entry::load(&path, &key) {
+            return Ok((c, CacheHit::Hit));
+        }
+        let compiled = CompiledPolicy::new(policy::compile_text(file, text, None, opts)?, opts.tables_for);
+        if entry::store(&self.dir, &path, &key, &compiled, false) {
+            prune(&self.dir, MAX_ENTRIES);
+        }
+        Ok((compiled, CacheHit::Compiled))
+    }
+}
+
+/// [`CompileCache::compile_text`] in [`default_dir`] (compiled without a cache when there is
+/// none that can be used): `palisade-runtime` compiles config.json's seccomp section so.
+pub fn compile_text(file: &str, text: &str, opts: &CompileOptions) -> Result<CompiledPolicy, policy::Error> {
+    let cached = default_dir().and_then(|d| CompileCache::open(&d).ok());
+    match cached {
+        Some(cache) => Ok(cache.compile_text(file, text, opts)?.0),
+        None => Ok(CompiledPolicy::new(policy::compile_text(file, text, None, opts)?, opts.tables_for)),
     }
 }
 

@@ -84,7 +84,8 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<(), OciE
         return Err(wrong(id, status, "it is not running"));
     }
     let targets = if all { members(&r) } else { vec![r.pid] };
-    for p in targets {
+    // Never 0 or negative: kill(2) would reach a whole process group.
+    for p in targets.into_iter().filter(|p| *p > 0) {
         match send(Pid::from_raw(p), signal) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
             Err(e) => return Err(OciError::io(format!("kill {p}"), e.into())),
@@ -115,7 +116,7 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &mut dyn FnMut(&str)) ->
         if let Some(g) = &group {
             let _ = g.freeze(false); // a frozen process does not die
         }
-        for p in members(&r) {
+        for p in members(&r).into_iter().filter(|p| *p > 0) {
             let _ = send(Pid::from_raw(p), Signal::SIGKILL);
         }
         if let Some(g) = group {

@@ -18,14 +18,16 @@ const NO_SECCOMP: &str =
     "name: oci\ncapabilities: { add: [ALL] }\nseccomp: { default: allow }\nlandlock: { mode: off }\n";
 
 /// The compiled policy of `seccomp` (config.json's `linux.seccomp` as JSON), or of nothing.
-fn compiled(id: &str, seccomp: Option<&str>) -> Result<CompiledPolicy, OciError> {
+/// Named `oci` whatever the container, so that every container with the same section shares
+/// one cache entry.
+fn compiled(seccomp: Option<&str>) -> Result<CompiledPolicy, OciError> {
     let opts = policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
     let text = match seccomp {
         None => NO_SECCOMP.to_string(),
         Some(json) => {
             let file = "config.json#linux.seccomp";
-            let mut imported =
-                policy::import::import_text(file, id, json).map_err(|e| OciError::Policy(e.to_string()))?;
+            let mut imported = policy::import::import_text(file, "oci", json)
+                .map_err(|e| OciError::Policy(e.to_string()))?;
             let p = &mut imported.profile;
             p.capabilities =
                 Some(Capabilities { add: vec![Sp::new("ALL".into())], ..Capabilities::default() });
@@ -33,9 +35,9 @@ fn compiled(id: &str, seccomp: Option<&str>) -> Result<CompiledPolicy, OciError>
             policy::import::to_yaml(p).map_err(|e| OciError::Policy(e.to_string()))?
         }
     };
-    let c = policy::compile_text("config.json", &text, None, &opts)
-        .map_err(|e| OciError::Policy(e.to_string()))?;
-    Ok(CompiledPolicy::new(c, enforcer::plan::host_arch()))
+    // Through the compile cache: the same section (an engine's default profile) comes again
+    // and again, and compiling it costs more than the rest of `create`.
+    enforcer::cache::compile_text("config.json", &text, &opts).map_err(|e| OciError::Policy(e.to_string()))
 }
 
 /// A Palisade profile applied on top of config.json (`--profile`, or the
@@ -68,7 +70,7 @@ pub fn narrow(mut plan: Plan, over: Plan) -> Plan {
 
 /// The plan for `process` with config.json's seccomp section.
 pub fn plan(id: &str, process: &ProcessSpec, seccomp: Option<&str>) -> Result<Plan, OciError> {
-    let compiled = compiled(id, seccomp)?;
+    let compiled = compiled(seccomp)?;
     let mut plan =
         Plan::new(&format!("oci:{id}"), compiled, &Features::detect(), Options { best_effort: false })?;
     if seccomp.is_none() {
