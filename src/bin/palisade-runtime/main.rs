@@ -28,7 +28,7 @@ struct Cli {
     debug: bool,
     /// A Palisade profile (`builtin:NAME` or a path) applied on top of config.json: it can only
     /// narrow (capabilities, a stacked seccomp filter, Landlock). The `org.palisade.profile`
-    /// annotation is used when this is not given.
+    /// annotation is used when this is not given, and replaces it when it is not wider.
     #[arg(long, global = true)]
     profile: Option<String>,
     /// A directory whose profiles the `org.palisade.profile` annotation may name (besides
