@@ -20,6 +20,15 @@ use policy::ir::{IsolationIr, MountIr};
 
 use crate::error::SysError;
 
+/// The links every container's `/dev` has: name, target.
+pub(crate) const DEV_LINKS: [(&str, &str); 5] = [
+    ("ptmx", "pts/ptmx"),
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
 /// Device nodes bind-mounted from the host into /dev.
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -397,13 +406,7 @@ fn dev(t: &mut Tree) -> Result<(), SysError> {
         let dir = at(n, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
         t.mount_on(Some(fstype), &dir, &shown(n), Some(fstype), flags, Some(data))?;
     }
-    for (link, to) in [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
+    for (link, to) in DEV_LINKS {
         nix::unistd::symlinkat(to, &d, link).map_err(|e| fail("symlink", &shown(link), e))?;
     }
     Ok(())

@@ -315,13 +315,7 @@ fn devices(t: &mut Tree, userns: bool) -> Result<(), SysError> {
             .map_err(|e| fail("chmod", &shown(n), e))?;
         }
     }
-    for (link, to) in [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
+    for (link, to) in crate::mount::DEV_LINKS {
         match nix::unistd::symlinkat(to, &dir, link) {
             Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
             Err(e) => return Err(fail("symlink", &shown(link), e)),
