@@ -31,14 +31,18 @@ pub enum CgroupError {
     },
 }
 
-/// A created group; removed on drop.
+/// A group: one this process created is removed on drop (unless [`Group::keep`]); one it
+/// [`load`]ed only when [`Group::remove`] says so.
 pub struct Group {
     cg: Cgroup,
+    owned: bool,
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
-        let _ = self.cg.delete();
+        if self.owned {
+            let _ = self.cg.delete();
+        }
     }
 }
 
@@ -119,7 +123,7 @@ pub fn create(name: &str, iso: &IsolationIr) -> Result<(Option<Group>, CgroupRep
     }
     let limits = limits(iso);
     match b.build(hierarchies::auto()) {
-        Ok(cg) => Ok((Some(Group { cg }), CgroupReport::Applied { path, limits })),
+        Ok(cg) => Ok((Some(Group { cg, owned: true }), CgroupReport::Applied { path, limits })),
         Err(e) if iso.limits_mode == LimitsMode::BestEffort => {
             Ok((None, CgroupReport::NotApplied { limits, why: e.to_string() }))
         }
@@ -136,15 +140,19 @@ pub fn create_at(path: &str, res: &cgroups_rs::fs::Resources) -> Result<Group, S
         return Err(format!("cgroup {path} is in use by another container"));
     }
     let cg = Cgroup::new(hierarchies::auto(), path).map_err(|e| format!("create cgroup {path}: {e:?}"))?;
-    let group = Group { cg };
+    let group = Group { cg, owned: true };
     group.apply(res)?;
     Ok(group)
 }
 
-/// The existing group at `path` (removed when dropped, unless [`Group::keep`]).
+/// The existing group at `path`, left as it is when dropped. Never the root group: an empty
+/// path (a state written without one) is no group, not every process of the machine.
 pub fn load(path: &str) -> Option<Group> {
+    if path.trim_matches('/').is_empty() {
+        return None;
+    }
     let cg = Cgroup::load(hierarchies::auto(), path);
-    cg.exists().then_some(Group { cg })
+    cg.exists().then_some(Group { cg, owned: false })
 }
 
 impl Group {
@@ -154,8 +162,8 @@ impl Group {
     }
 
     /// Keep the group when this value goes (it outlives this process).
-    pub fn keep(self) {
-        std::mem::forget(self);
+    pub fn keep(mut self) {
+        self.owned = false;
     }
 
     /// Host pids of the processes in it.
@@ -209,10 +217,9 @@ impl Group {
     }
 
     /// Remove it (its processes must be gone).
-    pub fn remove(self) -> Result<(), String> {
-        let r = self.cg.delete().map_err(|e| format!("remove cgroup {}: {e}", self.cg.path()));
-        std::mem::forget(self);
-        r
+    pub fn remove(mut self) -> Result<(), String> {
+        self.owned = false;
+        self.cg.delete().map_err(|e| format!("remove cgroup {}: {e}", self.cg.path()))
     }
 
     /// Its path under the hierarchies' roots (`palisade/...`).
@@ -242,4 +249,16 @@ pub fn join(path: &str) -> Result<(), CgroupError> {
         return Err(why("it is gone"));
     }
     cg.add_task_by_tgid(CgroupPid::from(pid as u64)).map_err(|e| why(&e.to_string()))
+}
+
+#[cfg(test)]
+mod load_tests {
+    /// A state without a cgroup path must not turn into the root group: signalling "its
+    /// members" would reach every process of the machine.
+    #[test]
+    fn an_empty_path_is_no_group() {
+        for p in ["", "/", "//"] {
+            assert!(super::load(p).is_none(), "{p:?}");
+        }
+    }
 }

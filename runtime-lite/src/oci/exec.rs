@@ -86,9 +86,7 @@ pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
     };
     let child = Pid::from_raw(pid);
     if let Some(g) = crate::cgroup::load(&r.cgroup) {
-        let added = g.add(pid);
-        g.keep();
-        if let Err(err) = added {
+        if let Err(err) = g.add(pid) {
             let _ = kill(child, Signal::SIGKILL);
             return Err(OciError::Init(err.to_string()));
         }

@@ -112,15 +112,11 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &mut dyn FnMut(&str)) ->
         return Err(wrong(id, status, "stop it first, or delete it with --force"));
     }
     if status != Status::Stopped {
-        let group = crate::cgroup::load(&r.cgroup);
-        if let Some(g) = &group {
+        if let Some(g) = crate::cgroup::load(&r.cgroup) {
             let _ = g.freeze(false); // a frozen process does not die
         }
         for p in members(&r).into_iter().filter(|p| *p > 0) {
             let _ = send(Pid::from_raw(p), Signal::SIGKILL);
-        }
-        if let Some(g) = group {
-            g.keep();
         }
         let until = Instant::now() + Duration::from_secs(10);
         while r.alive() && Instant::now() < until {
@@ -146,7 +142,6 @@ pub fn members(r: &Record) -> Vec<i32> {
     match crate::cgroup::load(&r.cgroup) {
         Some(g) => {
             let mut all = g.pids();
-            g.keep();
             if !all.contains(&r.pid) && r.alive() {
                 all.insert(0, r.pid);
             }
@@ -170,9 +165,7 @@ pub fn pause(root: &Path, id: &str, on: bool) -> Result<(), OciError> {
         return Err(wrong(id, status, why));
     }
     let g = crate::cgroup::load(&r.cgroup).ok_or_else(|| wrong(id, status, "it has no cgroup"))?;
-    let done = g.freeze(on).map_err(OciError::Init);
-    g.keep();
-    done
+    g.freeze(on).map_err(OciError::Init)
 }
 
 /// Apply new limits (`update --resources`).
@@ -184,9 +177,7 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
     }
     let res = super::resources::of(resources)?;
     let g = crate::cgroup::load(&r.cgroup).ok_or_else(|| wrong(id, status, "it has no cgroup"))?;
-    let done = g.apply(&res).map_err(OciError::Init);
-    g.keep();
-    done
+    g.apply(&res).map_err(OciError::Init)
 }
 
 /// `events --stats`: one stats event.
@@ -194,9 +185,7 @@ pub fn stats(root: &Path, id: &str) -> Result<serde_json::Value, OciError> {
     let (dir, r) = Record::load(root, id)?;
     let status = r.status(&dir);
     let g = crate::cgroup::load(&r.cgroup).ok_or_else(|| wrong(id, status, "it has no cgroup"))?;
-    let data = g.stats();
-    g.keep();
-    Ok(serde_json::json!({"type": "stats", "id": id, "data": data}))
+    Ok(serde_json::json!({"type": "stats", "id": id, "data": g.stats()}))
 }
 
 /// Every container's state.

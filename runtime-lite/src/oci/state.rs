@@ -178,15 +178,7 @@ impl Record {
         match (self.alive(), dir.join(FIFO).exists()) {
             (false, _) => Status::Stopped,
             (true, true) => Status::Created,
-            (true, false)
-                if crate::cgroup::load(&self.cgroup).is_some_and(|g| {
-                    let frozen = g.frozen();
-                    g.keep();
-                    frozen
-                }) =>
-            {
-                Status::Paused
-            }
+            (true, false) if crate::cgroup::load(&self.cgroup).is_some_and(|g| g.frozen()) => Status::Paused,
             (true, false) => Status::Running,
         }
     }
