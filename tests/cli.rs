@@ -1,6 +1,8 @@
 //! End-to-end tests of `policyc`: every built-in profile × every output (insta snapshots),
 //! the bad-profile corpus, the schema, import, and exit codes.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -48,7 +50,8 @@ fn emit_all_writes_one_file_per_output() {
 /// cannot load).
 #[test]
 fn emit_all_refused_by_one_output_writes_nothing() {
-    let dir = tempdir("emit-all-refused").join("out");
+    let top = tempdir("emit-all-refused");
+    let dir = top.join("out");
     let mut yaml = String::from("name: big\nseccomp:\n  arches: [x86_64]\n  rules:\n");
     for i in 0..5000u64 {
         let verb = if i % 2 == 0 { "allow" } else { "deny" };
@@ -69,11 +72,8 @@ fn emit_all_refused_by_one_output_writes_nothing() {
     assert!(!dir.exists(), "--emit all left {} behind", dir.display());
 }
 
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("policyc-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tempdir(name: &str) -> common::TempDir {
+    common::TempDir::new(&format!("policyc-test-{}-{name}", std::process::id()))
 }
 
 fn bad_profiles() -> Vec<String> {

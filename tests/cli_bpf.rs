@@ -2,6 +2,8 @@
 //! written program loads in the kernel, disassemblies are snapshot-tested, and simulate
 //! reports both verdicts with the deciding rule.
 
+mod common;
+
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
@@ -20,8 +22,7 @@ const BUILTINS: [&str; 4] = ["build", "docker-default", "strict", "web"];
 
 #[test]
 fn emitted_bpf_file_loads_in_the_kernel() {
-    let dir = std::env::temp_dir().join(format!("policyc-bpf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new(&format!("policyc-bpf-{}", std::process::id()));
     let file = dir.join("f.bpf");
     let o = policyc(&[
         "compile",
@@ -148,8 +149,7 @@ fn simulate_all_agrees_on_every_number() {
 /// ENOSYS above NAME's number for what no rule decides (`enosys-after`), the default below.
 #[test]
 fn simulate_and_explain_follow_enosys_after() {
-    let dir = std::env::temp_dir().join(format!("palisade-cli-enosys-after-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new(&format!("palisade-cli-enosys-after-{}", std::process::id()));
     let profile = dir.join("p.yaml");
     std::fs::write(
         &profile,

@@ -1,8 +1,9 @@
 //! `palisade-runtime` (issue 16) against runc on the same bundles: a busybox-static rootfs
 //! and runc's own `spec` defaults, run by both; the lifecycle (create, state, start, kill,
 //! delete) as the OCI runtime-spec describes it; seccomp from config.json enforced by the
-//! kernel; bad bundles refused with the field named and nothing left behind. Needs root and
-//! `runc` (scripts/install-deps installs it): on CI a missing prerequisite fails.
+//! kernel; bad bundles refused with the field named and nothing left behind; idmapped binds
+//! against crun (runc 1.1 has none). Needs root, `runc` and `crun` (scripts/install-deps
+//! installs them): on CI a missing prerequisite fails.
 
 mod common;
 
@@ -15,20 +16,21 @@ const BIN: &str = env!("CARGO_BIN_EXE_palisade-runtime");
 
 fn ready() -> bool {
     let root = nix::unistd::geteuid().is_root();
-    let runc = Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success());
-    if root && runc {
+    let version = |bin: &str| Command::new(bin).arg("--version").output().is_ok_and(|o| o.status.success());
+    let (runc, crun) = (version("runc"), version("crun"));
+    if root && runc && crun {
         return true;
     }
-    let why = format!("root: {root}, runc: {runc}");
+    let why = format!("root: {root}, runc: {runc}, crun: {crun}");
     if std::env::var_os("CI").is_some() {
         panic!("the OCI runtime tests cannot run on CI: {why}");
     }
-    eprintln!("SKIPPED: the OCI runtime tests need root and runc ({why})");
+    eprintln!("SKIPPED: the OCI runtime tests need root, runc and crun ({why})");
     false
 }
 
 /// A bundle with runc's default config.json (from `runc spec`), edited by `edit`.
-fn bundle(name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+fn bundle(name: &str, edit: impl FnOnce(&mut Value)) -> common::TempDir {
     let d = common::tempdir(name);
     common::rootfs::build(&d);
     let out = Command::new("runc").args(["spec"]).current_dir(&d).output().unwrap();
@@ -461,6 +463,76 @@ fn no_pivot_moves_the_root_as_runc_does() {
     assert_eq!(text(&a.stdout), text(&z.stdout));
 }
 
+/// Idmapped binds (runtime-spec 1.1 `idmap`/`ridmap`): a host directory owned by host root is
+/// the container root's through its user namespace's mapping, or shows its owners through the
+/// mount's own mappings; the kernel's `stat` and write checks say so, and the files keep their
+/// ids on disk. runc 1.1 has no idmapped mounts: crun, on the same bundle, is the peer.
+#[test]
+fn idmapped_binds_show_owners_through_their_mappings() {
+    if !ready() {
+        return;
+    }
+    let b = bundle("oci-idmap", |c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        let bind = |dest: &str, opts: &[&str]| json!({"destination": dest, "type": "bind", "source": "data", "options": opts});
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(bind("/mapped", &["rbind", "idmap"]));
+        mounts.push(bind("/plain", &["rbind"]));
+        let mut own = bind("/own", &["bind", "idmap", "ro"]);
+        own["uidMappings"] = json!([{"containerID": 0, "hostID": 200005, "size": 1}]);
+        own["gidMappings"] = json!([{"containerID": 0, "hostID": 200007, "size": 1}]);
+        mounts.push(own);
+        c["process"]["args"] = json!(["sh", "-c", "stat -c '%u %g' /mapped/f /plain/f /own/f; \
+            echo x >> /mapped/f && echo mapped-write-ok; echo x 2>/dev/null >> /plain/f || echo plain-write-denied; \
+            grep -c idmapped /proc/self/mountinfo"]);
+    });
+    let data = b.join("data");
+    std::fs::create_dir(&data).unwrap();
+    // An absolute source (crun takes a relative one for idmap from elsewhere).
+    let config = b.join("config.json");
+    let c = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("\"data\"", &format!("{:?}", data.display().to_string()));
+    std::fs::write(&config, c).unwrap();
+    // Container root may not make mount points in a root owned by host root (runc neither).
+    for m in ["mapped", "plain", "own"] {
+        std::fs::create_dir(b.join("rootfs").join(m)).unwrap();
+    }
+    std::fs::write(data.join("f"), "host\n").unwrap();
+    let o = ours(&b.join("state"), &["run", "c"], &b);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let want = "0 0\n65534 65534\n5 7\nmapped-write-ok\nplain-write-denied\n2\n";
+    assert_eq!(text(&o.stdout), want, "{}", text(&o.stderr));
+    // crun needs the cgroup2 mount that holds only hugetlb out of its way on this machine.
+    let crun = format!(
+        "umount /sys/fs/cgroup/unified 2>/dev/null; crun --root {} run c",
+        b.join("state-crun").display()
+    );
+    let z = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &crun])
+        .current_dir(&b)
+        .output()
+        .unwrap();
+    assert_eq!(text(&z.stdout), want, "crun: {}", text(&z.stderr));
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(data.join("f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (0, 0), "the file's ids on disk changed");
+    assert_eq!(std::fs::read_to_string(data.join("f")).unwrap(), "host\nx\nx\n");
+    // Without a user namespace or mappings of its own, an idmapped mount is refused by field.
+    let bad = bundle("oci-idmap-bad", |c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/m", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"]}),
+        );
+    });
+    let o = ours(&bad.join("state"), &["run", "c"], &bad);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("uidMappings"), "{}", text(&o.stderr));
+    assert!(!bad.join("state/c").exists(), "a refused create left its state behind");
+}
+
 #[test]
 fn spec_writes_a_config_runc_runs_and_features_parse() {
     if !ready() {
@@ -486,4 +558,5 @@ fn spec_writes_a_config_runc_runs_and_features_parse() {
     assert_eq!(f["ociVersionMax"], "1.2.0");
     assert!(f["linux"]["namespaces"].as_array().unwrap().contains(&json!("user")));
     assert!(f["linux"]["capabilities"].as_array().unwrap().contains(&json!("CAP_SYS_ADMIN")));
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
 }

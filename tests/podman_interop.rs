@@ -3,6 +3,8 @@
 //! (`scripts/test` installs them). Without them the test fails on CI and says so loudly
 //! elsewhere.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -104,8 +106,7 @@ fn podman_runc_enforces_exported_profiles() {
     if !prerequisites() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("palisade-podman-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new(&format!("palisade-podman-{}", std::process::id()));
     ensure_image(&dir);
     let script = "echo allowed-ok; unshare -U true; echo unshare-rc=$?; nc 127.0.0.1 1; echo nc-rc=$?";
 
@@ -136,5 +137,4 @@ fn podman_runc_enforces_exported_profiles() {
         "strict: socket(AF_INET) should fail with EAFNOSUPPORT: {out}"
     );
     assert!(out.contains("unshare-rc=1") && out.contains("Operation not permitted"), "strict: {out}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

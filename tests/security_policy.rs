@@ -2,7 +2,9 @@
 //! Every command runs under `timeout` (a hang fails the test instead of the suite) and, where
 //! the old behaviour was to read until memory ran out, under a memory limit.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// `policyc ARGS` in `dir`, killed after 20 seconds, with at most 1 GiB of address space.
@@ -28,11 +30,8 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("palisade-security-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn tempdir(name: &str) -> common::TempDir {
+    common::TempDir::new(&format!("palisade-security-{}-{name}", std::process::id()))
 }
 
 // Finding 3: `network: none` without `net` in the namespaces ran on the host's network, and

@@ -60,9 +60,16 @@ fn run(plan: &Plan, rec: Recorder) -> (Recorder, Result<(), crate::LaunchError>)
 
 #[test]
 fn every_built_in_is_applied_step_by_step_in_order_and_verifies() {
+    // builtin:build's private temporary directory is made for real: in a directory of this
+    // test's, removed after (the recorded exec leaves nothing to remove it).
+    let base = std::env::temp_dir().join(format!("palisade-launch-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    let argv = ["/bin/true".to_string()];
+    let command = Command::resolve_with_env(&argv, &[("TMPDIR".into(), base.display().to_string())]).unwrap();
     for spec in ["builtin:docker-default", "builtin:web", "builtin:strict", "builtin:build"] {
         let plan = plan_of(spec, None);
-        let (rec, result) = run(&plan, Recorder::new(Process::root()));
+        let rec = Recorder::new(Process::root());
+        let (rec, result) = Launcher::with_kernel(&plan, ReportTo::None, rec).command(command.clone()).exec();
         result.unwrap_or_else(|e| panic!("{spec}: {e}\n{:#?}", rec.calls));
         let steps: Vec<Step> = rec.calls.iter().map(step_of).collect();
         assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{spec}: calls out of step order: {:#?}", rec.calls);
@@ -83,6 +90,7 @@ fn every_built_in_is_applied_step_by_step_in_order_and_verifies() {
         assert_eq!(p.securebits, plan.raw_securebits());
         assert_eq!(p.landlocked, plan.landlock.is_some(), "{spec}");
     }
+    std::fs::remove_dir_all(&base).unwrap();
 }
 
 #[test]

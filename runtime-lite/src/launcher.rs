@@ -102,7 +102,7 @@ pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<Is
 /// A detached copy of `rootfs`'s mount tree, or `None` when this process may not make one (a
 /// normal user: PID 1 then walks to it by path).
 fn root_tree(rootfs: &std::path::Path) -> Result<Option<std::os::fd::OwnedFd>, RunError> {
-    match crate::sys::clone_tree(rootfs) {
+    match crate::sys::clone_tree(rootfs, true) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.source.raw_os_error() == Some(libc::EPERM) => Ok(None),
         Err(e) => Err(e.into()),
@@ -125,7 +125,7 @@ fn idmap_root(tree: &std::os::fd::OwnedFd, pid: i32, rootfs: &std::path::Path) -
         Ok(f) => f,
         Err(_) => return false,
     };
-    match crate::sys::idmap_tree(tree, &userns) {
+    match crate::sys::idmap_tree(tree, &userns, true) {
         Ok(()) => true,
         Err(e) => {
             enforcer::say!(

@@ -250,6 +250,24 @@ impl Tree {
         Ok(())
     }
 
+    /// Attach the detached mount tree `tree` (an idmapped bind, made by the runtime) at the
+    /// container's `target`, looked up inside the root.
+    pub(crate) fn attach_at(&mut self, tree: &OwnedFd, shown: &str, target: &str) -> Result<(), SysError> {
+        let kind = if is_dir(tree) { Kind::Dir } else { Kind::File };
+        let at = self.point(Path::new(target), kind)?;
+        crate::sys::attach_tree_at(tree, &at)
+            .map_err(|e| fail("move_mount (attach) to", Path::new(target), e.source))?;
+        let flags = MsFlags::MS_BIND;
+        self.record(
+            Some(shown),
+            &self.root.join(target.trim_start_matches('/')),
+            Some("bind (idmapped)"),
+            flags,
+            None,
+        );
+        Ok(())
+    }
+
     /// Make the mount now at the container's `target` read-only (looked up again inside the
     /// root: the descriptor taken before the mount holds what is beneath it).
     pub(crate) fn remount_readonly_in(&mut self, target: &str) -> Result<(), SysError> {

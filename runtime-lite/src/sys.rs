@@ -117,6 +117,8 @@ pub fn sigtimedwait(set: &nix::sys::signal::SigSet, timeout: std::time::Duration
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 /// `MOVE_MOUNT_F_EMPTY_PATH` (the source is the descriptor itself).
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+/// `MOVE_MOUNT_T_EMPTY_PATH` (the target is the descriptor itself).
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 /// `MOUNT_ATTR_IDMAP`.
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
@@ -136,13 +138,17 @@ fn path_c(path: &std::path::Path) -> Result<std::ffi::CString, SysError> {
     })
 }
 
-/// `open_tree(path, OPEN_TREE_CLONE | AT_RECURSIVE | O_CLOEXEC)`: a detached copy of the mount
-/// tree at `path`, opened by this process (so a path only it may walk is fine), to be attached
-/// elsewhere (in another mount namespace) with [`attach_tree`].
-pub fn clone_tree(path: &std::path::Path) -> Result<OwnedFd, SysError> {
+/// `open_tree(path, OPEN_TREE_CLONE | O_CLOEXEC [| AT_RECURSIVE])`: a detached copy of the
+/// mount at `path` (`recursive`: with the mounts beneath it), opened by this process (so a
+/// path only it may walk is fine), to be attached elsewhere (in another mount namespace) with
+/// [`attach_tree`].
+pub fn clone_tree(path: &std::path::Path, recursive: bool) -> Result<OwnedFd, SysError> {
     use std::os::fd::FromRawFd;
     let c = path_c(path)?;
-    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
     // SAFETY: `c` is a NUL-terminated path that outlives the call; the kernel returns a new
     // descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
@@ -173,16 +179,38 @@ pub fn attach_tree(tree: &OwnedFd, to: &std::path::Path) -> Result<(), SysError>
     Ok(())
 }
 
-/// `mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_IDMAP with userns)`: the
-/// detached tree shows its files' owners through the mapping of the user namespace `userns`.
-pub fn idmap_tree(tree: &OwnedFd, userns: &impl AsRawFd) -> Result<(), SysError> {
+/// `move_mount(tree, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)`: attach a
+/// detached tree on the directory or file `at` is open on (an `O_PATH` descriptor found
+/// inside a root: no path is walked again).
+pub fn attach_tree_at(tree: &OwnedFd, at: &OwnedFd) -> Result<(), SysError> {
+    // SAFETY: the empty strings are NUL-terminated and static; both descriptors are open.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            at.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if r < 0 {
+        return Err(SysError::errno("move_mount", nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
+/// `mount_setattr(tree, "", AT_EMPTY_PATH [| AT_RECURSIVE], MOUNT_ATTR_IDMAP with userns)`:
+/// the detached tree (`recursive`: every mount in it) shows its files' owners through the
+/// mapping of the user namespace `userns`.
+pub fn idmap_tree(tree: &OwnedFd, userns: &impl AsRawFd, recursive: bool) -> Result<(), SysError> {
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
         attr_clr: 0,
         propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
     };
-    let flags = libc::AT_EMPTY_PATH | libc::AT_RECURSIVE;
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     // SAFETY: `attr` is a valid `struct mount_attr` of the size passed, living across the call.
     let r = unsafe {
         libc::syscall(

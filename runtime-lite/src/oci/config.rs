@@ -127,6 +127,8 @@ pub struct MountSpec {
     /// `tmpcopyup` (runc's and crun's extension): a tmpfs starts with a copy of what the image
     /// has at its mount point.
     pub copy_up: bool,
+    /// `idmap` / `ridmap`: the mount shows owners through these mappings.
+    pub idmap: Option<super::idmapped::Idmap>,
 }
 
 impl MountSpec {
@@ -211,7 +213,9 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
     let gid_map = map("linux.gidMappings", linux.and_then(|l| l.gid_mappings().as_ref()))?;
     let mut mounts = Vec::new();
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts.push(mount(i, m, &dir)?);
+        let mut spec = mount(i, m, &dir)?;
+        spec.idmap = super::idmapped::of(i, m, &spec, (&uid_map, &gid_map))?;
+        mounts.push(spec);
     }
     let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
         None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
@@ -443,7 +447,7 @@ fn flag_of(o: &str) -> Option<(bool, MsFlags)> {
     })
 }
 
-fn mount(i: usize, m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountSpec, OciError> {
+pub(super) fn mount(i: usize, m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountSpec, OciError> {
     let field = |f: &str| format!("mounts[{i}].{f}");
     let target = m.destination().display().to_string();
     if !target.starts_with('/') {
@@ -464,8 +468,13 @@ fn mount(i: usize, m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountS
             }
         } else if let Some(p) = propagation_of(o) {
             propagation = p;
-        } else if o.starts_with("idmap") || o.starts_with("ridmap") {
-            return Err(bad(&field("options"), format!("`{o}`: idmapped mounts are not supported yet")));
+        } else if o == "idmap" || o == "ridmap" {
+            // super::idmapped reads them with the mount's mappings.
+        } else if o.starts_with("idmap=") || o.starts_with("ridmap=") {
+            return Err(bad(
+                &field("options"),
+                format!("`{o}`: give the mappings in uidMappings and gidMappings"),
+            ));
         } else {
             data.push(o.as_str());
         }
@@ -488,7 +497,7 @@ fn mount(i: usize, m: &oci_spec::runtime::Mount, bundle: &Path) -> Result<MountS
     if copy_up && fstype != "tmpfs" {
         return Err(bad(&field("options"), "tmpcopyup is for a tmpfs"));
     }
-    Ok(MountSpec { target, fstype, source, flags, propagation, data: data.join(","), copy_up })
+    Ok(MountSpec { target, fstype, source, flags, propagation, data: data.join(","), copy_up, idmap: None })
 }
 
 #[cfg(test)]

@@ -124,6 +124,7 @@ pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
         let text = enforcer::report::Report::planned(&plan, None)?.to_json();
         std::fs::write(path, text).map_err(|e| OciError::io(format!("write {}", path.display()), e))?;
     }
+    let idmapped = super::idmapped::trees(&b.mounts)?;
     let dir = state::create(&o.root, &o.id)?;
     if let Some(s) = &b.seccomp {
         // `exec` applies it to the container's other processes.
@@ -140,7 +141,7 @@ pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
             return Err(OciError::Config { field: "linux.resources".into(), why });
         }
     };
-    match spawn(o, &b, &plan, &dir, (&group, cgroup), chosen, console.as_ref()) {
+    match spawn(o, &b, &plan, &dir, (&group, cgroup), chosen, (console.as_ref(), &idmapped)) {
         Ok(pid) => {
             group.keep();
             Ok(pid)
@@ -160,7 +161,7 @@ fn spawn(
     dir: &Path,
     (group, cgroup): (&crate::cgroup::Group, String),
     profile: Option<String>,
-    console: Option<&OwnedFd>,
+    (console, idmapped): (Option<&OwnedFd>, &[Option<OwnedFd>]),
 ) -> Result<i32, OciError> {
     let fifo: OwnedFd = nix::fcntl::open(
         &dir.join(state::FIFO),
@@ -201,6 +202,7 @@ fn spawn(
                 host_pid,
                 console,
                 no_pivot: o.no_pivot,
+                idmapped,
             };
             std::process::exit(init.run(go_rx, status_tx))
         }

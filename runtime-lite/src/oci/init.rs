@@ -33,6 +33,8 @@ pub(super) struct Init<'a> {
     pub console: Option<&'a OwnedFd>,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// The runtime's idmapped trees, one entry per mount.
+    pub idmapped: &'a [Option<OwnedFd>],
 }
 
 impl Init<'_> {
@@ -103,7 +105,8 @@ impl Init<'_> {
             let time = nix::sched::CloneFlags::from_bits_retain(Namespace::Time.clone_flag() as i32);
             nix::sched::unshare(time).map_err(|e| format!("unshare the time namespace: {e}"))?;
         }
-        let tree = rootfs::build(b, userns, &membership).map_err(|e: SysError| e.to_string())?;
+        let tree =
+            rootfs::build(b, userns, &membership, self.idmapped).map_err(|e: SysError| e.to_string())?;
         if b.hooks.before_pivot() {
             // The runtime runs createRuntime (and prestart) now, in its namespaces.
             if let Some(s) = status.borrow().as_ref() {

@@ -15,6 +15,7 @@ pub mod console;
 pub mod create;
 pub mod exec;
 pub mod hooks;
+pub mod idmapped;
 mod init;
 pub mod ops;
 pub mod plan;

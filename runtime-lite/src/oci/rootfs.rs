@@ -23,11 +23,20 @@ const DEVICES: [(&str, u64, u64); 6] =
 /// `userns`: the init is root of a new user namespace, where device nodes cannot be made (the
 /// host's are bound instead). [`finish`] comes after the sysctls (which write beneath
 /// `/proc/sys`, read-only by then).
-pub(super) fn build(b: &Bundle, userns: bool, membership: &[Membership]) -> Result<Tree, SysError> {
+/// `idmapped`: the runtime's idmapped trees, one entry per mount.
+pub(super) fn build(
+    b: &Bundle,
+    userns: bool,
+    membership: &[Membership],
+    idmapped: &[Option<OwnedFd>],
+) -> Result<Tree, SysError> {
     let mut t = Tree::begin(b.propagation)?;
     t.bind_root(&b.rootfs)?;
-    for m in &b.mounts {
-        one(&mut t, m, b, membership)?;
+    for (i, m) in b.mounts.iter().enumerate() {
+        match idmapped.get(i).and_then(Option::as_ref) {
+            Some(tree) => attach(&mut t, m, tree)?,
+            None => one(&mut t, m, b, membership)?,
+        }
     }
     if b.mounts.iter().any(|m| m.target.trim_end_matches('/') == "/dev") {
         devices(&mut t, userns)?;
@@ -81,6 +90,16 @@ pub(super) fn membership() -> Vec<Membership> {
         .collect()
 }
 
+/// An idmapped bind: the runtime's tree attached, then the mount's other flags.
+fn attach(t: &mut Tree, m: &MountSpec, tree: &OwnedFd) -> Result<(), SysError> {
+    t.attach_at(tree, &m.source, &m.target)?;
+    let extra = m.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC);
+    if !extra.is_empty() {
+        remount(t, &m.target, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra, is_dir(tree))?;
+    }
+    propagate(t, m)
+}
+
 /// One entry of `mounts`.
 fn one(t: &mut Tree, m: &MountSpec, b: &Bundle, membership: &[Membership]) -> Result<(), SysError> {
     let data = (!m.data.is_empty()).then_some(m.data.as_str());
@@ -129,6 +148,11 @@ fn one(t: &mut Tree, m: &MountSpec, b: &Bundle, membership: &[Membership]) -> Re
             other => other?,
         }
     }
+    propagate(t, m)
+}
+
+/// The mount's propagation option, after it is mounted.
+fn propagate(t: &mut Tree, m: &MountSpec) -> Result<(), SysError> {
     if !m.propagation.is_empty() {
         let at = t
             .point(Path::new(&m.target), Kind::Dir)
