@@ -533,6 +533,69 @@ fn idmapped_binds_show_owners_through_their_mappings() {
     assert!(!bad.join("state/c").exists(), "a refused create left its state behind");
 }
 
+/// The cgroup2 mount of this machine (`/sys/fs/cgroup` on a unified host; here, a hybrid one,
+/// `/sys/fs/cgroup/unified`, which holds no controller a device program needs).
+fn cgroup2_mount() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines().find_map(|l| {
+        let (fields, fs) = l.split_once(" - ")?;
+        let point = fields.split(' ').nth(4)?;
+        fs.starts_with("cgroup2 ").then(|| PathBuf::from(point))
+    })
+}
+
+/// cgroup v2 has no devices controller: config.json's device rules (with runc's defaults)
+/// become an eBPF program on the group, and the kernel refuses what the v1 controller would.
+/// Checked on this machine's cgroup2 mount with a process in a group of the test's own:
+/// /dev/kmsg (c 1:11) opens before the program and is refused after it, with EPERM, while
+/// the default devices and mknod stay allowed; an update replaces the program.
+#[test]
+fn device_rules_on_cgroup_v2_are_a_program_the_kernel_enforces() {
+    if !ready() {
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        assert!(std::env::var_os("CI").is_none(), "no cgroup2 mount on CI");
+        eprintln!("SKIPPED: no cgroup2 mount on this machine");
+        return;
+    };
+    let group = mount.join(format!("palisade-devices-{}", std::process::id()));
+    std::fs::create_dir(&group).unwrap();
+    let d = common::tempdir("oci-devices");
+    let script = format!(
+        "echo $$ > {procs}; cd {d}; \
+         true < /dev/kmsg && echo kmsg-ok; true < /dev/null && echo null-ok; true > /dev/full && echo full-ok; \
+         mknod k c 1 11 && echo mknod-ok; true < k && echo node-ok; rm -f k",
+        procs = group.join("cgroup.procs").display(),
+        d = d.display()
+    );
+    let probe = || {
+        let o = Command::new("sh").args(["-c", &script]).output().unwrap();
+        (text(&o.stdout), text(&o.stderr))
+    };
+    let (before, _) = probe();
+    assert_eq!(before, "kmsg-ok\nnull-ok\nfull-ok\nmknod-ok\nnode-ok\n");
+    let attach = |rules: Value| {
+        let r: oci_spec::runtime::LinuxResources =
+            serde_json::from_value(json!({ "devices": rules })).unwrap();
+        let res = runtime_lite::oci::resources::of(&r).unwrap();
+        runtime_lite::devices::attach(&group, &res.devices.devices)
+    };
+    attach(json!([{"allow": false, "access": "rwm"}])).unwrap();
+    let (after, err) = probe();
+    assert_eq!(after, "null-ok\nfull-ok\nmknod-ok\n", "{err}");
+    assert_eq!(err.matches("Operation not permitted").count(), 2, "{err}");
+    // An update: the new rules' program replaces the old one.
+    attach(json!([{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}]))
+        .unwrap();
+    let cg = std::fs::File::open(&group).unwrap();
+    assert_eq!(runtime_lite::sys::bpf::device_programs(&cg).unwrap().len(), 1);
+    let (updated, err) = probe();
+    assert_eq!(updated, "kmsg-ok\nnull-ok\nfull-ok\nmknod-ok\nnode-ok\n", "{err}");
+    drop(cg);
+    std::fs::remove_dir(&group).unwrap();
+}
+
 #[test]
 fn spec_writes_a_config_runc_runs_and_features_parse() {
     if !ready() {

@@ -157,8 +157,16 @@ pub fn load(path: &str) -> Option<Group> {
 
 impl Group {
     /// Apply `res` to it.
+    /// On a unified (v2) host, which has no devices controller, the device rules become an
+    /// eBPF program attached to the group ([`crate::devices`]).
     pub fn apply(&self, res: &cgroups_rs::fs::Resources) -> Result<(), String> {
-        self.cg.apply(res).map_err(|e| format!("cgroup {}: {e:?}", self.cg.path()))
+        self.cg.apply(res).map_err(|e| format!("cgroup {}: {e:?}", self.cg.path()))?;
+        if hierarchies::is_cgroup2_unified_mode() && !res.devices.devices.is_empty() {
+            let dir = hierarchies::auto().root().join(self.cg.path().trim_start_matches('/'));
+            crate::devices::attach(&dir, &res.devices.devices)
+                .map_err(|e| format!("cgroup {}: devices: {e}", self.cg.path()))?;
+        }
+        Ok(())
     }
 
     /// Keep the group when this value goes (it outlives this process).

@@ -26,6 +26,7 @@
 pub mod cgroup;
 pub mod channel;
 pub mod console;
+pub mod devices;
 pub mod error;
 pub mod exec;
 mod exec_stdio;

@@ -1,5 +1,7 @@
 //! The only place in runtime-lite with `unsafe`: fork, descriptor plumbing, one ioctl, two
-//! memory hints and a timed signal wait. Each block says why it is sound.
+//! memory hints and a timed signal wait; `bpf(2)` in [`bpf`]. Each block says why it is sound.
+
+pub mod bpf;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 

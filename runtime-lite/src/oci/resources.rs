@@ -1,5 +1,6 @@
 //! `linux.resources` (and `update --resources`) as the cgroup limits [`crate::cgroup`] applies:
-//! memory, pids, cpu and cpuset, and the device allow-list (the v1 devices controller).
+//! memory, pids, cpu and cpuset, and the device allow-list (the v1 devices controller, or on a
+//! unified v2 host an eBPF program: [`crate::devices`]).
 
 use cgroups_rs::fs::devices::{DevicePermissions, DeviceType};
 use cgroups_rs::fs::{DeviceResource, MaxValue, Resources};
