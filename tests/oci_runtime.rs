@@ -463,6 +463,56 @@ fn no_pivot_moves_the_root_as_runc_does() {
     assert_eq!(text(&a.stdout), text(&z.stdout));
 }
 
+/// A mount namespace given by path (the runtime-tools suite's `linux_ns_path` does this with
+/// `unshare --mount`) is joined, not copied: the container's `/proc/self/ns/mnt` is the
+/// holder's, and the tree is built in it, as runc does.
+#[test]
+fn a_mount_namespace_given_by_path_is_joined_as_runc_joins_it() {
+    if !ready() {
+        return;
+    }
+    for runtime in [BIN, "runc"] {
+        let mut holder = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sleep", "1000"])
+            .spawn()
+            .unwrap();
+        let path = format!("/proc/{}/ns/mnt", holder.id());
+        // unshare execs sleep once it is in the new namespace.
+        let mut ns = String::new();
+        for _ in 0..200 {
+            ns = std::fs::read_link(&path).unwrap().display().to_string();
+            let own = std::fs::read_link("/proc/self/ns/mnt").unwrap().display().to_string();
+            if ns != own
+                && std::fs::read_to_string(format!("/proc/{}/comm", holder.id())).unwrap() == "sleep\n"
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let b = bundle("oci-join-mnt", |c| {
+            for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+                if n["type"] == "mount" {
+                    n["path"] = json!(path);
+                }
+            }
+            c["process"]["args"] = json!(["sh", "-c", "ls -l /proc/self/ns/mnt; ls /secret"]);
+        });
+        let o = Command::new(runtime)
+            .arg("--root")
+            .arg(b.join("state"))
+            .args(["run", "c"])
+            .current_dir(&b)
+            .output()
+            .unwrap();
+        let _ = holder.kill();
+        let _ = holder.wait();
+        assert!(o.status.success(), "{runtime}: {}", text(&o.stderr));
+        let out = text(&o.stdout);
+        assert!(out.contains(&format!("-> {ns}")), "{runtime}: not the holder's {ns}: {out}");
+        assert!(out.ends_with("file\n"), "{runtime}: not the bundle's root: {out}");
+    }
+}
+
 /// Idmapped binds (runtime-spec 1.1 `idmap`/`ridmap`): a host directory owned by host root is
 /// the container root's through its user namespace's mapping, or shows its owners through the
 /// mount's own mappings; the kernel's `stat` and write checks say so, and the files keep their

@@ -180,18 +180,20 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
         match ns.path() {
             None => new_namespaces.push(kind),
             Some(path) => {
-                if kind == Namespace::Mount {
+                if path.as_os_str().is_empty() || !path.is_absolute() {
                     return Err(bad(
                         &format!("linux.namespaces[{i}].path"),
-                        format!("joining an existing {kind} namespace is not supported"),
+                        format!("`{}` is not an absolute path", path.display()),
                     ));
                 }
                 joined.push((kind, path.clone()));
             }
         }
     }
-    if !new_namespaces.contains(&Namespace::Mount) {
-        return Err(bad("linux.namespaces", "a mount namespace of the container's own is required"));
+    // A joined mount namespace (by path) is where the init builds the container's tree, as
+    // runc does: its other processes see the root pivoted too.
+    if !new_namespaces.contains(&Namespace::Mount) && !joined.iter().any(|(ns, _)| *ns == Namespace::Mount) {
+        return Err(bad("linux.namespaces", "a mount namespace (new, or joined by path) is required"));
     }
     let userns = new_namespaces.contains(&Namespace::User);
     let joined_userns = joined.iter().any(|(ns, _)| *ns == Namespace::User);
