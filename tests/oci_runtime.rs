@@ -279,6 +279,43 @@ fn a_bad_bundle_is_refused_by_field_and_leaves_nothing() {
     assert!(!root.join("c").exists());
 }
 
+/// `--require-userns` refuses Docker's default shape (real root with capabilities dropped, no
+/// user namespace) by field, leaving nothing, and runs a config with one.
+#[test]
+fn require_userns_refuses_a_config_without_a_user_namespace() {
+    if !ready() {
+        return;
+    }
+    let id = |c: &mut Value| c["process"]["args"] = json!(["id", "-u"]);
+    let b = bundle("oci-userns-required", id);
+    let root = b.join("state");
+    let o = Command::new(BIN)
+        .arg("--root")
+        .arg(&root)
+        .args(["--require-userns", "run", "c"])
+        .current_dir(&b)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("linux.namespaces") && err.contains("--require-userns"), "{err}");
+    assert!(!root.join("c").exists(), "a refused create left its state");
+    let b = bundle("oci-userns-given", |c| {
+        id(c);
+        c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    });
+    let o = Command::new(BIN)
+        .arg("--root")
+        .arg(b.join("state"))
+        .args(["--require-userns", "run", "c"])
+        .current_dir(&b)
+        .output()
+        .unwrap();
+    assert_eq!(text(&o.stdout), "0\n", "{}", text(&o.stderr));
+}
+
 #[test]
 fn hooks_run_where_and_when_the_spec_says() {
     if !ready() {

@@ -41,6 +41,8 @@ pub struct Create {
     /// `--report FILE`: the plan as applied (config.json and the profile merged), written at
     /// create.
     pub report: Option<PathBuf>,
+    /// `--require-userns`: refuse a config without a user namespace.
+    pub require_userns: bool,
 }
 
 /// The default `--profile-dir`.
@@ -100,6 +102,15 @@ fn narrower(
 pub fn create(o: &Create, warn: &mut dyn FnMut(&str)) -> Result<i32, OciError> {
     state::check_id(&o.id)?;
     let b = config::load(&o.bundle)?;
+    let userns =
+        b.new_namespaces.contains(&Namespace::User) || b.joined.iter().any(|(ns, _)| *ns == Namespace::User);
+    if o.require_userns && !userns {
+        return Err(OciError::Config {
+            field: "linux.namespaces".into(),
+            why: "no user namespace, and --require-userns is given: the container's root would be the host's root"
+                .into(),
+        });
+    }
     for w in &b.warnings {
         warn(w);
     }

@@ -42,6 +42,10 @@ struct Cli {
     /// Refused: only the cgroupfs driver is supported.
     #[arg(long, global = true)]
     systemd_cgroup: bool,
+    /// Refuse a config.json without a user namespace (new, or joined by path): in one, the
+    /// container's root would be the host's root, with only capabilities taken away.
+    #[arg(long, global = true)]
+    require_userns: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -246,6 +250,7 @@ fn options(cli: &Cli, a: &CreateArgs) -> Result<create::Create, OciError> {
         console_socket: a.console_socket.clone(),
         profile_dirs: cli.profile_dir.clone(),
         report: cli.report.clone(),
+        require_userns: cli.require_userns,
     })
 }
 
