@@ -279,6 +279,48 @@ fn a_bad_bundle_is_refused_by_field_and_leaves_nothing() {
     assert!(!root.join("c").exists());
 }
 
+/// The container's processes get a session keyring of their own (`_ses.ID`), not the
+/// caller's, as with runc; `--no-new-keyring` keeps the caller's. /proc/keys inside says which.
+#[test]
+fn a_session_keyring_of_its_own_unless_no_new_keyring_as_runc() {
+    if !ready() {
+        return;
+    }
+    // Keyrings are found by name: ids of this run only (a keyring outlives its container
+    // until the kernel collects it).
+    let pid = std::process::id();
+    for extra in [&[][..], &["--no-new-keyring"][..]] {
+        let run = |runtime: &str, id: &str| -> Output {
+            let b = bundle(&format!("oci-keyring-{id}"), |c| {
+                c["process"]["args"] = json!(["sh", "-c", format!("grep -c '_ses[.]{id}:' /proc/keys")]);
+                // runc's spec masks /proc/keys.
+                c["linux"]["maskedPaths"].as_array_mut().unwrap().retain(|p| p != "/proc/keys");
+            });
+            Command::new(runtime)
+                .arg("--root")
+                .arg(b.join(format!("state-{id}")))
+                .arg("run")
+                .args(extra)
+                .arg(id)
+                .current_dir(&b)
+                .output()
+                .unwrap()
+        };
+        let tag = if extra.is_empty() { "" } else { "n" };
+        let a = run(BIN, &format!("k{pid}a{tag}"));
+        let z = run("runc", &format!("k{pid}r{tag}"));
+        assert_eq!(
+            text(&a.stdout),
+            text(&z.stdout),
+            "{extra:?}: ours {} runc {}",
+            text(&a.stderr),
+            text(&z.stderr)
+        );
+        let want = if extra.is_empty() { "1\n" } else { "0\n" };
+        assert_eq!(text(&a.stdout), want, "{extra:?}");
+    }
+}
+
 /// `--require-userns` refuses Docker's default shape (real root with capabilities dropped, no
 /// user namespace) by field, leaving nothing, and runs a config with one.
 #[test]

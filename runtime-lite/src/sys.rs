@@ -279,6 +279,40 @@ pub fn set_winsize(fd: std::os::fd::RawFd, ws: &libc::winsize) -> Result<(), Sys
     Ok(())
 }
 
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: this process's session keyring becomes the
+/// one named `name` that it may search, or a new one of that name; its serial.
+pub fn join_session_keyring(name: &str) -> Result<i32, SysError> {
+    let c = std::ffi::CString::new(name)
+        .map_err(|_| SysError::errno("keyring name with a NUL byte", nix::errno::Errno::EINVAL))?;
+    // SAFETY: KEYCTL_JOIN_SESSION_KEYRING (1) reads a NUL-terminated name that outlives the call.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, 1, c.as_ptr()) };
+    if r < 0 {
+        return Err(SysError::errno(format!("join the session keyring {name}"), nix::errno::Errno::last()));
+    }
+    Ok(r as i32)
+}
+
+/// Add permission bits `add` to key `serial` (`KEYCTL_DESCRIBE` for its mask, then
+/// `KEYCTL_SETPERM`).
+pub fn add_key_permissions(serial: i32, add: u32) -> Result<(), SysError> {
+    let mut buf = [0u8; 256];
+    // SAFETY: KEYCTL_DESCRIBE (6) writes at most `buf.len()` bytes into `buf`.
+    let n = unsafe { libc::syscall(libc::SYS_keyctl, 6, serial, buf.as_mut_ptr(), buf.len()) };
+    if n < 0 {
+        return Err(SysError::errno("describe the session keyring", nix::errno::Errno::last()));
+    }
+    // "type;uid;gid;perm;description", perm in hex.
+    let text = String::from_utf8_lossy(&buf[..(n as usize).min(buf.len())]).to_string();
+    let perm = text.split(';').nth(3).and_then(|p| u32::from_str_radix(p, 16).ok()).ok_or_else(|| {
+        SysError::errno(format!("the session keyring's description `{text}`"), nix::errno::Errno::EINVAL)
+    })?;
+    // SAFETY: KEYCTL_SETPERM (5) takes a serial and a mask by value.
+    if unsafe { libc::syscall(libc::SYS_keyctl, 5, serial, perm | add) } < 0 {
+        return Err(SysError::errno("set the session keyring's permissions", nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
 /// `struct open_how` of openat2(2).
 #[repr(C)]
 struct OpenHow {

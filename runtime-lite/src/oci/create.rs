@@ -43,6 +43,8 @@ pub struct Create {
     pub report: Option<PathBuf>,
     /// `--require-userns`: refuse a config without a user namespace.
     pub require_userns: bool,
+    /// `--no-new-keyring`: the container keeps the caller's session keyring.
+    pub no_new_keyring: bool,
 }
 
 /// The default `--profile-dir`.
@@ -214,6 +216,7 @@ fn spawn(
                 console,
                 no_pivot: o.no_pivot,
                 idmapped,
+                no_new_keyring: o.no_new_keyring,
             };
             std::process::exit(init.run(go_rx, status_tx))
         }
@@ -259,6 +262,7 @@ fn spawn(
                 cgroup,
                 profile,
                 hooks: b.hooks.clone(),
+                no_new_keyring: o.no_new_keyring,
             };
             record.save(dir).map_err(gone)?;
             if let Some(f) = &o.pid_file {

@@ -77,10 +77,14 @@ pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
     if !e.detach {
         crate::shim::block().map_err(|err| OciError::Init(format!("block signals: {err}")))?;
     }
+    // The container's session keyring (searchable by others when it is user-namespaced).
+    let userns = joins.iter().any(|(ns, _)| *ns == Namespace::User);
+    let keyring = (!r.no_new_keyring).then_some((id, userns));
     let pid = match spawn::clone_into(&joins, CloneFlags::empty())? {
         Cloned::Child => {
             drop(go_tx);
-            std::process::exit(in_container(go_rx, &e.process, &plan, e.preserve_fds, console.as_ref()))
+            let code = in_container(go_rx, &e.process, &plan, (e.preserve_fds, keyring), console.as_ref());
+            std::process::exit(code)
         }
         Cloned::Parent(p) => p.as_raw(),
     };
@@ -109,12 +113,18 @@ fn in_container(
     go: Receiver<Go>,
     p: &ProcessSpec,
     plan: &enforcer::Plan,
-    keep_fds: u32,
+    (keep_fds, keyring): (u32, Option<(&str, bool)>),
     console: Option<&OwnedFd>,
 ) -> i32 {
     let _ = crate::shim::unblock_all();
     if go.recv().is_none() {
         return 125;
+    }
+    if let Some((id, userns)) = keyring {
+        if let Err(err) = super::keyring::join(id, userns) {
+            eprintln!("palisade-runtime: exec: {err}");
+            return 125;
+        }
     }
     if let Some(socket) = console {
         if let Err(err) = super::console::attach(socket, p.console_size) {

@@ -35,6 +35,8 @@ pub(super) struct Init<'a> {
     pub no_pivot: bool,
     /// The runtime's idmapped trees, one entry per mount.
     pub idmapped: &'a [Option<OwnedFd>],
+    /// `--no-new-keyring`: keep the caller's session keyring.
+    pub no_new_keyring: bool,
 }
 
 impl Init<'_> {
@@ -94,6 +96,9 @@ impl Init<'_> {
             setresgid(root.0, root.0, root.0)
                 .and_then(|_| setresuid(root.1, root.1, root.1))
                 .map_err(|e| format!("become root of the user namespace: {e}"))?;
+        }
+        if !self.no_new_keyring {
+            super::keyring::join(&self.id, userns).map_err(|e| e.to_string())?;
         }
         // The init's cgroups as the host names them, before its cgroup namespace hides that.
         let membership = rootfs::membership();

@@ -17,6 +17,7 @@ pub mod exec;
 pub mod hooks;
 pub mod idmapped;
 mod init;
+mod keyring;
 pub mod ops;
 pub mod plan;
 pub mod resources;

@@ -72,6 +72,9 @@ pub struct Record {
     /// config.json's hooks (`start` runs `poststart`, `delete` runs `poststop`).
     #[serde(default)]
     pub hooks: super::hooks::Hooks,
+    /// `create --no-new-keyring`: `exec`'s processes do not join the container's keyring.
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }
 
 /// The OCI state (`state` prints it).

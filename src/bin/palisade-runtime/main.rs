@@ -186,7 +186,7 @@ struct CreateArgs {
     /// Move the root into place and chroot instead of pivot_root (a root on ramfs).
     #[arg(long)]
     no_pivot: bool,
-    /// Accepted (no session keyring is made).
+    /// Keep the caller's session keyring (else the container gets its own, `_ses.ID`).
     #[arg(long)]
     no_new_keyring: bool,
     /// Pass descriptors 3..3+N on to the process.
@@ -251,6 +251,7 @@ fn options(cli: &Cli, a: &CreateArgs) -> Result<create::Create, OciError> {
         profile_dirs: cli.profile_dir.clone(),
         report: cli.report.clone(),
         require_userns: cli.require_userns,
+        no_new_keyring: a.no_new_keyring,
     })
 }
 
