@@ -374,13 +374,24 @@ fn hooks_run_where_and_when_the_spec_says() {
             "createRuntime": [hook(format!("cat > {d}/createRuntime.json; readlink /proc/self/ns/mnt > {d}/createRuntime.ns"))],
             "createContainer": [hook(format!("cat > {d}/createContainer.json; readlink /proc/self/ns/mnt > {d}/createContainer.ns"))],
             "startContainer": [hook("cat > /tmp/startContainer.json".into())],
-            "poststart": [hook(format!("cat > {d}/poststart.json"))],
-            "poststop": [hook(format!("cat > {d}/poststop.json"))],
+            // A failing poststart or poststop hook is a warning; the ones after it still run.
+            "poststart": [hook(format!("cat > {d}/poststart.json")), hook("exit 3".into()), hook(format!("touch {d}/poststart.after"))],
+            "poststop": [hook(format!("cat > {d}/poststop.json")), hook("exit 3".into()), hook(format!("touch {d}/poststop.after"))],
         });
     });
     let root = b.join("state");
     let o = ours(&root, &["run", "c"], &b);
     assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        out.join("poststart.after").exists() && out.join("poststop.after").exists(),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr).contains("poststart hook 1 (/bin/sh): exited with exit status: 3"),
+        "{}",
+        text(&o.stderr)
+    );
     let read = |p: PathBuf| -> Value {
         serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
             .unwrap()
@@ -465,20 +476,33 @@ fn a_container_joins_another_ones_pid_and_user_namespaces_by_path() {
     let b = bundle("oci-join-b", |c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         for n in ns.iter_mut() {
-            if n["type"] == "pid" {
-                n["path"] = json!(format!("/proc/{pid}/ns/pid"));
+            if n["type"] == "pid" || n["type"] == "uts" {
+                n["path"] = json!(format!("/proc/{pid}/ns/{}", n["type"].as_str().unwrap()));
             }
         }
         ns.push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+        // A hostname in a joined uts namespace is set there (runtime-tools' linux_ns_path).
+        c["hostname"] = json!("joined-uts");
         c["process"]["args"] =
-            json!(["sh", "-c", "cat /proc/self/uid_map; ps | grep -c '^ *1 .*sleep 1000'; id -u"]);
+            json!(["sh", "-c", "cat /proc/self/uid_map; ps | grep -c '^ *1 .*sleep 1000'; id -u; hostname"]);
     });
     let o = ours(&b.join("state"), &["run", "second"], &b);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["0", "200000", "65536"], "{out}");
-    assert_eq!(lines[1..], ["1", "0"], "the first container's sleep is in the joined pid namespace: {out}");
+    assert_eq!(
+        lines[1..],
+        ["1", "0", "joined-uts"],
+        "the first container's sleep is in the joined pid namespace: {out}"
+    );
+    let first = ours(&root, &["exec", "first", "hostname"], &a);
+    assert_eq!(
+        text(&first.stdout),
+        "joined-uts\n",
+        "set in the joined uts namespace: {}",
+        text(&first.stderr)
+    );
     assert!(ours(&root, &["delete", "--force", "first"], &a).status.success());
 }
 
@@ -540,6 +564,79 @@ fn no_pivot_moves_the_root_as_runc_does() {
     let z = theirs(&b.join("state-runc"), &["run", "--no-pivot", "c"], &b);
     assert!(a.status.success(), "{}", text(&a.stderr));
     assert_eq!(text(&a.stdout), text(&z.stdout));
+}
+
+/// `linux.resources` reach the cgroup files runc writes for them (the memory limit,
+/// `disableOOMKiller`, the real-time CPU budget, a read throttle on the root filesystem's
+/// disk), read back from the v1 hierarchies; a limit whose controller the host does not give
+/// (hugetlb and net_cls here) is refused, as runc refuses it, never dropped.
+#[test]
+fn resources_reach_the_files_runc_writes_and_a_missing_controller_is_refused() {
+    if !ready() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata("/").unwrap().dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let res = json!({
+        "memory": {"limit": 50593792, "disableOOMKiller": true},
+        "cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000},
+        "blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 102400}]}
+    });
+    let mut seen = Vec::new();
+    for (runtime, tag) in [(BIN, "ours"), ("runc", "runc")] {
+        let path = format!("/palisade-res-{}-{tag}", std::process::id());
+        let b = bundle(&format!("oci-res-{tag}"), |c| {
+            c["process"]["args"] = json!(["sleep", "1000"]);
+            c["linux"]["cgroupsPath"] = json!(path);
+            c["linux"]["resources"] = res.clone();
+        });
+        let root = b.join("state");
+        // The init keeps the stdio it is given: a file, not a pipe this test would wait on.
+        let err = b.join("create.err");
+        let created = Command::new(runtime)
+            .arg("--root")
+            .arg(&root)
+            .args(["create", "c"])
+            .current_dir(&b)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .status()
+            .unwrap();
+        assert!(created.success(), "{tag}: {}", std::fs::read_to_string(&err).unwrap());
+        let read = |f: &str| {
+            std::fs::read_to_string(format!("/sys/fs/cgroup/{f}")).unwrap_or_else(|e| format!("{f}: {e}"))
+        };
+        let oom = read(&format!("memory{path}/memory.oom_control"));
+        let files = format!(
+            "{}{}{}{}{}",
+            read(&format!("memory{path}/memory.limit_in_bytes")),
+            oom.lines().find(|l| l.starts_with("oom_kill_disable")).unwrap_or_default().to_string() + "\n",
+            read(&format!("cpu{path}/cpu.rt_period_us")),
+            read(&format!("cpu{path}/cpu.rt_runtime_us")),
+            read(&format!("blkio{path}/blkio.throttle.read_bps_device")),
+        );
+        let gone =
+            Command::new(runtime).arg("--root").arg(&root).args(["delete", "--force", "c"]).output().unwrap();
+        assert!(gone.status.success(), "{tag}: {}", text(&gone.stderr));
+        seen.push(files);
+    }
+    assert_eq!(seen[0], seen[1], "ours, then runc's");
+    assert_eq!(seen[0], format!("50593792\noom_kill_disable 1\n1000000\n10000\n{major}:{minor} 102400\n"));
+    // Controllers this host does not mount for the group: refused by both, nothing left.
+    let missing = [
+        (json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]}), "hugetlb"),
+        (json!({"network": {"classID": 1048577}}), "net_cls"),
+    ];
+    for (res, controller) in missing {
+        let b = bundle(&format!("oci-res-{controller}"), |c| c["linux"]["resources"] = res.clone());
+        let a = ours(&b.join("state-ours"), &["run", "c"], &b);
+        let z = theirs(&b.join("state-runc"), &["run", "c"], &b);
+        assert!(!z.status.success(), "runc ran with {res}");
+        assert!(!a.status.success() && text(&a.stderr).contains(controller), "{res}: {}", text(&a.stderr));
+        assert!(!b.join("state-ours/c").exists());
+    }
 }
 
 /// A mount namespace given by path (the runtime-tools suite's `linux_ns_path` does this with

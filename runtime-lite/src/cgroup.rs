@@ -159,9 +159,15 @@ impl Group {
     /// Apply `res` to it.
     /// On a unified (v2) host, which has no devices controller, the device rules become an
     /// eBPF program attached to the group ([`crate::devices`]).
+    /// A limit whose controller the group lacks is refused ([`crate::cgroup_check`]).
     pub fn apply(&self, res: &cgroups_rs::fs::Resources) -> Result<(), String> {
-        self.cg.apply(res).map_err(|e| format!("cgroup {}: {e:?}", self.cg.path()))?;
-        if hierarchies::is_cgroup2_unified_mode() && !res.devices.devices.is_empty() {
+        let at = |e: String| format!("cgroup {}: {e}", self.cg.path());
+        let v2 = hierarchies::is_cgroup2_unified_mode();
+        crate::cgroup_check::controllers(res, self.cg.subsystems(), v2).map_err(at)?;
+        let ours = crate::cgroup_check::for_cgroups_rs(res);
+        self.cg.apply(&ours).map_err(|e| format!("cgroup {}: {e:?}", self.cg.path()))?;
+        crate::cgroup_check::rest(res, self.cg.subsystems()).map_err(at)?;
+        if v2 && !res.devices.devices.is_empty() {
             let dir = hierarchies::auto().root().join(self.cg.path().trim_start_matches('/'));
             crate::devices::attach(&dir, &res.devices.devices)
                 .map_err(|e| format!("cgroup {}: devices: {e}", self.cg.path()))?;

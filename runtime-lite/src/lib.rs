@@ -24,6 +24,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cgroup;
+mod cgroup_check;
 pub mod channel;
 pub mod console;
 pub mod devices;

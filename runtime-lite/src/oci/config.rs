@@ -231,8 +231,10 @@ pub fn bundle(dir: PathBuf, spec: &Spec) -> Result<Bundle, OciError> {
         None => None,
     };
     let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
-    if hostname.is_some() && !new_namespaces.contains(&Namespace::Uts) {
-        return Err(bad("hostname", "setting the hostname needs a new uts namespace"));
+    // In a uts namespace of its own, or one joined by path (as runc sets it there).
+    let uts = new_namespaces.contains(&Namespace::Uts) || joined.iter().any(|(ns, _)| *ns == Namespace::Uts);
+    if hostname.is_some() && !uts {
+        return Err(bad("hostname", "setting the hostname needs a uts namespace (new, or joined by path)"));
     }
     let cgroup_path = super::resources::path(linux.and_then(|l| l.cgroups_path().as_deref()))?;
     let limits = match linux.and_then(|l| l.resources().as_ref()) {

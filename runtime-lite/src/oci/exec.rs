@@ -77,9 +77,8 @@ pub fn exec(root: &Path, id: &str, e: &Exec) -> Result<i32, OciError> {
     if !e.detach {
         crate::shim::block().map_err(|err| OciError::Init(format!("block signals: {err}")))?;
     }
-    // The container's session keyring (searchable by others when it is user-namespaced).
-    let userns = joins.iter().any(|(ns, _)| *ns == Namespace::User);
-    let keyring = (!r.no_new_keyring).then_some((id, userns));
+    // The container's session keyring.
+    let keyring = (!r.no_new_keyring).then_some(id);
     let pid = match spawn::clone_into(&joins, CloneFlags::empty())? {
         Cloned::Child => {
             drop(go_tx);
@@ -113,15 +112,15 @@ fn in_container(
     go: Receiver<Go>,
     p: &ProcessSpec,
     plan: &enforcer::Plan,
-    (keep_fds, keyring): (u32, Option<(&str, bool)>),
+    (keep_fds, keyring): (u32, Option<&str>),
     console: Option<&OwnedFd>,
 ) -> i32 {
     let _ = crate::shim::unblock_all();
     if go.recv().is_none() {
         return 125;
     }
-    if let Some((id, userns)) = keyring {
-        if let Err(err) = super::keyring::join(id, userns) {
+    if let Some(id) = keyring {
+        if let Err(err) = super::keyring::enter(id) {
             eprintln!("palisade-runtime: exec: {err}");
             return 125;
         }

@@ -94,6 +94,16 @@ pub fn run(kind: &str, hooks: &[Hook], state: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Run every hook of `hooks` (`poststart`, `poststop`): a failing one is warned about and the
+/// rest still run, as the runtime-spec says of these two.
+pub fn run_all(kind: &str, hooks: &[Hook], state: &str, warn: &mut dyn FnMut(&str)) {
+    for (i, h) in hooks.iter().enumerate() {
+        if let Err(why) = one(h, state) {
+            warn(&format!("{kind} hook {i} ({}): {why}", h.path.display()));
+        }
+    }
+}
+
 fn one(h: &Hook, state: &str) -> Result<(), String> {
     let mut c = std::process::Command::new(&h.path);
     if let Some((first, rest)) = h.args.split_first() {

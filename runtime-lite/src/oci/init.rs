@@ -98,7 +98,7 @@ impl Init<'_> {
                 .map_err(|e| format!("become root of the user namespace: {e}"))?;
         }
         if !self.no_new_keyring {
-            super::keyring::join(&self.id, userns).map_err(|e| e.to_string())?;
+            super::keyring::make(&self.id, userns).map_err(|e| e.to_string())?;
         }
         // The init's cgroups as the host names them, before its cgroup namespace hides that.
         let membership = rootfs::membership();

@@ -12,13 +12,22 @@ const OTHERS_SEARCH: u32 = 0x08;
 /// `KEY_USR_SEARCH`.
 const OWNER_SEARCH: u32 = 0x08_0000;
 
-/// Join the session keyring of container `id` (making it when it does not exist). A kernel
-/// without keyrings (`ENOSYS`) is no error, as in runc.
-pub(super) fn join(id: &str, userns: bool) -> Result<(), SysError> {
-    let serial = match crate::sys::join_session_keyring(&format!("_ses.{id}")) {
-        Ok(s) => s,
-        Err(e) if e.source.raw_os_error() == Some(libc::ENOSYS) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    crate::sys::add_key_permissions(serial, if userns { OTHERS_SEARCH } else { OWNER_SEARCH })
+/// The init: make the session keyring of container `id` (or join one of that name) and let
+/// later joiners search it. A kernel without keyrings (`ENOSYS`) is no error, as in runc.
+pub(super) fn make(id: &str, userns: bool) -> Result<(), SysError> {
+    match enter(id)? {
+        Some(serial) => {
+            crate::sys::add_key_permissions(serial, if userns { OTHERS_SEARCH } else { OWNER_SEARCH })
+        }
+        None => Ok(()),
+    }
+}
+
+/// `exec`: join the container's session keyring (its serial; `None` without keyrings).
+pub(super) fn enter(id: &str) -> Result<Option<i32>, SysError> {
+    match crate::sys::join_session_keyring(&format!("_ses.{id}")) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.source.raw_os_error() == Some(libc::ENOSYS) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

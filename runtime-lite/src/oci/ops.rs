@@ -45,9 +45,7 @@ pub fn start(root: &Path, id: &str, warn: &mut dyn FnMut(&str)) -> Result<(), Oc
     }
     std::fs::remove_file(&path).map_err(|e| OciError::io(format!("remove {}", path.display()), e))?;
     let state = super::hooks::state(id, "running", r.pid, &r.bundle, &r.annotations);
-    if let Err(why) = super::hooks::run("poststart", &r.hooks.poststart, &state) {
-        warn(&why);
-    }
+    super::hooks::run_all("poststart", &r.hooks.poststart, &state, warn);
     Ok(())
 }
 
@@ -131,9 +129,7 @@ pub fn delete(root: &Path, id: &str, force: bool, warn: &mut dyn FnMut(&str)) ->
     }
     std::fs::remove_dir_all(&dir).map_err(|e| OciError::io(format!("remove {}", dir.display()), e))?;
     let state = super::hooks::state(id, "stopped", 0, &r.bundle, &r.annotations);
-    if let Err(why) = super::hooks::run("poststop", &r.hooks.poststop, &state) {
-        warn(&why);
-    }
+    super::hooks::run_all("poststop", &r.hooks.poststop, &state, warn);
     Ok(())
 }
 

@@ -3,10 +3,55 @@
 //! unified v2 host an eBPF program: [`crate::devices`]).
 
 use cgroups_rs::fs::devices::{DevicePermissions, DeviceType};
-use cgroups_rs::fs::{DeviceResource, MaxValue, Resources};
+use cgroups_rs::fs::{
+    BlkIoDeviceResource, BlkIoDeviceThrottleResource, DeviceResource, HugePageResource, MaxValue,
+    NetworkPriority, Resources,
+};
 use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
 
 use super::OciError;
+
+/// The v1 memory file that disables the OOM killer (`disableOOMKiller`).
+pub const OOM_CONTROL: &str = "memory.oom_control";
+
+/// `blockIO`: weights and throttles, per device.
+fn blkio(
+    b: &oci_spec::runtime::LinuxBlockIo,
+    out: &mut cgroups_rs::fs::BlkIoResources,
+) -> Result<(), OciError> {
+    let number = |v: i64, field: String| {
+        u64::try_from(v).map_err(|_| OciError::Config { field, why: format!("{v} is not a device number") })
+    };
+    // Zero is "not set", as runc reads it.
+    out.weight = b.weight().filter(|w| *w != 0);
+    out.leaf_weight = b.leaf_weight().filter(|w| *w != 0);
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        let f = |what: &str| format!("linux.resources.blockIO.weightDevice[{i}].{what}");
+        out.weight_device.push(BlkIoDeviceResource {
+            major: number(d.major(), f("major"))?,
+            minor: number(d.minor(), f("minor"))?,
+            weight: d.weight(),
+            leaf_weight: d.leaf_weight(),
+        });
+    }
+    let lists = [
+        ("throttleReadBpsDevice", b.throttle_read_bps_device(), &mut out.throttle_read_bps_device),
+        ("throttleWriteBpsDevice", b.throttle_write_bps_device(), &mut out.throttle_write_bps_device),
+        ("throttleReadIOPSDevice", b.throttle_read_iops_device(), &mut out.throttle_read_iops_device),
+        ("throttleWriteIOPSDevice", b.throttle_write_iops_device(), &mut out.throttle_write_iops_device),
+    ];
+    for (name, given, into) in lists {
+        for (i, d) in given.iter().flatten().enumerate() {
+            let f = |what: &str| format!("linux.resources.blockIO.{name}[{i}].{what}");
+            into.push(BlkIoDeviceThrottleResource {
+                major: number(d.major(), f("major"))?,
+                minor: number(d.minor(), f("minor"))?,
+                rate: d.rate(),
+            });
+        }
+    }
+    Ok(())
+}
 
 /// What cgroups-rs applies for `r`.
 pub fn of(r: &LinuxResources) -> Result<Resources, OciError> {
@@ -19,6 +64,10 @@ pub fn of(r: &LinuxResources) -> Result<Resources, OciError> {
         out.memory.memory_soft_limit = set(m.reservation());
         out.memory.memory_swap_limit = set(m.swap());
         out.memory.swappiness = m.swappiness();
+        if m.disable_oom_killer() == Some(true) {
+            // Written by crate::cgroup (its failure is an error, not skipped).
+            out.memory.attrs.insert(OOM_CONTROL.into(), "1".into());
+        }
     }
     if let Some(p) = r.pids() {
         out.pid.maximum_number_of_processes =
@@ -30,6 +79,26 @@ pub fn of(r: &LinuxResources) -> Result<Resources, OciError> {
         out.cpu.period = set_u(c.period());
         out.cpu.cpus = c.cpus().clone().filter(|s| !s.is_empty());
         out.cpu.mems = c.mems().clone().filter(|s| !s.is_empty());
+        out.cpu.realtime_period = set_u(c.realtime_period());
+        out.cpu.realtime_runtime = set(c.realtime_runtime());
+    }
+    if let Some(b) = r.block_io() {
+        blkio(b, &mut out.blkio)?;
+    }
+    for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+        let limit = u64::try_from(h.limit()).map_err(|_| OciError::Config {
+            field: format!("linux.resources.hugepageLimits[{i}].limit"),
+            why: format!("{} is negative", h.limit()),
+        })?;
+        out.hugepages.limits.push(HugePageResource { size: h.page_size().clone(), limit });
+    }
+    if let Some(n) = r.network() {
+        out.network.class_id = n.class_id().map(u64::from);
+        for p in n.priorities().iter().flatten() {
+            out.network
+                .priorities
+                .push(NetworkPriority { name: p.name().clone(), priority: u64::from(p.priority()) });
+        }
     }
     for (i, d) in r.devices().iter().flatten().enumerate() {
         let access = d.access().clone().unwrap_or_else(|| "rwm".into());

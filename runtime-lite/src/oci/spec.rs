@@ -35,7 +35,7 @@ pub fn features() -> serde_json::Value {
     serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": [
             "async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "lazytime", "loud", "mand",
             "noatime", "nodev", "nodiratime", "noexec", "nolazytime", "nomand", "norelatime",
