@@ -639,6 +639,22 @@ fn resources_reach_the_files_runc_writes_and_a_missing_controller_is_refused() {
     }
 }
 
+/// `rootfsPropagation: shared` (runtime-tools' linux_rootfs_propagation_shared): pivot_root
+/// refuses a new root whose parent mount is shared, so that mount is made private first, as
+/// runc does; the container then runs with the same mounts as under runc.
+#[test]
+fn a_shared_root_propagation_runs_as_under_runc() {
+    if !ready() {
+        return;
+    }
+    let (a, z) = both("oci-shared", |c| {
+        c["linux"]["rootfsPropagation"] = json!("shared");
+        c["process"]["args"] = json!(["sh", "-c", "wc -l < /proc/self/mountinfo"]);
+    });
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert_eq!(text(&a.stdout), text(&z.stdout), "runc: {}", text(&z.stderr));
+}
+
 /// A mount namespace given by path (the runtime-tools suite's `linux_ns_path` does this with
 /// `unshare --mount`) is joined, not copied: the container's `/proc/self/ns/mnt` is the
 /// holder's, and the tree is built in it, as runc does.

@@ -62,6 +62,19 @@ pub(crate) fn fail(what: &str, path: &Path, e: impl Into<std::io::Error>) -> Sys
     SysError::io(format!("{what} {}", path.display()), e.into())
 }
 
+/// The mount point (of this mount namespace) that holds `path`: the longest mount point of
+/// `/proc/self/mountinfo` that is `path` or one of its parents (`/` at worst).
+fn holding_mount(path: &Path) -> PathBuf {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| PathBuf::from(unescape(m)))
+        .filter(|m| real.starts_with(m))
+        .max_by_key(|m| m.as_os_str().len())
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
 /// What a mount point must be.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -580,6 +593,12 @@ impl Tree {
             return Err(fail("rootfs", root, e));
         }
         self.root = root.to_path_buf();
+        // The mount holding the root made private (as runc does): with a shared root
+        // propagation (`rootfsPropagation: shared`), pivot_root refuses a new root whose parent
+        // mount is shared, and the bind below must not propagate out of this namespace.
+        let parent = holding_mount(root);
+        mount(None::<&str>, &parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+            .map_err(|e| fail("make private the mount holding the root,", &parent, e))?;
         self.mount(root.to_str(), root, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
         let opened =
             nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty());
