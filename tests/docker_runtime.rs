@@ -6,115 +6,21 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_palisade-runtime");
-const IMAGE: &str = "palisade-busybox:docker-test";
 
-struct Daemon {
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.docker(&["rm", "-f", "p-long", "r-long"]);
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
-        // dockerd leaves its data root bound on itself (and containerd may leave mounts under
-        // the exec root): unmount everything beneath the test's directory, deepest first.
-        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut under: Vec<&str> = info
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|p| Path::new(p).starts_with(&self.dir))
-            .collect();
-        under.sort_by_key(|p| std::cmp::Reverse(p.len()));
-        for p in under {
-            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Daemon {
-    fn socket(&self) -> String {
-        format!("unix://{}/docker.sock", self.dir.display())
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new("docker").env("DOCKER_HOST", self.socket()).args(args).output().unwrap()
-    }
-}
+use common::dockerd::{Daemon, IMAGE};
 
 fn start(name: &str) -> Option<Daemon> {
-    let root = nix::unistd::geteuid().is_root();
-    let have = |c: &str| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success());
-    let (dockerd, docker) = (have("dockerd"), have("docker"));
-    if !(root && dockerd && docker) {
-        let why = format!("root: {root}, dockerd: {dockerd}, docker: {docker}");
-        if std::env::var_os("CI").is_some() {
-            panic!("the Docker runtime test cannot run on CI: {why}");
-        }
-        eprintln!("SKIPPED: the Docker runtime test needs root and docker.io ({why})");
-        return None;
-    }
-    // A short path: the socket's path must fit in sun_path.
-    let dir = PathBuf::from(format!("/tmp/pdk-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("daemon.json");
     let profile = std::path::absolute("tests/fixtures/oci/landlock-readonly.yaml").unwrap();
-    let runtimes = serde_json::json!({"runtimes": {
-        "palisade": {"path": BIN},
-        "palisade-ro": {"path": BIN, "runtimeArgs": ["--profile", profile]},
-    }});
-    std::fs::write(&config, runtimes.to_string()).unwrap();
-    let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
-    let child = Command::new("dockerd")
-        .args(["--iptables=false", "--ip-masq=false", "--bridge=none"])
-        .arg("--data-root")
-        .arg(dir.join("data"))
-        .arg("--exec-root")
-        .arg(dir.join("exec"))
-        .arg("--pidfile")
-        .arg(dir.join("docker.pid"))
-        .arg("--config-file")
-        .arg(&config)
-        .arg("-H")
-        .arg(format!("unix://{}/docker.sock", dir.display()))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let d = Daemon { dir, child };
-    let until = Instant::now() + Duration::from_secs(60);
-    while !d.docker(&["info"]).status.success() {
-        assert!(Instant::now() < until, "dockerd did not start: {}", log_of(&d.dir));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let rootfs = common::rootfs::build(&d.dir);
-    let tar = Command::new("tar").arg("-C").arg(&rootfs).args(["-cf", "-", "."]).output().unwrap();
-    let mut import = Command::new("docker")
-        .env("DOCKER_HOST", d.socket())
-        .args(["import", "-", IMAGE])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    import.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
-    assert!(import.wait().unwrap().success(), "docker import");
-    Some(d)
-}
-
-fn log_of(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default()
+    common::dockerd::start(
+        name,
+        serde_json::json!({
+            "palisade": {"path": BIN},
+            "palisade-ro": {"path": BIN, "runtimeArgs": ["--profile", profile]},
+        }),
+    )
 }
 
 fn text(b: &[u8]) -> String {

@@ -27,6 +27,7 @@ pub mod builtin;
 pub mod diff;
 pub mod error;
 pub mod explain;
+pub mod export;
 pub mod formats;
 pub mod frontend;
 pub mod import;

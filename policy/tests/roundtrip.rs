@@ -74,7 +74,15 @@ fn every_builtin_exports_and_reimports_with_the_same_meaning() {
         let p = compile(&format!("builtin:{name}"), &CompileOptions::default()).unwrap().policy;
         let exported = serde_json::to_string(&to_docker(&p).unwrap()).unwrap();
         let back = import_compile("exported.json", &exported);
-        assert_same(&p, &back, name);
+        // Where libseccomp would collide on socketcall, the JSON leaves those arches out (and
+        // says so at export): the rest means the same.
+        let mut want = p.clone();
+        if !policy::syscalls::runc::socketcall_conflicts(&p).is_empty() {
+            let dropped = policy::syscalls::runc::SOCKETCALL_ARCHES;
+            want.seccomp.arches.retain(|a| !dropped.contains(a));
+            want.seccomp.tables.retain(|arch, _| !dropped.iter().any(|d| d.name() == arch));
+        }
+        assert_same(&want, &back, name);
     }
 }
 

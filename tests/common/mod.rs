@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod live;
 pub mod rootfs;
 pub mod scmp;

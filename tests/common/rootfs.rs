@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 /// Applets linked into /bin.
-const APPLETS: [&str; 24] = [
+const APPLETS: [&str; 25] = [
     "sh", "hostname", "cat", "ps", "echo", "sleep", "ip", "id", "ls", "kill", "mount", "touch", "true",
-    "false", "wc", "grep", "head", "tail", "mkdir", "umount", "insmod", "stat", "seq", "sync",
+    "false", "wc", "grep", "head", "tail", "mkdir", "umount", "insmod", "stat", "seq", "sync", "unshare",
 ];
 
 /// The host's busybox, which must be statically linked.

@@ -44,6 +44,68 @@ pub fn denied_before_no_new_privs(policy: &Policy) -> Vec<String> {
         .collect()
 }
 
+/// The calls libseccomp also filters through `socketcall` on some arches.
+const SOCKETCALLS: [&str; 20] = [
+    "socket",
+    "bind",
+    "connect",
+    "listen",
+    "accept",
+    "getsockname",
+    "getpeername",
+    "socketpair",
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "sendmsg",
+    "recvmsg",
+    "accept4",
+    "recvmmsg",
+    "sendmmsg",
+];
+
+/// The arches where libseccomp adds a rule for a socket call to `socketcall` too, whose
+/// arguments it cannot compare there (they are in memory): x86, s390, POWER.
+pub const SOCKETCALL_ARCHES: [Arch; 6] =
+    [Arch::X86, Arch::S390, Arch::S390x, Arch::Ppc, Arch::Ppc64, Arch::Ppc64le];
+
+/// The socket calls whose rules would make libseccomp refuse a JSON profile on the
+/// [`SOCKETCALL_ARCHES`]: rules with argument conditions and different actions, which all
+/// become the same `socketcall` rule there (runc: "error adding seccomp rule for syscall
+/// socket: file exists").
+pub fn socketcall_conflicts(policy: &Policy) -> Vec<&'static str> {
+    let rules = &policy.seccomp.rules;
+    SOCKETCALLS
+        .into_iter()
+        .filter(|name| {
+            let naming: Vec<&crate::ir::RuleIr> =
+                rules.iter().filter(|r| r.active && r.syscalls.iter().any(|s| s == name)).collect();
+            let actions: std::collections::BTreeSet<String> =
+                naming.iter().map(|r| r.action.to_string()).collect();
+            actions.len() > 1 && naming.iter().any(|r| !r.args.is_empty())
+        })
+        .collect()
+}
+
+/// What to say when the JSON exports leave out the [`SOCKETCALL_ARCHES`] (see
+/// [`socketcall_conflicts`]).
+pub fn socketcall_warning(policy: &Policy) -> Option<String> {
+    let names = socketcall_conflicts(policy);
+    let dropped: Vec<&str> =
+        policy.seccomp.arches.iter().filter(|a| SOCKETCALL_ARCHES.contains(a)).map(|a| a.name()).collect();
+    (!names.is_empty() && !dropped.is_empty()).then(|| {
+        format!(
+            "the JSON profile leaves out {}: libseccomp also filters {} through socketcall there, where it cannot compare arguments, so rules with different actions collide (runc refuses the profile); calls of those arches are refused by the bad-arch action",
+            dropped.join(", "),
+            names.join(", ")
+        )
+    })
+}
+
 /// What to say at export when [`denied_before_no_new_privs`] is not empty.
 pub fn export_warning(policy: &Policy) -> Option<String> {
     let denied = denied_before_no_new_privs(policy);

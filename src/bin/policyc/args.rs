@@ -71,6 +71,17 @@ pub enum Emit {
     Bpf,
     /// Disassembly of that program, with jump targets and the rules behind each verdict
     BpfAsm,
+    /// Kubernetes: an SPO SeccompProfile, a Pod with its securityContext (and with
+    /// --runtime-class, a RuntimeClass selecting palisade-runtime) (YAML).
+    K8s,
+    /// A complete runtime-spec config.json that runc and crun run (JSON).
+    OciConfig,
+    /// A systemd unit drop-in, `[Service]` (INI).
+    Systemd,
+    /// `docker run` flags (one shell line).
+    Docker,
+    /// A compose service fragment (YAML).
+    Compose,
     /// All of the above, one file each, into the `-o` directory (BPF for every kernel arch).
     All,
 }
@@ -137,6 +148,25 @@ pub struct CompileArgs {
     /// Target kernel `MAJOR.MINOR` for `when.min_kernel` (default: a current kernel).
     #[arg(long)]
     pub kernel: Option<String>,
+    /// `docker`, `compose`: the Docker seccomp JSON's path (default `docker-seccomp.json`);
+    /// `k8s`: the SeccompProfile's path under the kubelet's seccomp directory (default
+    /// `operator/default/NAME.json`, where the operator installs it).
+    #[arg(long)]
+    pub seccomp_path: Option<String>,
+    /// `k8s`: also a RuntimeClass of this name (handler `palisade`) and the pod annotation that
+    /// gives palisade-runtime this profile, so Landlock reaches the pod.
+    #[arg(long)]
+    pub runtime_class: Option<String>,
+    /// Exit 1 when an export cannot express a part of the profile (the losses are printed
+    /// either way).
+    #[arg(long)]
+    pub fail_on_loss: bool,
+    /// How the losses are printed on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// `oci-config`: the process's command; `systemd`: the `enforce run` alternative's.
+    #[arg(last = true)]
+    pub command: Vec<String>,
 }
 
 // The arguments of `policyc validate`.

@@ -52,6 +52,14 @@ pub fn arch_map(arches: &[Arch]) -> Vec<ArchMap> {
         .collect()
 }
 
+/// The arches the JSON names: the profile's, without the socketcall arches when rules there
+/// would collide ([`crate::syscalls::runc::socketcall_conflicts`]).
+fn json_arches(policy: &Policy) -> Vec<Arch> {
+    let socketcall = !crate::syscalls::runc::socketcall_conflicts(policy).is_empty();
+    let keep = |a: &Arch| !(socketcall && crate::syscalls::runc::SOCKETCALL_ARCHES.contains(a));
+    policy.seccomp.arches.iter().copied().filter(keep).collect()
+}
+
 /// The `SCMP_CMP_*` conditions of an entry.
 pub fn atom_args(atoms: &[Atom]) -> Vec<DockerArg> {
     atoms
@@ -285,7 +293,7 @@ pub fn to_docker(policy: &Policy) -> Result<DockerProfile, Error> {
         default_action,
         default_errno_ret: default_errno,
         architectures: vec![],
-        arch_map: arch_map(&s.arches),
+        arch_map: arch_map(&json_arches(policy)),
         syscalls,
         flags: vec![],
     })

@@ -63,7 +63,13 @@ pub fn target_arch(policy: &Policy, prefer: Option<Arch>) -> Option<Arch> {
 /// The arches of the policy that run on `native`'s host.
 fn oci_arches(policy: &Policy, native: Arch) -> Vec<Arch> {
     let s = &policy.seccomp;
-    s.arches.iter().copied().filter(|a| host_of(*a, &s.arches) == host_of(native, &s.arches)).collect()
+    let socketcall = !crate::syscalls::runc::socketcall_conflicts(policy).is_empty();
+    s.arches
+        .iter()
+        .copied()
+        .filter(|a| host_of(*a, &s.arches) == host_of(native, &s.arches))
+        .filter(|a| !(socketcall && crate::syscalls::runc::SOCKETCALL_ARCHES.contains(a)))
+        .collect()
 }
 
 /// Export for a host whose native arch is `native`, or the error at the rule whose entries
