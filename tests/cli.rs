@@ -249,3 +249,48 @@ fn json_that_cannot_be_imported_is_located_and_counted() {
         stderr(&o)
     );
 }
+
+/// `completions SHELL` for every shell clap_complete knows, for both binaries; bash loads the
+/// script and registers the command. `man -o DIR` writes a page per subcommand, which `man`
+/// formats without a warning.
+#[test]
+fn completions_and_man_pages_for_policyc_and_enforce() {
+    let enforce = env!("CARGO_BIN_EXE_enforce");
+    for (bin, subs) in [
+        (
+            env!("CARGO_BIN_EXE_policyc"),
+            &["compile", "validate", "explain", "simulate", "import", "diff", "lint"][..],
+        ),
+        (enforce, &["run", "ps", "exec", "logs", "stop", "rm", "probe"][..]),
+    ] {
+        let name = Path::new(bin).file_name().unwrap().to_str().unwrap();
+        for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+            let o = Command::new(bin).args(["completions", shell]).output().unwrap();
+            assert!(o.status.success() && !o.stdout.is_empty(), "{name} {shell}: {}", stderr(&o));
+        }
+        let script = tempdir(&format!("completions-{name}"));
+        let file = script.join("c.bash");
+        std::fs::write(&file, Command::new(bin).args(["completions", "bash"]).output().unwrap().stdout)
+            .unwrap();
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(format!("source {}; complete -p {name}", file.display()))
+            .output()
+            .unwrap();
+        assert!(stdout(&o).contains(&format!(" {name}")), "{name}: {}{}", stdout(&o), stderr(&o));
+        let dir = tempdir(&format!("man-{name}"));
+        let o = Command::new(bin).args(["man", "-o", dir.to_str().unwrap()]).output().unwrap();
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        for sub in subs {
+            let page = dir.join(format!("{name}-{sub}.1"));
+            assert!(page.exists(), "{}", page.display());
+            let o = Command::new("man")
+                .args(["--warnings", "-l"])
+                .arg(&page)
+                .env("MANPAGER", "cat")
+                .output()
+                .unwrap();
+            assert!(o.status.success() && stderr(&o).is_empty(), "{}: {}", page.display(), stderr(&o));
+        }
+    }
+}

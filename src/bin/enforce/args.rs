@@ -35,6 +35,10 @@ pub enum Command {
     /// Report what this kernel supports: seccomp actions and flags, Landlock ABI, LSMs, user
     /// namespaces, no_new_privs, cgroup layout.
     Probe(ProbeArgs),
+    /// Print a shell completion script (`enforce completions bash > /etc/bash_completion.d/enforce`).
+    Completions(crate::docs::CompletionsArgs),
+    /// Print the man page, or write one per subcommand with -o DIR.
+    Man(crate::docs::ManArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -3,11 +3,13 @@
 
 mod args;
 mod containers;
+#[path = "../shared/docs.rs"]
+mod docs;
 mod run;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use args::{Cli, Command, Format};
 
@@ -33,5 +35,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Completions(a) => {
+            docs::completions(Cli::command(), &a);
+            ExitCode::SUCCESS
+        }
+        Command::Man(a) => match docs::man(Cli::command(), &a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, format!("{e:#}")),
+        },
     }
 }

@@ -53,6 +53,10 @@ pub enum Command {
     List(ListArgs),
     /// List syscall groups, or the members of one.
     Groups(GroupsArgs),
+    /// Print a shell completion script (`policyc completions bash > /etc/bash_completion.d/policyc`).
+    Completions(crate::docs::CompletionsArgs),
+    /// Print the man page, or write one per subcommand with -o DIR.
+    Man(crate::docs::ManArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

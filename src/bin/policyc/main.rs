@@ -6,6 +6,8 @@ mod args;
 mod common;
 mod compile;
 mod diff;
+#[path = "../shared/docs.rs"]
+mod docs;
 mod explain;
 mod import;
 mod lint;
@@ -15,7 +17,7 @@ mod validate;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use args::{Cli, Command};
 
@@ -32,6 +34,11 @@ fn main() -> ExitCode {
         Command::Schema => list::schema(),
         Command::List(a) => list::builtins(a),
         Command::Groups(a) => list::groups(a),
+        Command::Completions(a) => {
+            docs::completions(Cli::command(), &a);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man(a) => docs::man(Cli::command(), &a).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
