@@ -270,3 +270,32 @@ fn losses_are_reported_by_place_as_text_or_json_and_fail_on_request() {
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+/// `policyc import` tells a SeccompProfile and a config.json from Docker JSON by content, and
+/// what it writes compiles; a SeccompProfile that leans on the cluster is refused, saying why.
+#[test]
+fn policyc_import_reads_a_seccomp_profile_and_a_config_json() {
+    let d = common::tempdir("export-import");
+    for (kind, file) in [("k8s", "k.yaml"), ("oci-config", "config.json")] {
+        let path = d.join(file);
+        export("builtin:web", kind, &path, &[]);
+        let out = d.join(format!("{file}.profile.yaml"));
+        let o = policyc(&["import", path.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{kind}: {}", text(&o.stderr));
+        let o = policyc(&["validate", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{kind}: {}", text(&o.stderr));
+    }
+    let based = d.join("based.yaml");
+    std::fs::write(
+        &based,
+        "apiVersion: security-profiles-operator.x-k8s.io/v1beta1\nkind: SeccompProfile\nmetadata: {name: x}\nspec:\n  defaultAction: SCMP_ACT_ERRNO\n  baseProfileName: runc-v1.1.5\n",
+    )
+    .unwrap();
+    let o = policyc(&["import", based.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("baseProfileName") && text(&o.stderr).contains("hint:"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -122,3 +122,58 @@ fn ir_json_rejects_what_it_does_not_know() {
     v["seccomp"]["default_action"] = serde_json::json!("errno(EWHAT)");
     assert!(serde_json::from_value::<Policy>(v).is_err());
 }
+
+/// The verdicts of `a` and `b` on `arch` agree for every syscall either names, at every
+/// boundary argument vector of either's conditions.
+fn same_on(a: &Policy, b: &Policy, arch: policy::Arch, what: &str) {
+    let (ta, tb) = (&a.seccomp.tables[arch.name()], &b.seccomp.tables[arch.name()]);
+    let names: std::collections::BTreeSet<&String> = ta.syscalls.keys().chain(tb.syscalls.keys()).collect();
+    for name in names {
+        let conds: Vec<&policy::ir::ArgCondIr> = [ta, tb]
+            .iter()
+            .filter_map(|t| t.syscalls.get(name))
+            .flat_map(|s| s.conditional.iter().flat_map(|c| c.args.iter()))
+            .collect();
+        let mut vectors = policy::ir::points::vectors(&conds, 4096);
+        vectors.push([0; 6]);
+        for v in vectors {
+            let (x, y) = (a.evaluate_name(arch, name, v), b.evaluate_name(arch, name, v));
+            assert_eq!(x.map(|e| e.action), y.map(|e| e.action), "{what}: {name} {v:x?}");
+        }
+    }
+}
+
+/// Issue 17: the Kubernetes SeccompProfile and the runtime-spec config.json each import back
+/// into a profile that means the same: the seccomp verdicts on the host they were made for,
+/// and for config.json the ids, capabilities, no_new_privs and rlimits.
+#[test]
+fn every_builtin_round_trips_through_a_seccomp_profile_and_a_config_json() {
+    use policy::export::{k8s, oci, Options, Texts};
+    use policy::import::oci::{import_oci_config, import_seccomp_profile};
+    let opts = CompileOptions::default();
+    for name in policy::builtin::names() {
+        let spec = format!("builtin:{name}");
+        let c = compile(&spec, &opts).unwrap();
+        let (p, t) = (&c.policy, Texts::of(&c));
+        let o = Options { seccomp_path: None, command: vec![], runtime_class: None, profile: spec.clone() };
+        let back = |imported: policy::import::Imported| {
+            compile_text("back.yaml", &to_yaml(&imported.profile).unwrap(), None, &opts)
+                .expect("compiles")
+                .policy
+        };
+        let yaml = k8s::objects(p, &t, &o, Some(policy::Arch::X86_64)).unwrap().text;
+        let from_k8s = back(import_seccomp_profile("k.yaml", name, &yaml).unwrap());
+        same_on(p, &from_k8s, policy::Arch::X86_64, &format!("{name} via SeccompProfile"));
+        let json = oci::config(p, &t, &o, Some(policy::Arch::X86_64)).unwrap().text;
+        let from_oci = back(import_oci_config("config.json", name, &json).unwrap());
+        same_on(p, &from_oci, policy::Arch::X86_64, &format!("{name} via config.json"));
+        assert_eq!(from_oci.capabilities.sets(), p.capabilities.sets(), "{name}");
+        assert_eq!(from_oci.process.no_new_privs, p.process.no_new_privs, "{name}");
+        if let policy::ir::UserIr::Id { .. } = p.process.user {
+            assert_eq!(from_oci.process.user, p.process.user, "{name}");
+        }
+        let limits =
+            |q: &Policy| q.process.rlimits.iter().map(|(r, l)| (*r, l.soft, l.hard)).collect::<Vec<_>>();
+        assert_eq!(limits(&from_oci), limits(p), "{name}");
+    }
+}

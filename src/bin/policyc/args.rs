@@ -30,7 +30,8 @@ pub enum Command {
     /// executed ("c": the kernel's action cache allows it without running BPF). Exits 1 when
     /// the two disagree.
     Simulate(SimulateArgs),
-    /// Convert a Docker/Podman seccomp JSON profile into a Palisade profile.
+    /// Convert a Docker/Podman seccomp JSON profile, a Kubernetes SeccompProfile (YAML) or a
+    /// runtime-spec config.json into a Palisade profile.
     Import(ImportArgs),
     /// Say what changed in meaning between two policies, tier by tier, each change classified
     /// widen / narrow / neutral.
@@ -221,7 +222,7 @@ pub struct SimulateArgs {
 // The arguments of `policyc import`.
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// Docker seccomp JSON file.
+    /// Docker seccomp JSON, a SeccompProfile YAML, or a config.json (told apart by content).
     pub file: PathBuf,
     /// Output YAML file; stdout when absent.
     #[arg(short, long)]

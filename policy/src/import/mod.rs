@@ -16,6 +16,8 @@
 //! ENOSYS stub) unless the default is allow, log or trace: the import then says
 //! `unknown: enosys-after-named`, which means the same, and `unknown: default` otherwise.
 
+pub mod oci;
+
 use std::collections::{BTreeMap, HashMap};
 
 use crate::action::Action;
