@@ -1,7 +1,7 @@
 //! Issue 17: each export of `policyc compile --emit` checked by its real consumer, for the
 //! built-in profiles: `oci-config` run by runc, `docker` flags by a private dockerd (both
 //! compared with what `enforce run` gives the same profile: ids, capability sets, NoNewPrivs,
-//! Seccomp, and a call the profile denies), `k8s` objects by Kubernetes' own schemas
+//! Seccomp, and a call the profile denies; the compose service through docker-compose), `k8s` objects by Kubernetes' own schemas
 //! (`kubernetes-validate --strict`) and the SeccompProfile by the operator's CRD schema, the
 //! `systemd` drop-in by `systemd-analyze verify`; the loss report (text, JSON,
 //! `--fail-on-loss`). Needs root, runc, docker.io, systemd and kubernetes-validate
@@ -111,7 +111,7 @@ fn oci_config_runs_under_runc_as_enforce_runs_the_profile() {
 
 #[test]
 fn docker_flags_give_the_container_what_enforce_gives() {
-    if !ready("docker", &[("dockerd", "--version"), ("docker", "--version")]) {
+    if !ready("docker", &[("dockerd", "--version"), ("docker", "--version"), ("docker-compose", "version")]) {
         return;
     }
     let Some(daemon) = common::dockerd::start("export", serde_json::json!({})) else { return };
@@ -146,6 +146,26 @@ fn docker_flags_give_the_container_what_enforce_gives() {
         } else {
             assert_eq!(got, want, "{profile}: docker, then enforce");
         }
+        // The compose service: the same container through docker-compose.
+        let compose = d.join("compose.yaml");
+        export(profile, "compose", &compose, &["--seccomp-path", seccomp.to_str().unwrap()]);
+        let mut text_of = std::fs::read_to_string(&compose).unwrap();
+        text_of.push_str(&format!(
+            "    image: {}\n    network_mode: none\n    command: [\"sh\", \"-c\", {}]\n",
+            common::dockerd::IMAGE,
+            serde_json::to_string(&PROBE.replace('$', "$$")).unwrap()
+        ));
+        std::fs::write(&compose, text_of).unwrap();
+        let o = Command::new("docker-compose")
+            .env("DOCKER_HOST", daemon.socket())
+            .arg("-f")
+            .arg(&compose)
+            .args(["-p", "pexport", "run", "--rm", "-T", "app"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{profile}: docker-compose: {}", text(&o.stderr));
+        let from_compose = text(&o.stdout);
+        assert_eq!(from_compose, got, "{profile}: compose, then docker run");
     }
 }
 

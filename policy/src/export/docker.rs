@@ -328,10 +328,23 @@ pub fn compose(p: &Policy, t: &Texts, o: &Options) -> Exported {
         security_opt.push("no-new-privileges:true".to_string());
     }
     security_opt.push(format!("seccomp:{}", s.seccomp));
+    // Compose reads `$` as interpolation: a caller's ids cannot be computed there.
+    let user = match s.user {
+        Some(u) if u.contains("$(") => {
+            losses.push(Loss {
+                part: "process.user: caller".into(),
+                at: t.at("process", Some("user")),
+                instead: "a compose file cannot run `id`: the image's user runs the service (set user:)"
+                    .into(),
+            });
+            None
+        }
+        other => other,
+    };
     let service = Service {
         cap_drop: if s.cap_drop_all { vec!["ALL".into()] } else { vec![] },
         cap_add: s.cap_add,
-        user: s.user,
+        user,
         security_opt,
         ulimits: s.ulimits.into_iter().map(|(n, soft, hard)| (n, Ulimit { soft, hard })).collect(),
         read_only: s.read_only,
@@ -359,7 +372,7 @@ pub fn compose(p: &Policy, t: &Texts, o: &Options) -> Exported {
         pids_limit: s.pids,
         cpus: s.cpus,
         init: s.init,
-        environment: s.env.into_iter().collect(),
+        environment: s.env.into_iter().map(|(k, v)| (k, v.replace('$', "$$"))).collect(),
         working_dir: s.workdir,
     };
     let doc = Compose { services: [("app".to_string(), service)].into_iter().collect() };

@@ -5,6 +5,15 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use runtime_lite::name::ContainerName;
 
+/// Common tasks, shown by `enforce --help`.
+const EXAMPLES: &str = "Examples:
+  enforce run --profile builtin:build make            build here, write nowhere else
+  enforce run --profile builtin:strict --allow-rw . -- sh -c 'ls > list'
+  enforce run --dry-run --profile my.yaml -- ./server what would be applied
+  enforce run --profile my.yaml --rootfs ./rootfs -- /bin/sh   a container
+  enforce probe                                       what this kernel supports
+  enforce completions bash > /etc/bash_completion.d/enforce";
+
 /// Run a command with every tier of a Palisade profile applied: capabilities, securebits,
 /// no_new_privs, Landlock, seccomp.
 ///
@@ -12,7 +21,7 @@ use runtime_lite::name::ContainerName;
 /// executed, 127 it was not found; otherwise the command's own status (128+N when it dies of
 /// signal N: enforce execs in place).
 #[derive(Parser)]
-#[command(name = "enforce", version, about, long_about)]
+#[command(name = "enforce", version, about, long_about, after_long_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -4,13 +4,26 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// Common tasks, shown by `policyc --help`.
+const EXAMPLES: &str = "Examples:
+  policyc explain builtin:web                         what a profile allows, tier by tier, and why
+  policyc compile builtin:web --emit all -o out/      every output and export into out/
+  policyc compile my.yaml --emit docker-seccomp -o s.json
+  policyc compile my.yaml --emit docker --seccomp-path s.json   docker run flags (and what they lose)
+  policyc compile my.yaml --emit k8s --runtime-class palisade   SeccompProfile, Pod, RuntimeClass
+  policyc compile my.yaml --emit oci-config -o bundle/config.json -- /app/server
+  policyc diff git:main:my.yaml my.yaml               does the change widen anything? (exit 1 if so)
+  policyc lint my.yaml --format sarif                 dangerous or ineffective rules, for CI
+  policyc import moby.json -o moby.yaml               a Docker/Podman profile, SeccompProfile or config.json
+  policyc completions bash > /etc/bash_completion.d/policyc";
+
 /// Compile one YAML security profile into capabilities, seccomp and Landlock.
 ///
 /// PROFILE is a path or `builtin:NAME` (see `policyc list`). Exit codes: 0 ok, 1 invalid
 /// input (messages as file:line:column: error: ...), 2 usage. The CI gates `diff` and `lint`
 /// exit 1 when the gate fails and 2 when an input cannot be read or compiled.
 #[derive(Parser)]
-#[command(name = "policyc", version, about, long_about)]
+#[command(name = "policyc", version, about, long_about, after_long_help = EXAMPLES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
