@@ -1,5 +1,5 @@
 //! Issue 17: each export of `policyc compile --emit` checked by its real consumer, for the
-//! built-in profiles: `oci-config` run by runc, `docker` flags by a private dockerd (both
+//! built-in profiles: `oci-config` run by runc and crun, `docker` flags by a private dockerd (both
 //! compared with what `enforce run` gives the same profile: ids, capability sets, NoNewPrivs,
 //! Seccomp, and a call the profile denies; the compose service through docker-compose), `k8s` objects by Kubernetes' own schemas
 //! (`kubernetes-validate --strict`) and the SeccompProfile by the operator's CRD schema, the
@@ -83,7 +83,7 @@ fn every_builtin_every_export_snapshot() {
 
 #[test]
 fn oci_config_runs_under_runc_as_enforce_runs_the_profile() {
-    if !ready("oci-config", &[("runc", "--version")]) {
+    if !ready("oci-config", &[("runc", "--version"), ("crun", "--version")]) {
         return;
     }
     for profile in ["builtin:docker-default", "builtin:web", "builtin:strict"] {
@@ -98,7 +98,20 @@ fn oci_config_runs_under_runc_as_enforce_runs_the_profile() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{profile}: runc: {}", text(&o.stderr));
-        assert_eq!(text(&o.stdout), enforced(profile), "{profile}: runc, then enforce");
+        let want = enforced(profile);
+        assert_eq!(text(&o.stdout), want, "{profile}: runc, then enforce");
+        // crun, which needs the cgroup2 mount that holds only hugetlb out of its way here.
+        let crun = format!(
+            "umount /sys/fs/cgroup/unified 2>/dev/null; crun --root {} run c",
+            d.join("state-crun").display()
+        );
+        let o = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &crun])
+            .current_dir(&d)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{profile}: crun: {}", text(&o.stderr));
+        assert_eq!(text(&o.stdout), want, "{profile}: crun, then enforce");
         // Landlock has no config.json field: said, and handed to palisade-runtime.
         let config: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
