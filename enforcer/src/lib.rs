@@ -35,6 +35,7 @@ pub mod paths;
 pub mod plan;
 pub mod privilege;
 pub mod probe;
+pub mod record;
 pub mod report;
 mod runnable;
 pub mod seccomp;

@@ -10,6 +10,7 @@
 pub mod fake;
 pub mod landlock;
 mod linux;
+pub mod notify;
 pub mod process;
 pub mod seccomp;
 

@@ -44,6 +44,9 @@ pub enum Command {
     /// Report what this kernel supports: seccomp actions and flags, Landlock ABI, LSMs, user
     /// namespaces, no_new_privs, cgroup layout.
     Probe(ProbeArgs),
+    /// Run CMD (and every process and thread it starts) and write a profile that allows the
+    /// system calls it made (seccomp user notification: no ptrace, no root needed).
+    Record(RecordArgs),
     /// Print a shell completion script (`enforce completions bash > /etc/bash_completion.d/enforce`).
     Completions(crate::docs::CompletionsArgs),
     /// Print the man page, or write one per subcommand with -o DIR.
@@ -233,6 +236,23 @@ pub struct RmArgs {
     /// Stop it first if it runs.
     #[arg(short = 'f', long)]
     pub force: bool,
+}
+
+// The arguments of `enforce record`.
+#[derive(clap::Args)]
+pub struct RecordArgs {
+    /// Where the learned profile goes (checked before the command runs).
+    #[arg(short, long)]
+    pub output: std::path::PathBuf,
+    /// The learned profile's name (default: the command's).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// `json`: also print the raw observations on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 // The arguments of `enforce probe`.

@@ -5,6 +5,7 @@ mod args;
 mod containers;
 #[path = "../shared/docs.rs"]
 mod docs;
+mod record;
 mod run;
 
 use std::process::ExitCode;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Record(a) => record::record(a),
         Command::Completions(a) => {
             docs::completions(Cli::command(), &a);
             ExitCode::SUCCESS

@@ -1,0 +1,222 @@
+//! `enforce record`: run a command, and every process and thread it starts, under a seccomp
+//! filter that hands each system call to this process (`SECCOMP_RET_USER_NOTIF`), note it, and
+//! let it run (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`). No ptrace, no eBPF: a normal user can
+//! record. The observations become a profile ([`learned`]) that allows what was seen.
+//!
+//! The child installs the filter and gives this process its listener through two descriptors
+//! at fixed numbers, the only calls the filter lets through without asking (a `write` to one,
+//! a `read` from the other); both close at exec.
+
+pub mod learned;
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+
+use policy::backend::seccomp::bpf::insn::SockFilter;
+use policy::syscalls::arch::ALL_ARCHES;
+use policy::syscalls::arch::X32_SYSCALL_BIT;
+use policy::syscalls::{table, Arch};
+
+use crate::command::Command;
+use crate::seccomp::{Filter, Flags};
+use crate::sys::notify;
+
+/// The child's end toward this process (listener number), and from it (the go-ahead).
+const TO_PARENT: i32 = 1000;
+const FROM_PARENT: i32 = 1001;
+
+/// What one system call name was seen doing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Seen {
+    /// How many calls.
+    pub calls: u64,
+    /// The executable that made the first one.
+    pub first_in: String,
+}
+
+/// Everything a recording saw: per arch, per system call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Observations {
+    /// `arch name` → `syscall name` → what was seen.
+    pub syscalls: BTreeMap<String, BTreeMap<String, Seen>>,
+    /// Numbers no table names (`arch name` → numbers).
+    pub unknown: BTreeMap<String, Vec<u32>>,
+    /// How the command ended: its exit code, or 128 + the signal that killed it.
+    pub status: i32,
+}
+
+/// Why a recording failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A system call of the recorder failed.
+    #[error("record: {what}: {}", std::io::Error::from_raw_os_error(*errno))]
+    Sys {
+        /// What.
+        what: &'static str,
+        /// errno.
+        errno: i32,
+    },
+    /// The command could not be started under the recording filter.
+    #[error("record: the command did not start under the recording filter (exit {0})")]
+    NotStarted(i32),
+}
+
+fn sys(what: &'static str) -> impl Fn(i32) -> RecordError {
+    move |errno| RecordError::Sys { what, errno }
+}
+
+/// The arch of a notification and its syscall number there (x32 calls arrive as x86_64 with
+/// the x32 bit set).
+fn arch_of(audit: u32, nr: i32) -> Option<(Arch, u32)> {
+    let nr = u32::try_from(nr).ok()?;
+    let arch = ALL_ARCHES.into_iter().find(|a| a.audit_arch() == audit && *a != Arch::X32)?;
+    if arch == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 {
+        return Some((Arch::X32, nr & !X32_SYSCALL_BIT));
+    }
+    Some((arch, nr))
+}
+
+/// The recording filter for a kernel of `native`: notify every call, except a `write` to
+/// [`TO_PARENT`] and a `read` from [`FROM_PARENT`] on the native arch.
+pub fn filter_program(native: Arch) -> Vec<SockFilter> {
+    let t = table::table(native);
+    let nr = |name: &str| t.and_then(|t| t.nr(name)).unwrap_or(u32::MAX);
+    let ld = |k: u32| SockFilter { code: 0x20, jt: 0, jf: 0, k };
+    let jeq = |k: u32, jt: u8, jf: u8| SockFilter { code: 0x15, jt, jf, k };
+    let ret = |k: u32| SockFilter { code: 0x06, jt: 0, jf: 0, k };
+    const NOTIFY: u32 = 0x7fc0_0000;
+    const ALLOW: u32 = 0x7fff_0000;
+    vec![
+        ld(4),                          // 0: arch
+        jeq(native.audit_arch(), 0, 7), // 1: else → 9
+        ld(0),                          // 2: nr
+        jeq(nr("write"), 0, 2),         // 3: else → 6
+        ld(16),                         // 4: arg0 (low word)
+        jeq(TO_PARENT as u32, 4, 3),    // 5: → 10 : 9
+        jeq(nr("read"), 0, 2),          // 6: else → 9
+        ld(16),                         // 7: arg0
+        jeq(FROM_PARENT as u32, 1, 0),  // 8: → 10 : 9
+        ret(NOTIFY),                    // 9
+        ret(ALLOW),                     // 10
+    ]
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), RecordError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| RecordError::Sys { what: "pipe", errno: e as i32 })
+}
+
+/// Run `command` and record it; `native` is this kernel's arch.
+pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordError> {
+    let filter = Filter::new(&filter_program(native))
+        .map_err(|_| RecordError::Sys { what: "the recording filter", errno: libc::EINVAL })?;
+    let (up_r, up_w) = pipe()?;
+    let (down_r, down_w) = pipe()?;
+    let Some(child) = notify::fork().map_err(sys("fork"))? else {
+        drop((up_r, down_w));
+        // Only reached when the command did not start.
+        std::process::exit(child_side(command, &filter, up_w, down_r));
+    };
+    drop((up_w, down_r));
+    let mut buf = [0u8; 4];
+    let got = nix::unistd::read(&up_r, &mut buf)
+        .map_err(|e| RecordError::Sys { what: "read the listener's number", errno: e as i32 })?;
+    if got != 4 {
+        let status = wait(child);
+        return Err(RecordError::NotStarted(status));
+    }
+    let listener =
+        notify::take_fd(child, i32::from_ne_bytes(buf)).map_err(sys("take the listener (pidfd_getfd)"))?;
+    nix::unistd::write(&down_w, b"g")
+        .map_err(|e| RecordError::Sys { what: "start the command", errno: e as i32 })?;
+    drop(down_w);
+    let mut obs = Observations::default();
+    supervise(&listener, &mut obs);
+    obs.status = wait(child);
+    Ok(obs)
+}
+
+/// The child: the two descriptors at their numbers, the filter, the listener's number to the
+/// parent, its go-ahead, exec. Returns only on failure (the exit code).
+fn child_side(command: &Command, filter: &Filter, up: OwnedFd, down: OwnedFd) -> i32 {
+    if notify::place(&up, TO_PARENT).is_err() || notify::place(&down, FROM_PARENT).is_err() {
+        return 125;
+    }
+    drop((up, down));
+    let listener = match filter.install(Flags::NEW_LISTENER, true) {
+        Ok(fd) => fd,
+        Err(_) => return 125,
+    };
+    // From here every call but these two waits for the parent, which needs the listener.
+    if notify::write_at(TO_PARENT, &listener.to_ne_bytes()) != Ok(4) {
+        return 125;
+    }
+    let mut go = [0u8; 1];
+    if notify::read_at(FROM_PARENT, &mut go) != Ok(1) {
+        return 125;
+    }
+    let e = match &command.env {
+        Some(env) => nix::unistd::execve(&command.path, &command.argv, env).err(),
+        None => nix::unistd::execv(&command.path, &command.argv).err(),
+    };
+    match e {
+        Some(nix::errno::Errno::ENOENT) => 127,
+        _ => 126,
+    }
+}
+
+/// Answer every notification until no process is left under the filter.
+fn supervise(listener: &OwnedFd, obs: &mut Observations) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    loop {
+        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+        if revents.contains(PollFlags::POLLIN) {
+            let Ok(n) = notify::receive(listener) else { continue };
+            note(obs, &n);
+            let _ = notify::let_through(listener, n.id);
+        } else if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) {
+            return;
+        }
+    }
+}
+
+fn note(obs: &mut Observations, n: &notify::Notification) {
+    let Some((arch, nr)) = arch_of(n.arch, n.nr) else { return };
+    match table::table(arch).and_then(|t| t.name(nr)) {
+        Some(name) => {
+            let per = obs.syscalls.entry(arch.name().to_string()).or_default();
+            let seen = per.entry(name.to_string()).or_default();
+            if seen.calls == 0 {
+                // The executable, read when a call is first seen (a thread's /proc entry names it).
+                let exe = std::fs::read_link(format!("/proc/{}/exe", n.pid));
+                seen.first_in = exe.map(|p| p.display().to_string()).unwrap_or_default();
+            }
+            seen.calls += 1;
+        }
+        None => {
+            let list = obs.unknown.entry(arch.name().to_string()).or_default();
+            if !list.contains(&nr) {
+                list.push(nr);
+            }
+        }
+    }
+}
+
+/// The command's status from `waitpid`: its exit code, or 128 + the signal.
+fn wait(pid: i32) -> i32 {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    loop {
+        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 125,
+        }
+    }
+}

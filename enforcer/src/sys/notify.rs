@@ -1,0 +1,105 @@
+//! Seccomp user notification for the recorder: `fork`, the listener descriptor taken from the
+//! child (`pidfd_open` + `pidfd_getfd`), and one notification received and let through
+//! (`SECCOMP_IOCTL_NOTIF_RECV`, `SECCOMP_IOCTL_NOTIF_SEND` with
+//! `SECCOMP_USER_NOTIF_FLAG_CONTINUE`).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use super::errno;
+
+/// What a notification says: who made which call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Notification {
+    /// The kernel's id of this notification (for the answer).
+    pub id: u64,
+    /// The calling thread's id.
+    pub pid: u32,
+    /// `AUDIT_ARCH_*` of the call.
+    pub arch: u32,
+    /// The system call number on that arch.
+    pub nr: i32,
+    /// Its arguments.
+    pub args: [u64; 6],
+}
+
+/// `fork()`: `Ok(None)` in the child, `Ok(Some(pid))` in the parent. The caller is
+/// single-threaded (`enforce` has no threads), so the child inherits no held lock.
+pub fn fork() -> Result<Option<i32>, i32> {
+    // SAFETY: fork in a single-threaded process; both sides return here.
+    match unsafe { libc::fork() } {
+        -1 => Err(errno()),
+        0 => Ok(None),
+        pid => Ok(Some(pid)),
+    }
+}
+
+/// Put a copy of `fd` at number `at`, close-on-exec (`dup3`).
+pub fn place(fd: &OwnedFd, at: i32) -> Result<(), i32> {
+    // SAFETY: dup3 on a descriptor this process owns; `at` is replaced, as intended.
+    if unsafe { libc::dup3(fd.as_raw_fd(), at, libc::O_CLOEXEC) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// `write(at, bytes)` on a descriptor number placed by [`place`]: how many bytes went.
+pub fn write_at(at: i32, bytes: &[u8]) -> Result<usize, i32> {
+    // SAFETY: write reads `bytes.len()` bytes from `bytes`.
+    let n = unsafe { libc::write(at, bytes.as_ptr().cast(), bytes.len()) };
+    usize::try_from(n).map_err(|_| errno())
+}
+
+/// `read(at, buf)` on a descriptor number placed by [`place`]: how many bytes came.
+pub fn read_at(at: i32, buf: &mut [u8]) -> Result<usize, i32> {
+    // SAFETY: read writes at most `buf.len()` bytes into `buf`.
+    let n = unsafe { libc::read(at, buf.as_mut_ptr().cast(), buf.len()) };
+    usize::try_from(n).map_err(|_| errno())
+}
+
+/// A copy of descriptor `fd` of process `pid` (`pidfd_open` + `pidfd_getfd`).
+pub fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, i32> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: the kernel just returned this descriptor, owned by nobody else.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd takes a pidfd, a descriptor number and flags; returns a new
+    // descriptor (close-on-exec) or -1.
+    let got = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if got < 0 {
+        return Err(errno());
+    }
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(got as i32) })
+}
+
+/// Receive the next notification (blocks). `Err(ENOENT)`: the caller died before it was read.
+pub fn receive(listener: &OwnedFd) -> Result<Notification, i32> {
+    // SAFETY: an all-zero `seccomp_notif` is valid, and the kernel requires it zeroed.
+    let mut n: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: SECCOMP_IOCTL_NOTIF_RECV writes one `seccomp_notif` into `n`.
+    let r = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut n) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(Notification { id: n.id, pid: n.pid, arch: n.data.arch, nr: n.data.nr, args: n.data.args })
+}
+
+/// Let the call of notification `id` run as if no filter had asked (`FLAG_CONTINUE`).
+/// `Err(ENOENT)`: the caller is gone (killed, or the call interrupted).
+pub fn let_through(listener: &OwnedFd, id: u64) -> Result<(), i32> {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: 0,
+        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    };
+    // SAFETY: SECCOMP_IOCTL_NOTIF_SEND reads one `seccomp_notif_resp` from `resp`.
+    let r = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}

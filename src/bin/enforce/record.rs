@@ -1,0 +1,63 @@
+//! `enforce record -o FILE -- CMD`: the recorder (`enforcer::record`) and its output.
+
+use std::process::ExitCode;
+
+use crate::args::{Format, RecordArgs};
+use crate::fail;
+
+pub fn record(a: RecordArgs) -> ExitCode {
+    let command = match enforcer::Command::resolve(&a.command) {
+        Ok(c) => c,
+        Err(e) => return fail(e.exit_code(), e),
+    };
+    // The output before the command: a path that cannot be written stops the recording before
+    // it runs (and a file made only for this check goes again if the recording fails).
+    let existed = a.output.exists();
+    if let Err(e) = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&a.output) {
+        return fail(125, format!("record: cannot write {}: {e}", a.output.display()));
+    }
+    let forget = || {
+        if !existed {
+            let _ = std::fs::remove_file(&a.output);
+        }
+    };
+    let Some(native) = enforcer::plan::host_arch() else {
+        forget();
+        return fail(125, "record: this machine's arch has no syscall table");
+    };
+    let obs = match enforcer::record::record(&command, native) {
+        Ok(o) => o,
+        Err(e) => {
+            forget();
+            return fail(125, e);
+        }
+    };
+    let name = a.name.clone().unwrap_or_else(|| {
+        let first = a.command.first().map(String::as_str).unwrap_or("learned");
+        let base = first.rsplit('/').next().unwrap_or(first);
+        format!("learned-{base}")
+    });
+    let text = enforcer::record::learned::profile(&obs, &name, &a.command, native.name());
+    if let Err(e) = std::fs::write(&a.output, text) {
+        return fail(125, format!("record: cannot write {}: {e}", a.output.display()));
+    }
+    let (names, calls): (usize, u64) = obs
+        .syscalls
+        .values()
+        .fold((0, 0), |(n, c), m| (n + m.len(), c + m.values().map(|s| s.calls).sum::<u64>()));
+    enforcer::say!("enforce record: {calls} calls of {names} system calls; wrote {}", a.output.display());
+    if obs.syscalls.values().any(|m| m.contains_key("io_uring_setup")) {
+        enforcer::say!(
+            "enforce record: warning: the command set up io_uring: what it does through io_uring is not seen"
+        );
+    }
+    for (arch, nrs) in &obs.unknown {
+        enforcer::say!(
+            "enforce record: warning: numbers no table names on {arch}: {nrs:?} (not in the profile)"
+        );
+    }
+    if a.format == Format::Json {
+        enforcer::out!("{}\n", serde_json::to_string_pretty(&obs).unwrap_or_default());
+    }
+    ExitCode::from(obs.status.clamp(0, 255) as u8)
+}
