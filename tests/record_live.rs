@@ -118,3 +118,37 @@ fn bad_input_fails_before_the_command_runs() {
     assert_eq!(o.status.code(), Some(127), "{}", text(&o.stderr));
     assert!(!out.exists());
 }
+
+/// The families its sockets used become `restrict_address_families`, and a command that made
+/// no namespace gets `restrict_namespaces`: a socket of another family is refused on replay.
+#[test]
+fn address_families_and_namespaces_are_learned() {
+    if !root() {
+        return;
+    }
+    let d = common::tempdir("record-families");
+    let learned = d.join("s.yaml");
+    let py = |family: &str| {
+        format!("import socket; s = socket.socket(socket.{family}, socket.SOCK_STREAM); print('ok')")
+    };
+    let o = enforce(
+        None,
+        &["record", "-o", learned.to_str().unwrap(), "--", "/usr/bin/python3", "-c", &py("AF_INET")],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let yaml = std::fs::read_to_string(&learned).unwrap();
+    assert!(
+        yaml.contains("restrict_address_families: [AF_INET]") && yaml.contains("restrict_namespaces: true"),
+        "{yaml}"
+    );
+    let r = enforce(
+        None,
+        &["run", "--profile", learned.to_str().unwrap(), "--", "/usr/bin/python3", "-c", &py("AF_INET")],
+    );
+    assert_eq!(text(&r.stdout), "ok\n", "{}", text(&r.stderr));
+    let r = enforce(
+        None,
+        &["run", "--profile", learned.to_str().unwrap(), "--", "/usr/bin/python3", "-c", &py("AF_UNIX")],
+    );
+    assert!(!r.status.success() && text(&r.stderr).contains("Errno 97"), "{}", text(&r.stderr));
+}

@@ -26,6 +26,14 @@ fn shell_words(argv: &[String]) -> String {
     words.join(" ")
 }
 
+/// An address family by its `AF_*` name, else its number.
+fn family(n: u64) -> String {
+    policy::syscalls::consts::CONSTANTS
+        .iter()
+        .find(|c| c.name.starts_with("AF_") && c.name != "AF_LOCAL" && c.value == n)
+        .map_or_else(|| n.to_string(), |c| c.name.to_string())
+}
+
 /// The profile's YAML. `name` names it; `command` is what was recorded.
 pub fn profile(obs: &Observations, name: &str, command: &[String], native: &str) -> String {
     let mut out = String::new();
@@ -42,10 +50,18 @@ pub fn profile(obs: &Observations, name: &str, command: &[String], native: &str)
     out.push_str("process:\n  user: caller\n  no_new_privs: true\n");
     let mut arches: Vec<&str> = vec![native];
     arches.extend(obs.syscalls.keys().map(String::as_str).filter(|a| *a != native));
-    out.push_str(&format!(
-        "seccomp:\n  default: errno(EPERM)\n  arches: [{}]\n  rules:\n",
-        arches.join(", ")
-    ));
+    out.push_str(&format!("seccomp:\n  default: errno(EPERM)\n  arches: [{}]\n", arches.join(", ")));
+    if !obs.namespaces {
+        out.push_str("  # No namespace was made or joined.\n  restrict_namespaces: true\n");
+    }
+    if !obs.families.is_empty() {
+        let names: Vec<String> = obs.families.iter().map(|f| family(*f)).collect();
+        out.push_str(&format!(
+            "  # The address families its sockets used.\n  restrict_address_families: [{}]\n",
+            names.join(", ")
+        ));
+    }
+    out.push_str("  rules:\n");
     let launcher: Vec<&str> = policy::syscalls::launcher::AFTER_FILTER.iter().map(|(n, _)| *n).collect();
     out.push_str("    # What enforce itself calls after the filter is in place, up to the exec.\n");
     out.push_str(&format!("    - allow: [{}]\n", launcher.join(", ")));

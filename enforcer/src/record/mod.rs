@@ -41,9 +41,17 @@ pub struct Observations {
     pub syscalls: BTreeMap<String, BTreeMap<String, Seen>>,
     /// Numbers no table names (`arch name` → numbers).
     pub unknown: BTreeMap<String, Vec<u32>>,
+    /// Address families of `socket`/`socketpair` (their first argument).
+    pub families: std::collections::BTreeSet<u64>,
+    /// Whether a namespace was made or joined (`unshare`, `setns`, `clone` with a `CLONE_NEW*`
+    /// flag).
+    pub namespaces: bool,
     /// How the command ended: its exit code, or 128 + the signal that killed it.
     pub status: i32,
 }
+
+/// Every `CLONE_NEW*` flag.
+const NAMESPACE_FLAGS: u64 = 0x7e02_0080;
 
 /// Why a recording failed.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +197,18 @@ fn note(obs: &mut Observations, n: &notify::Notification) {
     let Some((arch, nr)) = arch_of(n.arch, n.nr) else { return };
     match table::table(arch).and_then(|t| t.name(nr)) {
         Some(name) => {
+            match name {
+                "socket" | "socketpair" => {
+                    obs.families.insert(n.args[0] & 0xffff_ffff);
+                }
+                "unshare" | "setns" => obs.namespaces = true,
+                // clone's flags: the first argument (the second on s390).
+                "clone" => {
+                    let flags = if matches!(arch, Arch::S390x | Arch::S390) { n.args[1] } else { n.args[0] };
+                    obs.namespaces |= flags & NAMESPACE_FLAGS != 0;
+                }
+                _ => {}
+            }
             let per = obs.syscalls.entry(arch.name().to_string()).or_default();
             let seen = per.entry(name.to_string()).or_default();
             if seen.calls == 0 {
