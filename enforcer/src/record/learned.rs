@@ -78,8 +78,18 @@ pub fn profile(obs: &Observations, name: &str, command: &[String], native: &str)
             seen.len(),
             firsts.join(", ")
         ));
-        let names: Vec<&str> = seen.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = seen.keys().map(String::as_str).collect();
+        // restrict_namespaces answers clone3 with ENOSYS (its flags are out of a filter's
+        // reach): the C library then falls back to clone, which must be allowed.
+        let fallback = !obs.namespaces && seen.contains_key("clone3") && !seen.contains_key("clone");
+        if fallback {
+            names.push("clone");
+            names.sort();
+        }
         out.push_str(&format!("    - allow: [{}]\n", names.join(", ")));
+        if fallback {
+            out.push_str("      # clone: the fallback for clone3, which restrict_namespaces refuses\n");
+        }
         if arch != native {
             out.push_str(&format!("      when: {{ arches: [{arch}] }}\n"));
         }
