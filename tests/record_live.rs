@@ -152,3 +152,42 @@ fn address_families_and_namespaces_are_learned() {
     );
     assert!(!r.status.success() && text(&r.stderr).contains("Errno 97"), "{}", text(&r.stderr));
 }
+
+/// `enforce run --explain`: each refused call is said once per rule, with the rule's place in
+/// the profile, and the command gets the same errno as without `--explain`; a normal user too.
+#[test]
+fn explain_names_the_rule_and_keeps_the_answer() {
+    if !root() {
+        return;
+    }
+    let d = common::tempdir("explain");
+    std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let profile = d.join("p.yaml");
+    std::fs::write(
+        &profile,
+        "name: p\nextends: docker-default\nprocess: { user: caller }\ncapabilities: { drop: [ALL] }\nseccomp:\n  rules:\n    - deny: [mkdir, mkdirat]\n      action: errno(EACCES)\n",
+    )
+    .unwrap();
+    let script = format!("mkdir {0}/a; mkdir {0}/b; echo done", d.display());
+    for user in [None, Some("nobody")] {
+        let o = enforce(
+            user,
+            &["run", "--explain", "--profile", profile.to_str().unwrap(), "--", "sh", "-c", &script],
+        );
+        let err = text(&o.stderr);
+        assert_eq!(text(&o.stdout), "done\n", "{err}");
+        let explained: Vec<&str> = err.lines().filter(|l| l.starts_with("enforce: explain: ")).collect();
+        assert_eq!(explained.len(), 1, "once per call and rule: {err}");
+        assert!(explained[0].contains("mkdir") && explained[0].contains("errno(EACCES)"), "{err}");
+        assert!(explained[0].contains(&format!("{}:7:7", profile.display())), "the rule's place: {err}");
+        assert_eq!(err.matches("Permission denied").count(), 2, "the command's own answer: {err}");
+        assert!(!d.join("a").exists());
+    }
+    // A container is refused, saying why.
+    let o = enforce(None, &["run", "--explain", "--rootfs", "/", "--", "true"]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("--explain explains host runs"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -89,7 +89,7 @@ impl Progress {
 impl<'a> Launcher<'a, Linux> {
     /// A launcher for `plan` on this machine.
     pub fn new(plan: &'a Plan, report_to: ReportTo) -> Launcher<'a, Linux> {
-        Launcher::with_kernel(plan, report_to, Linux)
+        Launcher::with_kernel(plan, report_to, Linux::default())
     }
 }
 

@@ -27,6 +27,7 @@ pub mod cache;
 pub mod command;
 pub mod compiled;
 pub mod error;
+pub mod explain;
 pub mod landlock;
 pub mod launch;
 #[cfg(test)]

@@ -72,6 +72,24 @@ impl Filter {
         &self.insns
     }
 
+    /// The same program with every errno verdict handed to a supervisor instead
+    /// (`SECCOMP_RET_USER_NOTIF`), for `enforce run --explain`, whose supervisor answers with
+    /// the same errno after saying which rule decided.
+    pub fn errno_notified(&self) -> Filter {
+        const RET: u16 = 0x06;
+        const ERRNO: u32 = 0x0005_0000;
+        const NOTIFY: u32 = 0x7fc0_0000;
+        let insns = self
+            .insns
+            .iter()
+            .map(|i| match i.code == RET && i.k & 0xffff_0000 == ERRNO {
+                true => libc::sock_filter { k: NOTIFY, ..*i },
+                false => *i,
+            })
+            .collect();
+        Filter { insns }
+    }
+
     /// Number of instructions.
     pub fn len(&self) -> usize {
         self.insns.len()

@@ -39,6 +39,9 @@ pub struct Request {
     pub tty: bool,
     /// `-i`: stdin is relayed to it (foreground only).
     pub interactive: bool,
+    /// `--explain`: each seccomp denial is said on stderr, with the rule that decided it (host
+    /// runs).
+    pub explain: bool,
 }
 
 /// How a run went, when it returns at all (a host run execs in place).
@@ -87,8 +90,17 @@ pub fn start(r: Request) -> Result<Started, RunError> {
         true => None,
         false => Some(Command::resolve_with_overrides(&r.argv, env, None)?),
     };
-    let plan =
+    let mut plan =
         Plan::new(&r.profile, r.compiled, &Features::detect(), Options { best_effort: r.best_effort })?;
+    if r.explain {
+        if contained {
+            return Err(RunError::Invalid("--explain explains host runs (not a container's)".into()));
+        }
+        // Every errno verdict goes to the explaining supervisor, which answers it the same way.
+        for s in plan.seccomp.iter_mut().chain(plan.stacked.iter_mut()) {
+            s.filter = s.filter.errno_notified();
+        }
+    }
     let command = match early {
         Some(c) => Some(c),
         None if contained => None,
@@ -107,6 +119,9 @@ pub fn start(r: Request) -> Result<Started, RunError> {
         }
     }
     match (command, r.dry_run) {
+        (Some(command), false) if r.explain => {
+            Ok(Started::Exited(enforcer::explain::run(&plan, command, r.report)?))
+        }
         (Some(command), false) => Err(Launcher::new(&plan, r.report).command(command).run().into()),
         (Some(command), true) => {
             let mut report = Report::planned(&plan, Some(&command))?;

@@ -17,7 +17,18 @@ use crate::privilege::Caller;
 
 /// The running kernel.
 #[derive(Debug, Default)]
-pub struct Linux;
+pub struct Linux {
+    /// `enforce run --explain`: install the filter with a user-notification listener and write
+    /// its descriptor's number to this descriptor (the supervisor takes it with pidfd_getfd).
+    listener_to: Option<i32>,
+}
+
+impl Linux {
+    /// A kernel whose seccomp install hands its listener's number to `fd`.
+    pub fn explaining(fd: i32) -> Linux {
+        Linux { listener_to: Some(fd) }
+    }
+}
 
 fn nix_resource(r: Resource) -> NixResource {
     match r {
@@ -188,7 +199,19 @@ impl Kernel for Linux {
     }
 
     fn install_seccomp(&mut self, program: &[libc::sock_filter]) -> Result<(), i32> {
-        seccomp::set_mode_filter(program, seccomp::FILTER_FLAG_TSYNC).map(|_| ())
+        match self.listener_to {
+            None => seccomp::set_mode_filter(program, seccomp::FILTER_FLAG_TSYNC).map(|_| ()),
+            // enforce has one thread: no TSYNC (which a listener excludes).
+            Some(fd) => {
+                let listener =
+                    seccomp::set_mode_filter(program, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32)?;
+                match super::notify::write_at(fd, &listener.to_ne_bytes()) {
+                    Ok(4) => Ok(()),
+                    Ok(_) => Err(libc::EPIPE),
+                    Err(e) => Err(e),
+                }
+            }
+        }
     }
 
     fn exec(&mut self, path: &CStr, argv: &[CString], env: Option<&[CString]>) -> Result<(), i32> {

@@ -87,6 +87,17 @@ pub fn receive(listener: &OwnedFd) -> Result<Notification, i32> {
     Ok(Notification { id: n.id, pid: n.pid, arch: n.data.arch, nr: n.data.nr, args: n.data.args })
 }
 
+/// Fail the call of notification `id` with `errno`.
+pub fn answer(listener: &OwnedFd, id: u64, errno: i32) -> Result<(), i32> {
+    let mut resp = libc::seccomp_notif_resp { id, val: 0, error: -errno, flags: 0 };
+    // SAFETY: SECCOMP_IOCTL_NOTIF_SEND reads one `seccomp_notif_resp` from `resp`.
+    let r = unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+    if r < 0 {
+        return Err(super::errno());
+    }
+    Ok(())
+}
+
 /// Let the call of notification `id` run as if no filter had asked (`FLAG_CONTINUE`).
 /// `Err(ENOENT)`: the caller is gone (killed, or the call interrupted).
 pub fn let_through(listener: &OwnedFd, id: u64) -> Result<(), i32> {

@@ -73,6 +73,11 @@ pub struct RunArgs {
     /// Print the plan (the same report) to stdout and run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Say on stderr, once per call and rule, each system call the profile refuses with an
+    /// errno, its arguments and the rule that decided (`file:line:column`); the command gets
+    /// the same answer. Host runs.
+    #[arg(long)]
+    pub explain: bool,
     /// Run with the Landlock rights this kernel can enforce, even when the profile says
     /// `enforce`; what is dropped is reported.
     #[arg(long)]

@@ -116,6 +116,7 @@ pub fn run(a: RunArgs) -> ExitCode {
         auto_remove: a.rm,
         tty: a.tty,
         interactive: a.interactive,
+        explain: a.explain,
     };
     match runtime_lite::start(request) {
         Ok(Started::Exited(code)) => ExitCode::from(code.clamp(0, 255) as u8),
