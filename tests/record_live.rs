@@ -191,3 +191,35 @@ fn explain_names_the_rule_and_keeps_the_answer() {
         text(&o.stderr)
     );
 }
+
+/// The TCP ports bound and connected to become Landlock's network rules: the replay binds and
+/// connects to the same port; binding another port is refused by Landlock (EACCES).
+#[test]
+fn ports_bound_and_connected_become_landlock_network_rules() {
+    if !root() {
+        return;
+    }
+    let d = common::tempdir("record-ports");
+    let script = d.join("s.py");
+    std::fs::write(
+        &script,
+        "import socket, sys\nport = int(sys.argv[1])\nsrv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n\
+         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\nsrv.bind(('127.0.0.1', port)); srv.listen(1)\n\
+         c = socket.socket(socket.AF_INET, socket.SOCK_STREAM); c.connect(('127.0.0.1', port))\n\
+         a, _ = srv.accept(); c.send(b'hi'); print(a.recv(2).decode())\n",
+    )
+    .unwrap();
+    let port = 20000 + std::process::id() % 20000;
+    let (p, other) = (port.to_string(), (port + 1).to_string());
+    let learned = d.join("n.yaml");
+    let run = |args: &[&str]| enforce(None, args);
+    let py = script.to_str().unwrap();
+    let o = run(&["record", "-o", learned.to_str().unwrap(), "--", "/usr/bin/python3", py, &p]);
+    assert_eq!(text(&o.stdout), "hi\n", "{}", text(&o.stderr));
+    let yaml = std::fs::read_to_string(&learned).unwrap();
+    assert!(yaml.contains(&format!("network: {{ bind: [{p}], connect: [{p}] }}")), "{yaml}");
+    let r = run(&["run", "--profile", learned.to_str().unwrap(), "--", "/usr/bin/python3", py, &p]);
+    assert_eq!(text(&r.stdout), "hi\n", "{}", text(&r.stderr));
+    let r = run(&["run", "--profile", learned.to_str().unwrap(), "--", "/usr/bin/python3", py, &other]);
+    assert!(!r.status.success() && text(&r.stderr).contains("Errno 13"), "{}", text(&r.stderr));
+}

@@ -23,23 +23,29 @@ use crate::sys::{notify, Linux};
 pub fn run(plan: &Plan, command: Command, report: ReportTo) -> Result<i32, LaunchError> {
     let fail = |what: &str, e: i32| LaunchError::sys(Step::Prepare, what, e);
     let policy = plan.compiled.policy().map_err(|e| LaunchError::refused(Step::Prepare, e))?;
-    let (up_r, up_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail("pipe", e as i32))?;
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| fail("pipe", e as i32));
+    let ((up_r, up_w), (down_r, down_w)) = (pipe()?, pipe()?);
     let Some(child) = notify::fork().map_err(|e| fail("fork", e))? else {
-        drop(up_r);
-        let e =
-            Launcher::with_kernel(plan, report, Linux::explaining(up_w.as_raw_fd())).command(command).run();
+        drop((up_r, down_w));
+        let kernel = Linux::explaining(up_w.as_raw_fd(), down_r.as_raw_fd());
+        let e = Launcher::with_kernel(plan, report, kernel).command(command).run();
         crate::say!("enforce: {e}");
         std::process::exit(e.exit_code());
     };
-    drop(up_w);
+    drop((up_w, down_r));
     let mut buf = [0u8; 4];
     // EOF: no filter was installed (the profile has none, or the run failed first).
     if let Ok(4) = nix::unistd::read(&up_r, &mut buf) {
+        // Without the listener the child gets no go-ahead (the pipe closes) and fails closed.
         if let Ok(listener) = notify::take_fd(child, i32::from_ne_bytes(buf)) {
-            supervise(&listener, &policy);
+            if nix::unistd::write(&down_w, b"g").is_ok() {
+                drop(down_w);
+                supervise(&listener, &policy);
+                return Ok(wait(child));
+            }
         }
     }
+    drop(down_w);
     Ok(wait(child))
 }
 

@@ -94,5 +94,16 @@ pub fn profile(obs: &Observations, name: &str, command: &[String], native: &str)
             out.push_str(&format!("      when: {{ arches: [{arch}] }}\n"));
         }
     }
+    // IP sockets: Landlock's TCP rules, to the ports bound and connected to.
+    if obs.families.contains(&2) || obs.families.contains(&10) {
+        let list =
+            |s: &std::collections::BTreeSet<u16>| s.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        out.push_str("landlock:\n  # The ports its IP sockets were bound and connected to.\n");
+        out.push_str(&format!(
+            "  network: {{ bind: [{}], connect: [{}] }}\n",
+            list(&obs.bind_ports),
+            list(&obs.connect_ports)
+        ));
+    }
     out
 }

@@ -46,6 +46,10 @@ pub struct Observations {
     /// Whether a namespace was made or joined (`unshare`, `setns`, `clone` with a `CLONE_NEW*`
     /// flag).
     pub namespaces: bool,
+    /// IP ports given to `bind` (read from the call's address).
+    pub bind_ports: std::collections::BTreeSet<u16>,
+    /// IP ports given to `connect`.
+    pub connect_ports: std::collections::BTreeSet<u16>,
     /// How the command ended: its exit code, or 128 + the signal that killed it.
     pub status: i32,
 }
@@ -202,6 +206,12 @@ fn note(obs: &mut Observations, n: &notify::Notification) {
                     obs.families.insert(n.args[0] & 0xffff_ffff);
                 }
                 "unshare" | "setns" => obs.namespaces = true,
+                "bind" | "connect" => {
+                    if let Some(port) = port_of(n) {
+                        let ports = if name == "bind" { &mut obs.bind_ports } else { &mut obs.connect_ports };
+                        ports.insert(port);
+                    }
+                }
                 // clone's flags: the first argument (the second on s390).
                 "clone" => {
                     let flags = if matches!(arch, Arch::S390x | Arch::S390) { n.args[1] } else { n.args[0] };
@@ -224,6 +234,18 @@ fn note(obs: &mut Observations, n: &notify::Notification) {
                 list.push(nr);
             }
         }
+    }
+}
+
+/// The IP port of a `bind`/`connect` call's address (`sockaddr_in` or `sockaddr_in6`: the
+/// family, then the port in network order), read from the caller's memory.
+fn port_of(n: &notify::Notification) -> Option<u16> {
+    let len = usize::try_from(n.args[2]).ok()?.min(128);
+    let addr = notify::read_memory(n.pid, n.args[1], len).ok()?;
+    let family = u16::from_ne_bytes([*addr.first()?, *addr.get(1)?]);
+    match family {
+        2 | 10 => Some(u16::from_be_bytes([*addr.get(2)?, *addr.get(3)?])),
+        _ => None,
     }
 }
 

@@ -18,15 +18,18 @@ use crate::privilege::Caller;
 /// The running kernel.
 #[derive(Debug, Default)]
 pub struct Linux {
-    /// `enforce run --explain`: install the filter with a user-notification listener and write
-    /// its descriptor's number to this descriptor (the supervisor takes it with pidfd_getfd).
-    listener_to: Option<i32>,
+    /// `enforce run --explain`: install the filter with a user-notification listener, write
+    /// its descriptor's number to the first descriptor (the supervisor takes it with
+    /// pidfd_getfd) and wait for a byte on the second: the listener closes at exec, so the
+    /// supervisor must hold its copy first.
+    listener_to: Option<(i32, i32)>,
 }
 
 impl Linux {
-    /// A kernel whose seccomp install hands its listener's number to `fd`.
-    pub fn explaining(fd: i32) -> Linux {
-        Linux { listener_to: Some(fd) }
+    /// A kernel whose seccomp install hands its listener's number to `to` and waits for the
+    /// go-ahead on `from`.
+    pub fn explaining(to: i32, from: i32) -> Linux {
+        Linux { listener_to: Some((to, from)) }
     }
 }
 
@@ -202,13 +205,16 @@ impl Kernel for Linux {
         match self.listener_to {
             None => seccomp::set_mode_filter(program, seccomp::FILTER_FLAG_TSYNC).map(|_| ()),
             // enforce has one thread: no TSYNC (which a listener excludes).
-            Some(fd) => {
+            Some((to, from)) => {
                 let listener =
                     seccomp::set_mode_filter(program, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32)?;
-                match super::notify::write_at(fd, &listener.to_ne_bytes()) {
-                    Ok(4) => Ok(()),
-                    Ok(_) => Err(libc::EPIPE),
-                    Err(e) => Err(e),
+                if super::notify::write_at(to, &listener.to_ne_bytes())? != 4 {
+                    return Err(libc::EPIPE);
+                }
+                let mut go = [0u8; 1];
+                match super::notify::read_at(from, &mut go)? {
+                    1 => Ok(()),
+                    _ => Err(libc::EPIPE),
                 }
             }
         }

@@ -75,6 +75,20 @@ pub fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, i32> {
     Ok(unsafe { OwnedFd::from_raw_fd(got as i32) })
 }
 
+/// Read `len` bytes at `addr` in process `pid` (`process_vm_readv`): a recording's look at a
+/// call's memory argument (the call waits for the answer meanwhile).
+pub fn read_memory(pid: u32, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
+    let mut buf = vec![0u8; len];
+    let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: len };
+    let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: len };
+    // SAFETY: `local` describes `buf`, which lives across the call; the kernel checks the
+    // remote range against the other process's memory and writes at most `len` bytes here.
+    let n = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    let n = usize::try_from(n).map_err(|_| errno())?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
 /// Receive the next notification (blocks). `Err(ENOENT)`: the caller died before it was read.
 pub fn receive(listener: &OwnedFd) -> Result<Notification, i32> {
     // SAFETY: an all-zero `seccomp_notif` is valid, and the kernel requires it zeroed.
