@@ -223,3 +223,72 @@ fn ports_bound_and_connected_become_landlock_network_rules() {
     let r = run(&["run", "--profile", learned.to_str().unwrap(), "--", "/usr/bin/python3", py, &other]);
     assert!(!r.status.success() && text(&r.stderr).contains("Errno 13"), "{}", text(&r.stderr));
 }
+
+/// A server recorded until Ctrl-C (SIGINT to its process group): the profile is written and
+/// marked incomplete; replayed, the server serves the same file on the same port; on another
+/// port it cannot bind (Landlock).
+#[test]
+fn a_server_recorded_until_ctrl_c_replays_on_its_port_only() {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    if !root() {
+        return;
+    }
+    let d = common::tempdir("record-server");
+    std::fs::write(d.join("index.txt"), "served\n").unwrap();
+    let port = 30000 + std::process::id() % 20000;
+    let learned = d.join("server.yaml");
+    let serve = |verb: &[&str], port: u32| {
+        let p = port.to_string();
+        let mut args: Vec<&str> = verb.to_vec();
+        args.extend([
+            "--",
+            "/usr/bin/python3",
+            "-m",
+            "http.server",
+            &p,
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ]);
+        args.push(d.to_str().unwrap());
+        Command::new(ENFORCE)
+            .args(&args)
+            .process_group(0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let fetch = |port: u32| -> String {
+        for _ in 0..200 {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port as u16)) {
+                s.write_all(b"GET /index.txt HTTP/1.0\r\n\r\n").unwrap();
+                let mut body = String::new();
+                let _ = s.read_to_string(&mut body);
+                return body;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("nothing listens on {port}");
+    };
+    let stop = |child: std::process::Child| -> Output {
+        let pgid = nix::unistd::Pid::from_raw(-(child.id() as i32));
+        nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGINT).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let rec = serve(&["record", "-o", learned.to_str().unwrap()], port);
+    assert!(fetch(port).ends_with("served\n"));
+    let o = stop(rec);
+    let err = text(&o.stderr);
+    assert!(err.contains("(interrupted: incomplete)"), "{err}");
+    let yaml = std::fs::read_to_string(&learned).unwrap();
+    assert!(yaml.contains("# Incomplete: the recording was interrupted"), "{yaml}");
+    assert!(yaml.contains(&format!("network: {{ bind: [{port}], connect: [] }}")), "{yaml}");
+    let replay = serve(&["run", "--profile", learned.to_str().unwrap()], port);
+    assert!(fetch(port).ends_with("served\n"));
+    stop(replay);
+    let other = serve(&["run", "--profile", learned.to_str().unwrap()], port + 1);
+    let o = other.wait_with_output().unwrap();
+    assert!(!o.status.success() && text(&o.stderr).contains("Permission denied"), "{}", text(&o.stderr));
+}

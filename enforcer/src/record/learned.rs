@@ -42,6 +42,9 @@ pub fn profile(obs: &Observations, name: &str, command: &[String], native: &str)
     let shown = shell_words(command);
     out.push_str(&format!("# Learned by `enforce record` on {date} from: {shown}\n"));
     out.push_str(&format!("# Replay: enforce run --profile THIS_FILE -- {shown}\n"));
+    if obs.interrupted {
+        out.push_str("# Incomplete: the recording was interrupted (SIGINT or SIGTERM); what the command would have done after is not here.\n");
+    }
     out.push_str(&format!("name: {name}\n"));
     out.push_str(&format!(
         "description: System calls {} made (recorded; seccomp only)\n",

@@ -52,6 +52,9 @@ pub struct Observations {
     pub connect_ports: std::collections::BTreeSet<u16>,
     /// How the command ended: its exit code, or 128 + the signal that killed it.
     pub status: i32,
+    /// Whether the recording was stopped by a SIGINT or SIGTERM (Ctrl-C): what the command
+    /// would have done after is not in it.
+    pub interrupted: bool,
 }
 
 /// Every `CLONE_NEW*` flag.
@@ -130,6 +133,9 @@ pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordErr
         std::process::exit(child_side(command, &filter, up_w, down_r));
     };
     drop((up_w, down_r));
+    // Ctrl-C (or a SIGTERM to the group) is for the command: the recorder outlives it and
+    // writes what it saw.
+    notify::block_interrupts().map_err(sys("block SIGINT"))?;
     let mut buf = [0u8; 4];
     let got = nix::unistd::read(&up_r, &mut buf)
         .map_err(|e| RecordError::Sys { what: "read the listener's number", errno: e as i32 })?;
@@ -145,6 +151,7 @@ pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordErr
     let mut obs = Observations::default();
     supervise(&listener, &mut obs);
     obs.status = wait(child);
+    obs.interrupted = notify::interrupted();
     Ok(obs)
 }
 

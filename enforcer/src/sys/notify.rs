@@ -56,6 +56,41 @@ pub fn read_at(at: i32, buf: &mut [u8]) -> Result<usize, i32> {
     usize::try_from(n).map_err(|_| errno())
 }
 
+/// SIGINT and SIGTERM, the signals that stop a recording.
+fn interrupts() -> libc::sigset_t {
+    // SAFETY: sigemptyset and sigaddset fill the set they are given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        set
+    }
+}
+
+/// Block SIGINT and SIGTERM in this process (the recorder: Ctrl-C stops the command, and the
+/// recorder goes on to write what it saw; [`interrupted`] says whether one came).
+pub fn block_interrupts() -> Result<(), i32> {
+    let set = interrupts();
+    // SAFETY: sigprocmask reads `set` and changes this thread's mask only.
+    if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Whether a SIGINT or SIGTERM is pending (blocked by [`block_interrupts`]).
+pub fn interrupted() -> bool {
+    // SAFETY: an all-zero sigset_t is valid; sigpending fills it; sigismember reads it.
+    unsafe {
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        if libc::sigpending(&mut pending) < 0 {
+            return false;
+        }
+        libc::sigismember(&pending, libc::SIGINT) == 1 || libc::sigismember(&pending, libc::SIGTERM) == 1
+    }
+}
+
 /// A copy of descriptor `fd` of process `pid` (`pidfd_open` + `pidfd_getfd`).
 pub fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, i32> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.

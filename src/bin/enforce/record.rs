@@ -45,7 +45,11 @@ pub fn record(a: RecordArgs) -> ExitCode {
         .syscalls
         .values()
         .fold((0, 0), |(n, c), m| (n + m.len(), c + m.values().map(|s| s.calls).sum::<u64>()));
-    enforcer::say!("enforce record: {calls} calls of {names} system calls; wrote {}", a.output.display());
+    let incomplete = if obs.interrupted { " (interrupted: incomplete)" } else { "" };
+    enforcer::say!(
+        "enforce record: {calls} calls of {names} system calls; wrote {}{incomplete}",
+        a.output.display()
+    );
     if obs.syscalls.values().any(|m| m.contains_key("io_uring_setup")) {
         enforcer::say!(
             "enforce record: warning: the command set up io_uring: what it does through io_uring is not seen"
