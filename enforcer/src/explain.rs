@@ -5,18 +5,17 @@
 //! that errno. What the command sees is what it would see without `--explain`.
 
 use std::collections::BTreeSet;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use policy::action::Action;
 use policy::ir::eval::Decider;
-use policy::syscalls::arch::{ALL_ARCHES, X32_SYSCALL_BIT};
-use policy::syscalls::{table, Arch};
 use policy::Policy;
 
 use crate::command::Command;
 use crate::error::{LaunchError, Step};
 use crate::launch::{Launcher, ReportTo};
 use crate::plan::Plan;
+use crate::supervisor::{self, Answer};
 use crate::sys::{notify, Linux};
 
 /// Run `command` under `plan` with denials explained on stderr; its exit status.
@@ -41,70 +40,35 @@ pub fn run(plan: &Plan, command: Command, report: ReportTo) -> Result<i32, Launc
             if nix::unistd::write(&down_w, b"g").is_ok() {
                 drop(down_w);
                 supervise(&listener, &policy);
-                return Ok(wait(child));
+                return Ok(supervisor::wait(child));
             }
         }
     }
     drop(down_w);
-    Ok(wait(child))
-}
-
-/// The arch and number of a notification (x32 arrives as x86_64 with the x32 bit).
-fn arch_of(audit: u32, nr: i32) -> Option<(Arch, u32)> {
-    let nr = u32::try_from(nr).ok()?;
-    let arch = ALL_ARCHES.into_iter().find(|a| a.audit_arch() == audit && *a != Arch::X32)?;
-    match arch == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 {
-        true => Some((Arch::X32, nr & !X32_SYSCALL_BIT)),
-        false => Some((arch, nr)),
-    }
+    Ok(supervisor::wait(child))
 }
 
 fn supervise(listener: &OwnedFd, policy: &Policy) {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut said: BTreeSet<(String, String)> = BTreeSet::new();
-    loop {
-        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-        if poll(&mut fds, PollTimeout::NONE).is_err() {
-            continue;
+    supervisor::each(listener, |n| {
+        let e = policy.evaluate(n.arch, n.nr as u32, n.args);
+        let name = supervisor::name_of(n).map_or_else(|| format!("syscall {}", n.nr), |(_, s)| s.to_string());
+        let by = match &e.decided_by {
+            Decider::Rule { origin, .. } => format!("the rule at {origin}"),
+            Decider::Default => "the default".to_string(),
+            Decider::Unknown => "the unknown-syscall verdict".to_string(),
+            other => format!("{other:?}"),
+        };
+        if said.insert((name.clone(), by.clone())) {
+            let args: Vec<String> = n.args[..3].iter().map(|a| format!("{a:#x}")).collect();
+            crate::say!("enforce: explain: {name}({}, ...) → {} by {by}", args.join(", "), e.action);
         }
-        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
-        if revents.contains(PollFlags::POLLIN) {
-            let Ok(n) = notify::receive(listener) else { continue };
-            let e = policy.evaluate(n.arch, n.nr as u32, n.args);
-            let name = arch_of(n.arch, n.nr)
-                .and_then(|(a, nr)| table::table(a).and_then(|t| t.name(nr)))
-                .map_or_else(|| format!("syscall {}", n.nr), str::to_string);
-            let by = match &e.decided_by {
-                Decider::Rule { origin, .. } => format!("the rule at {origin}"),
-                Decider::Default => "the default".to_string(),
-                Decider::Unknown => "the unknown-syscall verdict".to_string(),
-                other => format!("{other:?}"),
-            };
-            if said.insert((name.clone(), by.clone())) {
-                let args: Vec<String> = n.args[..3].iter().map(|a| format!("{a:#x}")).collect();
-                crate::say!("enforce: explain: {name}({}, ...) → {} by {by}", args.join(", "), e.action);
-            }
-            let _ = match e.action {
-                Action::Errno(errno) => notify::answer(listener, n.id, i32::from(errno)),
-                // The evaluator and the program agree (tests prove it); should they not, the
-                // stricter answer.
-                a if a.permits() => notify::let_through(listener, n.id),
-                _ => notify::answer(listener, n.id, libc::EPERM),
-            };
-        } else if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) {
-            return;
+        match e.action {
+            Action::Errno(errno) => Answer::Fail(i32::from(errno)),
+            // The evaluator and the program agree (tests prove it); should they not, the
+            // stricter answer.
+            a if a.permits() => Answer::Run,
+            _ => Answer::Fail(libc::EPERM),
         }
-    }
-}
-
-fn wait(pid: i32) -> i32 {
-    use nix::sys::wait::{waitpid, WaitStatus};
-    loop {
-        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return 125,
-        }
-    }
+    });
 }

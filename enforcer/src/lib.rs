@@ -41,6 +41,7 @@ pub mod report;
 mod runnable;
 pub mod seccomp;
 mod steps;
+mod supervisor;
 pub mod sys;
 pub mod tmpdir;
 pub mod vars;

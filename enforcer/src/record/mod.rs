@@ -13,12 +13,11 @@ use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 
 use policy::backend::seccomp::bpf::insn::SockFilter;
-use policy::syscalls::arch::ALL_ARCHES;
-use policy::syscalls::arch::X32_SYSCALL_BIT;
 use policy::syscalls::{table, Arch};
 
 use crate::command::Command;
 use crate::seccomp::{Filter, Flags};
+use crate::supervisor::{self, Answer};
 use crate::sys::notify;
 
 /// The child's end toward this process (listener number), and from it (the go-ahead).
@@ -80,17 +79,6 @@ fn sys(what: &'static str) -> impl Fn(i32) -> RecordError {
     move |errno| RecordError::Sys { what, errno }
 }
 
-/// The arch of a notification and its syscall number there (x32 calls arrive as x86_64 with
-/// the x32 bit set).
-fn arch_of(audit: u32, nr: i32) -> Option<(Arch, u32)> {
-    let nr = u32::try_from(nr).ok()?;
-    let arch = ALL_ARCHES.into_iter().find(|a| a.audit_arch() == audit && *a != Arch::X32)?;
-    if arch == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 {
-        return Some((Arch::X32, nr & !X32_SYSCALL_BIT));
-    }
-    Some((arch, nr))
-}
-
 /// The recording filter for a kernel of `native`: notify every call, except a `write` to
 /// [`TO_PARENT`] and a `read` from [`FROM_PARENT`] on the native arch.
 pub fn filter_program(native: Arch) -> Vec<SockFilter> {
@@ -140,7 +128,7 @@ pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordErr
     let got = nix::unistd::read(&up_r, &mut buf)
         .map_err(|e| RecordError::Sys { what: "read the listener's number", errno: e as i32 })?;
     if got != 4 {
-        let status = wait(child);
+        let status = supervisor::wait(child);
         return Err(RecordError::NotStarted(status));
     }
     let listener =
@@ -150,7 +138,7 @@ pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordErr
     drop(down_w);
     let mut obs = Observations::default();
     supervise(&listener, &mut obs);
-    obs.status = wait(child);
+    obs.status = supervisor::wait(child);
     obs.interrupted = notify::interrupted();
     Ok(obs)
 }
@@ -184,28 +172,16 @@ fn child_side(command: &Command, filter: &Filter, up: OwnedFd, down: OwnedFd) ->
     }
 }
 
-/// Answer every notification until no process is left under the filter.
+/// Note every call and let it run, until no process is left under the filter.
 fn supervise(listener: &OwnedFd, obs: &mut Observations) {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    loop {
-        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-        if poll(&mut fds, PollTimeout::NONE).is_err() {
-            continue;
-        }
-        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
-        if revents.contains(PollFlags::POLLIN) {
-            let Ok(n) = notify::receive(listener) else { continue };
-            note(obs, &n);
-            let _ = notify::let_through(listener, n.id);
-        } else if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) {
-            return;
-        }
-    }
+    supervisor::each(listener, |n| {
+        note(obs, n);
+        Answer::Run
+    });
 }
 
 fn note(obs: &mut Observations, n: &notify::Notification) {
-    let Some((arch, nr)) = arch_of(n.arch, n.nr) else { return };
+    let Some((arch, nr)) = supervisor::arch_of(n.arch, n.nr) else { return };
     match table::table(arch).and_then(|t| t.name(nr)) {
         Some(name) => {
             match name {
@@ -253,19 +229,5 @@ fn port_of(n: &notify::Notification) -> Option<u16> {
     match family {
         2 | 10 => Some(u16::from_be_bytes([*addr.get(2)?, *addr.get(3)?])),
         _ => None,
-    }
-}
-
-/// The command's status from `waitpid`: its exit code, or 128 + the signal.
-fn wait(pid: i32) -> i32 {
-    use nix::sys::wait::{waitpid, WaitStatus};
-    loop {
-        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return 125,
-        }
     }
 }
