@@ -194,6 +194,22 @@ fn thirty_two_bit_arguments_ignore_high_garbage() {
     }
 }
 
+/// Found by the bpf_differential fuzzer: one-bit rules of one verdict are merged into one bit
+/// test, but a bit above 32 is no test on a 32-bit arch (mask and value are both 0 there, so
+/// the rule always holds): merged, the x86 program had it never hold.
+#[test]
+fn a_high_one_bit_rule_holds_on_32_bit_arches_merged_or_not() {
+    let rule = "    - syscalls: [kill]\n      action: log\n      args: [{ index: 5, op: masked_eq, mask: 4294967296, value: 4294967296, width: 64 }]\n";
+    let yaml = format!(
+        "name: t\nseccomp:\n  default: errno(1)\n  arches: [x86_64, x86, x32]\n  rules:\n{rule}{rule}"
+    );
+    let p = policy::compile_text("t.yaml", &yaml, None, &Default::default()).unwrap().policy;
+    assert!(differential("high-one-bit", &p) > 0);
+    let prog = bpf::compile(&p, Arch::X86_64).unwrap();
+    assert_eq!(prog.simulate_name(Arch::X86, "kill", [0; 6]).unwrap().action, Action::Log);
+    assert_eq!(prog.simulate_name(Arch::X86_64, "kill", [0; 6]).unwrap().action, Action::Errno(1));
+}
+
 #[test]
 fn clone3_gets_enosys_where_clone_is_argument_filtered() {
     let yaml = "name: t\nseccomp:\n  default: allow\n  rules:\n    - deny: [clone]\n      args: [{ index: 0, op: masked_eq, mask: CLONE_NEWUSER, value: CLONE_NEWUSER }]\n";

@@ -93,7 +93,7 @@ fn plan(conds: &[CondIr], abi: ArgAbi) -> Vec<Step> {
         }
         if let Some(prev) = steps.last_mut() {
             let same_verdict = conds[prev.rule].action == c.action;
-            let grown = match (prev.bits.or_else(|| one_bit(&conds[prev.rule])), one_bit(c)) {
+            let grown = match (prev.bits.or_else(|| one_bit(&conds[prev.rule], abi)), one_bit(c, abi)) {
                 (Some((i, w, acc)), Some((i2, w2, b))) if same_verdict && (i, w) == (i2, w2) => {
                     Some((i, w, acc | b))
                 }
@@ -114,12 +114,15 @@ fn plan(conds: &[CondIr], abi: ArgAbi) -> Vec<Step> {
 }
 
 /// The argument, width and bit of a rule that tests one bit set (`masked_eq` of one bit on
-/// itself).
-fn one_bit(c: &CondIr) -> Option<(u8, u8, u64)> {
+/// itself) as `abi` compares it: a bit above the 32 an arch or a width compares is no bit
+/// test (its mask and value are both 0 there: the rule always holds).
+fn one_bit(c: &CondIr, abi: ArgAbi) -> Option<(u8, u8, u64)> {
     match c.args.as_slice() {
         [a] if a.op == ArgOp::MaskedEq => {
             let m = a.mask?;
-            (m.is_power_of_two() && a.values.first() == Some(&m)).then_some((a.index, a.width, m))
+            let wide = !abi.arch32 && a.width == 64;
+            let compared = wide || m <= u64::from(u32::MAX);
+            (compared && m.is_power_of_two() && a.values.first() == Some(&m)).then_some((a.index, a.width, m))
         }
         _ => None,
     }
