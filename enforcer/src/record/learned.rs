@@ -28,10 +28,7 @@ fn shell_words(argv: &[String]) -> String {
 
 /// An address family by its `AF_*` name, else its number.
 fn family(n: u64) -> String {
-    policy::syscalls::consts::CONSTANTS
-        .iter()
-        .find(|c| c.name.starts_with("AF_") && c.name != "AF_LOCAL" && c.value == n)
-        .map_or_else(|| n.to_string(), |c| c.name.to_string())
+    policy::syscalls::consts::family_name(n).map_or_else(|| n.to_string(), str::to_string)
 }
 
 /// The profile's YAML. `name` names it; `command` is what was recorded.

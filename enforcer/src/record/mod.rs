@@ -56,9 +56,6 @@ pub struct Observations {
     pub interrupted: bool,
 }
 
-/// Every `CLONE_NEW*` flag.
-const NAMESPACE_FLAGS: u64 = 0x7e02_0080;
-
 /// Why a recording failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -198,7 +195,7 @@ fn note(obs: &mut Observations, n: &notify::Notification) {
                 // clone's flags: the first argument (the second on s390).
                 "clone" => {
                     let flags = if matches!(arch, Arch::S390x | Arch::S390) { n.args[1] } else { n.args[0] };
-                    obs.namespaces |= flags & NAMESPACE_FLAGS != 0;
+                    obs.namespaces |= flags & policy::vocab::NamespaceSet::all().clone_flags() != 0;
                 }
                 _ => {}
             }

@@ -12,7 +12,7 @@ use super::{Exported, Loss, Options, Texts};
 use crate::action::Action;
 use crate::error::Error;
 use crate::ir::{ArgOp, MountIr, Policy, UserIr};
-use crate::vocab::{FsRight, Namespace, NetworkMode, SecurebitsMode, TmpdirMode};
+use crate::vocab::{FsRight, Namespace, NamespaceSet, NetworkMode, SecurebitsMode, TmpdirMode};
 use crate::Arch;
 
 /// systemd's name of an arch (`SystemCallArchitectures=`).
@@ -38,18 +38,7 @@ fn arch_name(a: Arch) -> Option<&'static str> {
     })
 }
 
-/// The `AF_*` name of an address family number.
-fn family(n: u64) -> Option<&'static str> {
-    crate::syscalls::consts::CONSTANTS
-        .iter()
-        .find(|c| c.name.starts_with("AF_") && c.name != "AF_LOCAL" && c.value == n)
-        .map(|c| c.name)
-}
-
 const NAMESPACE_CALLS: [&str; 4] = ["clone", "clone3", "unshare", "setns"];
-
-/// Every `CLONE_NEW*` bit (`CLONE_NEWNS` ... `CLONE_NEWNET`, `CLONE_NEWTIME`).
-const NAMESPACE_BITS: u64 = 0x7e02_0080;
 
 /// A Landlock path with its variables as systemd specifiers (`%h` home, `%T` temporary
 /// directory, `%t` runtime directory); `None` for `${CWD}` and `${env:NAME}`, which have none.
@@ -134,15 +123,16 @@ pub fn dropin(p: &Policy, t: &Texts, o: &Options, arch: Option<Arch>) -> Result<
             // Namespace flags only: every mask within the CLONE_NEW* bits.
             let ns_flags = on_first
                 && sc.conditional.iter().all(|c| {
-                    c.args
-                        .iter()
-                        .all(|a| a.op == ArgOp::MaskedEq && a.mask.is_some_and(|m| m & !NAMESPACE_BITS == 0))
+                    c.args.iter().all(|a| {
+                        a.op == ArgOp::MaskedEq
+                            && a.mask.is_some_and(|m| m & !NamespaceSet::all().clone_flags() == 0)
+                    })
                 });
             if on_first && (name == "socket" || name == "socketpair") {
                 // The families the call allows, exactly: its verdict for each family number.
                 let ok: BTreeSet<&'static str> = (1..64u64)
                     .filter(|f| allowed(sc.verdict(&[*f, 0, 0, 0, 0, 0], arch32)))
-                    .filter_map(family)
+                    .filter_map(crate::syscalls::consts::family_name)
                     .collect();
                 families = Some(match families {
                     Some(before) => before.intersection(&ok).copied().collect(),

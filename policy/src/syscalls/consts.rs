@@ -212,6 +212,14 @@ pub fn constant(name: &str) -> Option<&'static Constant> {
     CONSTANTS.iter().find(|c| c.name == name)
 }
 
+/// The `AF_*` name of an address family number (`AF_UNIX`, not its alias `AF_LOCAL`).
+pub fn family_name(value: u64) -> Option<&'static str> {
+    CONSTANTS
+        .iter()
+        .find(|c| c.name.starts_with("AF_") && c.name != "AF_LOCAL" && c.value == value)
+        .map(|c| c.name)
+}
+
 /// The number of an errno name.
 pub fn errno(name: &str) -> Option<u16> {
     ERRNOS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)

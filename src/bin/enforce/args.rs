@@ -44,8 +44,10 @@ pub enum Command {
     /// Report what this kernel supports: seccomp actions and flags, Landlock ABI, LSMs, user
     /// namespaces, no_new_privs, cgroup layout.
     Probe(ProbeArgs),
-    /// Run CMD (and every process and thread it starts) and write a profile that allows the
-    /// system calls it made (seccomp user notification: no ptrace, no root needed).
+    /// Run CMD (and every process and thread it starts) and write a profile that allows what it
+    /// did: its system calls, address families and TCP ports, no namespaces unless it made one
+    /// (seccomp user notification: no ptrace, no root needed; Ctrl-C stops CMD, not the
+    /// recording).
     Record(RecordArgs),
     /// Print a shell completion script (`enforce completions bash > /etc/bash_completion.d/enforce`).
     Completions(crate::docs::CompletionsArgs),
