@@ -226,7 +226,7 @@ fn ports_bound_and_connected_become_landlock_network_rules() {
 
 /// A server recorded until Ctrl-C (SIGINT to its process group): the profile is written and
 /// marked incomplete; replayed, the server serves the same file on the same port; on another
-/// port it cannot bind (Landlock).
+/// port it cannot bind, and from a directory beside its own it cannot read (Landlock).
 #[test]
 fn a_server_recorded_until_ctrl_c_replays_on_its_port_only() {
     use std::io::{Read, Write};
@@ -235,10 +235,13 @@ fn a_server_recorded_until_ctrl_c_replays_on_its_port_only() {
         return;
     }
     let d = common::tempdir("record-server");
-    std::fs::write(d.join("index.txt"), "served\n").unwrap();
+    for dir in ["site", "other"] {
+        std::fs::create_dir(d.join(dir)).unwrap();
+        std::fs::write(d.join(dir).join("index.txt"), "served\n").unwrap();
+    }
     let port = 30000 + std::process::id() % 20000;
     let learned = d.join("server.yaml");
-    let serve = |verb: &[&str], port: u32| {
+    let serve = |verb: &[&str], port: u32, dir: &str| {
         let p = port.to_string();
         let mut args: Vec<&str> = verb.to_vec();
         args.extend([
@@ -250,10 +253,11 @@ fn a_server_recorded_until_ctrl_c_replays_on_its_port_only() {
             "--bind",
             "127.0.0.1",
             "--directory",
+            dir,
         ]);
-        args.push(d.to_str().unwrap());
         Command::new(ENFORCE)
             .args(&args)
+            .current_dir(d.join("site"))
             .process_group(0)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -277,7 +281,7 @@ fn a_server_recorded_until_ctrl_c_replays_on_its_port_only() {
         nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGINT).unwrap();
         child.wait_with_output().unwrap()
     };
-    let rec = serve(&["record", "-o", learned.to_str().unwrap()], port);
+    let rec = serve(&["record", "-o", learned.to_str().unwrap()], port, ".");
     assert!(fetch(port).ends_with("served\n"));
     let o = stop(rec);
     let err = text(&o.stderr);
@@ -285,10 +289,16 @@ fn a_server_recorded_until_ctrl_c_replays_on_its_port_only() {
     let yaml = std::fs::read_to_string(&learned).unwrap();
     assert!(yaml.contains("# Incomplete: the recording was interrupted"), "{yaml}");
     assert!(yaml.contains(&format!("network: {{ bind: [{port}], connect: [] }}")), "{yaml}");
-    let replay = serve(&["run", "--profile", learned.to_str().unwrap()], port);
+    // It read the directory it served, and wrote nowhere.
+    assert!(yaml.contains("- { path: \"${CWD}\", access: [read_file, read_dir] }"), "{yaml}");
+    let replay = serve(&["run", "--profile", learned.to_str().unwrap()], port, ".");
     assert!(fetch(port).ends_with("served\n"));
     stop(replay);
-    let other = serve(&["run", "--profile", learned.to_str().unwrap()], port + 1);
+    let beside = serve(&["run", "--profile", learned.to_str().unwrap()], port, "../other");
+    let body = fetch(port);
+    assert!(body.starts_with("HTTP/1.0 404") && !body.ends_with("served\n"), "{body}");
+    stop(beside);
+    let other = serve(&["run", "--profile", learned.to_str().unwrap()], port + 1, ".");
     let o = other.wait_with_output().unwrap();
     assert!(!o.status.success() && text(&o.stderr).contains("Permission denied"), "{}", text(&o.stderr));
 }

@@ -2,6 +2,7 @@
 //! itself calls after the filter is in place), everything else refused with EPERM; a header
 //! says what was run, and each rule how often and where its calls were first seen.
 
+use super::collapse::Collapse;
 use super::Observations;
 
 /// `argv` as a shell would take it back (words with spaces or quotes single-quoted).
@@ -31,23 +32,72 @@ fn family(n: u64) -> String {
     policy::syscalls::consts::family_name(n).map_or_else(|| n.to_string(), str::to_string)
 }
 
-/// The profile's YAML. `name` names it; `command` is what was recorded.
-pub fn profile(obs: &Observations, name: &str, command: &[String], native: &str) -> String {
+/// What the profile is written from besides the observations.
+#[derive(Clone, Debug)]
+pub struct Learn<'a> {
+    /// The profile's name.
+    pub name: &'a str,
+    /// The command recorded.
+    pub command: &'a [String],
+    /// This kernel's arch (the seccomp `arches` list starts with it).
+    pub native: &'a str,
+    /// How the paths are gathered into Landlock rules.
+    pub collapse: Collapse,
+}
+
+/// Calls allowed only with the argument values seen (the argument the built-ins filter).
+const BY_VALUE: [&str; 5] = ["personality", "prctl", "ioctl", "socket", "socketpair"];
+
+/// The profile's YAML.
+pub fn profile(obs: &Observations, how: &Learn) -> String {
     let mut out = String::new();
     let date = std::process::Command::new("date").arg("-u").arg("+%Y-%m-%dT%H:%M:%SZ").output();
     let date = date.ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
-    let shown = shell_words(command);
+    let shown = shell_words(how.command);
     out.push_str(&format!("# Learned by `enforce record` on {date} from: {shown}\n"));
     out.push_str(&format!("# Replay: enforce run --profile THIS_FILE -- {shown}\n"));
     if obs.interrupted {
         out.push_str("# Incomplete: the recording was interrupted (SIGINT or SIGTERM); what the command would have done after is not here.\n");
     }
-    out.push_str(&format!("name: {name}\n"));
+    for p in &obs.setid_execs {
+        out.push_str(&format!(
+            "# Warning: it executed {p}, which is set-user-ID or set-group-ID; it ran without that privilege (no_new_privs), and so does a replay.\n"
+        ));
+    }
+    out.push_str(&format!("name: {}\n", how.name));
     out.push_str(&format!(
-        "description: System calls {} made (recorded; seccomp only)\n",
-        command.first().map(String::as_str).unwrap_or("the command")
+        "description: What {} did, recorded (system calls, paths, ports, capabilities)\n",
+        how.command.first().map(String::as_str).unwrap_or("the command")
     ));
-    out.push_str("process:\n  user: caller\n  no_new_privs: true\n");
+    // Capabilities are granted to a named user only (`caller` keeps whatever it has).
+    let user = if obs.caps.is_empty() {
+        "caller".to_string()
+    } else {
+        format!("\"{}:{}\"", nix::unistd::getuid(), nix::unistd::getgid())
+    };
+    out.push_str(&format!("process:\n  user: {user}\n  no_new_privs: true\n"));
+    capabilities(obs, &mut out);
+    seccomp(obs, how.native, &mut out);
+    landlock(obs, how.collapse, &mut out);
+    out
+}
+
+/// `capabilities`: none but those inferred.
+fn capabilities(obs: &Observations, out: &mut String) {
+    out.push_str("capabilities:\n");
+    if obs.caps.is_empty() {
+        out.push_str("  # No call was seen that would use a capability.\n  drop: [ALL]\n");
+        return;
+    }
+    out.push_str("  # Inferred from what the calls did (the kernel does not say which capability let a call through):\n");
+    for (cap, why) in &obs.caps {
+        out.push_str(&format!("  #   {cap}: {why}\n"));
+    }
+    let names: Vec<&str> = obs.caps.keys().map(|c| c.trim_start_matches("CAP_")).collect();
+    out.push_str(&format!("  drop: [ALL]\n  add: [{}]\n", names.join(", ")));
+}
+
+fn seccomp(obs: &Observations, native: &str, out: &mut String) {
     let mut arches: Vec<&str> = vec![native];
     arches.extend(obs.syscalls.keys().map(String::as_str).filter(|a| *a != native));
     out.push_str(&format!("seccomp:\n  default: errno(EPERM)\n  arches: [{}]\n", arches.join(", ")));
@@ -62,13 +112,18 @@ pub fn profile(obs: &Observations, name: &str, command: &[String], native: &str)
         ));
     }
     out.push_str("  rules:\n");
-    let launcher: Vec<&str> = policy::syscalls::launcher::AFTER_FILTER.iter().map(|(n, _)| *n).collect();
+    let launcher: Vec<&str> = policy::syscalls::launcher::AFTER_FILTER
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !BY_VALUE.contains(n))
+        .collect();
     out.push_str("    # What enforce itself calls after the filter is in place, up to the exec.\n");
     out.push_str(&format!("    - allow: [{}]\n", launcher.join(", ")));
+    // The recorder's own exec is not the command's.
+    let me = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    let fallback = !obs.namespaces && obs.clone_flags.is_some();
     for (arch, seen) in &obs.syscalls {
         let calls: u64 = seen.values().map(|s| s.calls).sum();
-        // The recorder's own exec is not the command's.
-        let me = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
         let mut firsts: Vec<&str> =
             seen.values().map(|s| s.first_in.as_str()).filter(|s| !s.is_empty() && *s != me).collect();
         firsts.sort();
@@ -78,32 +133,141 @@ pub fn profile(obs: &Observations, name: &str, command: &[String], native: &str)
             seen.len(),
             firsts.join(", ")
         ));
-        let mut names: Vec<&str> = seen.keys().map(String::as_str).collect();
-        // restrict_namespaces answers clone3 with ENOSYS (its flags are out of a filter's
-        // reach): the C library then falls back to clone, which must be allowed.
-        let fallback = !obs.namespaces && seen.contains_key("clone3") && !seen.contains_key("clone");
-        if fallback {
-            names.push("clone");
-            names.sort();
-        }
+        let names: Vec<&str> =
+            seen.keys().map(String::as_str).filter(|n| !BY_VALUE.contains(n) && *n != "clone").collect();
         out.push_str(&format!("    - allow: [{}]\n", names.join(", ")));
-        if fallback {
-            out.push_str("      # clone: the fallback for clone3, which restrict_namespaces refuses\n");
-        }
         if arch != native {
             out.push_str(&format!("      when: {{ arches: [{arch}] }}\n"));
         }
     }
+    by_value(obs, out);
+    if let Some(flags) =
+        obs.clone_flags.filter(|_| fallback || obs.syscalls.values().any(|s| s.contains_key("clone")))
+    {
+        out.push_str(&format!("    # clone with the flags seen ({}), any exit signal", clone_names(flags)));
+        if !obs.syscalls.values().any(|s| s.contains_key("clone")) {
+            // restrict_namespaces answers clone3 with ENOSYS (its flags are out of a filter's
+            // reach): the C library then falls back to clone.
+            out.push_str("; the fallback for clone3, which restrict_namespaces refuses");
+        }
+        let s390 = native.starts_with("s390");
+        out.push_str(&format!(
+            "\n    - allow: [clone]\n      args: [{{ index: {}, op: masked_eq, mask: {:#x}, value: 0 }}]\n",
+            usize::from(s390),
+            !flags & 0xffff_ff00
+        ));
+    }
+}
+
+/// The calls of [`BY_VALUE`] seen, each allowed with the values seen only.
+fn by_value(obs: &Observations, out: &mut String) {
+    for name in BY_VALUE {
+        let mut values = obs.values.get(name).cloned().unwrap_or_default();
+        // enforce asks for its securebits after the filter is in place.
+        let launcher = policy::syscalls::launcher::AFTER_FILTER.iter().filter(|(n, _)| *n == name);
+        values.extend(launcher.map(|(_, a)| a[0]));
+        if values.is_empty() {
+            continue;
+        }
+        let list = |vs: &std::collections::BTreeSet<u64>| {
+            vs.iter().map(|v| format!("{v:#x}")).collect::<Vec<_>>().join(", ")
+        };
+        match name {
+            "socket" | "socketpair" => {
+                out.push_str(&format!("    # {name} of the types seen\n"));
+                for t in &values {
+                    out.push_str(&format!(
+                        "    - allow: [{name}]\n      args: [{{ index: 1, op: masked_eq, mask: 0xf, value: {t} }}]\n"
+                    ));
+                }
+            }
+            _ => {
+                let index = if name == "ioctl" { 1 } else { 0 };
+                out.push_str(&format!(
+                    "    # {name} with the {} seen\n    - allow: [{name}]\n      args: [{{ index: {index}, op: in, values: [{}] }}]\n",
+                    match name {
+                        "ioctl" => "requests",
+                        "prctl" => "options",
+                        _ => "personas",
+                    },
+                    list(&values)
+                ));
+            }
+        }
+    }
+}
+
+/// `CLONE_VM|CLONE_FS|...` for the flags set in `flags`.
+fn clone_names(flags: u64) -> String {
+    let names: Vec<&str> = CLONE_FLAGS.iter().filter(|(_, bit)| flags & bit != 0).map(|(n, _)| *n).collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join("|")
+    }
+}
+
+const CLONE_FLAGS: [(&str, u64); 24] = [
+    ("CLONE_VM", 0x100),
+    ("CLONE_FS", 0x200),
+    ("CLONE_FILES", 0x400),
+    ("CLONE_SIGHAND", 0x800),
+    ("CLONE_PIDFD", 0x1000),
+    ("CLONE_PTRACE", 0x2000),
+    ("CLONE_VFORK", 0x4000),
+    ("CLONE_PARENT", 0x8000),
+    ("CLONE_THREAD", 0x10000),
+    ("CLONE_NEWNS", 0x20000),
+    ("CLONE_SYSVSEM", 0x40000),
+    ("CLONE_SETTLS", 0x80000),
+    ("CLONE_PARENT_SETTID", 0x100000),
+    ("CLONE_CHILD_CLEARTID", 0x200000),
+    ("CLONE_DETACHED", 0x400000),
+    ("CLONE_UNTRACED", 0x800000),
+    ("CLONE_CHILD_SETTID", 0x1000000),
+    ("CLONE_NEWCGROUP", 0x2000000),
+    ("CLONE_NEWUTS", 0x4000000),
+    ("CLONE_NEWIPC", 0x8000000),
+    ("CLONE_NEWUSER", 0x10000000),
+    ("CLONE_NEWPID", 0x20000000),
+    ("CLONE_NEWNET", 0x40000000),
+    ("CLONE_IO", 0x80000000),
+];
+
+/// `landlock`: the paths, gathered, and the TCP ports when IP sockets were used.
+fn landlock(obs: &Observations, collapse: Collapse, out: &mut String) {
+    let ip = obs.families.contains(&2) || obs.families.contains(&10);
+    if obs.files.is_empty() && !ip {
+        return;
+    }
+    out.push_str("landlock:\n  mode: enforce\n");
+    let rules = super::collapse::rules(&obs.files, &obs.vars, collapse);
+    let how = match collapse {
+        Collapse::None => "as seen",
+        Collapse::Dir => "per directory",
+        Collapse::Tree => {
+            "per directory, system trees and the working, home and temporary directories at their roots"
+        }
+    };
+    out.push_str(&format!("  # {} paths seen, gathered {how}.\n  filesystem:\n", obs.files.len()));
+    for r in &rules {
+        let path = if r.path.contains(['$', ' ', ':', '#', '\'', '"']) {
+            format!("\"{}\"", r.path.replace('\\', "\\\\").replace('"', "\\\""))
+        } else {
+            r.path.clone()
+        };
+        let seen = if r.paths > 1 { format!("  # {} paths", r.paths) } else { String::new() };
+        out.push_str(&format!("    - {{ path: {path}, access: [{}] }}{seen}\n", r.access.names().join(", ")));
+    }
     // IP sockets: Landlock's TCP rules, to the ports bound and connected to.
-    if obs.families.contains(&2) || obs.families.contains(&10) {
+    if ip {
         let list =
             |s: &std::collections::BTreeSet<u16>| s.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
-        out.push_str("landlock:\n  # The ports its IP sockets were bound and connected to.\n");
+        out.push_str("  # The ports its IP sockets were bound and connected to.\n");
         out.push_str(&format!(
             "  network: {{ bind: [{}], connect: [{}] }}\n",
             list(&obs.bind_ports),
             list(&obs.connect_ports)
         ));
     }
-    out
 }

@@ -7,9 +7,12 @@
 //! at fixed numbers, the only calls the filter lets through without asking (a `write` to one,
 //! a `read` from the other); both close at exec.
 
+pub mod caps;
+pub mod collapse;
 pub mod learned;
+pub mod paths;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::OwnedFd;
 
 use policy::backend::seccomp::bpf::insn::SockFilter;
@@ -41,14 +44,30 @@ pub struct Observations {
     /// Numbers no table names (`arch name` → numbers).
     pub unknown: BTreeMap<String, Vec<u32>>,
     /// Address families of `socket`/`socketpair` (their first argument).
-    pub families: std::collections::BTreeSet<u64>,
+    pub families: BTreeSet<u64>,
+    /// Values of the argument the built-ins filter, by call: `personality`'s persona,
+    /// `prctl`'s option, `ioctl`'s request, the socket type (`socket`, `socketpair`, without
+    /// `SOCK_NONBLOCK`/`SOCK_CLOEXEC`).
+    pub values: BTreeMap<String, BTreeSet<u64>>,
+    /// Every `clone` flag seen (with `clone3`'s, which fall back to `clone` when `clone3` is
+    /// refused), the exit signal byte left out.
+    pub clone_flags: Option<u64>,
+    /// Paths touched, resolved, and the Landlock rights they needed.
+    pub files: BTreeMap<String, policy::vocab::FsAccess>,
+    /// Capabilities the calls would use (inferred), and the first reason.
+    pub caps: BTreeMap<String, String>,
+    /// Set-user-ID or set-group-ID programs executed (no privilege came with them: the
+    /// recording runs with no_new_privs).
+    pub setid_execs: BTreeSet<String>,
+    /// The recording's `CWD`, `HOME` and `TMPDIR`, written as path variables.
+    pub vars: BTreeMap<String, String>,
     /// Whether a namespace was made or joined (`unshare`, `setns`, `clone` with a `CLONE_NEW*`
     /// flag).
     pub namespaces: bool,
     /// IP ports given to `bind` (read from the call's address).
-    pub bind_ports: std::collections::BTreeSet<u16>,
+    pub bind_ports: BTreeSet<u16>,
     /// IP ports given to `connect`.
-    pub connect_ports: std::collections::BTreeSet<u16>,
+    pub connect_ports: BTreeSet<u16>,
     /// How the command ended: its exit code, or 128 + the signal that killed it.
     pub status: i32,
     /// Whether the recording was stopped by a SIGINT or SIGTERM (Ctrl-C): what the command
@@ -133,11 +152,21 @@ pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordErr
     nix::unistd::write(&down_w, b"g")
         .map_err(|e| RecordError::Sys { what: "start the command", errno: e as i32 })?;
     drop(down_w);
-    let mut obs = Observations::default();
+    let mut obs = Observations { vars: path_vars(), ..Observations::default() };
     supervise(&listener, &mut obs);
     obs.status = supervisor::wait(child);
     obs.interrupted = notify::interrupted();
     Ok(obs)
+}
+
+/// This process's `CWD`, `HOME` and `TMPDIR` (what the workload starts with).
+fn path_vars() -> BTreeMap<String, String> {
+    use policy::ir::pathvars::PathVar;
+    let uid = nix::unistd::getuid().as_raw();
+    [PathVar::Cwd, PathVar::Home, PathVar::Tmpdir]
+        .into_iter()
+        .filter_map(|v| Some((v.to_string(), crate::vars::PathValues::Process.value(&v, uid)?)))
+        .collect()
 }
 
 /// The child: the two descriptors at their numbers, the filter, the listener's number to the
@@ -181,23 +210,54 @@ fn note(obs: &mut Observations, n: &notify::Notification) {
     let Some((arch, nr)) = supervisor::arch_of(n.arch, n.nr) else { return };
     match table::table(arch).and_then(|t| t.name(nr)) {
         Some(name) => {
+            let mut port = None;
+            let mut value = |v: u64| {
+                obs.values.entry(name.to_string()).or_default().insert(v);
+            };
             match name {
                 "socket" | "socketpair" => {
+                    value(n.args[1] & 0xf);
                     obs.families.insert(n.args[0] & 0xffff_ffff);
                 }
+                "personality" | "prctl" => value(n.args[0] & 0xffff_ffff),
+                "ioctl" => value(n.args[1] & 0xffff_ffff),
                 "unshare" | "setns" => obs.namespaces = true,
                 "bind" | "connect" => {
-                    if let Some(port) = port_of(n) {
+                    port = port_of(n);
+                    if let Some(port) = port {
                         let ports = if name == "bind" { &mut obs.bind_ports } else { &mut obs.connect_ports };
                         ports.insert(port);
                     }
                 }
-                // clone's flags: the first argument (the second on s390).
-                "clone" => {
-                    let flags = if matches!(arch, Arch::S390x | Arch::S390) { n.args[1] } else { n.args[0] };
+                // clone's flags: the first argument (the second on s390); clone3's, the first
+                // field of the structure it points to.
+                "clone" | "clone3" => {
+                    let flags = match (name, arch) {
+                        ("clone3", _) => notify::read_memory(n.pid, n.args[0], 8)
+                            .ok()
+                            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                            .map_or(0, u64::from_ne_bytes),
+                        (_, Arch::S390x | Arch::S390) => n.args[1],
+                        _ => n.args[0],
+                    } & 0xffff_ff00;
                     obs.namespaces |= flags & policy::vocab::NamespaceSet::all().clone_flags() != 0;
+                    *obs.clone_flags.get_or_insert(0) |= flags;
                 }
                 _ => {}
+            }
+            let (touched, exec) = paths::touches(n, name);
+            for t in &touched {
+                *obs.files.entry(t.path.clone()).or_default() |= t.access;
+            }
+            if let Some(e) = exec.filter(|e| e.setid) {
+                obs.setid_execs.insert(e.path);
+            }
+            let creds =
+                (!touched.is_empty() || caps::may_use(name)).then(|| caps::Creds::of(n.pid)).flatten();
+            if let Some(creds) = creds {
+                for (cap, why) in caps::uses(n, name, &creds, &touched, port.filter(|_| name == "bind")) {
+                    obs.caps.entry(cap.name().to_string()).or_insert(why);
+                }
             }
             let per = obs.syscalls.entry(arch.name().to_string()).or_default();
             let seen = per.entry(name.to_string()).or_default();

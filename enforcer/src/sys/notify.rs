@@ -124,6 +124,29 @@ pub fn read_memory(pid: u32, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
     Ok(buf)
 }
 
+/// The NUL-terminated string at `addr` in process `pid` (at most `max` bytes; read a page at a
+/// time, so a string that ends just before unmapped memory is still read). `None` when the
+/// memory cannot be read or no NUL comes within `max`.
+pub fn read_cstring(pid: u32, addr: u64, max: usize) -> Option<Vec<u8>> {
+    const PAGE: u64 = 4096;
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() < max {
+        let chunk = usize::try_from(PAGE - at % PAGE).ok()?.min(max - out.len());
+        let got = read_memory(pid, at, chunk).ok()?;
+        if let Some(end) = got.iter().position(|b| *b == 0) {
+            out.extend_from_slice(&got[..end]);
+            return Some(out);
+        }
+        if got.len() < chunk {
+            return None;
+        }
+        out.extend_from_slice(&got);
+        at += chunk as u64;
+    }
+    None
+}
+
 /// Receive the next notification (blocks). `Err(ENOENT)`: the caller died before it was read.
 pub fn receive(listener: &OwnedFd) -> Result<Notification, i32> {
     // SAFETY: an all-zero `seccomp_notif` is valid, and the kernel requires it zeroed.

@@ -257,9 +257,33 @@ pub struct RecordArgs {
     /// `json`: also print the raw observations on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// How the paths seen become Landlock rules: `none` (each path), `dir` (files into their
+    /// directories), `tree` (as dir, and system trees and the working, home and temporary
+    /// directories at their roots).
+    #[arg(long, value_enum, default_value = "tree")]
+    pub collapse: CollapseArg,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
+}
+
+/// `--collapse`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum CollapseArg {
+    None,
+    Dir,
+    Tree,
+}
+
+impl From<CollapseArg> for enforcer::record::collapse::Collapse {
+    fn from(c: CollapseArg) -> Self {
+        use enforcer::record::collapse::Collapse;
+        match c {
+            CollapseArg::None => Collapse::None,
+            CollapseArg::Dir => Collapse::Dir,
+            CollapseArg::Tree => Collapse::Tree,
+        }
+    }
 }
 
 // The arguments of `enforce probe`.

@@ -37,7 +37,13 @@ pub fn record(a: RecordArgs) -> ExitCode {
         let base = first.rsplit('/').next().unwrap_or(first);
         format!("learned-{base}")
     });
-    let text = enforcer::record::learned::profile(&obs, &name, &a.command, native.name());
+    let how = enforcer::record::learned::Learn {
+        name: &name,
+        command: &a.command,
+        native: native.name(),
+        collapse: a.collapse.into(),
+    };
+    let text = enforcer::record::learned::profile(&obs, &how);
     if let Err(e) = std::fs::write(&a.output, text) {
         return fail(125, format!("record: cannot write {}: {e}", a.output.display()));
     }
@@ -53,6 +59,11 @@ pub fn record(a: RecordArgs) -> ExitCode {
     if obs.syscalls.values().any(|m| m.contains_key("io_uring_setup")) {
         enforcer::say!(
             "enforce record: warning: the command set up io_uring: what it does through io_uring is not seen"
+        );
+    }
+    for p in &obs.setid_execs {
+        enforcer::say!(
+            "enforce record: warning: it executed {p}, which is set-user-ID or set-group-ID: it ran without that privilege (no_new_privs); the profile does not grant it"
         );
     }
     for (arch, nrs) in &obs.unknown {

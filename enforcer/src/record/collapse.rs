@@ -1,0 +1,162 @@
+//! From the paths a recording saw to Landlock rules a person can read: files gathered into
+//! their directories, the well-known system trees summarised at their roots, and the
+//! recording's working, home and temporary directories written as `${CWD}`, `${HOME}` and
+//! `${TMPDIR}` (so the profile replays from another directory, for another user).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use policy::ir::beneath;
+use policy::vocab::FsAccess;
+
+/// How far the paths are gathered (`enforce record --collapse`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Collapse {
+    /// Each path as seen (a file made by the run is still its directory's).
+    None,
+    /// A file's rights go to its directory (devices stay themselves).
+    Dir,
+    /// As `dir`, and everything beneath a well-known system tree ([`SYSTEM_TREES`]) or beneath
+    /// the working, home or temporary directory goes to that tree's root.
+    #[default]
+    Tree,
+}
+
+/// System trees summarised at their root by [`Collapse::Tree`].
+pub const SYSTEM_TREES: [&str; 11] =
+    ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/sys", "/proc"];
+
+/// One Landlock rule of the learned profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// As the profile writes it (`${CWD}/src`).
+    pub path: String,
+    /// The rights beneath it.
+    pub access: FsAccess,
+    /// How many paths seen it stands for.
+    pub paths: usize,
+}
+
+/// The rules for `files` (resolved path → rights), with `vars` (`CWD` → its value at
+/// recording, ...) written as variables.
+pub fn rules(
+    files: &BTreeMap<String, FsAccess>,
+    vars: &BTreeMap<String, String>,
+    how: Collapse,
+) -> Vec<Rule> {
+    let mut roots: Vec<&str> = vars.values().map(String::as_str).filter(|v| *v != "/").collect();
+    // The longest value first: a working directory inside the temporary one is `${CWD}`.
+    roots.sort_by_key(|r| std::cmp::Reverse(r.len()));
+    let mut gathered: BTreeMap<String, (FsAccess, usize)> = BTreeMap::new();
+    for (path, access) in files {
+        let at = gather(&existing(path), how, &roots);
+        let e = gathered.entry(at).or_default();
+        e.0 |= *access;
+        e.1 += 1;
+    }
+    // A rule beneath another that grants all it grants says nothing more.
+    let kept: Vec<(&String, &(FsAccess, usize))> = gathered
+        .iter()
+        .filter(|(p, (a, _))| {
+            !gathered.iter().any(|(q, (b, _))| q != *p && beneath(p, q) && (*a - *b).is_empty())
+        })
+        .collect();
+    kept.into_iter()
+        .map(|(p, (access, n))| Rule { path: with_vars(p, vars), access: *access, paths: *n })
+        .collect()
+}
+
+/// `path`, or its nearest ancestor that still exists (a file the run made and removed).
+fn existing(path: &str) -> String {
+    let mut p = Path::new(path);
+    while std::fs::symlink_metadata(p).is_err() {
+        match p.parent() {
+            Some(up) => p = up,
+            None => return "/".into(),
+        }
+    }
+    p.to_string_lossy().into_owned()
+}
+
+/// Where a path's rights go under `how`.
+fn gather(path: &str, how: Collapse, roots: &[&str]) -> String {
+    if how == Collapse::Tree {
+        let system = SYSTEM_TREES.iter().find(|t| beneath(path, t));
+        if let Some(root) = system
+            .map(|t| t.to_string())
+            .or_else(|| roots.iter().find(|r| beneath(path, r)).map(|r| r.to_string()))
+        {
+            return root;
+        }
+    }
+    let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+    if how == Collapse::None || is_dir || beneath(path, "/dev") {
+        return path.to_string();
+    }
+    Path::new(path).parent().map_or_else(|| path.to_string(), |d| d.to_string_lossy().into_owned())
+}
+
+/// `path` with the longest variable value it is beneath written as the variable.
+fn with_vars(path: &str, vars: &BTreeMap<String, String>) -> String {
+    let best = vars
+        .iter()
+        .filter(|(_, v)| v.as_str() != "/" && !v.is_empty() && beneath(path, v))
+        .max_by_key(|(_, v)| v.len());
+    match best {
+        Some((name, v)) => format!("${{{name}}}{}", &path[v.len()..]),
+        None => path.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy::vocab::FsRight;
+
+    fn acc(r: &[FsRight]) -> FsAccess {
+        r.iter().copied().collect()
+    }
+
+    #[test]
+    fn files_gather_into_directories_trees_at_their_roots_and_variables_are_written() {
+        let base = std::env::temp_dir().join(format!("palisade-collapse-{}", std::process::id()));
+        let work = base.join("work");
+        std::fs::create_dir_all(work.join("src")).unwrap();
+        std::fs::write(work.join("src/a.c"), "").unwrap();
+        let w = work.to_string_lossy().to_string();
+        let files: BTreeMap<String, FsAccess> = [
+            ("/usr/lib/x86_64-linux-gnu/libc.so.6".to_string(), acc(&[FsRight::READ_FILE])),
+            ("/usr/bin/cc".to_string(), acc(&[FsRight::EXECUTE])),
+            ("/dev/null".to_string(), acc(&[FsRight::WRITE_FILE])),
+            (format!("{w}/src/a.c"), acc(&[FsRight::READ_FILE])),
+            (format!("{w}/src/gone.o"), acc(&[FsRight::WRITE_FILE])),
+            (w.clone(), acc(&[FsRight::MAKE_REG, FsRight::READ_FILE])),
+        ]
+        .into();
+        let vars: BTreeMap<String, String> =
+            [("CWD".to_string(), w.clone()), ("TMPDIR".to_string(), base.to_string_lossy().to_string())]
+                .into();
+        let tree = rules(&files, &vars, Collapse::Tree);
+        let shown: Vec<(String, Vec<&str>)> =
+            tree.iter().map(|r| (r.path.clone(), r.access.names())).collect();
+        assert_eq!(
+            shown,
+            [
+                ("/dev/null".to_string(), vec!["write_file"]),
+                ("${CWD}".to_string(), vec!["write_file", "read_file", "make_reg"]),
+                ("/usr".to_string(), vec!["execute", "read_file"]),
+            ]
+        );
+        let dir = rules(&files, &vars, Collapse::Dir);
+        let paths: Vec<&str> = dir.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/dev/null", "${CWD}", "${CWD}/src", "/usr/bin", "/usr/lib/x86_64-linux-gnu"]);
+        let none = rules(&files, &vars, Collapse::None);
+        let paths: Vec<&str> = none.iter().map(|r| r.path.as_str()).collect();
+        // The removed object file is its directory's; reading a.c says nothing more than
+        // ${CWD}'s read_file.
+        assert!(paths.contains(&"${CWD}") && paths.contains(&"/usr/bin/cc"), "{paths:?}");
+        assert!(!paths.iter().any(|p| p.ends_with("gone.o")), "{paths:?}");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
