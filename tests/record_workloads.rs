@@ -233,3 +233,125 @@ fn a_setuid_program_is_reported() {
     assert!(yaml.contains("# Warning: it executed /usr/bin/mount, which is set-user-ID"), "{yaml}");
     lint_clean(&learned);
 }
+
+/// Recorded under a base profile (builtin:web: user 101, its paths, no namespaces): what the
+/// base refuses (a file outside its paths, `unshare`) is reported and not learned; the learned
+/// profile is never wider than the base (`policyc diff --fail-on widen` passes) and replays
+/// with the same output.
+#[test]
+fn a_recording_under_a_base_profile_never_widens_it() {
+    if !root() {
+        return;
+    }
+    let d = common::tempdir("record-base");
+    std::fs::write(d.join("secret"), "s\n").unwrap();
+    let learned = d.join("under-web.yaml");
+    let script = format!(
+        "cat /etc/hostname >/dev/null && echo read; cat {}/secret; unshare -U true; echo done",
+        d.display()
+    );
+    let run = |args: &[&str]| Command::new(ENFORCE).args(args).output().unwrap();
+    let o = run(&[
+        "record",
+        "--profile",
+        "builtin:web",
+        "-o",
+        learned.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(text(&o.stdout), "read\ndone\n", "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("Permission denied") && err.contains("Operation not permitted"), "{err}");
+    let yaml = std::fs::read_to_string(&learned).unwrap();
+    for want in [
+        "# Recorded under builtin:web: never wider than it",
+        &format!(
+            "# Refused by builtin:web, not learned: path {}/secret: read_file refused by its Landlock rules",
+            d.display()
+        ),
+        "# Refused by builtin:web, not learned: syscall unshare: errno(EPERM) by the rule at builtin:web:",
+        "  user: \"101:101\"",
+    ] {
+        assert!(yaml.contains(want), "{want} in:\n{yaml}");
+    }
+    assert!(!yaml.contains(&format!("path: {}", d.display())), "{yaml}");
+    let diff = Command::new(POLICYC)
+        .args(["diff", "--fail-on", "widen", "builtin:web", learned.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(diff.status.success(), "{}{}", text(&diff.stdout), text(&diff.stderr));
+    assert!(text(&diff.stdout).contains(" 0 widen"), "{}", text(&diff.stdout));
+    let r = run(&["run", "--profile", learned.to_str().unwrap(), "--", "sh", "-c", &script]);
+    assert_eq!(text(&r.stdout), "read\ndone\n", "{}", text(&r.stderr));
+}
+
+/// Two runs of one program doing different things: `--append` makes one profile under which
+/// both replay, `policyc merge` of the two recordings means the same (`policyc diff`: no
+/// change), and what neither run did stays refused. A profile that is not an allow-list is
+/// refused with its place.
+#[test]
+fn runs_merge_into_one_profile_with_append_or_policyc_merge() {
+    if !root() {
+        return;
+    }
+    let d = scratch("record-merge", &["w"]);
+    let w = d.join("w");
+    std::fs::write(w.join("in.txt"), "input\n").unwrap();
+    let ok = Command::new("chown").args(["-R", "nobody:nogroup"]).arg(d.path()).status().unwrap();
+    assert!(ok.success());
+    let (read, write) = ("cat in.txt", "echo output > out.txt && cat out.txt");
+    let (appended, one, two, merged) =
+        (d.join("all.yaml"), d.join("one.yaml"), d.join("two.yaml"), d.join("m.yaml"));
+    let rec = |out: &Path, script: &str, append: bool| {
+        let mut args = vec!["record", "-o", out.to_str().unwrap()];
+        if append {
+            args.push("--append");
+        }
+        args.extend(["--", "sh", "-c", script]);
+        let o = as_nobody(&d, &w, &args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    rec(&appended, read, false);
+    rec(&one, read, false);
+    std::fs::remove_file(w.join("out.txt")).ok();
+    rec(&appended, write, true);
+    std::fs::remove_file(w.join("out.txt")).ok();
+    rec(&two, write, false);
+    let yaml = std::fs::read_to_string(&appended).unwrap();
+    assert!(yaml.starts_with("# Merged from 2 recordings"), "{yaml}");
+    assert_eq!(yaml.matches("# Learned by `enforce record`").count(), 2, "{yaml}");
+    for script in [read, write] {
+        std::fs::remove_file(w.join("out.txt")).ok();
+        let r =
+            as_nobody(&d, &w, &["run", "--profile", appended.to_str().unwrap(), "--", "sh", "-c", script]);
+        assert!(r.status.success(), "{script}: {}", text(&r.stderr));
+    }
+    let r =
+        as_nobody(&d, &w, &["run", "--profile", appended.to_str().unwrap(), "--", "sh", "-c", "mkdir sub"]);
+    assert!(!r.status.success() && !w.join("sub").exists(), "{}", text(&r.stderr));
+    let m = Command::new(POLICYC)
+        .args(["merge", one.to_str().unwrap(), two.to_str().unwrap(), "-o"])
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(m.status.success(), "{}", text(&m.stderr));
+    let diff = Command::new(POLICYC)
+        .args(["diff", "--fail-on", "any", merged.to_str().unwrap(), appended.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(diff.status.success(), "{}{}", text(&diff.stdout), text(&diff.stderr));
+    // Not an allow-list: refused, with the place.
+    let web = d.join("web.yaml");
+    std::fs::write(&web, "name: w\nseccomp:\n  rules:\n    - deny: [ptrace]\n").unwrap();
+    let m =
+        Command::new(POLICYC).args(["merge", one.to_str().unwrap(), web.to_str().unwrap()]).output().unwrap();
+    let err = text(&m.stderr);
+    assert!(
+        !m.status.success()
+            && err.contains(&format!("{}:4:7: error: only `allow` rules can be merged", web.display())),
+        "{err}"
+    );
+}

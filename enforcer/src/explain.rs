@@ -48,17 +48,22 @@ pub fn run(plan: &Plan, command: Command, report: ReportTo) -> Result<i32, Launc
     Ok(supervisor::wait(child))
 }
 
+/// What decided a verdict, in words: `the rule at FILE:LINE:COL`, `the default`, ...
+pub(crate) fn decided_by(d: &Decider) -> String {
+    match d {
+        Decider::Rule { origin, .. } => format!("the rule at {origin}"),
+        Decider::Default => "the default".to_string(),
+        Decider::Unknown => "the unknown-syscall verdict".to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
 fn supervise(listener: &OwnedFd, policy: &Policy) {
     let mut said: BTreeSet<(String, String)> = BTreeSet::new();
     supervisor::each(listener, |n| {
         let e = policy.evaluate(n.arch, n.nr as u32, n.args);
         let name = supervisor::name_of(n).map_or_else(|| format!("syscall {}", n.nr), |(_, s)| s.to_string());
-        let by = match &e.decided_by {
-            Decider::Rule { origin, .. } => format!("the rule at {origin}"),
-            Decider::Default => "the default".to_string(),
-            Decider::Unknown => "the unknown-syscall verdict".to_string(),
-            other => format!("{other:?}"),
-        };
+        let by = decided_by(&e.decided_by);
         if said.insert((name.clone(), by.clone())) {
             let args: Vec<String> = n.args[..3].iter().map(|a| format!("{a:#x}")).collect();
             crate::say!("enforce: explain: {name}({}, ...) → {} by {by}", args.join(", "), e.action);

@@ -33,6 +33,7 @@ pub mod frontend;
 pub mod import;
 pub mod ir;
 pub mod lint;
+pub mod merge;
 pub mod simulate;
 pub mod syscalls;
 pub mod vocab;

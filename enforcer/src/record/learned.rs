@@ -43,6 +43,8 @@ pub struct Learn<'a> {
     pub native: &'a str,
     /// How the paths are gathered into Landlock rules.
     pub collapse: Collapse,
+    /// The base profile it was recorded under (`--profile BASE`).
+    pub base: Option<&'a super::base::Base>,
 }
 
 /// Calls allowed only with the argument values seen (the argument the built-ins filter).
@@ -64,22 +66,72 @@ pub fn profile(obs: &Observations, how: &Learn) -> String {
             "# Warning: it executed {p}, which is set-user-ID or set-group-ID; it ran without that privilege (no_new_privs), and so does a replay.\n"
         ));
     }
+    if let Some(b) = how.base {
+        out.push_str(&format!(
+            "# Recorded under {}: never wider than it (its process settings are kept; only what it let through was learned).\n",
+            b.name
+        ));
+        for (what, why) in &obs.denied {
+            out.push_str(&format!("# Refused by {}, not learned: {what}: {why}\n", b.name));
+        }
+    }
     out.push_str(&format!("name: {}\n", how.name));
     out.push_str(&format!(
         "description: What {} did, recorded (system calls, paths, ports, capabilities)\n",
         how.command.first().map(String::as_str).unwrap_or("the command")
     ));
-    // Capabilities are granted to a named user only (`caller` keeps whatever it has).
-    let user = if obs.caps.is_empty() {
-        "caller".to_string()
-    } else {
-        format!("\"{}:{}\"", nix::unistd::getuid(), nix::unistd::getgid())
-    };
-    out.push_str(&format!("process:\n  user: {user}\n  no_new_privs: true\n"));
+    match how.base {
+        Some(b) => process_of(&b.process, &mut out),
+        None => {
+            // Capabilities are granted to a named user only (`caller` keeps whatever it has).
+            let user = if obs.caps.is_empty() {
+                "caller".to_string()
+            } else {
+                format!("\"{}:{}\"", nix::unistd::getuid(), nix::unistd::getgid())
+            };
+            out.push_str(&format!("process:\n  user: {user}\n  no_new_privs: true\n"));
+        }
+    }
     capabilities(obs, &mut out);
     seccomp(obs, how.native, &mut out);
-    landlock(obs, how.collapse, &mut out);
+    landlock(obs, how.collapse, how.base.and_then(|b| b.landlock.as_ref()), &mut out);
     out
+}
+
+/// The base profile's process section (with no_new_privs), written back.
+fn process_of(p: &policy::ir::ProcessIr, out: &mut String) {
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let user = match p.user {
+        policy::ir::UserIr::Id { uid, gid } => format!("\"{uid}:{gid}\""),
+        policy::ir::UserIr::Caller => "caller".into(),
+    };
+    out.push_str(&format!("process:\n  user: {user}\n  no_new_privs: true\n"));
+    out.push_str(&format!("  securebits: {}\n", p.securebits.mode.name()));
+    if !p.tmpdir.is_inherit() {
+        out.push_str(&format!("  tmpdir: {}\n", p.tmpdir.name()));
+    }
+    if let Some(w) = &p.workdir {
+        out.push_str(&format!("  workdir: {}\n", quote(w)));
+    }
+    if !p.env.is_empty() {
+        out.push_str("  env:\n");
+        for (k, v) in &p.env {
+            out.push_str(&format!("    {k}: {}\n", quote(v)));
+        }
+    }
+    if !p.rlimits.is_empty() {
+        out.push_str("  rlimits:\n");
+        let n = |v: Option<u64>| v.map_or_else(|| "unlimited".to_string(), |v| v.to_string());
+        for (r, l) in &p.rlimits {
+            let raise = if l.raise { ", raise: true" } else { "" };
+            out.push_str(&format!(
+                "    {}: {{ soft: {}, hard: {}{raise} }}\n",
+                r.name(),
+                n(l.soft),
+                n(l.hard)
+            ));
+        }
+    }
 }
 
 /// `capabilities`: none but those inferred.
@@ -234,13 +286,20 @@ const CLONE_FLAGS: [(&str, u64); 24] = [
     ("CLONE_IO", 0x80000000),
 ];
 
-/// `landlock`: the paths, gathered, and the TCP ports when IP sockets were used.
-fn landlock(obs: &Observations, collapse: Collapse, out: &mut String) {
-    let ip = obs.families.contains(&2) || obs.families.contains(&10);
+/// `landlock`: the paths, gathered, and the TCP ports when IP sockets were used (or the base
+/// restricts them); a base's lowest ABI and scopes are kept.
+fn landlock(obs: &Observations, collapse: Collapse, base: Option<&(u32, Vec<&str>, bool)>, out: &mut String) {
+    let ip = obs.families.contains(&2) || obs.families.contains(&10) || base.is_some_and(|b| b.2);
     if obs.files.is_empty() && !ip {
         return;
     }
     out.push_str("landlock:\n  mode: enforce\n");
+    if let Some((abi, scopes, _)) = base {
+        out.push_str(&format!("  min_abi: {abi}\n"));
+        if !scopes.is_empty() {
+            out.push_str(&format!("  scope: [{}]\n", scopes.join(", ")));
+        }
+    }
     let rules = super::collapse::rules(&obs.files, &obs.vars, collapse);
     let how = match collapse {
         Collapse::None => "as seen",

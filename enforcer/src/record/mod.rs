@@ -7,6 +7,7 @@
 //! at fixed numbers, the only calls the filter lets through without asking (a `write` to one,
 //! a `read` from the other); both close at exec.
 
+pub mod base;
 pub mod caps;
 pub mod collapse;
 pub mod learned;
@@ -61,6 +62,9 @@ pub struct Observations {
     pub setid_execs: BTreeSet<String>,
     /// The recording's `CWD`, `HOME` and `TMPDIR`, written as path variables.
     pub vars: BTreeMap<String, String>,
+    /// What the base profile refused (`--profile BASE`), never learned: `syscall NAME`,
+    /// `path PATH`, `bind port N`, `connect port N` → the verdict and why.
+    pub denied: BTreeMap<String, String>,
     /// Whether a namespace was made or joined (`unshare`, `setns`, `clone` with a `CLONE_NEW*`
     /// flag).
     pub namespaces: bool,
@@ -89,6 +93,9 @@ pub enum RecordError {
     /// The command could not be started under the recording filter.
     #[error("record: the command did not start under the recording filter (exit {0})")]
     NotStarted(i32),
+    /// The base profile cannot be read back.
+    #[error("record: the base profile: {0}")]
+    Base(String),
 }
 
 fn sys(what: &'static str) -> impl Fn(i32) -> RecordError {
@@ -125,17 +132,66 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), RecordError> {
         .map_err(|e| RecordError::Sys { what: "pipe", errno: e as i32 })
 }
 
+fn recording_filter(native: Arch) -> Result<Filter, RecordError> {
+    Filter::new(&filter_program(native))
+        .map_err(|_| RecordError::Sys { what: "the recording filter", errno: libc::EINVAL })
+}
+
 /// Run `command` and record it; `native` is this kernel's arch.
 pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordError> {
-    let filter = Filter::new(&filter_program(native))
-        .map_err(|_| RecordError::Sys { what: "the recording filter", errno: libc::EINVAL })?;
+    let filter = recording_filter(native)?;
+    run(None, |up, down| child_side(command, &filter, up, down))
+}
+
+/// Run `command` under `plan` (a base profile, applied as `enforce run` applies it; `base` is
+/// [`base::Base::of`] it) and record what the base lets it do.
+pub fn record_under(
+    mut plan: crate::plan::Plan,
+    base: &base::Base,
+    command: Command,
+    native: Arch,
+    report: crate::launch::ReportTo,
+) -> Result<Observations, RecordError> {
+    let program = filter_program(native);
+    let filter = recording_filter(native)?;
+    let insns = program.clone();
+    plan.seccomp = Some(crate::plan::SeccompPlan {
+        program: policy::backend::seccomp::bpf::Program {
+            target: native,
+            arches: vec![native],
+            big_endian: cfg!(target_endian = "big"),
+            notes: Vec::new(),
+            rets: vec![None; insns.len()],
+            insns,
+        },
+        filter,
+    });
+    plan.stacked = None;
+    run(Some(base), move |up, down| {
+        if notify::place(&up, TO_PARENT).is_err() || notify::place(&down, FROM_PARENT).is_err() {
+            return 125;
+        }
+        drop((up, down));
+        let kernel = crate::sys::Linux::explaining(TO_PARENT, FROM_PARENT);
+        let e = crate::launch::Launcher::with_kernel(&plan, report, kernel).command(command).run();
+        crate::say!("enforce: {e}");
+        e.exit_code()
+    })
+}
+
+/// Fork; the child runs `child` (which returns only when the command did not start, with the
+/// exit code); this process takes the listener it sends and records until no process is left.
+fn run(
+    base: Option<&base::Base>,
+    child: impl FnOnce(OwnedFd, OwnedFd) -> i32,
+) -> Result<Observations, RecordError> {
     let (up_r, up_w) = pipe()?;
     let (down_r, down_w) = pipe()?;
-    let Some(child) = notify::fork().map_err(sys("fork"))? else {
+    let Some(child_pid) = notify::fork().map_err(sys("fork"))? else {
         drop((up_r, down_w));
-        // Only reached when the command did not start.
-        std::process::exit(child_side(command, &filter, up_w, down_r));
+        std::process::exit(child(up_w, down_r));
     };
+    let child = child_pid;
     drop((up_w, down_r));
     // Ctrl-C (or a SIGTERM to the group) is for the command: the recorder outlives it and
     // writes what it saw.
@@ -153,7 +209,7 @@ pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordErr
         .map_err(|e| RecordError::Sys { what: "start the command", errno: e as i32 })?;
     drop(down_w);
     let mut obs = Observations { vars: path_vars(), ..Observations::default() };
-    supervise(&listener, &mut obs);
+    supervise(&listener, &mut obs, base);
     obs.status = supervisor::wait(child);
     obs.interrupted = notify::interrupted();
     Ok(obs)
@@ -198,15 +254,28 @@ fn child_side(command: &Command, filter: &Filter, up: OwnedFd, down: OwnedFd) ->
     }
 }
 
-/// Note every call and let it run, until no process is left under the filter.
-fn supervise(listener: &OwnedFd, obs: &mut Observations) {
+/// Note every call and let it run (or, under a base profile, answer it as the base does),
+/// until no process is left under the filter.
+fn supervise(listener: &OwnedFd, obs: &mut Observations, base: Option<&base::Base>) {
     supervisor::each(listener, |n| {
-        note(obs, n);
+        if let Some(r) = base.and_then(|b| b.refuses(n)) {
+            let name =
+                supervisor::name_of(n).map_or_else(|| format!("number {}", n.nr), |(_, s)| s.to_string());
+            obs.denied
+                .entry(format!("syscall {name}"))
+                .or_insert_with(|| format!("{} by {}", r.action, r.by));
+            return match r.action {
+                policy::action::Action::Errno(e) => Answer::Fail(i32::from(e)),
+                // A kill or trap verdict: the call fails instead (the recording goes on).
+                _ => Answer::Fail(libc::EPERM),
+            };
+        }
+        note(obs, n, base);
         Answer::Run
     });
 }
 
-fn note(obs: &mut Observations, n: &notify::Notification) {
+fn note(obs: &mut Observations, n: &notify::Notification, base: Option<&base::Base>) {
     let Some((arch, nr)) = supervisor::arch_of(n.arch, n.nr) else { return };
     match table::table(arch).and_then(|t| t.name(nr)) {
         Some(name) => {
@@ -224,9 +293,15 @@ fn note(obs: &mut Observations, n: &notify::Notification) {
                 "unshare" | "setns" => obs.namespaces = true,
                 "bind" | "connect" => {
                     port = port_of(n);
-                    if let Some(port) = port {
-                        let ports = if name == "bind" { &mut obs.bind_ports } else { &mut obs.connect_ports };
-                        ports.insert(port);
+                    if let Some(p) = port {
+                        let bind = name == "bind";
+                        if base.is_some_and(|b| b.refuses_port(bind, p)) {
+                            obs.denied
+                                .insert(format!("{name} port {p}"), "refused by its Landlock rules".into());
+                        } else {
+                            let ports = if bind { &mut obs.bind_ports } else { &mut obs.connect_ports };
+                            ports.insert(p);
+                        }
                     }
                 }
                 // clone's flags: the first argument (the second on s390); clone3's, the first
@@ -247,7 +322,17 @@ fn note(obs: &mut Observations, n: &notify::Notification) {
             }
             let (touched, exec) = paths::touches(n, name);
             for t in &touched {
-                *obs.files.entry(t.path.clone()).or_default() |= t.access;
+                let refused = base.map_or(policy::vocab::FsAccess::EMPTY, |b| b.refused_rights(t));
+                if !refused.is_empty() {
+                    obs.denied.insert(
+                        format!("path {}", t.path),
+                        format!("{} refused by its Landlock rules", refused.names().join(", ")),
+                    );
+                }
+                let granted = t.access - refused;
+                if !granted.is_empty() {
+                    *obs.files.entry(t.path.clone()).or_default() |= granted;
+                }
             }
             if let Some(e) = exec.filter(|e| e.setid) {
                 obs.setid_execs.insert(e.path);

@@ -254,6 +254,14 @@ pub struct RecordArgs {
     /// The learned profile's name (default: the command's).
     #[arg(long)]
     pub name: Option<String>,
+    /// Merge this run into the profile already at `-o` (as `policyc merge` does): several runs
+    /// make one profile.
+    #[arg(long)]
+    pub append: bool,
+    /// Record under this profile (a file or `builtin:NAME`), applied as `enforce run` applies
+    /// it: what it refuses is reported, never learned, and the learned profile is never wider.
+    #[arg(long)]
+    pub profile: Option<String>,
     /// `json`: also print the raw observations on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,

@@ -2,8 +2,29 @@
 
 use std::process::ExitCode;
 
+use enforcer::record::base::Base;
+use enforcer::{Features, Options, Plan, ReportTo};
+
 use crate::args::{Format, RecordArgs};
 use crate::fail;
+
+/// The plan of the base profile, as `enforce run` makes it (host runs: a profile with an
+/// isolation section is refused, saying so).
+fn base_plan(profile: &str) -> Result<(Plan, Base), String> {
+    let compiled = crate::run::compile(profile, true)?;
+    for w in compiled.warnings() {
+        enforcer::say!("{w}");
+    }
+    if compiled.isolation().enabled {
+        return Err(format!(
+            "record: {profile} runs a container (isolation section): recording records host runs; give a profile without one"
+        ));
+    }
+    let plan =
+        Plan::new(profile, compiled, &Features::detect(), Options::default()).map_err(|e| e.to_string())?;
+    let base = Base::of(&plan).map_err(|e| format!("record: {profile}: {e}"))?;
+    Ok((plan, base))
+}
 
 pub fn record(a: RecordArgs) -> ExitCode {
     let command = match enforcer::Command::resolve(&a.command) {
@@ -13,6 +34,17 @@ pub fn record(a: RecordArgs) -> ExitCode {
     // The output before the command: a path that cannot be written stops the recording before
     // it runs (and a file made only for this check goes again if the recording fails).
     let existed = a.output.exists();
+    // --append: the profile already there must be one a merge takes, before anything runs.
+    let earlier = match (a.append, existed) {
+        (true, true) => match std::fs::read_to_string(&a.output) {
+            Ok(t) => match policy::frontend::loader::parse(&a.output.display().to_string(), &t) {
+                Ok(_) => Some(t),
+                Err(e) => return fail(125, format!("record: --append: {e}")),
+            },
+            Err(e) => return fail(125, format!("record: --append: cannot read {}: {e}", a.output.display())),
+        },
+        _ => None,
+    };
     if let Err(e) = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&a.output) {
         return fail(125, format!("record: cannot write {}: {e}", a.output.display()));
     }
@@ -25,7 +57,19 @@ pub fn record(a: RecordArgs) -> ExitCode {
         forget();
         return fail(125, "record: this machine's arch has no syscall table");
     };
-    let obs = match enforcer::record::record(&command, native) {
+    let under = match a.profile.as_deref().map(base_plan).transpose() {
+        Ok(u) => u,
+        Err(e) => {
+            forget();
+            return fail(125, e);
+        }
+    };
+    let recorded = match under {
+        Some((plan, base)) => enforcer::record::record_under(plan, &base, command, native, ReportTo::None)
+            .map(|o| (o, Some(base))),
+        None => enforcer::record::record(&command, native).map(|o| (o, None)),
+    };
+    let (obs, base) = match recorded {
         Ok(o) => o,
         Err(e) => {
             forget();
@@ -42,8 +86,20 @@ pub fn record(a: RecordArgs) -> ExitCode {
         command: &a.command,
         native: native.name(),
         collapse: a.collapse.into(),
+        base: base.as_ref(),
     };
-    let text = enforcer::record::learned::profile(&obs, &how);
+    let mut text = enforcer::record::learned::profile(&obs, &how);
+    if let Some(earlier) = &earlier {
+        let file = a.output.display().to_string();
+        let inputs = [
+            policy::merge::Input { file: &file, text: earlier },
+            policy::merge::Input { file: "this run", text: &text },
+        ];
+        match policy::merge::merge(&inputs) {
+            Ok(merged) => text = merged,
+            Err(e) => return fail(125, format!("record: --append: {e}")),
+        }
+    }
     if let Err(e) = std::fs::write(&a.output, text) {
         return fail(125, format!("record: cannot write {}: {e}", a.output.display()));
     }

@@ -46,6 +46,12 @@ pub enum Command {
     /// Convert a Docker/Podman seccomp JSON profile, a Kubernetes SeccompProfile (YAML) or a
     /// runtime-spec config.json into a Palisade profile.
     Import(ImportArgs),
+    /// Merge learned profiles (`enforce record` output) into one that allows what each allows.
+    ///
+    /// The result is checked: compiled and compared with each input, it must not narrow any.
+    /// A profile that is not an allow-list (deny rules, extends) is refused with its location.
+    /// Example: `policyc merge run1.yaml run2.yaml -o suite.yaml`.
+    Merge(MergeArgs),
     /// Say what changed in meaning between two policies, tier by tier, each change classified
     /// widen / narrow / neutral.
     ///
@@ -237,6 +243,17 @@ pub struct SimulateArgs {
 pub struct ImportArgs {
     /// Docker seccomp JSON, a SeccompProfile YAML, or a config.json (told apart by content).
     pub file: PathBuf,
+    /// Output YAML file; stdout when absent.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+// The arguments of `policyc merge`.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The learned profiles (two or more).
+    #[arg(required = true, num_args = 2..)]
+    pub profiles: Vec<PathBuf>,
     /// Output YAML file; stdout when absent.
     #[arg(short, long)]
     pub output: Option<PathBuf>,

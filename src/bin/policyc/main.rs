@@ -12,6 +12,7 @@ mod explain;
 mod import;
 mod lint;
 mod list;
+mod merge;
 mod simulate;
 mod validate;
 
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => explain::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Import(a) => import::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Schema => list::schema(),
