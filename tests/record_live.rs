@@ -302,3 +302,47 @@ fn a_server_recorded_until_ctrl_c_replays_on_its_port_only() {
     let o = other.wait_with_output().unwrap();
     assert!(!o.status.success() && text(&o.stderr).contains("Permission denied"), "{}", text(&o.stderr));
 }
+
+/// `enforce run --explain` says which Landlock right no rule grants, on which path, and which
+/// rules cover it (with their places), and a port the network rules leave out; the command
+/// still gets EACCES from the kernel; a normal user too.
+#[test]
+fn explain_names_what_landlock_refuses() {
+    if !root() {
+        return;
+    }
+    let d = common::tempdir("explain-landlock");
+    std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::create_dir(d.join("pub")).unwrap();
+    std::fs::write(d.join("pub/ok.txt"), "ok\n").unwrap();
+    std::fs::write(d.join("secret.txt"), "s\n").unwrap();
+    let profile = d.join("p.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name: p\nextends: docker-default\nprocess: {{ user: caller }}\ncapabilities: {{ drop: [ALL] }}\nlandlock:\n  filesystem:\n    - {{ path: /usr, access: [read, execute] }}\n    - {{ path: {0}, access: [read_dir] }}\n    - {{ path: {0}/pub, access: [read_file] }}\n  network: {{ bind: [], connect: [] }}\n",
+            d.display()
+        ),
+    )
+    .unwrap();
+    let script =
+        format!("cat {0}/pub/ok.txt; cat {0}/secret.txt; cat {0}/secret.txt; echo done", d.display());
+    for user in [None, Some("nobody")] {
+        let o = enforce(
+            user,
+            &["run", "--explain", "--profile", profile.to_str().unwrap(), "--", "sh", "-c", &script],
+        );
+        let err = text(&o.stderr);
+        assert_eq!(text(&o.stdout), "ok\ndone\n", "{err}");
+        let said: Vec<&str> =
+            err.lines().filter(|l| l.contains(&format!("openat({}/secret.txt)", d.display()))).collect();
+        assert_eq!(said.len(), 1, "once per path and rights: {err}");
+        assert!(
+            said[0].contains("→ EACCES by Landlock: read_file not granted there")
+                && said[0].contains(&format!("{} [read_dir] at {}:8:7", d.display(), profile.display())),
+            "{err}"
+        );
+        assert!(!err.contains("ok.txt"), "an allowed open is not explained: {err}");
+        assert_eq!(err.matches("Permission denied").count(), 2, "the kernel's own answer: {err}");
+    }
+}

@@ -13,6 +13,7 @@ use policy::Policy;
 
 use crate::command::Command;
 use crate::error::{LaunchError, Step};
+use crate::granted::Granted;
 use crate::launch::{Launcher, ReportTo};
 use crate::plan::Plan;
 use crate::supervisor::{self, Answer};
@@ -39,7 +40,7 @@ pub fn run(plan: &Plan, command: Command, report: ReportTo) -> Result<i32, Launc
         if let Ok(listener) = notify::take_fd(child, i32::from_ne_bytes(buf)) {
             if nix::unistd::write(&down_w, b"g").is_ok() {
                 drop(down_w);
-                supervise(&listener, &policy);
+                supervise(&listener, &policy, &Granted::of(plan));
                 return Ok(supervisor::wait(child));
             }
         }
@@ -58,11 +59,21 @@ pub(crate) fn decided_by(d: &Decider) -> String {
     }
 }
 
-fn supervise(listener: &OwnedFd, policy: &Policy) {
+fn supervise(listener: &OwnedFd, policy: &Policy, granted: &Granted) {
     let mut said: BTreeSet<(String, String)> = BTreeSet::new();
     supervisor::each(listener, |n| {
         let e = policy.evaluate(n.arch, n.nr as u32, n.args);
         let name = supervisor::name_of(n).map_or_else(|| format!("syscall {}", n.nr), |(_, s)| s.to_string());
+        if e.action.permits() {
+            // A call the prefix sent for Landlock: said if its rules refuse it; the kernel
+            // then refuses it as always.
+            for (what, why) in landlock_refusals(n, &name, granted) {
+                if said.insert((what.clone(), why.clone())) {
+                    crate::say!("enforce: explain: {what} → EACCES by Landlock: {why}");
+                }
+            }
+            return Answer::Run;
+        }
         let by = decided_by(&e.decided_by);
         if said.insert((name.clone(), by.clone())) {
             let args: Vec<String> = n.args[..3].iter().map(|a| format!("{a:#x}")).collect();
@@ -72,8 +83,47 @@ fn supervise(listener: &OwnedFd, policy: &Policy) {
             Action::Errno(errno) => Answer::Fail(i32::from(errno)),
             // The evaluator and the program agree (tests prove it); should they not, the
             // stricter answer.
-            a if a.permits() => Answer::Run,
             _ => Answer::Fail(libc::EPERM),
         }
     });
+}
+
+/// What Landlock refuses of call `name` of `n` under `granted`: the call as said, and why.
+fn landlock_refusals(n: &notify::Notification, name: &str, granted: &Granted) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if matches!(name, "bind" | "connect") {
+        if let Some(port) = crate::record::port_of(n).filter(|p| granted.refuses_port(name == "bind", *p)) {
+            let list = if name == "bind" { "bind" } else { "connect" };
+            out.push((
+                format!("{name}(port {port})"),
+                format!("port {port} is not in the profile's network.{list}"),
+            ));
+        }
+        if name == "connect" {
+            return out;
+        }
+    }
+    for t in crate::record::paths::touches(n, name).0 {
+        let refused = granted.refused(&t.path, t.access);
+        if refused.is_empty() {
+            continue;
+        }
+        let rules: Vec<String> = granted
+            .covering(&t.path)
+            .iter()
+            .map(|g| {
+                let at = g.origin.as_ref().map(|o| format!(" at {o}")).unwrap_or_default();
+                format!("{} [{}]{at}", g.path, g.allowed.names().join(", "))
+            })
+            .collect();
+        let cover = match rules.is_empty() {
+            true => "no rule covers it".to_string(),
+            false => format!("the rules covering it grant only: {}", rules.join("; ")),
+        };
+        out.push((
+            format!("{name}({})", t.path),
+            format!("{} not granted there ({cover})", refused.names().join(", ")),
+        ));
+    }
+    out
 }

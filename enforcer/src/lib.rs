@@ -28,6 +28,7 @@ pub mod command;
 pub mod compiled;
 pub mod error;
 pub mod explain;
+pub mod granted;
 pub mod landlock;
 pub mod launch;
 #[cfg(test)]

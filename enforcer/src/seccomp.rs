@@ -90,6 +90,32 @@ impl Filter {
         Filter { insns }
     }
 
+    /// The same program behind a prefix that hands calls `nrs` of arch `audit_arch` to the
+    /// supervisor (`SECCOMP_RET_USER_NOTIF`) before the program sees them: `enforce run
+    /// --explain` looks at the paths and ports of calls the filter allows, for Landlock. The
+    /// program's jumps are relative, so it runs unchanged after the prefix.
+    pub fn notifying(&self, audit_arch: u32, nrs: &[u32]) -> Filter {
+        const NOTIFY: u32 = 0x7fc0_0000;
+        let n = nrs.len().min(250);
+        if n == 0 {
+            return self.clone();
+        }
+        let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+        let mut insns = vec![
+            op(0x20, 0, 0, 4),                      // ld arch
+            op(0x15, 0, (n + 2) as u8, audit_arch), // another arch: to the program
+            op(0x20, 0, 0, 0),                      // ld nr
+        ];
+        for (i, nr) in nrs.iter().take(n).enumerate() {
+            // jt: to the notify below; the last one's jf: past it, to the program.
+            let jt = (n - 1 - i) as u8;
+            insns.push(op(0x15, jt, u8::from(i == n - 1), *nr));
+        }
+        insns.push(op(0x06, 0, 0, NOTIFY));
+        insns.extend_from_slice(&self.insns);
+        Filter { insns }
+    }
+
     /// Number of instructions.
     pub fn len(&self) -> usize {
         self.insns.len()

@@ -96,9 +96,17 @@ pub fn start(r: Request) -> Result<Started, RunError> {
         if contained {
             return Err(RunError::Invalid("--explain explains host runs (not a container's)".into()));
         }
-        // Every errno verdict goes to the explaining supervisor, which answers it the same way.
+        // Every errno verdict goes to the explaining supervisor, which answers it the same way;
+        // so do the calls whose paths and ports Landlock checks, which it lets run.
         for s in plan.seccomp.iter_mut().chain(plan.stacked.iter_mut()) {
             s.filter = s.filter.errno_notified();
+        }
+        if let Some(s) = plan.seccomp.as_mut() {
+            let target = s.program.target;
+            let t = policy::syscalls::table::table(target);
+            let nrs: Vec<u32> =
+                enforcer::record::paths::CALLS.iter().filter_map(|c| t.and_then(|t| t.nr(c))).collect();
+            s.filter = s.filter.notifying(target.audit_arch(), &nrs);
         }
     }
     let command = match early {

@@ -364,7 +364,7 @@ fn note(obs: &mut Observations, n: &notify::Notification, base: Option<&base::Ba
 
 /// The IP port of a `bind`/`connect` call's address (`sockaddr_in` or `sockaddr_in6`: the
 /// family, then the port in network order), read from the caller's memory.
-fn port_of(n: &notify::Notification) -> Option<u16> {
+pub(crate) fn port_of(n: &notify::Notification) -> Option<u16> {
     let len = usize::try_from(n.args[2]).ok()?.min(128);
     let addr = notify::read_memory(n.pid, n.args[1], len).ok()?;
     let family = u16::from_ne_bytes([*addr.first()?, *addr.get(1)?]);

@@ -35,6 +35,36 @@ pub struct Exec {
 
 const AT_FDCWD: i32 = -100;
 
+/// The calls whose paths [`touches`] reads (and `bind`/`connect`, whose ports Landlock checks):
+/// those `enforce run --explain` looks at for Landlock.
+pub const CALLS: [&str; 25] = [
+    "open",
+    "creat",
+    "openat",
+    "openat2",
+    "execve",
+    "execveat",
+    "mkdir",
+    "mkdirat",
+    "mknod",
+    "mknodat",
+    "symlink",
+    "symlinkat",
+    "unlink",
+    "rmdir",
+    "unlinkat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "truncate",
+    "ftruncate",
+    "bind",
+    "connect",
+    "truncate64",
+];
+
 fn one(rights: &[FsRight]) -> FsAccess {
     rights.iter().copied().collect()
 }
