@@ -140,7 +140,7 @@ pub fn uses(
         }
         "chmod" | "fchmod" | "fchmodat" | "fchmodat2" => {
             for t in touched.iter().filter(|t| t.path != "/proc") {
-                if owner(&t.path).is_some_and(|o| o != creds.uid[3]) {
+                if t.stat.is_some_and(|(owner, _, _)| owner != creds.uid[3]) {
                     add(Cap::FOWNER, format!("{name} of {} (another user's)", t.path));
                 }
             }
@@ -158,7 +158,7 @@ pub fn uses(
     // File access that the mode bits refuse: the DAC overrides.
     if !matches!(name, "chmod" | "fchmod" | "fchmodat" | "fchmodat2") {
         for t in touched.iter().filter(|t| t.path != "/proc") {
-            if let Some(cap) = dac_override(&t.path, t.access, creds) {
+            if let Some(cap) = t.stat.and_then(|s| dac_override(s, t.access, creds)) {
                 add(cap, format!("{} of {} (the mode bits refuse it)", rights_word(t.access), t.path));
             }
         }
@@ -225,11 +225,6 @@ fn unprivileged_port_start() -> u32 {
         .unwrap_or(1024)
 }
 
-fn owner(path: &str) -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| m.uid())
-}
-
 fn rights_word(access: policy::vocab::FsAccess) -> &'static str {
     if access.contains(FsRight::WRITE_FILE)
         || !(access & policy::vocab::FsAccess::directory_only()).is_empty()
@@ -242,15 +237,13 @@ fn rights_word(access: policy::vocab::FsAccess) -> &'static str {
     }
 }
 
-/// The capability that lets `creds` have `access` on `path` when its mode bits do not:
-/// `DAC_READ_SEARCH` for reading, `DAC_OVERRIDE` otherwise.
-fn dac_override(path: &str, access: policy::vocab::FsAccess, creds: &Creds) -> Option<Cap> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    let mode = m.mode();
-    let class = if m.uid() == creds.uid[3] {
+/// The capability that lets `creds` have `access` on a file of `(owner, group, mode)` when its
+/// mode bits do not: `DAC_READ_SEARCH` for reading, `DAC_OVERRIDE` otherwise.
+fn dac_override(stat: (u32, u32, u32), access: policy::vocab::FsAccess, creds: &Creds) -> Option<Cap> {
+    let (uid, gid, mode) = stat;
+    let class = if uid == creds.uid[3] {
         (mode >> 6) & 7
-    } else if creds.in_group(m.gid()) {
+    } else if creds.in_group(gid) {
         (mode >> 3) & 7
     } else {
         mode & 7
@@ -285,11 +278,14 @@ mod tests {
         let nobody = Creds { eff: 0, uid: [65534; 4], gid: [65534; 4], ..Creds::default() };
         let read: policy::vocab::FsAccess = [FsRight::READ_FILE].into_iter().collect();
         let write: policy::vocab::FsAccess = [FsRight::WRITE_FILE].into_iter().collect();
-        // /etc/shadow: root-owned, 0640 or 0600 on Debian; /etc/passwd 0644.
-        assert_eq!(dac_override("/etc/passwd", read, &nobody), None);
-        assert_eq!(dac_override("/etc/passwd", write, &nobody), Some(Cap::DAC_OVERRIDE));
-        assert_eq!(dac_override("/etc/passwd", write, &root), None);
-        assert_eq!(dac_override("/etc/shadow", read, &nobody), Some(Cap::DAC_READ_SEARCH));
+        // Root's 0644 file and 0640 file of group 42.
+        let (passwd, shadow) = ((0, 0, 0o100644), (0, 42, 0o100640));
+        assert_eq!(dac_override(passwd, read, &nobody), None);
+        assert_eq!(dac_override(passwd, write, &nobody), Some(Cap::DAC_OVERRIDE));
+        assert_eq!(dac_override(passwd, write, &root), None);
+        assert_eq!(dac_override(shadow, read, &nobody), Some(Cap::DAC_READ_SEARCH));
+        let member = Creds { groups: vec![42], ..nobody.clone() };
+        assert_eq!(dac_override(shadow, read, &member), None);
         assert!(!nobody.has(Cap::DAC_READ_SEARCH) && root.has(Cap::KILL));
         assert_eq!(always("chroot"), Some(Cap::SYS_CHROOT));
     }

@@ -3,7 +3,7 @@
 //! recording's working, home and temporary directories written as `${CWD}`, `${HOME}` and
 //! `${TMPDIR}` (so the profile replays from another directory, for another user).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use policy::ir::beneath;
@@ -38,19 +38,27 @@ pub struct Rule {
     pub paths: usize,
 }
 
-/// The rules for `files` (resolved path → rights), with `vars` (`CWD` → its value at
-/// recording, ...) written as variables.
-pub fn rules(
-    files: &BTreeMap<String, FsAccess>,
-    vars: &BTreeMap<String, String>,
-    how: Collapse,
-) -> Vec<Rule> {
+/// What the paths were seen to be, and where they are now.
+pub struct Seen<'a> {
+    /// Resolved path → the rights it needed.
+    pub files: &'a BTreeMap<String, FsAccess>,
+    /// Those that were directories.
+    pub dirs: &'a BTreeSet<String>,
+    /// Where the recording's root is on this machine now (`/` for a host run, a container's
+    /// root directory), to find the files the run made and removed; `None`: not known.
+    pub root: Option<&'a Path>,
+}
+
+/// The rules for what was `seen`, with `vars` (`CWD` → its value at recording, ...) written as
+/// variables.
+pub fn rules(seen: &Seen, vars: &BTreeMap<String, String>, how: Collapse) -> Vec<Rule> {
     let mut roots: Vec<&str> = vars.values().map(String::as_str).filter(|v| *v != "/").collect();
     // The longest value first: a working directory inside the temporary one is `${CWD}`.
     roots.sort_by_key(|r| std::cmp::Reverse(r.len()));
     let mut gathered: BTreeMap<String, (FsAccess, usize)> = BTreeMap::new();
-    for (path, access) in files {
-        let at = gather(&existing(path), how, &roots);
+    for (path, access) in seen.files {
+        let path = seen.root.map_or_else(|| path.clone(), |r| existing(path, r));
+        let at = gather(&path, how, &roots, seen.dirs.contains(&path) || path == "/");
         let e = gathered.entry(at).or_default();
         e.0 |= *access;
         e.1 += 1;
@@ -67,10 +75,14 @@ pub fn rules(
         .collect()
 }
 
-/// `path`, or its nearest ancestor that still exists (a file the run made and removed).
-fn existing(path: &str) -> String {
+/// `path`, or its nearest ancestor that still exists beneath `root` (a file the run made and
+/// removed); `/dev` and `/proc` as they are (a container's are not beneath its root).
+fn existing(path: &str, root: &Path) -> String {
+    if beneath(path, "/dev") || beneath(path, "/proc") {
+        return path.to_string();
+    }
     let mut p = Path::new(path);
-    while std::fs::symlink_metadata(p).is_err() {
+    while std::fs::symlink_metadata(root.join(p.strip_prefix("/").unwrap_or(p))).is_err() {
         match p.parent() {
             Some(up) => p = up,
             None => return "/".into(),
@@ -80,7 +92,7 @@ fn existing(path: &str) -> String {
 }
 
 /// Where a path's rights go under `how`.
-fn gather(path: &str, how: Collapse, roots: &[&str]) -> String {
+fn gather(path: &str, how: Collapse, roots: &[&str], is_dir: bool) -> String {
     if how == Collapse::Tree {
         let system = SYSTEM_TREES.iter().find(|t| beneath(path, t));
         if let Some(root) = system
@@ -90,7 +102,6 @@ fn gather(path: &str, how: Collapse, roots: &[&str]) -> String {
             return root;
         }
     }
-    let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
     if how == Collapse::None || is_dir || beneath(path, "/dev") {
         return path.to_string();
     }
@@ -137,7 +148,10 @@ mod tests {
         let vars: BTreeMap<String, String> =
             [("CWD".to_string(), w.clone()), ("TMPDIR".to_string(), base.to_string_lossy().to_string())]
                 .into();
-        let tree = rules(&files, &vars, Collapse::Tree);
+        // What the recorder saw to be directories.
+        let dirs: BTreeSet<String> = [w.clone(), format!("{w}/src"), "/usr/bin".into()].into();
+        let seen = Seen { files: &files, dirs: &dirs, root: Some(Path::new("/")) };
+        let tree = rules(&seen, &vars, Collapse::Tree);
         let shown: Vec<(String, Vec<&str>)> =
             tree.iter().map(|r| (r.path.clone(), r.access.names())).collect();
         assert_eq!(
@@ -148,10 +162,10 @@ mod tests {
                 ("/usr".to_string(), vec!["execute", "read_file"]),
             ]
         );
-        let dir = rules(&files, &vars, Collapse::Dir);
+        let dir = rules(&seen, &vars, Collapse::Dir);
         let paths: Vec<&str> = dir.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(paths, ["/dev/null", "${CWD}", "${CWD}/src", "/usr/bin", "/usr/lib/x86_64-linux-gnu"]);
-        let none = rules(&files, &vars, Collapse::None);
+        let none = rules(&seen, &vars, Collapse::None);
         let paths: Vec<&str> = none.iter().map(|r| r.path.as_str()).collect();
         // The removed object file is its directory's; reading a.c says nothing more than
         // ${CWD}'s read_file.

@@ -45,6 +45,9 @@ pub struct Learn<'a> {
     pub collapse: Collapse,
     /// The base profile it was recorded under (`--profile BASE`).
     pub base: Option<&'a super::base::Base>,
+    /// Where the recording's root is now: `/` for a host run, a container's root directory
+    /// (`None`: gone).
+    pub root: Option<&'a std::path::Path>,
 }
 
 /// Calls allowed only with the argument values seen (the argument the built-ins filter).
@@ -94,7 +97,7 @@ pub fn profile(obs: &Observations, how: &Learn) -> String {
     }
     capabilities(obs, &mut out);
     seccomp(obs, how.native, &mut out);
-    landlock(obs, how.collapse, how.base.and_then(|b| b.landlock.as_ref()), &mut out);
+    landlock(obs, how, &mut out);
     out
 }
 
@@ -288,7 +291,8 @@ const CLONE_FLAGS: [(&str, u64); 24] = [
 
 /// `landlock`: the paths, gathered, and the TCP ports when IP sockets were used (or the base
 /// restricts them); a base's lowest ABI and scopes are kept.
-fn landlock(obs: &Observations, collapse: Collapse, base: Option<&(u32, Vec<&str>, bool)>, out: &mut String) {
+fn landlock(obs: &Observations, learn: &Learn, out: &mut String) {
+    let (collapse, base) = (learn.collapse, learn.base.and_then(|b| b.landlock.as_ref()));
     let ip = obs.families.contains(&2) || obs.families.contains(&10) || base.is_some_and(|b| b.2);
     if obs.files.is_empty() && !ip {
         return;
@@ -300,7 +304,8 @@ fn landlock(obs: &Observations, collapse: Collapse, base: Option<&(u32, Vec<&str
             out.push_str(&format!("  scope: [{}]\n", scopes.join(", ")));
         }
     }
-    let rules = super::collapse::rules(&obs.files, &obs.vars, collapse);
+    let seen = super::collapse::Seen { files: &obs.files, dirs: &obs.dirs, root: learn.root };
+    let rules = super::collapse::rules(&seen, &obs.vars, collapse);
     let how = match collapse {
         Collapse::None => "as seen",
         Collapse::Dir => "per directory",

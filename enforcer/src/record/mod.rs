@@ -55,6 +55,8 @@ pub struct Observations {
     pub clone_flags: Option<u64>,
     /// Paths touched, resolved, and the Landlock rights they needed.
     pub files: BTreeMap<String, policy::vocab::FsAccess>,
+    /// Those of them that were directories.
+    pub dirs: BTreeSet<String>,
     /// Capabilities the calls would use (inferred), and the first reason.
     pub caps: BTreeMap<String, String>,
     /// Set-user-ID or set-group-ID programs executed (no privilege came with them: the
@@ -330,6 +332,9 @@ fn note(obs: &mut Observations, n: &notify::Notification, base: Option<&base::Ba
                     );
                 }
                 let granted = t.access - refused;
+                if t.dir {
+                    obs.dirs.insert(t.path.clone());
+                }
                 if !granted.is_empty() {
                     *obs.files.entry(t.path.clone()).or_default() |= granted;
                 }

@@ -4,11 +4,16 @@
 //!
 //! The path is read from the caller's memory while the call waits; the call then runs. It is a
 //! recording, not an enforcement, so a change between the look and the call does not matter.
+//! Paths are resolved through the caller's own root (`/proc/TID/root`, `openat2` with
+//! `RESOLVE_IN_ROOT`): in a container, an absolute symbolic link or `..` stays inside it, and
+//! the paths learned are the container's.
 //! A path that does not exist and is not being made needs no right (the call fails with
 //! `ENOENT` before Landlock is asked), so it is not noted. Rights to make, remove or rename an
 //! entry are the parent directory's; a file made by the run is noted at its parent too (at
 //! replay it does not exist yet).
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use policy::vocab::{FsAccess, FsRight};
@@ -22,6 +27,80 @@ pub struct Touch {
     pub path: String,
     /// The rights the call needs on it.
     pub access: FsAccess,
+    /// Whether it is a directory.
+    pub dir: bool,
+    /// Its owner, group and mode (for the capabilities the mode bits call for).
+    pub stat: Option<(u32, u32, u32)>,
+}
+
+impl Touch {
+    fn at(path: &Path, access: FsAccess, meta: Option<&std::fs::Metadata>) -> Touch {
+        use std::os::unix::fs::MetadataExt;
+        Touch {
+            path: shown(path),
+            access,
+            dir: meta.is_some_and(std::fs::Metadata::is_dir),
+            stat: meta.map(|m| (m.uid(), m.gid(), m.mode())),
+        }
+    }
+}
+
+/// The caller's root: its paths are resolved beneath it, as the caller sees them.
+pub struct Root {
+    fd: OwnedFd,
+}
+
+impl Root {
+    /// Thread `tid`'s root.
+    pub fn of(tid: u32) -> Option<Root> {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(format!("/proc/{tid}/root"))
+            .ok()?;
+        Some(Root { fd: OwnedFd::from(f) })
+    }
+
+    /// `path` opened beneath the root with `flags` (`O_PATH` to look at it).
+    fn open(&self, path: &Path, follow: bool, flags: i32) -> Option<OwnedFd> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+        // SAFETY: an all-zero open_how is valid (no flags, no mode, no resolve flags).
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (flags | nofollow | libc::O_CLOEXEC) as u64;
+        how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+        // SAFETY: openat2 reads `c` and `how` (their size given) and returns a new descriptor
+        // or -1.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        // SAFETY: the kernel just returned this descriptor, owned by nobody else.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    /// `path` resolved (as the caller names it) and what it is.
+    fn resolve(&self, path: &Path, follow: bool) -> Option<(PathBuf, std::fs::Metadata)> {
+        let fd = self.open(path, follow, libc::O_PATH)?;
+        let name = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+        let meta = std::fs::File::from(fd).metadata().ok()?;
+        Some((name, meta))
+    }
+
+    /// The first `n` bytes of the file at `path`.
+    fn head(&self, path: &Path, n: u64) -> Option<Vec<u8>> {
+        use std::io::Read;
+        let fd = self.open(path, true, libc::O_RDONLY)?;
+        let mut head = Vec::new();
+        std::fs::File::from(fd).take(n).read_to_end(&mut head).ok()?;
+        Some(head)
+    }
 }
 
 /// A call that executes a file: the file, and whether it is set-user-ID or set-group-ID.
@@ -72,56 +151,64 @@ fn one(rights: &[FsRight]) -> FsAccess {
 /// The paths call `name` of notification `n` touches, with their rights; and the file it
 /// executes, if it is an `execve`.
 pub fn touches(n: &Notification, name: &str) -> (Vec<Touch>, Option<Exec>) {
+    let mut out = Vec::new();
+    if !CALLS.contains(&name) && name != "ioctl" {
+        return (out, None);
+    }
+    let Some(root) = Root::of(n.pid) else { return (out, None) };
+    let c = Call { n, root: &root };
     let a = n.args;
     let fd = |i: usize| a[i] as i32;
-    let mut out = Vec::new();
     let mut exec = None;
     match name {
-        "open" => open(n, AT_FDCWD, a[0], a[1], &mut out),
-        "creat" => open(n, AT_FDCWD, a[0], (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, &mut out),
-        "openat" => open(n, fd(0), a[1], a[2], &mut out),
+        "open" => c.open(AT_FDCWD, a[0], a[1], &mut out),
+        "creat" => c.open(AT_FDCWD, a[0], (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64, &mut out),
+        "openat" => c.open(fd(0), a[1], a[2], &mut out),
         "openat2" => {
             // struct open_how starts with the u64 flags.
             let how = notify::read_memory(n.pid, a[2], 8).ok().and_then(|b| <[u8; 8]>::try_from(b).ok());
             if let Some(how) = how {
-                open(n, fd(0), a[1], u64::from_ne_bytes(how), &mut out);
+                c.open(fd(0), a[1], u64::from_ne_bytes(how), &mut out);
             }
         }
-        "execve" => exec = executes(n, AT_FDCWD, a[0], 0, &mut out),
-        "execveat" => exec = executes(n, fd(0), a[1], a[4], &mut out),
-        "mkdir" => make(n, AT_FDCWD, a[0], FsRight::MAKE_DIR, &mut out),
-        "mkdirat" => make(n, fd(0), a[1], FsRight::MAKE_DIR, &mut out),
-        "mknod" => make(n, AT_FDCWD, a[0], node_right(a[1]), &mut out),
-        "mknodat" => make(n, fd(0), a[1], node_right(a[2]), &mut out),
-        "symlink" => make(n, AT_FDCWD, a[1], FsRight::MAKE_SYM, &mut out),
-        "symlinkat" => make(n, fd(1), a[2], FsRight::MAKE_SYM, &mut out),
-        "unlink" => remove(n, AT_FDCWD, a[0], false, &mut out),
-        "rmdir" => remove(n, AT_FDCWD, a[0], true, &mut out),
-        "unlinkat" => remove(n, fd(0), a[1], a[2] & libc::AT_REMOVEDIR as u64 != 0, &mut out),
-        "rename" => rename(n, (AT_FDCWD, a[0]), (AT_FDCWD, a[1]), 0, &mut out),
-        "renameat" => rename(n, (fd(0), a[1]), (fd(2), a[3]), 0, &mut out),
-        "renameat2" => rename(n, (fd(0), a[1]), (fd(2), a[3]), a[4], &mut out),
-        "link" => link(n, (AT_FDCWD, a[0]), (AT_FDCWD, a[1]), &mut out),
-        "linkat" => link(n, (fd(0), a[1]), (fd(2), a[3]), &mut out),
+        "execve" => exec = c.executes(AT_FDCWD, a[0], 0, &mut out),
+        "execveat" => exec = c.executes(fd(0), a[1], a[4], &mut out),
+        "mkdir" => c.make(AT_FDCWD, a[0], FsRight::MAKE_DIR, &mut out),
+        "mkdirat" => c.make(fd(0), a[1], FsRight::MAKE_DIR, &mut out),
+        "mknod" => c.make(AT_FDCWD, a[0], node_right(a[1]), &mut out),
+        "mknodat" => c.make(fd(0), a[1], node_right(a[2]), &mut out),
+        "symlink" => c.make(AT_FDCWD, a[1], FsRight::MAKE_SYM, &mut out),
+        "symlinkat" => c.make(fd(1), a[2], FsRight::MAKE_SYM, &mut out),
+        "unlink" => c.remove(AT_FDCWD, a[0], false, &mut out),
+        "rmdir" => c.remove(AT_FDCWD, a[0], true, &mut out),
+        "unlinkat" => c.remove(fd(0), a[1], a[2] & libc::AT_REMOVEDIR as u64 != 0, &mut out),
+        "rename" => c.rename((AT_FDCWD, a[0]), (AT_FDCWD, a[1]), 0, &mut out),
+        "renameat" => c.rename((fd(0), a[1]), (fd(2), a[3]), 0, &mut out),
+        "renameat2" => c.rename((fd(0), a[1]), (fd(2), a[3]), a[4], &mut out),
+        "link" => c.link((AT_FDCWD, a[0]), (AT_FDCWD, a[1]), &mut out),
+        "linkat" => c.link((fd(0), a[1]), (fd(2), a[3]), &mut out),
         "truncate" | "truncate64" => {
-            if let Some(Found::Exists(p)) = lookup(n, AT_FDCWD, a[0], true) {
-                out.push(Touch { path: shown(&p), access: one(&[FsRight::TRUNCATE]) });
+            if let Some(Found::Exists(p, m)) = c.lookup(AT_FDCWD, a[0], true) {
+                out.push(Touch::at(&p, one(&[FsRight::TRUNCATE]), Some(&m)));
             }
         }
         // Landlock checks truncation of an open file against the rights it was opened with.
         "ftruncate" | "ftruncate64" => {
-            if let Some(p) = fd_path(n.pid, fd(0)).filter(|p| is_file(p)) {
-                out.push(Touch { path: shown(&p), access: one(&[FsRight::TRUNCATE]) });
+            if let Some((p, m)) = c.descriptor(fd(0)).filter(|(_, m)| m.is_file()) {
+                out.push(Touch::at(&p, one(&[FsRight::TRUNCATE]), Some(&m)));
             }
         }
         "ioctl" => {
-            if let Some(p) = fd_path(n.pid, fd(0)).filter(|p| is_device(p)) {
-                out.push(Touch { path: shown(&p), access: one(&[FsRight::IOCTL_DEV]) });
+            use std::os::unix::fs::FileTypeExt;
+            let device =
+                |m: &std::fs::Metadata| m.file_type().is_char_device() || m.file_type().is_block_device();
+            if let Some((p, m)) = c.descriptor(fd(0)).filter(|(_, m)| device(m)) {
+                out.push(Touch::at(&p, one(&[FsRight::IOCTL_DEV]), Some(&m)));
             }
         }
         "bind" => {
             if let Some(p) = unix_path(n) {
-                make(n, AT_FDCWD, p, FsRight::MAKE_SOCK, &mut out);
+                c.make(AT_FDCWD, p, FsRight::MAKE_SOCK, &mut out);
             }
         }
         _ => {}
@@ -131,56 +218,246 @@ pub fn touches(n: &Notification, name: &str) -> (Vec<Touch>, Option<Exec>) {
 
 /// What a path names when the call is made.
 enum Found {
-    /// An existing file or directory (resolved).
-    Exists(PathBuf),
-    /// Nothing yet: the resolved directory it would be made in.
-    Missing {
-        /// The resolved parent.
-        parent: PathBuf,
-    },
+    /// An existing file or directory: resolved, and what it is.
+    Exists(PathBuf, std::fs::Metadata),
+    /// Nothing yet: the resolved directory it would be made in, and what that is.
+    Missing(PathBuf, std::fs::Metadata),
 }
 
-/// Read the path argument at `addr` and resolve it against `dirfd` (`AT_FDCWD`: the caller's
-/// working directory). `follow`: resolve a symbolic link in the last component.
-fn lookup(n: &Notification, dirfd: i32, addr: u64, follow: bool) -> Option<Found> {
-    let raw = notify::read_cstring(n.pid, addr, libc::PATH_MAX as usize)?;
-    let text = String::from_utf8(raw).ok()?;
-    let base = |d: i32| -> Option<PathBuf> {
-        match d {
-            AT_FDCWD => std::fs::read_link(format!("/proc/{}/cwd", n.pid)).ok(),
-            d => fd_path(n.pid, d),
+/// One notified call and the root its paths are resolved beneath.
+struct Call<'a> {
+    n: &'a Notification,
+    root: &'a Root,
+}
+
+impl Call<'_> {
+    /// Where descriptor `fd` of the caller points, as it names it (`AT_FDCWD`: its working
+    /// directory); `None` for a pipe, socket, deleted file...
+    fn base(&self, fd: i32) -> Option<PathBuf> {
+        let link = match fd {
+            AT_FDCWD => format!("/proc/{}/cwd", self.n.pid),
+            fd if fd >= 0 => format!("/proc/{}/fd/{fd}", self.n.pid),
+            _ => return None,
+        };
+        let p = std::fs::read_link(link).ok()?;
+        (p.is_absolute() && !p.to_string_lossy().ends_with(" (deleted)")).then_some(p)
+    }
+
+    /// The file descriptor `fd` names, resolved, and what it is.
+    fn descriptor(&self, fd: i32) -> Option<(PathBuf, std::fs::Metadata)> {
+        self.root.resolve(&self.base(fd)?, true)
+    }
+
+    /// Read the path argument at `addr` and resolve it against `dirfd` (`AT_FDCWD`: the
+    /// caller's working directory). `follow`: resolve a symbolic link in the last component.
+    fn lookup(&self, dirfd: i32, addr: u64, follow: bool) -> Option<Found> {
+        let raw = notify::read_cstring(self.n.pid, addr, libc::PATH_MAX as usize)?;
+        let text = String::from_utf8(raw).ok()?;
+        let joined = if text.starts_with('/') {
+            PathBuf::from(&text)
+        } else if text.is_empty() {
+            // AT_EMPTY_PATH: the descriptor itself.
+            let (p, m) = self.descriptor(dirfd)?;
+            return Some(Found::Exists(p, m));
+        } else {
+            self.base(dirfd)?.join(&text)
+        };
+        if let Some(found) = self.in_proc(&joined) {
+            return found;
         }
-    };
-    let joined = if text.starts_with('/') {
-        PathBuf::from(&text)
-    } else if text.is_empty() {
-        // AT_EMPTY_PATH: the descriptor itself.
-        return base(dirfd).filter(|p| p.exists()).map(Found::Exists);
-    } else {
-        base(dirfd)?.join(&text)
-    };
-    let joined = in_callers_view(n.pid, &joined);
-    let last = joined.file_name().map(std::ffi::OsStr::to_os_string);
-    let (Some(last), true) = (last, !text.ends_with('/')) else {
-        // `..`, `.` or a trailing slash: it must exist.
-        return std::fs::canonicalize(&joined).ok().map(Found::Exists);
-    };
-    let parent = std::fs::canonicalize(joined.parent()?).ok()?;
-    let full = parent.join(&last);
-    match std::fs::symlink_metadata(&full) {
-        Ok(m) if follow && m.file_type().is_symlink() => match std::fs::canonicalize(&full) {
-            Ok(p) => Some(Found::Exists(p)),
-            // A dangling link: made, if at all, where it points (not followed further).
-            Err(_) => Some(Found::Missing { parent }),
-        },
-        Ok(_) => Some(Found::Exists(full)),
-        Err(_) => Some(Found::Missing { parent }),
+        let last = joined.file_name().map(std::ffi::OsStr::to_os_string);
+        let (Some(last), true) = (last, !text.ends_with('/')) else {
+            // `..`, `.` or a trailing slash: it must exist.
+            let (p, m) = self.root.resolve(&joined, true)?;
+            return Some(Found::Exists(p, m));
+        };
+        let (parent, pm) = self.root.resolve(joined.parent()?, true)?;
+        let full = parent.join(&last);
+        match self.root.resolve(&full, false) {
+            Some((_, m)) if follow && m.file_type().is_symlink() => match self.root.resolve(&full, true) {
+                Some((p, m)) => Some(Found::Exists(p, m)),
+                // A dangling link: made, if at all, where it points (not followed further).
+                None => Some(Found::Missing(parent, pm)),
+            },
+            Some((p, m)) => Some(Found::Exists(p, m)),
+            None => Some(Found::Missing(parent, pm)),
+        }
+    }
+
+    /// A path in `/proc` (or `/dev/fd`, `/dev/std*`, which lead there), looked up in the
+    /// caller's view: `/proc/self` is the caller's, and an open descriptor's link is followed
+    /// to what it names. `None`: not such a path.
+    fn in_proc(&self, path: &Path) -> Option<Option<Found>> {
+        let pid = self.n.pid;
+        let mine = callers_view(pid, path);
+        let s = mine.to_string_lossy();
+        let fd_dir = format!("/proc/{pid}/fd/");
+        if let Some(n) = s.strip_prefix(&fd_dir).and_then(|n| n.parse::<i32>().ok()) {
+            return Some(self.descriptor(n).map(|(p, m)| Found::Exists(p, m)));
+        }
+        if !(s == "/proc" || s.starts_with("/proc/")) {
+            return None;
+        }
+        // The caller's own entries, by its number in this process's view; others as it sees
+        // them.
+        let host = std::fs::metadata(&*mine).ok().filter(|_| s.starts_with(&format!("/proc/{pid}")));
+        let meta = host.or_else(|| self.root.resolve(path, true).map(|(_, m)| m));
+        Some(meta.map(|m| Found::Exists(PathBuf::from("/proc"), m)))
+    }
+
+    /// `open`/`openat`/`openat2`/`creat` with `flags`.
+    fn open(&self, dirfd: i32, addr: u64, flags: u64, out: &mut Vec<Touch>) {
+        let flags = flags as i32;
+        if flags & libc::O_PATH != 0 {
+            return; // Landlock does not check O_PATH opens.
+        }
+        let follow = flags & libc::O_NOFOLLOW == 0;
+        let mode = flags & libc::O_ACCMODE;
+        let mut access = FsAccess::EMPTY;
+        if mode == libc::O_RDONLY || mode == libc::O_RDWR {
+            access.insert(FsRight::READ_FILE);
+        }
+        if mode == libc::O_WRONLY || mode == libc::O_RDWR {
+            access.insert(FsRight::WRITE_FILE);
+        }
+        match self.lookup(dirfd, addr, follow) {
+            Some(Found::Exists(p, m)) => {
+                if m.is_dir() {
+                    out.push(Touch::at(&p, one(&[FsRight::READ_DIR]), Some(&m)));
+                    return;
+                }
+                if flags & libc::O_TRUNC != 0 && access.contains(FsRight::WRITE_FILE) {
+                    access.insert(FsRight::TRUNCATE);
+                }
+                out.push(Touch::at(&p, access, Some(&m)));
+            }
+            Some(Found::Missing(parent, m)) if flags & libc::O_CREAT != 0 => {
+                // Made here: the directory's right to make it, and what it is opened for (the
+                // new file is beneath the directory).
+                if flags & libc::O_TRUNC != 0 {
+                    access.insert(FsRight::TRUNCATE);
+                }
+                access.insert(FsRight::MAKE_REG);
+                out.push(Touch::at(&parent, access, Some(&m)));
+            }
+            _ => {}
+        }
+    }
+
+    /// `execve`/`execveat`: `execute` on the file, on its ELF interpreter and on a script's
+    /// interpreter (the kernel opens both for execution).
+    fn executes(&self, dirfd: i32, addr: u64, flags: u64, out: &mut Vec<Touch>) -> Option<Exec> {
+        let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
+        let Some(Found::Exists(p, meta)) = self.lookup(dirfd, addr, follow) else { return None };
+        let exe = one(&[FsRight::EXECUTE]);
+        out.push(Touch::at(&p, exe, Some(&meta)));
+        let mut at = p.clone();
+        // A script's interpreter may itself be a dynamic executable: two steps at most.
+        for _ in 0..2 {
+            let Some((i, m)) = self.interpreter(&at).and_then(|i| self.root.resolve(&i, true)) else { break };
+            out.push(Touch::at(&i, exe, Some(&m)));
+            at = i;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let setid = meta.permissions().mode() & (libc::S_ISUID | libc::S_ISGID) != 0;
+        Some(Exec { path: shown(&p), setid })
+    }
+
+    /// The program an executable asks the kernel to run it with: `#!` line, or ELF `PT_INTERP`.
+    fn interpreter(&self, file: &Path) -> Option<PathBuf> {
+        interpreter_of(&self.root.head(file, 64 * 1024)?)
+    }
+
+    /// The right to make (`make_*`) or remove (`remove_*`) an entry like `p` (by its type).
+    fn kind_right(&self, p: &Path, make: bool) -> FsRight {
+        use std::os::unix::fs::FileTypeExt;
+        let Some((_, m)) = self.root.resolve(p, false) else {
+            return if make { FsRight::MAKE_REG } else { FsRight::REMOVE_FILE };
+        };
+        let t = m.file_type();
+        match (make, t.is_dir()) {
+            (false, true) => FsRight::REMOVE_DIR,
+            (false, false) => FsRight::REMOVE_FILE,
+            (true, true) => FsRight::MAKE_DIR,
+            (true, false) if t.is_symlink() => FsRight::MAKE_SYM,
+            (true, false) if t.is_char_device() => FsRight::MAKE_CHAR,
+            (true, false) if t.is_block_device() => FsRight::MAKE_BLOCK,
+            (true, false) if t.is_fifo() => FsRight::MAKE_FIFO,
+            (true, false) if t.is_socket() => FsRight::MAKE_SOCK,
+            (true, false) => FsRight::MAKE_REG,
+        }
+    }
+
+    /// The directory of an existing `p`, and what it is.
+    fn parent(&self, p: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
+        self.root.resolve(p.parent()?, true)
+    }
+
+    /// An entry made at the path: `right` on its directory (nothing when it exists already:
+    /// the call fails with `EEXIST`).
+    fn make(&self, dirfd: i32, addr: u64, right: FsRight, out: &mut Vec<Touch>) {
+        if let Some(Found::Missing(parent, m)) = self.lookup(dirfd, addr, false) {
+            out.push(Touch::at(&parent, one(&[right]), Some(&m)));
+        }
+    }
+
+    /// An entry removed: `remove_dir` or `remove_file` on its directory.
+    fn remove(&self, dirfd: i32, addr: u64, dir: bool, out: &mut Vec<Touch>) {
+        if let Some(Found::Exists(p, _)) = self.lookup(dirfd, addr, false) {
+            let right = if dir { FsRight::REMOVE_DIR } else { FsRight::REMOVE_FILE };
+            if let Some((d, m)) = self.parent(&p) {
+                out.push(Touch::at(&d, one(&[right]), Some(&m)));
+            }
+        }
+    }
+
+    /// `rename*`: removing the entry from its directory and making it in the other (both ways
+    /// for `RENAME_EXCHANGE`; replacing an entry removes it); `refer` on both when they differ.
+    fn rename(&self, from: (i32, u64), to: (i32, u64), flags: u64, out: &mut Vec<Touch>) {
+        let Some(Found::Exists(src, _)) = self.lookup(from.0, from.1, false) else { return };
+        let Some(dst) = self.lookup(to.0, to.1, false) else { return };
+        let Some((src_dir, src_meta)) = self.parent(&src) else { return };
+        let (dst_dir, replaced) = match dst {
+            Found::Exists(p, _) => (self.parent(&p), Some(p)),
+            Found::Missing(parent, m) => (Some((parent, m)), None),
+        };
+        let Some((dst_dir, dst_meta)) = dst_dir else { return };
+        let exchange = flags & libc::RENAME_EXCHANGE as u64 != 0;
+        let mut at_src = one(&[self.kind_right(&src, false)]);
+        let mut at_dst = one(&[self.kind_right(&src, true)]);
+        if let Some(r) = &replaced {
+            at_dst.insert(self.kind_right(r, false));
+            if exchange {
+                at_src.insert(self.kind_right(r, true));
+                at_dst.insert(self.kind_right(&src, false));
+                at_src.insert(self.kind_right(&src, true));
+            }
+        }
+        if src_dir != dst_dir {
+            at_src.insert(FsRight::REFER);
+            at_dst.insert(FsRight::REFER);
+        }
+        out.push(Touch::at(&src_dir, at_src, Some(&src_meta)));
+        out.push(Touch::at(&dst_dir, at_dst, Some(&dst_meta)));
+    }
+
+    /// `link*`: making an entry like the source in the new directory; `refer` when the
+    /// directories differ.
+    fn link(&self, from: (i32, u64), to: (i32, u64), out: &mut Vec<Touch>) {
+        let Some(Found::Exists(src, _)) = self.lookup(from.0, from.1, false) else { return };
+        let Some(Found::Missing(parent, pm)) = self.lookup(to.0, to.1, false) else { return };
+        let mut at_dst = one(&[self.kind_right(&src, true)]);
+        if let Some((src_dir, m)) = self.parent(&src).filter(|(d, _)| *d != parent) {
+            at_dst.insert(FsRight::REFER);
+            out.push(Touch::at(&src_dir, one(&[FsRight::REFER]), Some(&m)));
+        }
+        out.push(Touch::at(&parent, at_dst, Some(&pm)));
     }
 }
 
-/// `/proc/self`, `/proc/thread-self` and `/dev/fd`, `/dev/std*` as the caller means them (the
-/// recorder resolving them would see its own).
-fn in_callers_view(pid: u32, path: &Path) -> PathBuf {
+/// `/proc/self`, `/proc/thread-self` and `/dev/fd`, `/dev/std*` as the caller means them, in
+/// this process's view (the recorder resolving them would see its own).
+fn callers_view(pid: u32, path: &Path) -> PathBuf {
     let s = path.to_string_lossy();
     let proc = format!("/proc/{pid}");
     for (from, to) in [
@@ -210,96 +487,15 @@ fn shown(p: &Path) -> String {
     s.into_owned()
 }
 
-/// The file descriptor `fd` of `pid` names (`None`: a pipe, socket, deleted file...).
-fn fd_path(pid: u32, fd: i32) -> Option<PathBuf> {
-    if fd < 0 {
-        return None;
-    }
-    let p = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
-    (p.is_absolute() && !p.to_string_lossy().ends_with(" (deleted)")).then_some(p)
-}
-
-fn is_file(p: &Path) -> bool {
-    std::fs::metadata(p).is_ok_and(|m| m.is_file())
-}
-
-fn is_device(p: &Path) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_block_device())
-}
-
-/// `open`/`openat`/`openat2`/`creat` with `flags`.
-fn open(n: &Notification, dirfd: i32, addr: u64, flags: u64, out: &mut Vec<Touch>) {
-    let flags = flags as i32;
-    if flags & libc::O_PATH != 0 {
-        return; // Landlock does not check O_PATH opens.
-    }
-    let follow = flags & libc::O_NOFOLLOW == 0;
-    let mode = flags & libc::O_ACCMODE;
-    let mut access = FsAccess::EMPTY;
-    if mode == libc::O_RDONLY || mode == libc::O_RDWR {
-        access.insert(FsRight::READ_FILE);
-    }
-    if mode == libc::O_WRONLY || mode == libc::O_RDWR {
-        access.insert(FsRight::WRITE_FILE);
-    }
-    match lookup(n, dirfd, addr, follow) {
-        Some(Found::Exists(p)) => {
-            if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) {
-                out.push(Touch { path: shown(&p), access: one(&[FsRight::READ_DIR]) });
-                return;
-            }
-            if flags & libc::O_TRUNC != 0 && access.contains(FsRight::WRITE_FILE) {
-                access.insert(FsRight::TRUNCATE);
-            }
-            out.push(Touch { path: shown(&p), access });
-        }
-        Some(Found::Missing { parent }) if flags & libc::O_CREAT != 0 => {
-            // Made here: the directory's right to make it, and what it is opened for (the
-            // new file is beneath the directory).
-            if flags & libc::O_TRUNC != 0 {
-                access.insert(FsRight::TRUNCATE);
-            }
-            access.insert(FsRight::MAKE_REG);
-            out.push(Touch { path: shown(&parent), access });
-        }
-        _ => {}
-    }
-}
-
-/// `execve`/`execveat`: `execute` on the file, on its ELF interpreter and on a script's
-/// interpreter (the kernel opens both for execution).
-fn executes(n: &Notification, dirfd: i32, addr: u64, flags: u64, out: &mut Vec<Touch>) -> Option<Exec> {
-    let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
-    let Some(Found::Exists(p)) = lookup(n, dirfd, addr, follow) else { return None };
-    let meta = std::fs::metadata(&p).ok()?;
-    out.push(Touch { path: shown(&p), access: one(&[FsRight::EXECUTE]) });
-    if let Some(interp) = interpreter(&p) {
-        if let Ok(i) = std::fs::canonicalize(&interp) {
-            out.push(Touch { path: shown(&i), access: one(&[FsRight::EXECUTE]) });
-            // A script's interpreter may itself be a dynamic executable.
-            if let Some(ld) = interpreter(&i).and_then(|l| std::fs::canonicalize(l).ok()) {
-                out.push(Touch { path: shown(&ld), access: one(&[FsRight::EXECUTE]) });
-            }
-        }
-    }
-    use std::os::unix::fs::PermissionsExt;
-    let setid = meta.permissions().mode() & (libc::S_ISUID | libc::S_ISGID) != 0;
-    Some(Exec { path: shown(&p), setid })
-}
-
-/// The program an executable asks the kernel to run it with: `#!` line, or ELF `PT_INTERP`.
-fn interpreter(file: &Path) -> Option<PathBuf> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    std::fs::File::open(file).ok()?.take(64 * 1024).read_to_end(&mut head).ok()?;
+/// The interpreter a file's first bytes ask for: `#!` line, or ELF `PT_INTERP`.
+fn interpreter_of(head: &[u8]) -> Option<PathBuf> {
     if let Some(line) = head.strip_prefix(b"#!") {
         let line = line.split(|b| *b == b'\n').next()?;
         let text = std::str::from_utf8(line).ok()?.trim_start();
         let prog = text.split([' ', '\t']).next()?;
         return prog.starts_with('/').then(|| PathBuf::from(prog));
     }
-    elf_interpreter(&head)
+    elf_interpreter(head)
 }
 
 /// `PT_INTERP` of an ELF file whose first bytes are `head` (in the first 64 KiB, as always).
@@ -336,88 +532,6 @@ fn node_right(mode: u64) -> FsRight {
     }
 }
 
-/// The right to make (`make_*`) or remove (`remove_*`) an entry like `p` (by its type).
-fn kind_right(p: &Path, make: bool) -> FsRight {
-    use std::os::unix::fs::FileTypeExt;
-    let Ok(m) = std::fs::symlink_metadata(p) else {
-        return if make { FsRight::MAKE_REG } else { FsRight::REMOVE_FILE };
-    };
-    let t = m.file_type();
-    match (make, t.is_dir()) {
-        (false, true) => FsRight::REMOVE_DIR,
-        (false, false) => FsRight::REMOVE_FILE,
-        (true, true) => FsRight::MAKE_DIR,
-        (true, false) if t.is_symlink() => FsRight::MAKE_SYM,
-        (true, false) if t.is_char_device() => FsRight::MAKE_CHAR,
-        (true, false) if t.is_block_device() => FsRight::MAKE_BLOCK,
-        (true, false) if t.is_fifo() => FsRight::MAKE_FIFO,
-        (true, false) if t.is_socket() => FsRight::MAKE_SOCK,
-        (true, false) => FsRight::MAKE_REG,
-    }
-}
-
-/// An entry made at the path: `right` on its directory (nothing when it exists already: the
-/// call fails with `EEXIST`).
-fn make(n: &Notification, dirfd: i32, addr: u64, right: FsRight, out: &mut Vec<Touch>) {
-    if let Some(Found::Missing { parent }) = lookup(n, dirfd, addr, false) {
-        out.push(Touch { path: shown(&parent), access: one(&[right]) });
-    }
-}
-
-/// An entry removed: `remove_dir` or `remove_file` on its directory.
-fn remove(n: &Notification, dirfd: i32, addr: u64, dir: bool, out: &mut Vec<Touch>) {
-    if let Some(Found::Exists(p)) = lookup(n, dirfd, addr, false) {
-        let right = if dir { FsRight::REMOVE_DIR } else { FsRight::REMOVE_FILE };
-        if let Some(parent) = p.parent() {
-            out.push(Touch { path: shown(parent), access: one(&[right]) });
-        }
-    }
-}
-
-/// `rename*`: removing the entry from its directory and making it in the other (both ways for
-/// `RENAME_EXCHANGE`; replacing an entry removes it); `refer` on both when they differ.
-fn rename(n: &Notification, from: (i32, u64), to: (i32, u64), flags: u64, out: &mut Vec<Touch>) {
-    let Some(Found::Exists(src)) = lookup(n, from.0, from.1, false) else { return };
-    let Some(dst) = lookup(n, to.0, to.1, false) else { return };
-    let Some(src_dir) = src.parent().map(shown) else { return };
-    let (dst_dir, replaced) = match &dst {
-        Found::Exists(p) => (p.parent().map(shown), Some(p.clone())),
-        Found::Missing { parent } => (Some(shown(parent)), None),
-    };
-    let Some(dst_dir) = dst_dir else { return };
-    let exchange = flags & libc::RENAME_EXCHANGE as u64 != 0;
-    let mut at_src = one(&[kind_right(&src, false)]);
-    let mut at_dst = one(&[kind_right(&src, true)]);
-    if let Some(r) = &replaced {
-        at_dst.insert(kind_right(r, false));
-        if exchange {
-            at_src |= one(&[kind_right(r, true)]);
-            at_dst.insert(kind_right(&src, false));
-            at_src.insert(kind_right(&src, true));
-        }
-    }
-    if src_dir != dst_dir {
-        at_src.insert(FsRight::REFER);
-        at_dst.insert(FsRight::REFER);
-    }
-    out.push(Touch { path: src_dir, access: at_src });
-    out.push(Touch { path: dst_dir, access: at_dst });
-}
-
-/// `link*`: making an entry like the source in the new directory; `refer` when the directories
-/// differ.
-fn link(n: &Notification, from: (i32, u64), to: (i32, u64), out: &mut Vec<Touch>) {
-    let Some(Found::Exists(src)) = lookup(n, from.0, from.1, false) else { return };
-    let Some(Found::Missing { parent }) = lookup(n, to.0, to.1, false) else { return };
-    let parent = shown(&parent);
-    let mut at_dst = one(&[kind_right(&src, true)]);
-    if let Some(src_dir) = src.parent().map(shown).filter(|d| *d != parent) {
-        at_dst.insert(FsRight::REFER);
-        out.push(Touch { path: src_dir, access: one(&[FsRight::REFER]) });
-    }
-    out.push(Touch { path: parent, access: at_dst });
-}
-
 /// The address of a `bind` to a named `AF_UNIX` socket: the path's address in the caller
 /// (`sun_path` follows the two-byte family; an abstract name starts with a NUL and is skipped).
 fn unix_path(n: &Notification) -> Option<u64> {
@@ -434,6 +548,8 @@ mod tests {
     #[test]
     fn the_elf_interpreter_of_this_test_binary_is_found_and_a_script_names_its_own() {
         let me = std::env::current_exe().unwrap();
+        let root = Root::of(std::process::id()).unwrap();
+        let interpreter = |p: &Path| interpreter_of(&root.head(p, 64 * 1024)?);
         // Rust test binaries are dynamic executables on glibc hosts.
         let ld = interpreter(&me).expect("a PT_INTERP");
         assert!(ld.to_string_lossy().contains("ld-linux"), "{}", ld.display());
@@ -449,9 +565,9 @@ mod tests {
 
     #[test]
     fn proc_self_and_dev_fd_are_the_callers_and_proc_is_shown_whole() {
-        assert_eq!(in_callers_view(42, Path::new("/proc/self/status")), PathBuf::from("/proc/42/status"));
-        assert_eq!(in_callers_view(42, Path::new("/dev/stdout")), PathBuf::from("/proc/42/fd/1"));
-        assert_eq!(in_callers_view(42, Path::new("/dev/fdx")), PathBuf::from("/dev/fdx"));
+        assert_eq!(callers_view(42, Path::new("/proc/self/status")), PathBuf::from("/proc/42/status"));
+        assert_eq!(callers_view(42, Path::new("/dev/stdout")), PathBuf::from("/proc/42/fd/1"));
+        assert_eq!(callers_view(42, Path::new("/dev/fdx")), PathBuf::from("/dev/fdx"));
         assert_eq!(shown(Path::new("/proc/42/status")), "/proc");
         assert_eq!(shown(Path::new("/process")), "/process");
     }

@@ -87,6 +87,7 @@ pub fn record(a: RecordArgs) -> ExitCode {
         native: native.name(),
         collapse: a.collapse.into(),
         base: base.as_ref(),
+        root: Some(std::path::Path::new("/")),
     };
     let mut text = enforcer::record::learned::profile(&obs, &how);
     if let Some(earlier) = &earlier {
