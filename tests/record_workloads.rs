@@ -355,3 +355,44 @@ fn runs_merge_into_one_profile_with_append_or_policyc_merge() {
         "{err}"
     );
 }
+
+/// Recording inside a busybox container (`--rootfs`): the paths learned are the container's
+/// (resolved beneath its root, its absolute links included), the replay in the same root gives
+/// the same output, and reading a file the recording never read is refused (Landlock).
+#[test]
+fn a_busybox_container_is_recorded_from_inside() {
+    if !root() {
+        return;
+    }
+    let d = common::tempdir("record-container");
+    let rootfs = common::rootfs::build(d.path());
+    std::fs::write(rootfs.join("data/in.txt"), "inside\n").unwrap();
+    std::fs::create_dir(rootfs.join("data/sub")).unwrap();
+    std::os::unix::fs::symlink("/data/sub", rootfs.join("data/link")).unwrap();
+    std::fs::write(rootfs.join("data/sub/listed"), "").unwrap();
+    let learned = d.join("c.yaml");
+    let script = "cat /data/in.txt; ls /data/link/; echo done";
+    let run = |args: &[&str]| Command::new(ENFORCE).args(args).output().unwrap();
+    let r = rootfs.to_str().unwrap();
+    let o = run(&["record", "--rootfs", r, "-o", learned.to_str().unwrap(), "--", "sh", "-c", script]);
+    assert_eq!(text(&o.stdout), "inside\nlisted\ndone\n", "{}", text(&o.stderr));
+    let yaml = std::fs::read_to_string(&learned).unwrap();
+    for want in [
+        "first seen in /bin/busybox",
+        "- { path: /data, access: [read_file] }",
+        "- { path: /data/sub, access: [read_dir] }",
+        "# What the container's PID-1 shim calls under the profile",
+    ] {
+        assert!(yaml.contains(want), "{want} in:\n{yaml}");
+    }
+    assert!(!yaml.contains(d.to_str().unwrap()), "no host path:\n{yaml}");
+    lint_clean(&learned);
+    let replay = |script: &str| {
+        run(&["run", "--profile", learned.to_str().unwrap(), "--rootfs", r, "--", "sh", "-c", script])
+    };
+    let o = replay(script);
+    assert_eq!(text(&o.stdout), "inside\nlisted\ndone\n", "{}", text(&o.stderr));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = replay(&format!("{script}; cat /etc/passwd"));
+    assert!(!o.status.success() && text(&o.stderr).contains("Permission denied"), "{}", text(&o.stderr));
+}

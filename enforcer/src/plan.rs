@@ -105,6 +105,10 @@ pub struct Plan {
     /// A second filter installed after `seccomp` (a Palisade profile over an OCI config's
     /// section: the kernel runs both, and the stricter verdict wins).
     pub stacked: Option<SeccompPlan>,
+    /// `enforce record`: the filter a process that hands its listener to the recorder installs
+    /// instead of `seccomp` and `stacked` (a container's PID-1 shim, which hands nothing,
+    /// still installs those).
+    pub recording: Option<SeccompPlan>,
     /// Supplementary groups (empty: none).
     pub groups: Vec<u32>,
     /// Install the filter before the bounding set and the user switch, while CAP_SYS_ADMIN is
@@ -169,6 +173,7 @@ impl Plan {
                 .collect(),
             seccomp: Some(SeccompPlan { program, filter }),
             stacked: None,
+            recording: None,
             groups: Vec::new(),
             seccomp_early: false,
             landlock,

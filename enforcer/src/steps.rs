@@ -11,7 +11,7 @@ use policy::vocab::{CapSet, FsAccess, Securebit, TmpdirMode};
 use crate::command::Command;
 use crate::error::{Failure, LaunchError, Step};
 use crate::landlock::{self, RulesetReady};
-use crate::plan::Plan;
+use crate::plan::{Plan, SeccompPlan};
 use crate::sys::{CapKind, Kernel, LandlockStatus};
 use crate::tmpdir;
 
@@ -230,7 +230,11 @@ pub(crate) fn restrict_landlock<K: Kernel>(
 
 /// 11. Seccomp last: after it, only the read-back, the report and `execve` are made.
 pub(crate) fn install_seccomp<K: Kernel>(k: &mut K, plan: &Plan) -> Result<(), LaunchError> {
-    for seccomp in plan.seccomp.iter().chain(&plan.stacked) {
+    let filters: Vec<&SeccompPlan> = match (&plan.recording, k.hands_listener()) {
+        (Some(r), true) => vec![r],
+        _ => plan.seccomp.iter().chain(&plan.stacked).collect(),
+    };
+    for seccomp in filters {
         k.install_seccomp(seccomp.filter.kernel_layout()).map_err(|e| match e {
             libc::EACCES => LaunchError::refused(
                 Step::Seccomp,

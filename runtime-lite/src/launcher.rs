@@ -45,6 +45,9 @@ pub struct Container {
     pub tty: bool,
     /// `-i`: this process's stdin relayed to the workload's terminal too.
     pub interactive: bool,
+    /// `enforce record`: the workload installs the recording filter (the plan's, from
+    /// [`enforcer::record::recording_plan`]) and hands its listener back through these.
+    pub recording: Option<enforcer::record::Handoff>,
 }
 
 /// A container whose workload has started.
@@ -168,7 +171,7 @@ fn reachable(rootfs: &std::path::Path, uid: idmap::Mapping, gid: idmap::Mapping)
 
 /// Run `c`; returns the workload's exit status.
 pub fn run(c: Container) -> Result<i32, RunError> {
-    let Container { plan, argv, rootfs, report, name, on_started, tty, interactive } = c;
+    let Container { plan, argv, rootfs, report, name, on_started, tty, interactive, recording } = c;
     let iso = plan.compiled.isolation().clone();
     if let Some(r) = &rootfs {
         let why = match std::fs::metadata(r) {
@@ -243,7 +246,7 @@ pub fn run(c: Container) -> Result<i32, RunError> {
         ForkResult::Child => {
             drop(go_tx);
             std::mem::forget(group); // the launcher owns the cgroup
-            let workload = Workload { argv, report };
+            let workload = Workload { argv, report, recording };
             let pid1 = Pid1 {
                 plan: &plan,
                 workload: &workload,

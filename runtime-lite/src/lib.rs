@@ -42,6 +42,7 @@ pub mod name;
 pub mod net;
 pub mod oci;
 pub mod pid1;
+pub mod record;
 pub mod shim;
 pub mod start;
 pub mod state;

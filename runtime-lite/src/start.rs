@@ -152,6 +152,7 @@ pub fn start(r: Request) -> Result<Started, RunError> {
                 on_started: None,
                 tty: r.tty,
                 interactive: r.interactive,
+                recording: None,
             };
             match name.filter(|_| r.detach) {
                 Some(name) => {

@@ -17,6 +17,8 @@ pub(crate) struct Workload {
     pub argv: Vec<String>,
     /// Where the report goes.
     pub report: ReportTo,
+    /// `enforce record`: where the recording filter's listener goes.
+    pub recording: Option<enforcer::record::Handoff>,
 }
 
 /// Apply `plan` and exec; returns (and reports over `status`) only why it did not.
@@ -38,9 +40,17 @@ pub(crate) fn exec(
         // The report file path is the host's; inside, only stderr is reachable.
         ReportTo::Stderr | ReportTo::File(_) => ReportTo::Stderr,
     };
-    let e = match command(plan, &w.argv, terminal.is_some()) {
-        Ok(command) => Launcher::new(plan, report).command(command).isolation(isolation).run(),
-        Err(e) => e,
+    let e = match (command(plan, &w.argv, terminal.is_some()), &w.recording) {
+        (Ok(command), None) => Launcher::new(plan, report).command(command).isolation(isolation).run(),
+        (Ok(command), Some(handoff)) => match handoff.kernel() {
+            Ok(kernel) => {
+                Launcher::with_kernel(plan, report, kernel).command(command).isolation(isolation).run()
+            }
+            Err(e) => {
+                enforcer::LaunchError::sys(enforcer::error::Step::Prepare, "the recording's descriptors", e)
+            }
+        },
+        (Err(e), _) => e,
     };
     let code = e.exit_code();
     status.send(&Status::Failed { code, message: e.to_string() });

@@ -45,9 +45,14 @@ pub struct Learn<'a> {
     pub collapse: Collapse,
     /// The base profile it was recorded under (`--profile BASE`).
     pub base: Option<&'a super::base::Base>,
+    /// The process settings it ran with, kept (a base's, or a container's); `None`: the
+    /// caller's.
+    pub process: Option<&'a policy::ir::ProcessIr>,
     /// Where the recording's root is now: `/` for a host run, a container's root directory
     /// (`None`: gone).
     pub root: Option<&'a std::path::Path>,
+    /// Recorded in a container with a PID-1 shim, which runs under the profile too.
+    pub shim: bool,
 }
 
 /// Calls allowed only with the argument values seen (the argument the built-ins filter).
@@ -83,8 +88,8 @@ pub fn profile(obs: &Observations, how: &Learn) -> String {
         "description: What {} did, recorded (system calls, paths, ports, capabilities)\n",
         how.command.first().map(String::as_str).unwrap_or("the command")
     ));
-    match how.base {
-        Some(b) => process_of(&b.process, &mut out),
+    match how.process {
+        Some(p) => process_of(p, &mut out),
         None => {
             // Capabilities are granted to a named user only (`caller` keeps whatever it has).
             let user = if obs.caps.is_empty() {
@@ -96,7 +101,7 @@ pub fn profile(obs: &Observations, how: &Learn) -> String {
         }
     }
     capabilities(obs, &mut out);
-    seccomp(obs, how.native, &mut out);
+    seccomp(obs, how, &mut out);
     landlock(obs, how, &mut out);
     out
 }
@@ -152,7 +157,8 @@ fn capabilities(obs: &Observations, out: &mut String) {
     out.push_str(&format!("  drop: [ALL]\n  add: [{}]\n", names.join(", ")));
 }
 
-fn seccomp(obs: &Observations, native: &str, out: &mut String) {
+fn seccomp(obs: &Observations, how: &Learn, out: &mut String) {
+    let native = how.native;
     let mut arches: Vec<&str> = vec![native];
     arches.extend(obs.syscalls.keys().map(String::as_str).filter(|a| *a != native));
     out.push_str(&format!("seccomp:\n  default: errno(EPERM)\n  arches: [{}]\n", arches.join(", ")));
@@ -174,6 +180,18 @@ fn seccomp(obs: &Observations, native: &str, out: &mut String) {
         .collect();
     out.push_str("    # What enforce itself calls after the filter is in place, up to the exec.\n");
     out.push_str(&format!("    - allow: [{}]\n", launcher.join(", ")));
+    if how.shim {
+        let mut shim: Vec<&str> = policy::syscalls::launcher::SHIM
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| !BY_VALUE.contains(n))
+            .collect();
+        shim.dedup();
+        out.push_str(
+            "    # What the container's PID-1 shim calls under the profile (it confines itself too).\n",
+        );
+        out.push_str(&format!("    - allow: [{}]\n", shim.join(", ")));
+    }
     // The recorder's own exec is not the command's.
     let me = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
     let fallback = !obs.namespaces && obs.clone_flags.is_some();
@@ -195,7 +213,7 @@ fn seccomp(obs: &Observations, native: &str, out: &mut String) {
             out.push_str(&format!("      when: {{ arches: [{arch}] }}\n"));
         }
     }
-    by_value(obs, out);
+    by_value(obs, how.shim, out);
     if let Some(flags) =
         obs.clone_flags.filter(|_| fallback || obs.syscalls.values().any(|s| s.contains_key("clone")))
     {
@@ -215,12 +233,16 @@ fn seccomp(obs: &Observations, native: &str, out: &mut String) {
 }
 
 /// The calls of [`BY_VALUE`] seen, each allowed with the values seen only.
-fn by_value(obs: &Observations, out: &mut String) {
+fn by_value(obs: &Observations, shim: bool, out: &mut String) {
     for name in BY_VALUE {
         let mut values = obs.values.get(name).cloned().unwrap_or_default();
         // enforce asks for its securebits after the filter is in place.
         let launcher = policy::syscalls::launcher::AFTER_FILTER.iter().filter(|(n, _)| *n == name);
         values.extend(launcher.map(|(_, a)| a[0]));
+        if shim {
+            let calls = policy::syscalls::launcher::SHIM.iter().filter(|(n, _)| *n == name);
+            values.extend(calls.map(|(_, a)| a[0]));
+        }
         if values.is_empty() {
             continue;
         }

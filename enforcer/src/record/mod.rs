@@ -4,8 +4,9 @@
 //! record. The observations become a profile ([`learned`]) that allows what was seen.
 //!
 //! The child installs the filter and gives this process its listener through two descriptors
-//! at fixed numbers, the only calls the filter lets through without asking (a `write` to one,
-//! a `read` from the other); both close at exec.
+//! at fixed numbers, the only calls the filter lets through without asking (a `sendmsg` of the
+//! listener on a socket, a `read` of the go-ahead from a pipe); both close at exec. Sent with
+//! `SCM_RIGHTS`, the listener reaches the recorder from inside a container as well.
 
 pub mod base;
 pub mod caps;
@@ -104,7 +105,7 @@ fn sys(what: &'static str) -> impl Fn(i32) -> RecordError {
     move |errno| RecordError::Sys { what, errno }
 }
 
-/// The recording filter for a kernel of `native`: notify every call, except a `write` to
+/// The recording filter for a kernel of `native`: notify every call, except a `sendmsg` on
 /// [`TO_PARENT`] and a `read` from [`FROM_PARENT`] on the native arch.
 pub fn filter_program(native: Arch) -> Vec<SockFilter> {
     let t = table::table(native);
@@ -118,7 +119,7 @@ pub fn filter_program(native: Arch) -> Vec<SockFilter> {
         ld(4),                          // 0: arch
         jeq(native.audit_arch(), 0, 7), // 1: else → 9
         ld(0),                          // 2: nr
-        jeq(nr("write"), 0, 2),         // 3: else → 6
+        jeq(nr("sendmsg"), 0, 2),       // 3: else → 6
         ld(16),                         // 4: arg0 (low word)
         jeq(TO_PARENT as u32, 4, 3),    // 5: → 10 : 9
         jeq(nr("read"), 0, 2),          // 6: else → 9
@@ -134,6 +135,13 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), RecordError> {
         .map_err(|e| RecordError::Sys { what: "pipe", errno: e as i32 })
 }
 
+/// The socket pair the listener comes back through (this process's end, the child's).
+fn socket_pair() -> Result<(OwnedFd, OwnedFd), RecordError> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(|e| RecordError::Sys { what: "socketpair", errno: e as i32 })
+}
+
 fn recording_filter(native: Arch) -> Result<Filter, RecordError> {
     Filter::new(&filter_program(native))
         .map_err(|_| RecordError::Sys { what: "the recording filter", errno: libc::EINVAL })
@@ -145,19 +153,13 @@ pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordErr
     run(None, |up, down| child_side(command, &filter, up, down))
 }
 
-/// Run `command` under `plan` (a base profile, applied as `enforce run` applies it; `base` is
-/// [`base::Base::of`] it) and record what the base lets it do.
-pub fn record_under(
-    mut plan: crate::plan::Plan,
-    base: &base::Base,
-    command: Command,
-    native: Arch,
-    report: crate::launch::ReportTo,
-) -> Result<Observations, RecordError> {
-    let program = filter_program(native);
+/// `plan` with the recording filter: the process that applies it with a [`Handoff`]'s kernel
+/// installs it instead of the plan's seccomp filters and hands every call to the recorder,
+/// which answers as the plan's own filter would.
+pub fn recording_plan(plan: &mut crate::plan::Plan, native: Arch) -> Result<(), RecordError> {
+    let insns = filter_program(native);
     let filter = recording_filter(native)?;
-    let insns = program.clone();
-    plan.seccomp = Some(crate::plan::SeccompPlan {
+    plan.recording = Some(crate::plan::SeccompPlan {
         program: policy::backend::seccomp::bpf::Program {
             target: native,
             arches: vec![native],
@@ -168,17 +170,55 @@ pub fn record_under(
         },
         filter,
     });
-    plan.stacked = None;
-    run(Some(base), move |up, down| {
-        if notify::place(&up, TO_PARENT).is_err() || notify::place(&down, FROM_PARENT).is_err() {
-            return 125;
-        }
-        drop((up, down));
-        let kernel = crate::sys::Linux::explaining(TO_PARENT, FROM_PARENT);
+    Ok(())
+}
+
+/// The two descriptors the process that installs the recording filter hands its listener
+/// back through (a socket) and waits for the go-ahead on (a pipe).
+pub struct Handoff {
+    to: OwnedFd,
+    from: OwnedFd,
+}
+
+impl Handoff {
+    /// The kernel that installs the filter and hands its listener back: the descriptors are
+    /// put at the numbers the recording filter lets through. Call it in the process that
+    /// applies the plan, just before; `Err` is an errno.
+    pub fn kernel(&self) -> Result<crate::sys::Linux, i32> {
+        notify::place(&self.to, TO_PARENT)?;
+        notify::place(&self.from, FROM_PARENT)?;
+        Ok(crate::sys::Linux::sending(TO_PARENT, FROM_PARENT))
+    }
+}
+
+/// Run `command` under `plan` (a base profile, applied as `enforce run` applies it; `base` is
+/// [`base::Base::of`] it) and record what the base lets it do.
+pub fn record_under(
+    mut plan: crate::plan::Plan,
+    base: &base::Base,
+    command: Command,
+    native: Arch,
+    report: crate::launch::ReportTo,
+) -> Result<Observations, RecordError> {
+    recording_plan(&mut plan, native)?;
+    record_with(Some(base), move |handoff| {
+        let Ok(kernel) = handoff.kernel() else { return 125 };
         let e = crate::launch::Launcher::with_kernel(&plan, report, kernel).command(command).run();
         crate::say!("enforce: {e}");
         e.exit_code()
     })
+}
+
+/// Fork; the child runs `child`, which starts the command somewhere down its tree (a
+/// container, say) under a plan made by [`recording_plan`], with `handoff`'s kernel; it
+/// returns the exit status. This process receives the listener, answers every call (as
+/// `base` would, when given) and returns what it saw once no process is left under the
+/// filter and the child has exited.
+pub fn record_with(
+    base: Option<&base::Base>,
+    child: impl FnOnce(Handoff) -> i32,
+) -> Result<Observations, RecordError> {
+    run(base, |to, from| child(Handoff { to, from }))
 }
 
 /// Fork; the child runs `child` (which returns only when the command did not start, with the
@@ -187,7 +227,7 @@ fn run(
     base: Option<&base::Base>,
     child: impl FnOnce(OwnedFd, OwnedFd) -> i32,
 ) -> Result<Observations, RecordError> {
-    let (up_r, up_w) = pipe()?;
+    let (up_r, up_w) = socket_pair()?;
     let (down_r, down_w) = pipe()?;
     let Some(child_pid) = notify::fork().map_err(sys("fork"))? else {
         drop((up_r, down_w));
@@ -198,15 +238,13 @@ fn run(
     // Ctrl-C (or a SIGTERM to the group) is for the command: the recorder outlives it and
     // writes what it saw.
     notify::block_interrupts().map_err(sys("block SIGINT"))?;
-    let mut buf = [0u8; 4];
-    let got = nix::unistd::read(&up_r, &mut buf)
-        .map_err(|e| RecordError::Sys { what: "read the listener's number", errno: e as i32 })?;
-    if got != 4 {
-        let status = supervisor::wait(child);
-        return Err(RecordError::NotStarted(status));
-    }
-    let listener =
-        notify::take_fd(child, i32::from_ne_bytes(buf)).map_err(sys("take the listener (pidfd_getfd)"))?;
+    let listener = match notify::recv_fd(&up_r) {
+        Ok(l) => l,
+        // Every holder of the other end is gone: no filter was installed.
+        Err(0) => return Err(RecordError::NotStarted(supervisor::wait(child))),
+        Err(e) => return Err(RecordError::Sys { what: "receive the listener", errno: e }),
+    };
+    drop(up_r);
     nix::unistd::write(&down_w, b"g")
         .map_err(|e| RecordError::Sys { what: "start the command", errno: e as i32 })?;
     drop(down_w);
@@ -239,7 +277,7 @@ fn child_side(command: &Command, filter: &Filter, up: OwnedFd, down: OwnedFd) ->
         Err(_) => return 125,
     };
     // From here every call but these two waits for the parent, which needs the listener.
-    if notify::write_at(TO_PARENT, &listener.to_ne_bytes()) != Ok(4) {
+    if notify::send_fd(TO_PARENT, listener).is_err() {
         return 125;
     }
     let mut go = [0u8; 1];

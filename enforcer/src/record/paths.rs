@@ -345,11 +345,12 @@ impl Call<'_> {
     }
 
     /// `execve`/`execveat`: `execute` on the file, on its ELF interpreter and on a script's
-    /// interpreter (the kernel opens both for execution).
+    /// interpreter (the kernel opens both for execution, and for reading: Landlock asks for
+    /// `read_file` too).
     fn executes(&self, dirfd: i32, addr: u64, flags: u64, out: &mut Vec<Touch>) -> Option<Exec> {
         let follow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 == 0;
         let Some(Found::Exists(p, meta)) = self.lookup(dirfd, addr, follow) else { return None };
-        let exe = one(&[FsRight::EXECUTE]);
+        let exe = one(&[FsRight::EXECUTE, FsRight::READ_FILE]);
         out.push(Touch::at(&p, exe, Some(&meta)));
         let mut at = p.clone();
         // A script's interpreter may itself be a dynamic executable: two steps at most.

@@ -23,13 +23,22 @@ pub struct Linux {
     /// pidfd_getfd) and wait for a byte on the second: the listener closes at exec, so the
     /// supervisor must hold its copy first.
     listener_to: Option<(i32, i32)>,
+    /// `enforce record`: send the listener itself over the first descriptor (a socket:
+    /// `SCM_RIGHTS`), which reaches the recorder from inside a container too.
+    send_listener: bool,
 }
 
 impl Linux {
     /// A kernel whose seccomp install hands its listener's number to `to` and waits for the
     /// go-ahead on `from`.
     pub fn explaining(to: i32, from: i32) -> Linux {
-        Linux { listener_to: Some((to, from)) }
+        Linux { listener_to: Some((to, from)), send_listener: false }
+    }
+
+    /// A kernel whose seccomp install sends its listener over socket `to` and waits for the
+    /// go-ahead on `from` (`enforce record`).
+    pub fn sending(to: i32, from: i32) -> Linux {
+        Linux { listener_to: Some((to, from)), send_listener: true }
     }
 }
 
@@ -201,6 +210,10 @@ impl Kernel for Linux {
         })
     }
 
+    fn hands_listener(&self) -> bool {
+        self.send_listener
+    }
+
     fn install_seccomp(&mut self, program: &[libc::sock_filter]) -> Result<(), i32> {
         match self.listener_to {
             None => seccomp::set_mode_filter(program, seccomp::FILTER_FLAG_TSYNC).map(|_| ()),
@@ -208,7 +221,9 @@ impl Kernel for Linux {
             Some((to, from)) => {
                 let listener =
                     seccomp::set_mode_filter(program, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32)?;
-                if super::notify::write_at(to, &listener.to_ne_bytes())? != 4 {
+                if self.send_listener {
+                    super::notify::send_fd(to, listener)?;
+                } else if super::notify::write_at(to, &listener.to_ne_bytes())? != 4 {
                     return Err(libc::EPIPE);
                 }
                 let mut go = [0u8; 1];

@@ -136,6 +136,11 @@ pub trait Kernel {
     fn landlock_restrict(&mut self, rs: Self::Ruleset) -> Result<LandlockStatus, String>;
     /// Install a checked seccomp program (in the kernel's layout) on every thread.
     fn install_seccomp(&mut self, program: &[libc::sock_filter]) -> Result<(), i32>;
+    /// Whether the filter it installs hands its listener to a recorder (`enforce record`):
+    /// it then installs the plan's recording filter.
+    fn hands_listener(&self) -> bool {
+        false
+    }
     /// `execve` with `env`, or this process's environment. The real kernel returns only on
     /// failure; a fake returns `Ok` for "the image was replaced".
     fn exec(

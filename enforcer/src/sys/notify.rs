@@ -56,6 +56,70 @@ pub fn read_at(at: i32, buf: &mut [u8]) -> Result<usize, i32> {
     usize::try_from(n).map_err(|_| errno())
 }
 
+/// Send descriptor `fd` over the socket at number `at` (`SCM_RIGHTS`, with one byte).
+pub fn send_fd(at: i32, fd: i32) -> Result<(), i32> {
+    let byte = [b'l'];
+    let mut iov = libc::iovec { iov_base: byte.as_ptr() as *mut libc::c_void, iov_len: 1 };
+    // SAFETY: CMSG_SPACE computes a size from a constant.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    // SAFETY: an all-zero msghdr is valid; the pointers set below live across the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` has a control buffer of CMSG_SPACE(sizeof fd) bytes: CMSG_FIRSTHDR is
+    // within it, and CMSG_DATA has room for one descriptor.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), fd);
+    }
+    // SAFETY: sendmsg reads `msg` and what it points to.
+    if unsafe { libc::sendmsg(at, &msg, libc::MSG_NOSIGNAL) } != 1 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Receive a descriptor sent by [`send_fd`] on `sock` (`Err(0)`: the other side closed first).
+pub fn recv_fd(sock: &OwnedFd) -> Result<OwnedFd, i32> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    // SAFETY: CMSG_SPACE computes a size from a constant.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    // SAFETY: an all-zero msghdr is valid; the pointers set below live across the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    loop {
+        // SAFETY: recvmsg writes at most the sizes `msg` gives into the buffers it points to.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        match n {
+            1 => break,
+            0 => return Err(0),
+            _ if errno() == libc::EINTR => continue,
+            _ => return Err(errno()),
+        }
+    }
+    // SAFETY: the kernel filled `control` (msg_controllen says how much): CMSG_FIRSTHDR is
+    // null or a header within it.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if c.is_null() || (*c).cmsg_level != libc::SOL_SOCKET || (*c).cmsg_type != libc::SCM_RIGHTS {
+            return Err(libc::EPROTO);
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
 /// SIGINT and SIGTERM, the signals that stop a recording.
 fn interrupts() -> libc::sigset_t {
     // SAFETY: sigemptyset and sigaddset fill the set they are given.

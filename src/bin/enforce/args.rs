@@ -254,6 +254,10 @@ pub struct RecordArgs {
     /// The learned profile's name (default: the command's).
     #[arg(long)]
     pub name: Option<String>,
+    /// Record in a container with this root filesystem (as `enforce run --rootfs`); the paths
+    /// learned are the container's.
+    #[arg(long)]
+    pub rootfs: Option<std::path::PathBuf>,
     /// Merge this run into the profile already at `-o` (as `policyc merge` does): several runs
     /// make one profile.
     #[arg(long)]

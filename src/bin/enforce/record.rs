@@ -1,24 +1,22 @@
-//! `enforce record -o FILE -- CMD`: the recorder (`enforcer::record`) and its output.
+//! `enforce record -o FILE -- CMD`: the recorder (`enforcer::record`, in a container through
+//! `runtime_lite::record`) and its output.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use enforcer::record::base::Base;
+use enforcer::record::Observations;
 use enforcer::{Features, Options, Plan, ReportTo};
+use policy::ir::ProcessIr;
 
 use crate::args::{Format, RecordArgs};
 use crate::fail;
 
-/// The plan of the base profile, as `enforce run` makes it (host runs: a profile with an
-/// isolation section is refused, saying so).
+/// The base profile's plan, as `enforce run` makes it.
 fn base_plan(profile: &str) -> Result<(Plan, Base), String> {
     let compiled = crate::run::compile(profile, true)?;
     for w in compiled.warnings() {
         enforcer::say!("{w}");
-    }
-    if compiled.isolation().enabled {
-        return Err(format!(
-            "record: {profile} runs a container (isolation section): recording records host runs; give a profile without one"
-        ));
     }
     let plan =
         Plan::new(profile, compiled, &Features::detect(), Options::default()).map_err(|e| e.to_string())?;
@@ -26,11 +24,57 @@ fn base_plan(profile: &str) -> Result<(Plan, Base), String> {
     Ok((plan, base))
 }
 
-pub fn record(a: RecordArgs) -> ExitCode {
-    let command = match enforcer::Command::resolve(&a.command) {
-        Ok(c) => c,
-        Err(e) => return fail(e.exit_code(), e),
+/// What a recording saw, the base it was made under, and where its root is now.
+struct Recorded {
+    obs: Observations,
+    /// In a container with a PID-1 shim.
+    shim: bool,
+    base: Option<Base>,
+    root: Option<PathBuf>,
+    process: Option<ProcessIr>,
+}
+
+/// Record `a.command` on the host or, with `--rootfs` or a base with an isolation section, in
+/// a container.
+fn run(a: &RecordArgs, native: policy::Arch) -> Result<Recorded, (i32, String)> {
+    let under = a.profile.as_deref().map(base_plan).transpose().map_err(|e| (125, e))?;
+    let contained = a.rootfs.is_some() || under.as_ref().is_some_and(|(p, _)| p.compiled.isolation().enabled);
+    if contained {
+        let (plan, base) = match under {
+            Some((plan, base)) => (plan, Some(base)),
+            None => {
+                (runtime_lite::record::unconfined_plan().map_err(|e| (e.exit_code(), e.to_string()))?, None)
+            }
+        };
+        let process = Some(plan.compiled.process().clone());
+        let iso = plan.compiled.isolation();
+        let shim = iso.init && iso.namespaces.contains(policy::vocab::Namespace::Pid);
+        let rootfs =
+            a.rootfs.clone().or_else(|| plan.compiled.isolation().rootfs.as_ref().map(PathBuf::from));
+        let obs =
+            runtime_lite::record::contained(plan, base.as_ref(), a.command.clone(), rootfs.clone(), native)
+                .map_err(|e| (e.exit_code(), e.to_string()))?;
+        return Ok(Recorded { obs, shim, base, root: rootfs, process });
+    }
+    let command = enforcer::Command::resolve(&a.command).map_err(|e| (e.exit_code(), e.to_string()))?;
+    let (obs, base) = match under {
+        Some((plan, base)) => {
+            (enforcer::record::record_under(plan, &base, command, native, ReportTo::None), Some(base))
+        }
+        None => (enforcer::record::record(&command, native), None),
     };
+    let obs = obs.map_err(|e| (125, e.to_string()))?;
+    let process = base.as_ref().map(|b| b.process.clone());
+    Ok(Recorded { obs, shim: false, base, root: Some(PathBuf::from("/")), process })
+}
+
+pub fn record(a: RecordArgs) -> ExitCode {
+    // A host command that is not there is 127 before anything else.
+    if a.rootfs.is_none() && a.profile.is_none() {
+        if let Err(e) = enforcer::Command::resolve(&a.command) {
+            return fail(e.exit_code(), e);
+        }
+    }
     // The output before the command: a path that cannot be written stops the recording before
     // it runs (and a file made only for this check goes again if the recording fails).
     let existed = a.output.exists();
@@ -57,23 +101,11 @@ pub fn record(a: RecordArgs) -> ExitCode {
         forget();
         return fail(125, "record: this machine's arch has no syscall table");
     };
-    let under = match a.profile.as_deref().map(base_plan).transpose() {
-        Ok(u) => u,
-        Err(e) => {
+    let Recorded { obs, shim, base, root, process } = match run(&a, native) {
+        Ok(r) => r,
+        Err((code, e)) => {
             forget();
-            return fail(125, e);
-        }
-    };
-    let recorded = match under {
-        Some((plan, base)) => enforcer::record::record_under(plan, &base, command, native, ReportTo::None)
-            .map(|o| (o, Some(base))),
-        None => enforcer::record::record(&command, native).map(|o| (o, None)),
-    };
-    let (obs, base) = match recorded {
-        Ok(o) => o,
-        Err(e) => {
-            forget();
-            return fail(125, e);
+            return fail(code, e);
         }
     };
     let name = a.name.clone().unwrap_or_else(|| {
@@ -87,7 +119,9 @@ pub fn record(a: RecordArgs) -> ExitCode {
         native: native.name(),
         collapse: a.collapse.into(),
         base: base.as_ref(),
-        root: Some(std::path::Path::new("/")),
+        process: process.as_ref(),
+        root: root.as_deref(),
+        shim,
     };
     let mut text = enforcer::record::learned::profile(&obs, &how);
     if let Some(earlier) = &earlier {
