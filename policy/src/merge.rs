@@ -67,9 +67,50 @@ pub fn merge(inputs: &[Input]) -> Result<String, Error> {
             header.push('\n');
         }
     }
-    let text = header + &body;
+    let text = header + &flow_lists(&body);
     not_narrower(inputs, &text)?;
     Ok(text)
+}
+
+/// Block lists of plain scalars written on one line (`allow: [read, write]`), as
+/// `enforce record` writes them.
+fn flow_lists(yaml: &str) -> String {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let plain = |s: &str| {
+        !s.is_empty() && !s.contains([',', '[', ']', '{', '}', '#', '"', '\'']) && !s.contains(": ")
+    };
+    let mut out = String::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let mut items = Vec::new();
+        let mut j = i + 1;
+        if line.ends_with(':') {
+            let key_indent = indent(line);
+            while let Some(next) = lines.get(j) {
+                let item = next.trim_start().strip_prefix("- ");
+                // Items sit at the key's indent or deeper (serde-saphyr writes them at its indent).
+                match item {
+                    Some(v) if indent(next) >= key_indent && plain(v) && !v.ends_with(':') => {
+                        items.push(v);
+                        j += 1;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        // Not a list of scalars: a list of maps (`- path: ...`) at the key's own indent ends it.
+        if items.is_empty() {
+            out.push_str(line);
+            out.push('\n');
+            i += 1;
+        } else {
+            out.push_str(&format!("{line} [{}]\n", items.join(", ")));
+            i = j;
+        }
+    }
+    out
 }
 
 /// How many recordings a learned profile holds (its `# Learned by` lines; at least one).
@@ -349,4 +390,59 @@ fn not_narrower(inputs: &[Input], merged: &str) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "# Learned by `enforce record` on D from: a\nname: a\nprocess: { user: caller }\ncapabilities: { drop: [ALL] }\nseccomp:\n  default: errno(EPERM)\n  arches: [x86_64]\n  restrict_namespaces: true\n  restrict_address_families: [AF_UNIX]\n  rules:\n    - allow: [read, write, socket]\n    - allow: [ioctl]\n      args: [{ index: 1, op: in, values: [0x5401] }]\nlandlock:\n  filesystem:\n    - { path: /usr, access: [read_file] }\n  network: { bind: [80], connect: [] }\n";
+    const B: &str = "# Learned by `enforce record` on D from: b\nname: b\nprocess: { user: caller }\ncapabilities: { drop: [ALL] }\nseccomp:\n  default: errno(EPERM)\n  arches: [x86_64]\n  rules:\n    - allow: [read, openat]\n    - allow: [ioctl]\n      args: [{ index: 1, op: in, values: [0x5413] }]\nlandlock:\n  filesystem:\n    - { path: /usr, access: [execute] }\n    - { path: /etc, access: [read_file] }\n  network: { bind: [], connect: [443] }\n";
+
+    fn policy(text: &str) -> crate::Policy {
+        crate::compile_text("t.yaml", text, None, &crate::CompileOptions::default()).unwrap().policy
+    }
+
+    #[test]
+    fn the_union_allows_what_each_allows_and_no_more() {
+        let merged = merge(&[Input { file: "a.yaml", text: A }, Input { file: "b.yaml", text: B }]).unwrap();
+        assert!(merged.starts_with("# Merged from 2 recordings"), "{merged}");
+        assert!(merged.contains("  - allow: [openat, read, socket, write]\n"), "{merged}");
+        assert!(
+            merged.contains("values: [0x5401, 0x5413]") || merged.contains("values: [21505, 21523]"),
+            "{merged}"
+        );
+        assert!(merged.contains("restrict_address_families: [AF_UNIX]"), "{merged}");
+        assert!(!merged.contains("restrict_namespaces"), "only one run refused namespaces: {merged}");
+        let m = policy(&merged);
+        let allows = |p: &crate::Policy, name: &str, args: [u64; 6]| {
+            p.evaluate_name(crate::Arch::X86_64, name, args).unwrap().action.permits()
+        };
+        assert!(allows(&m, "openat", [0; 6]) && allows(&m, "write", [0; 6]));
+        assert!(allows(&m, "ioctl", [0, 0x5401, 0, 0, 0, 0]) && allows(&m, "ioctl", [0, 0x5413, 0, 0, 0, 0]));
+        assert!(!allows(&m, "ioctl", [0, 0x5402, 0, 0, 0, 0]) && !allows(&m, "mkdir", [0; 6]));
+        assert!(!allows(&m, "socket", [2, 1, 0, 0, 0, 0]), "AF_INET stays refused");
+        let usr = m.landlock.filesystem.iter().find(|r| r.path == "/usr").unwrap();
+        assert_eq!(usr.access.names(), ["execute", "read_file"]);
+        let net = m.landlock.network.as_ref().unwrap();
+        assert_eq!((net.bind.clone(), net.connect.clone()), (vec![80], vec![443]));
+    }
+
+    #[test]
+    fn what_is_not_an_allow_list_is_refused_with_its_place() {
+        let deny = "name: d\nseccomp:\n  rules:\n    - deny: [ptrace]\n";
+        let e =
+            merge(&[Input { file: "a.yaml", text: A }, Input { file: "d.yaml", text: deny }]).unwrap_err();
+        assert!(e.to_string().contains("d.yaml:4:7: error: only `allow` rules can be merged"), "{e}");
+        let ext = "name: e\nextends: docker-default\n";
+        let e = merge(&[Input { file: "e.yaml", text: ext }, Input { file: "a.yaml", text: A }]).unwrap_err();
+        assert!(
+            e.to_string().contains("e.yaml:2:10: error: a profile with `extends` cannot be merged"),
+            "{e}"
+        );
+        let other = B.replace("errno(EPERM)", "errno(EACCES)");
+        let e =
+            merge(&[Input { file: "a.yaml", text: A }, Input { file: "b.yaml", text: &other }]).unwrap_err();
+        assert!(e.to_string().contains("the seccomp `default` verdicts differ"), "{e}");
+    }
 }

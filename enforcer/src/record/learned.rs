@@ -69,6 +69,9 @@ pub fn profile(obs: &Observations, how: &Learn) -> String {
     if obs.interrupted {
         out.push_str("# Incomplete: the recording was interrupted (SIGINT or SIGTERM); what the command would have done after is not here.\n");
     }
+    if obs.syscalls.values().any(|m| m.contains_key("io_uring_setup")) {
+        out.push_str("# Warning: it set up io_uring; what it did through io_uring (reads, writes, opens) was not seen and is not here.\n");
+    }
     for p in &obs.setid_execs {
         out.push_str(&format!(
             "# Warning: it executed {p}, which is set-user-ID or set-group-ID; it ran without that privilege (no_new_privs), and so does a replay.\n"

@@ -157,6 +157,11 @@ pub fn record(a: RecordArgs) -> ExitCode {
             "enforce record: warning: it executed {p}, which is set-user-ID or set-group-ID: it ran without that privilege (no_new_privs); the profile does not grant it"
         );
     }
+    if let Some(b) = &base {
+        for (what, why) in &obs.denied {
+            enforcer::say!("enforce record: refused by {}, not learned: {what}: {why}", b.name);
+        }
+    }
     for (arch, nrs) in &obs.unknown {
         enforcer::say!(
             "enforce record: warning: numbers no table names on {arch}: {nrs:?} (not in the profile)"
