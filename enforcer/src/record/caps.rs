@@ -49,6 +49,38 @@ impl Creds {
     }
 }
 
+/// Credentials by thread, read once and again only after a call that may change them (a
+/// recording makes thousands of calls that touch paths; each would read `/proc/TID/status`).
+#[derive(Debug, Default)]
+pub struct Cache {
+    by_tid: std::collections::HashMap<u32, Creds>,
+}
+
+impl Cache {
+    /// Thread `tid`'s credentials.
+    pub fn of(&mut self, tid: u32) -> Option<Creds> {
+        if let Some(c) = self.by_tid.get(&tid) {
+            return Some(c.clone());
+        }
+        let c = Creds::of(tid)?;
+        self.by_tid.insert(tid, c.clone());
+        Some(c)
+    }
+
+    /// After thread `tid` made call `name`: forget its credentials if the call may change them
+    /// (`set*id`, `setgroups`, `capset`, `prctl`, an exec), or if the thread may be gone and
+    /// its number reused (`exit`).
+    pub fn after(&mut self, tid: u32, name: &str) {
+        if name.starts_with("set")
+            || name.starts_with("exec")
+            || name.starts_with("exit")
+            || matches!(name, "capset" | "prctl" | "unshare" | "setns")
+        {
+            self.by_tid.remove(&tid);
+        }
+    }
+}
+
 /// A capability a call would use, and why (for the profile's comment).
 pub type Use = (Cap, String);
 

@@ -297,6 +297,7 @@ fn child_side(command: &Command, filter: &Filter, up: OwnedFd, down: OwnedFd) ->
 /// Note every call and let it run (or, under a base profile, answer it as the base does),
 /// until no process is left under the filter.
 fn supervise(listener: &OwnedFd, obs: &mut Observations, base: Option<&base::Base>) {
+    let mut creds = caps::Cache::default();
     supervisor::each(listener, |n| {
         if let Some(r) = base.and_then(|b| b.refuses(n)) {
             let name =
@@ -310,12 +311,17 @@ fn supervise(listener: &OwnedFd, obs: &mut Observations, base: Option<&base::Bas
                 _ => Answer::Fail(libc::EPERM),
             };
         }
-        note(obs, n, base);
+        note(obs, n, base, &mut creds);
         Answer::Run
     });
 }
 
-fn note(obs: &mut Observations, n: &notify::Notification, base: Option<&base::Base>) {
+fn note(
+    obs: &mut Observations,
+    n: &notify::Notification,
+    base: Option<&base::Base>,
+    cache: &mut caps::Cache,
+) {
     let Some((arch, nr)) = supervisor::arch_of(n.arch, n.nr) else { return };
     match table::table(arch).and_then(|t| t.name(nr)) {
         Some(name) => {
@@ -380,13 +386,13 @@ fn note(obs: &mut Observations, n: &notify::Notification, base: Option<&base::Ba
             if let Some(e) = exec.filter(|e| e.setid) {
                 obs.setid_execs.insert(e.path);
             }
-            let creds =
-                (!touched.is_empty() || caps::may_use(name)).then(|| caps::Creds::of(n.pid)).flatten();
+            let creds = (!touched.is_empty() || caps::may_use(name)).then(|| cache.of(n.pid)).flatten();
             if let Some(creds) = creds {
                 for (cap, why) in caps::uses(n, name, &creds, &touched, port.filter(|_| name == "bind")) {
                     obs.caps.entry(cap.name().to_string()).or_insert(why);
                 }
             }
+            cache.after(n.pid, name);
             let per = obs.syscalls.entry(arch.name().to_string()).or_default();
             let seen = per.entry(name.to_string()).or_default();
             if seen.calls == 0 {
