@@ -346,3 +346,67 @@ fn explain_names_what_landlock_refuses() {
         assert_eq!(err.matches("Permission denied").count(), 2, "the kernel's own answer: {err}");
     }
 }
+
+/// Paths Landlock checks in less obvious places are learned where it checks them: an
+/// `O_TMPFILE` file beneath its directory, `mkdir("d/")` with a trailing slash, a file made
+/// through a dangling symbolic link (in the directory the link points into), a rename across
+/// directories (`refer`); the replay in a fresh copy of the layout does the same.
+#[test]
+fn paths_landlock_checks_elsewhere_are_learned_there() {
+    if !root() {
+        return;
+    }
+    let d = common::tempdir("record-tricky");
+    let script = "import os, sys\nw = sys.argv[1]\n\
+        fd = os.open(w + '/tmp', os.O_TMPFILE | os.O_RDWR, 0o600); os.write(fd, b'x'); os.close(fd)\n\
+        os.mkdir(w + '/made/')\n\
+        open(w + '/link', 'w').write('through the link')\n\
+        os.rename(w + '/a/moved', w + '/b/moved')\n\
+        print(open(w + '/target/new').read(), sorted(os.listdir(w + '/b')))\n";
+    std::fs::write(d.join("s.py"), script).unwrap();
+    let layout = |w: &std::path::Path| {
+        for sub in ["tmp", "target", "a", "b"] {
+            std::fs::create_dir_all(w.join(sub)).unwrap();
+        }
+        std::fs::write(w.join("a/moved"), "").unwrap();
+        std::os::unix::fs::symlink("target/new", w.join("link")).unwrap();
+    };
+    let (first, second) = (d.join("first"), d.join("second"));
+    layout(&first);
+    layout(&second);
+    let learned = d.join("t.yaml");
+    let py = d.join("s.py");
+    let (py, l) = (py.to_str().unwrap(), learned.to_str().unwrap());
+    // TMPDIR elsewhere: the paths stay as they are (not written as ${TMPDIR}).
+    let o = Command::new(ENFORCE)
+        .args([
+            "record",
+            "--collapse",
+            "none",
+            "-o",
+            l,
+            "--",
+            "/usr/bin/python3",
+            py,
+            first.to_str().unwrap(),
+        ])
+        .env("TMPDIR", d.join("tmp-elsewhere"))
+        .output()
+        .unwrap();
+    assert_eq!(text(&o.stdout), "through the link ['moved']\n", "{}", text(&o.stderr));
+    let yaml = std::fs::read_to_string(&learned).unwrap();
+    let f = first.display();
+    for want in [
+        format!("{{ path: {f}/tmp, access: [write_file, read_file] }}"),
+        format!("{{ path: {f}, access: [make_dir] }}"),
+        format!("{{ path: {f}/target, access: [write_file, read_file, make_reg, truncate] }}"),
+        format!("{{ path: {f}/a, access: [remove_file, refer] }}"),
+        format!("{{ path: {f}/b, access: [read_dir, make_reg, refer] }}"),
+    ] {
+        assert!(yaml.contains(&want), "{want} in:\n{yaml}");
+    }
+    // The same rules, for the second layout: the replay there does the same.
+    std::fs::write(&learned, yaml.replace(&f.to_string(), &second.display().to_string())).unwrap();
+    let r = enforce(None, &["run", "--profile", l, "--", "/usr/bin/python3", py, second.to_str().unwrap()]);
+    assert_eq!(text(&r.stdout), "through the link ['moved']\n", "{}", text(&r.stderr));
+}

@@ -40,7 +40,7 @@ pub fn run(plan: &Plan, command: Command, report: ReportTo) -> Result<i32, Launc
         if let Ok(listener) = notify::take_fd(child, i32::from_ne_bytes(buf)) {
             if nix::unistd::write(&down_w, b"g").is_ok() {
                 drop(down_w);
-                supervise(&listener, &policy, &Granted::of(plan));
+                supervise(&listener, &policy, &Granted::enforced(plan));
                 return Ok(supervisor::wait(child));
             }
         }
@@ -103,7 +103,7 @@ fn landlock_refusals(n: &notify::Notification, name: &str, granted: &Granted) ->
             return out;
         }
     }
-    for t in crate::record::paths::touches(n, name).0 {
+    for t in crate::record::paths::touches(n, name).touches {
         let refused = granted.refused(&t.path, t.access);
         if refused.is_empty() {
             continue;

@@ -3,12 +3,15 @@
 //! grants) and `enforce run --explain` (which says which rights no rule grants, and which
 //! rules cover the path).
 
-use std::path::Path;
-
 use policy::ir::beneath;
 use policy::vocab::{FsAccess, NetAccess, NetRight};
 
 use crate::plan::Plan;
+
+/// `p` with its symbolic links resolved here (as it is when it cannot be).
+fn resolved(p: &str) -> String {
+    std::fs::canonicalize(p).map_or_else(|_| p.to_string(), |r| r.to_string_lossy().into_owned())
+}
 
 /// One path rule, resolved.
 #[derive(Clone, Debug)]
@@ -35,8 +38,9 @@ pub struct Granted {
 }
 
 impl Granted {
-    /// What `plan` grants (nothing restricted when it has no Landlock ruleset).
-    pub fn of(plan: &Plan) -> Granted {
+    /// What the kernel will enforce of `plan`: its Landlock ruleset for this kernel's ABI
+    /// (nothing restricted without one). For `--explain`, which says what the kernel refuses.
+    pub fn enforced(plan: &Plan) -> Granted {
         let Some(r) = plan.landlock.as_ref().and_then(|l| l.ruleset.as_ref()) else {
             return Granted::default();
         };
@@ -45,9 +49,6 @@ impl Granted {
             |_| Vec::new(),
             |p| p.landlock.filesystem.iter().map(|f| f.origins.first().map(|o| o.to_string())).collect(),
         );
-        let resolve = |p: &str| {
-            std::fs::canonicalize(p).map_or_else(|_| p.to_string(), |r| r.to_string_lossy().into_owned())
-        };
         Granted {
             handled_fs: r.handled_fs,
             paths: r
@@ -55,7 +56,7 @@ impl Granted {
                 .iter()
                 .enumerate()
                 .map(|(i, p)| PathGrant {
-                    path: resolve(&p.path),
+                    path: resolved(&p.path),
                     allowed: p.allowed,
                     origin: origins.get(i).cloned().flatten(),
                 })
@@ -65,18 +66,51 @@ impl Granted {
         }
     }
 
-    /// The rules that cover `path` (it is beneath them). `/proc` stands for any process's
-    /// entry: rules beneath `/proc` cover it too.
-    pub fn covering(&self, path: &str) -> Vec<&PathGrant> {
-        self.paths
-            .iter()
-            .filter(|g| {
-                beneath(path, &g.path) || (path == "/proc" && Path::new(&g.path).starts_with("/proc"))
-            })
-            .collect()
+    /// What `plan`'s profile grants, whatever this kernel enforces of it (every right handled
+    /// when it restricts the filesystem or the ports): for recording under a base profile,
+    /// whose learned profile must not be wider on any kernel. `resolve`: resolve the rules'
+    /// symbolic links here (not for a container's paths).
+    pub fn declared(plan: &Plan, resolve: bool) -> Granted {
+        let Ok(policy) = plan.compiled.policy() else { return Granted::default() };
+        let l = &policy.landlock;
+        if l.mode == policy::vocab::LandlockMode::Off {
+            return Granted::default();
+        }
+        let path = |p: &str| if resolve { resolved(p) } else { p.to_string() };
+        let mut ports: Vec<(u16, NetAccess)> = Vec::new();
+        if let Some(n) = &l.network {
+            for (list, right) in [(&n.bind, NetRight::BindTcp), (&n.connect, NetRight::ConnectTcp)] {
+                for port in list {
+                    match ports.iter_mut().find(|(p, _)| p == port) {
+                        Some((_, a)) => a.insert(right),
+                        None => ports.push((*port, [right].into_iter().collect())),
+                    }
+                }
+            }
+        }
+        Granted {
+            handled_fs: if l.restrict_fs { FsAccess::all() } else { FsAccess::EMPTY },
+            paths: l
+                .filesystem
+                .iter()
+                .map(|f| PathGrant {
+                    path: path(&f.path),
+                    allowed: f.access,
+                    origin: f.origins.first().map(|o| o.to_string()),
+                })
+                .collect(),
+            handled_net: if l.network.is_some() { NetAccess::all() } else { NetAccess::EMPTY },
+            ports,
+        }
     }
 
-    /// The rights of `access` on `path` that no rule grants (empty: all granted).
+    /// The rules that cover `path` (it is beneath them).
+    pub fn covering(&self, path: &str) -> Vec<&PathGrant> {
+        self.paths.iter().filter(|g| beneath(path, &g.path)).collect()
+    }
+
+    /// The rights of `access` on `path` that no rule grants (empty: all granted). `/proc`
+    /// stands for every process's entries: only a rule on `/proc` or above grants there.
     pub fn refused(&self, path: &str, access: FsAccess) -> FsAccess {
         let need = access & self.handled_fs;
         if need.is_empty() {
@@ -114,7 +148,8 @@ mod tests {
         assert!(g.refused("/srv/www/index.html", want).is_empty());
         assert_eq!(g.refused("/srv/other", want), acc(&[FsRight::READ_FILE]));
         assert_eq!(g.refused("/srv2/x", want), want);
-        assert!(g.refused("/proc", acc(&[FsRight::READ_FILE])).is_empty());
+        // /proc stands for every process's entries: a rule on one does not grant them all.
+        assert_eq!(g.refused("/proc", acc(&[FsRight::READ_FILE])), acc(&[FsRight::READ_FILE]));
         assert!(!g.refuses_port(true, 80) && g.refuses_port(true, 81) && !g.refuses_port(false, 81));
     }
 }

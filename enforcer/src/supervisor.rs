@@ -39,8 +39,10 @@ pub(crate) fn each(listener: &OwnedFd, mut decide: impl FnMut(&Notification) -> 
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     loop {
         let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-        if poll(&mut fds, PollTimeout::NONE).is_err() {
-            continue;
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            // The listener itself is broken: nothing more will come.
+            Err(_) => return,
         }
         let revents = fds[0].revents().unwrap_or(PollFlags::empty());
         if revents.contains(PollFlags::POLLIN) {

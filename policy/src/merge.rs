@@ -58,9 +58,14 @@ pub fn merge(inputs: &[Input]) -> Result<String, Error> {
         inputs.iter().map(|i| runs(i.text)).sum::<usize>()
     );
     let mut seen = BTreeSet::new();
+    // A claim about the base a run was recorded under holds for the merge only if every run
+    // makes it.
+    let everywhere = |line: &str| inputs.iter().all(|i| i.text.lines().any(|l| l == line));
     for line in inputs.iter().flat_map(|i| i.text.lines()) {
+        let base = line.starts_with("# Recorded under");
         if CARRIED.iter().any(|c| line.starts_with(c))
             && !line.starts_with("# Merged from")
+            && (!base || everywhere(line))
             && seen.insert(line)
         {
             header.push_str(line);

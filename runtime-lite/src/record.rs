@@ -38,6 +38,7 @@ pub fn contained(
 ) -> Result<Observations, RunError> {
     enforcer::record::recording_plan(&mut plan, native).map_err(|e| RunError::Invalid(e.to_string()))?;
     let rootfs = rootfs.or_else(|| plan.compiled.isolation().rootfs.as_ref().map(PathBuf::from));
+    let no_new_privs = plan.no_new_privs;
     let mut obs = enforcer::record::record_with(base, move |handoff| {
         let c = Container {
             plan,
@@ -61,5 +62,6 @@ pub fn contained(
     .map_err(|e| RunError::Invalid(e.to_string()))?;
     // The recorder's working, home and temporary directories are not the container's.
     obs.vars.clear();
+    obs.no_new_privs = no_new_privs;
     Ok(obs)
 }

@@ -40,8 +40,9 @@ pub struct Refused {
 }
 
 impl Base {
-    /// BASE as `plan` applies it.
-    pub fn of(plan: &Plan) -> Result<Base, String> {
+    /// BASE as `plan` applies it; `contained`: the command runs in a container (BASE's paths
+    /// are the container's, not resolved here).
+    pub fn of(plan: &Plan, contained: bool) -> Result<Base, String> {
         let policy = plan.compiled.policy()?;
         let l = &policy.landlock;
         let landlock = (l.mode != policy::vocab::LandlockMode::Off)
@@ -50,7 +51,7 @@ impl Base {
             name: plan.profile.clone(),
             landlock,
             process: plan.compiled.process().clone(),
-            granted: Granted::of(plan),
+            granted: Granted::declared(plan, !contained),
             policy,
         })
     }
@@ -65,6 +66,21 @@ impl Base {
     /// The rights of `t` that BASE's Landlock rules do not grant (empty: all granted).
     pub fn refused_rights(&self, t: &Touch) -> FsAccess {
         self.granted.refused(&t.path, t.access)
+    }
+
+    /// BASE's policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether BASE lets call `name` with `args` run on `arch`.
+    pub fn permits(&self, arch: policy::Arch, name: &str, args: [u64; 6]) -> bool {
+        self.policy.evaluate_name(arch, name, args).is_some_and(|e| e.action.permits())
+    }
+
+    /// The rights of `access` at `path` that BASE's Landlock rules do not grant.
+    pub fn refused_at(&self, path: &str, access: FsAccess) -> FsAccess {
+        self.granted.refused(path, access)
     }
 
     /// Whether BASE's Landlock rules refuse binding (`bind`) or connecting to TCP `port`.

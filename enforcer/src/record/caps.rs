@@ -24,7 +24,17 @@ pub struct Creds {
 impl Creds {
     /// Those of thread `tid`.
     pub fn of(tid: u32) -> Option<Creds> {
-        let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+        Creds::read(&format!("/proc/{tid}/status"))
+    }
+
+    /// Those of process `pid` as thread `tid` numbers it (its own pid namespace's, through its
+    /// root's `/proc`: a container's numbers are not this process's).
+    fn of_seen_by(tid: u32, pid: u32) -> Option<Creds> {
+        Creds::read(&format!("/proc/{tid}/root/proc/{pid}/status"))
+    }
+
+    fn read(file: &str) -> Option<Creds> {
+        let status = std::fs::read_to_string(file).ok()?;
         let mut c = Creds::default();
         for line in status.lines() {
             let (key, rest) = line.split_once(':')?;
@@ -162,7 +172,7 @@ pub fn uses(
         "kill" | "tkill" | "tgkill" => {
             let target = if name == "tgkill" { a[1] } else { a[0] } as i32;
             if target > 0 {
-                if let Some(t) = Creds::of(target as u32) {
+                if let Some(t) = Creds::of_seen_by(n.pid, target as u32) {
                     let ok = [creds.uid[0], creds.uid[1]].iter().any(|u| *u == t.uid[0] || *u == t.uid[2]);
                     if !ok {
                         add(Cap::KILL, "a signal to another user's process".into());

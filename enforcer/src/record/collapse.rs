@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use policy::ir::beneath;
-use policy::vocab::FsAccess;
+use policy::vocab::{FsAccess, FsRight};
 
 /// How far the paths are gathered (`enforce record --collapse`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -44,9 +44,24 @@ pub struct Seen<'a> {
     pub files: &'a BTreeMap<String, FsAccess>,
     /// Those that were directories.
     pub dirs: &'a BTreeSet<String>,
+    /// Entries the run made: at replay they are not there yet, so rights on them (or beneath
+    /// them) are their first existing directory's.
+    pub made: &'a BTreeSet<String>,
     /// Where the recording's root is on this machine now (`/` for a host run, a container's
     /// root directory), to find the files the run made and removed; `None`: not known.
     pub root: Option<&'a Path>,
+    /// Recorded under a base profile: the rights of those given that it does not grant at a
+    /// path. A gathered rule keeps only what the base grants where it is written; the rest
+    /// stays with the paths it was seen at (never wider than the base).
+    pub refused: Option<&'a Refused<'a>>,
+}
+
+/// The rights of those given that a base profile does not grant at a path.
+pub type Refused<'a> = dyn Fn(&str, FsAccess) -> FsAccess + 'a;
+
+/// Rights that only read or run what is there: the ones a system tree is summarised with.
+fn reading() -> FsAccess {
+    [FsRight::READ_FILE, FsRight::READ_DIR, FsRight::EXECUTE].into_iter().collect()
 }
 
 /// The rules for what was `seen`, with `vars` (`CWD` → its value at recording, ...) written as
@@ -55,24 +70,59 @@ pub fn rules(seen: &Seen, vars: &BTreeMap<String, String>, how: Collapse) -> Vec
     let mut roots: Vec<&str> = vars.values().map(String::as_str).filter(|v| *v != "/").collect();
     // The longest value first: a working directory inside the temporary one is `${CWD}`.
     roots.sort_by_key(|r| std::cmp::Reverse(r.len()));
-    let mut gathered: BTreeMap<String, (FsAccess, usize)> = BTreeMap::new();
-    for (path, access) in seen.files {
-        let path = seen.root.map_or_else(|| path.clone(), |r| existing(path, r));
-        let at = gather(&path, how, &roots, seen.dirs.contains(&path) || path == "/");
-        let e = gathered.entry(at).or_default();
-        e.0 |= *access;
-        e.1 += 1;
+    // Where each right goes, with the paths it was seen at (for a base to clip).
+    let mut gathered: BTreeMap<String, Vec<(String, FsAccess)>> = BTreeMap::new();
+    for (seen_at, access) in seen.files {
+        let before = before_the_run(seen_at, seen.made);
+        let path = seen.root.map_or_else(|| before.clone(), |r| existing(&before, r));
+        // The directory of a made entry, or an existing ancestor of a path that is gone, is a
+        // directory.
+        let is_dir = seen.dirs.contains(&path) || path == "/" || path != *seen_at;
+        let (to_root, rest) = (*access & reading(), *access - reading());
+        for (part, system) in [(to_root, true), (rest, false)] {
+            if !part.is_empty() {
+                let at = gather(&path, how, &roots, is_dir, system);
+                gathered.entry(at).or_default().push((path.clone(), part));
+            }
+        }
     }
+    let mut rules: BTreeMap<String, (FsAccess, usize)> = BTreeMap::new();
+    for (at, members) in gathered {
+        let union = members.iter().fold(FsAccess::EMPTY, |u, (_, a)| u | *a);
+        let refused = seen.refused.map_or(FsAccess::EMPTY, |f| f(&at, union));
+        let e = rules.entry(at).or_default();
+        e.0 |= union - refused;
+        e.1 += members.len();
+        for (p, a) in members.iter().filter(|_| !refused.is_empty()) {
+            let back = *a & refused;
+            if !back.is_empty() {
+                let e = rules.entry(p.clone()).or_default();
+                e.0 |= back;
+                e.1 += 1;
+            }
+        }
+    }
+    rules.retain(|_, (a, _)| !a.is_empty());
     // A rule beneath another that grants all it grants says nothing more.
-    let kept: Vec<(&String, &(FsAccess, usize))> = gathered
+    let kept: Vec<(&String, &(FsAccess, usize))> = rules
         .iter()
         .filter(|(p, (a, _))| {
-            !gathered.iter().any(|(q, (b, _))| q != *p && beneath(p, q) && (*a - *b).is_empty())
+            !rules.iter().any(|(q, (b, _))| q != *p && beneath(p, q) && (*a - *b).is_empty())
         })
         .collect();
     kept.into_iter()
         .map(|(p, (access, n))| Rule { path: with_vars(p, vars), access: *access, paths: *n })
         .collect()
+}
+
+/// `path`, or, when the run made it or a directory above it, the directory the first of those
+/// was made in.
+fn before_the_run(path: &str, made: &BTreeSet<String>) -> String {
+    let top = Path::new(path).ancestors().filter(|a| made.contains(a.to_string_lossy().as_ref())).last();
+    match top.and_then(Path::parent) {
+        Some(dir) => dir.to_string_lossy().into_owned(),
+        None => path.to_string(),
+    }
 }
 
 /// `path`, or its nearest ancestor that still exists beneath `root` (a file the run made and
@@ -91,15 +141,16 @@ fn existing(path: &str, root: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Where a path's rights go under `how`.
-fn gather(path: &str, how: Collapse, roots: &[&str], is_dir: bool) -> String {
+/// Where rights seen at `path` go under `how`: the working, home or temporary directory's root
+/// first, then (`reads`: rights that only read or run) a system tree's root, else the
+/// directory (a file's, or itself).
+fn gather(path: &str, how: Collapse, roots: &[&str], is_dir: bool, reads: bool) -> String {
     if how == Collapse::Tree {
-        let system = SYSTEM_TREES.iter().find(|t| beneath(path, t));
-        if let Some(root) = system
-            .map(|t| t.to_string())
-            .or_else(|| roots.iter().find(|r| beneath(path, r)).map(|r| r.to_string()))
-        {
-            return root;
+        if let Some(r) = roots.iter().find(|r| beneath(path, r)) {
+            return r.to_string();
+        }
+        if let Some(t) = SYSTEM_TREES.iter().find(|t| reads && beneath(path, t)) {
+            return t.to_string();
         }
     }
     if how == Collapse::None || is_dir || beneath(path, "/dev") {
@@ -123,7 +174,6 @@ fn with_vars(path: &str, vars: &BTreeMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use policy::vocab::FsRight;
 
     fn acc(r: &[FsRight]) -> FsAccess {
         r.iter().copied().collect()
@@ -150,7 +200,9 @@ mod tests {
                 .into();
         // What the recorder saw to be directories.
         let dirs: BTreeSet<String> = [w.clone(), format!("{w}/src"), "/usr/bin".into()].into();
-        let seen = Seen { files: &files, dirs: &dirs, root: Some(Path::new("/")) };
+        let made = BTreeSet::new();
+        let seen =
+            Seen { files: &files, dirs: &dirs, made: &made, root: Some(Path::new("/")), refused: None };
         let tree = rules(&seen, &vars, Collapse::Tree);
         let shown: Vec<(String, Vec<&str>)> =
             tree.iter().map(|r| (r.path.clone(), r.access.names())).collect();

@@ -27,6 +27,37 @@ fn shell_words(argv: &[String]) -> String {
     words.join(" ")
 }
 
+/// Text the workload chose (a file name, a path) for a `#` comment: control characters
+/// escaped, so that it cannot end the comment and write a rule.
+fn said(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c.is_control() {
+            true => c.escape_default().collect::<Vec<_>>(),
+            false => vec![c],
+        })
+        .collect()
+}
+
+/// Text as a YAML scalar: plain when it is only safe characters, else double-quoted with every
+/// special character escaped.
+fn yaml_scalar(p: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+@%=~".contains(c);
+    if !p.is_empty() && p.chars().all(safe) && !p.starts_with('-') {
+        return p.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in p.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// An address family by its `AF_*` name, else its number.
 fn family(n: u64) -> String {
     policy::syscalls::consts::family_name(n).map_or_else(|| n.to_string(), str::to_string)
@@ -74,7 +105,13 @@ pub fn profile(obs: &Observations, how: &Learn) -> String {
     }
     for p in &obs.setid_execs {
         out.push_str(&format!(
-            "# Warning: it executed {p}, which is set-user-ID or set-group-ID; it ran without that privilege (no_new_privs), and so does a replay.\n"
+            "# Warning: it executed {}, which is set-user-ID or set-group-ID; {}\n",
+            said(p),
+            if obs.no_new_privs {
+                "it ran without that privilege (no_new_privs), and so does a replay."
+            } else {
+                "what it did with that privilege is learned only as far as the calls show."
+            }
         ));
     }
     if let Some(b) = how.base {
@@ -83,14 +120,18 @@ pub fn profile(obs: &Observations, how: &Learn) -> String {
             b.name
         ));
         for (what, why) in &obs.denied {
-            out.push_str(&format!("# Refused by {}, not learned: {what}: {why}\n", b.name));
+            out.push_str(&format!(
+                "# Refused by {}, not learned: {}: {}\n",
+                said(&b.name),
+                said(what),
+                said(why)
+            ));
         }
     }
-    out.push_str(&format!("name: {}\n", how.name));
-    out.push_str(&format!(
-        "description: What {} did, recorded (system calls, paths, ports, capabilities)\n",
-        how.command.first().map(String::as_str).unwrap_or("the command")
-    ));
+    out.push_str(&format!("name: {}\n", yaml_scalar(how.name)));
+    let what = how.command.first().map(String::as_str).unwrap_or("the command");
+    let description = format!("What {what} did, recorded (system calls, paths, ports, capabilities)");
+    out.push_str(&format!("description: {}\n", yaml_scalar(&description)));
     match how.process {
         Some(p) => process_of(p, &mut out),
         None => {
@@ -154,7 +195,7 @@ fn capabilities(obs: &Observations, out: &mut String) {
     }
     out.push_str("  # Inferred from what the calls did (the kernel does not say which capability let a call through):\n");
     for (cap, why) in &obs.caps {
-        out.push_str(&format!("  #   {cap}: {why}\n"));
+        out.push_str(&format!("  #   {cap}: {}\n", said(why)));
     }
     let names: Vec<&str> = obs.caps.keys().map(|c| c.trim_start_matches("CAP_")).collect();
     out.push_str(&format!("  drop: [ALL]\n  add: [{}]\n", names.join(", ")));
@@ -184,8 +225,14 @@ fn seccomp(obs: &Observations, how: &Learn, out: &mut String) {
     out.push_str("    # What enforce itself calls after the filter is in place, up to the exec.\n");
     out.push_str(&format!("    - allow: [{}]\n", launcher.join(", ")));
     if how.shim {
+        // Under a base, only what the base lets the shim do (it runs under the base's filter).
+        let arch = policy::syscalls::arch::ALL_ARCHES.into_iter().find(|a| a.name() == native);
+        let let_through = |(n, args): &(&str, [u64; 6])| {
+            how.base.is_none_or(|b| arch.is_some_and(|a| b.permits(a, n, *args)))
+        };
         let mut shim: Vec<&str> = policy::syscalls::launcher::SHIM
             .iter()
+            .filter(|c| let_through(c))
             .map(|(n, _)| *n)
             .filter(|n| !BY_VALUE.contains(n))
             .collect();
@@ -207,7 +254,7 @@ fn seccomp(obs: &Observations, how: &Learn, out: &mut String) {
         out.push_str(&format!(
             "    # {calls} calls of {} system calls on {arch}, first seen in {}\n",
             seen.len(),
-            firsts.join(", ")
+            said(&firsts.join(", "))
         ));
         let names: Vec<&str> =
             seen.keys().map(String::as_str).filter(|n| !BY_VALUE.contains(n) && *n != "clone").collect();
@@ -329,7 +376,15 @@ fn landlock(obs: &Observations, learn: &Learn, out: &mut String) {
             out.push_str(&format!("  scope: [{}]\n", scopes.join(", ")));
         }
     }
-    let seen = super::collapse::Seen { files: &obs.files, dirs: &obs.dirs, root: learn.root };
+    let clip = learn.base.map(|b| move |p: &str, a: policy::vocab::FsAccess| b.refused_at(p, a));
+    let refused = clip.as_ref().map(|f| f as &super::collapse::Refused);
+    let seen = super::collapse::Seen {
+        files: &obs.files,
+        dirs: &obs.dirs,
+        made: &obs.made,
+        root: learn.root,
+        refused,
+    };
     let rules = super::collapse::rules(&seen, &obs.vars, collapse);
     let how = match collapse {
         Collapse::None => "as seen",
@@ -340,11 +395,7 @@ fn landlock(obs: &Observations, learn: &Learn, out: &mut String) {
     };
     out.push_str(&format!("  # {} paths seen, gathered {how}.\n  filesystem:\n", obs.files.len()));
     for r in &rules {
-        let path = if r.path.contains(['$', ' ', ':', '#', '\'', '"']) {
-            format!("\"{}\"", r.path.replace('\\', "\\\\").replace('"', "\\\""))
-        } else {
-            r.path.clone()
-        };
+        let path = yaml_scalar(&r.path);
         let seen = if r.paths > 1 { format!("  # {} paths", r.paths) } else { String::new() };
         out.push_str(&format!("    - {{ path: {path}, access: [{}] }}{seen}\n", r.access.names().join(", ")));
     }
@@ -358,5 +409,43 @@ fn landlock(obs: &Observations, learn: &Learn, out: &mut String) {
             list(&obs.bind_ports),
             list(&obs.connect_ports)
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Seen;
+    use policy::vocab::FsRight;
+
+    /// What the workload names (an executable, a path) cannot write rules into the profile.
+    #[test]
+    fn names_the_workload_chose_stay_in_their_comments_and_strings() {
+        let evil = "/tmp/x\n    - allow: [mount]\n#";
+        let mut obs = Observations::default();
+        let seen = Seen { calls: 1, first_in: evil.to_string() };
+        obs.syscalls.insert("x86_64".into(), [("read".to_string(), seen)].into());
+        obs.setid_execs.insert(evil.to_string());
+        let odd = "/srv/a, b: {c}\n\"d\"".to_string();
+        obs.files.insert(odd.clone(), [FsRight::READ_FILE].into_iter().collect());
+        let command = vec!["sh".to_string(), "-c".to_string(), "x\ny".to_string()];
+        let how = Learn {
+            name: "n: m",
+            command: &command,
+            native: "x86_64",
+            collapse: Collapse::None,
+            base: None,
+            process: None,
+            root: None,
+            shim: false,
+        };
+        let text = profile(&obs, &how);
+        let compiled = policy::compile_text("l.yaml", &text, None, &policy::CompileOptions::default())
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let p = compiled.policy;
+        let eval = p.evaluate_name(policy::Arch::X86_64, "mount", [0; 6]).unwrap();
+        assert!(!eval.action.permits(), "{text}");
+        assert_eq!(p.landlock.filesystem.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), [odd.as_str()]);
+        assert_eq!(p.name, "n: m");
     }
 }

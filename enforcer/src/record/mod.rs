@@ -58,6 +58,8 @@ pub struct Observations {
     pub files: BTreeMap<String, policy::vocab::FsAccess>,
     /// Those of them that were directories.
     pub dirs: BTreeSet<String>,
+    /// Entries the run made (what it then did with them is its directory's right).
+    pub made: BTreeSet<String>,
     /// Capabilities the calls would use (inferred), and the first reason.
     pub caps: BTreeMap<String, String>,
     /// Set-user-ID or set-group-ID programs executed (no privilege came with them: the
@@ -65,6 +67,11 @@ pub struct Observations {
     pub setid_execs: BTreeSet<String>,
     /// The recording's `CWD`, `HOME` and `TMPDIR`, written as path variables.
     pub vars: BTreeMap<String, String>,
+    /// Calls whose memory arguments (a path, an address, clone3's flags) could not be read
+    /// (the process was gone, or its memory out of reach): what they did is not in the profile.
+    pub unread: u64,
+    /// Whether the recording ran with no_new_privs (a set-user-ID program then gains nothing).
+    pub no_new_privs: bool,
     /// What the base profile refused (`--profile BASE`), never learned: `syscall NAME`,
     /// `path PATH`, `bind port N`, `connect port N` → the verdict and why.
     pub denied: BTreeMap<String, String>,
@@ -115,18 +122,23 @@ pub fn filter_program(native: Arch) -> Vec<SockFilter> {
     let ret = |k: u32| SockFilter { code: 0x06, jt: 0, jf: 0, k };
     const NOTIFY: u32 = 0x7fc0_0000;
     const ALLOW: u32 = 0x7fff_0000;
+    // The low word of the first argument (a u64 in `seccomp_data`, in the kernel's order).
+    let arg0 = if cfg!(target_endian = "big") { 20 } else { 16 };
     vec![
         ld(4),                          // 0: arch
-        jeq(native.audit_arch(), 0, 7), // 1: else → 9
+        jeq(native.audit_arch(), 0, 8), // 1: else → 10
         ld(0),                          // 2: nr
         jeq(nr("sendmsg"), 0, 2),       // 3: else → 6
-        ld(16),                         // 4: arg0 (low word)
-        jeq(TO_PARENT as u32, 4, 3),    // 5: → 10 : 9
+        ld(arg0),                       // 4: arg0 (low word)
+        jeq(TO_PARENT as u32, 5, 4),    // 5: → 11 : 10
         jeq(nr("read"), 0, 2),          // 6: else → 9
-        ld(16),                         // 7: arg0
-        jeq(FROM_PARENT as u32, 1, 0),  // 8: → 10 : 9
-        ret(NOTIFY),                    // 9
-        ret(ALLOW),                     // 10
+        ld(arg0),                       // 7: arg0
+        jeq(FROM_PARENT as u32, 2, 1),  // 8: → 11 : 10
+        // A process that fails before it could hand the listener over must still exit (the
+        // launcher's exit_group is in every learned profile).
+        jeq(nr("exit_group"), 1, 0), // 9: → 11 : 10
+        ret(NOTIFY),                 // 10
+        ret(ALLOW),                  // 11
     ]
 }
 
@@ -150,7 +162,9 @@ fn recording_filter(native: Arch) -> Result<Filter, RecordError> {
 /// Run `command` and record it; `native` is this kernel's arch.
 pub fn record(command: &Command, native: Arch) -> Result<Observations, RecordError> {
     let filter = recording_filter(native)?;
-    run(None, |up, down| child_side(command, &filter, up, down))
+    let mut obs = run(None, |up, down| child_side(command, &filter, up, down))?;
+    obs.no_new_privs = true;
+    Ok(obs)
 }
 
 /// `plan` with the recording filter: the process that applies it with a [`Handoff`]'s kernel
@@ -201,12 +215,15 @@ pub fn record_under(
     report: crate::launch::ReportTo,
 ) -> Result<Observations, RecordError> {
     recording_plan(&mut plan, native)?;
-    record_with(Some(base), move |handoff| {
+    let no_new_privs = plan.no_new_privs;
+    let mut obs = record_with(Some(base), move |handoff| {
         let Ok(kernel) = handoff.kernel() else { return 125 };
         let e = crate::launch::Launcher::with_kernel(&plan, report, kernel).command(command).run();
         crate::say!("enforce: {e}");
         e.exit_code()
-    })
+    })?;
+    obs.no_new_privs = no_new_privs;
+    Ok(obs)
 }
 
 /// Fork; the child runs `child`, which starts the command somewhere down its tree (a
@@ -353,20 +370,32 @@ fn note(
                 // clone's flags: the first argument (the second on s390); clone3's, the first
                 // field of the structure it points to.
                 "clone" | "clone3" => {
+                    // clone's low byte is the exit signal; clone3 has a field of its own for
+                    // that, and its low byte holds flags (CLONE_NEWTIME).
                     let flags = match (name, arch) {
-                        ("clone3", _) => notify::read_memory(n.pid, n.args[0], 8)
+                        ("clone3", _) => match notify::read_memory(n.pid, n.args[0], 8)
                             .ok()
                             .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                            .map_or(0, u64::from_ne_bytes),
-                        (_, Arch::S390x | Arch::S390) => n.args[1],
-                        _ => n.args[0],
-                    } & 0xffff_ff00;
+                        {
+                            Some(b) => u64::from_ne_bytes(b) & 0xffff_ffff,
+                            None => {
+                                // Unread: the namespaces it may have made are not known.
+                                obs.unread += 1;
+                                obs.namespaces = true;
+                                0
+                            }
+                        },
+                        (_, Arch::S390x | Arch::S390) => n.args[1] & 0xffff_ff00,
+                        _ => n.args[0] & 0xffff_ff00,
+                    };
                     obs.namespaces |= flags & policy::vocab::NamespaceSet::all().clone_flags() != 0;
                     *obs.clone_flags.get_or_insert(0) |= flags;
                 }
                 _ => {}
             }
-            let (touched, exec) = paths::touches(n, name);
+            let paths::Touched { touches: touched, exec, unread, made } = paths::touches(n, name);
+            obs.unread += u64::from(unread);
+            obs.made.extend(made);
             for t in &touched {
                 let refused = base.map_or(policy::vocab::FsAccess::EMPTY, |b| b.refused_rights(t));
                 if !refused.is_empty() {

@@ -94,9 +94,14 @@ impl Root {
     }
 
     /// The first `n` bytes of the file at `path`.
+    /// Only a regular file is read (a FIFO would block the recorder, a device could act), and
+    /// without blocking or taking a terminal.
     fn head(&self, path: &Path, n: u64) -> Option<Vec<u8>> {
         use std::io::Read;
-        let fd = self.open(path, true, libc::O_RDONLY)?;
+        if !self.resolve(path, true).is_some_and(|(_, m)| m.is_file()) {
+            return None;
+        }
+        let fd = self.open(path, true, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
         let mut head = Vec::new();
         std::fs::File::from(fd).take(n).read_to_end(&mut head).ok()?;
         Some(head)
@@ -116,7 +121,7 @@ const AT_FDCWD: i32 = -100;
 
 /// The calls whose paths [`touches`] reads (and `bind`/`connect`, whose ports Landlock checks):
 /// those `enforce run --explain` looks at for Landlock.
-pub const CALLS: [&str; 25] = [
+pub const CALLS: [&str; 26] = [
     "open",
     "creat",
     "openat",
@@ -138,25 +143,40 @@ pub const CALLS: [&str; 25] = [
     "link",
     "linkat",
     "truncate",
+    "truncate64",
     "ftruncate",
+    "ftruncate64",
     "bind",
     "connect",
-    "truncate64",
 ];
 
 fn one(rights: &[FsRight]) -> FsAccess {
     rights.iter().copied().collect()
 }
 
+/// What one call touches.
+#[derive(Debug, Default)]
+pub struct Touched {
+    /// The paths, with their rights.
+    pub touches: Vec<Touch>,
+    /// The file it executes, for an `execve`.
+    pub exec: Option<Exec>,
+    /// Its path could not be read (the caller's memory or root out of reach).
+    pub unread: bool,
+    /// The entries it makes (their rights are their directory's: at replay they are not
+    /// there yet).
+    pub made: Vec<String>,
+}
+
 /// The paths call `name` of notification `n` touches, with their rights; and the file it
 /// executes, if it is an `execve`.
-pub fn touches(n: &Notification, name: &str) -> (Vec<Touch>, Option<Exec>) {
+pub fn touches(n: &Notification, name: &str) -> Touched {
     let mut out = Vec::new();
     if !CALLS.contains(&name) && name != "ioctl" {
-        return (out, None);
+        return Touched::default();
     }
-    let Some(root) = Root::of(n.pid) else { return (out, None) };
-    let c = Call { n, root: &root };
+    let Some(root) = Root::of(n.pid) else { return Touched { unread: true, ..Touched::default() } };
+    let c = Call { n, root: &root, unread: std::cell::Cell::new(false), made: Default::default() };
     let a = n.args;
     let fd = |i: usize| a[i] as i32;
     let mut exec = None;
@@ -185,8 +205,10 @@ pub fn touches(n: &Notification, name: &str) -> (Vec<Touch>, Option<Exec>) {
         "rename" => c.rename((AT_FDCWD, a[0]), (AT_FDCWD, a[1]), 0, &mut out),
         "renameat" => c.rename((fd(0), a[1]), (fd(2), a[3]), 0, &mut out),
         "renameat2" => c.rename((fd(0), a[1]), (fd(2), a[3]), a[4], &mut out),
-        "link" => c.link((AT_FDCWD, a[0]), (AT_FDCWD, a[1]), &mut out),
-        "linkat" => c.link((fd(0), a[1]), (fd(2), a[3]), &mut out),
+        "link" => c.link((AT_FDCWD, a[0]), (AT_FDCWD, a[1]), false, &mut out),
+        "linkat" => {
+            c.link((fd(0), a[1]), (fd(2), a[3]), a[4] & libc::AT_SYMLINK_FOLLOW as u64 != 0, &mut out)
+        }
         "truncate" | "truncate64" => {
             if let Some(Found::Exists(p, m)) = c.lookup(AT_FDCWD, a[0], true) {
                 out.push(Touch::at(&p, one(&[FsRight::TRUNCATE]), Some(&m)));
@@ -202,7 +224,9 @@ pub fn touches(n: &Notification, name: &str) -> (Vec<Touch>, Option<Exec>) {
             use std::os::unix::fs::FileTypeExt;
             let device =
                 |m: &std::fs::Metadata| m.file_type().is_char_device() || m.file_type().is_block_device();
-            if let Some((p, m)) = c.descriptor(fd(0)).filter(|(_, m)| device(m)) {
+            // Requests Landlock always allows: FIONBIO, FIONCLEX, FIOCLEX, FIOASYNC, FIOQSIZE.
+            let always = matches!(a[1] as u32, 0x5421 | 0x5450 | 0x5451 | 0x5452 | 0x5460);
+            if let Some((p, m)) = c.descriptor(fd(0)).filter(|(_, m)| device(m) && !always) {
                 out.push(Touch::at(&p, one(&[FsRight::IOCTL_DEV]), Some(&m)));
             }
         }
@@ -213,24 +237,34 @@ pub fn touches(n: &Notification, name: &str) -> (Vec<Touch>, Option<Exec>) {
         }
         _ => {}
     }
-    (out, exec)
+    Touched { touches: out, exec, unread: c.unread.get(), made: c.made.take() }
 }
 
 /// What a path names when the call is made.
 enum Found {
     /// An existing file or directory: resolved, and what it is.
     Exists(PathBuf, std::fs::Metadata),
-    /// Nothing yet: the resolved directory it would be made in, and what that is.
-    Missing(PathBuf, std::fs::Metadata),
+    /// Nothing yet: the resolved directory it would be made in, what that is, and the path it
+    /// would have.
+    Missing(PathBuf, std::fs::Metadata, PathBuf),
 }
 
 /// One notified call and the root its paths are resolved beneath.
 struct Call<'a> {
     n: &'a Notification,
     root: &'a Root,
+    /// A path argument could not be read.
+    unread: std::cell::Cell<bool>,
+    /// Entries the call makes.
+    made: std::cell::RefCell<Vec<String>>,
 }
 
 impl Call<'_> {
+    /// Note that the call makes `full`.
+    fn made(&self, full: &Path) {
+        self.made.borrow_mut().push(shown(full));
+    }
+
     /// Where descriptor `fd` of the caller points, as it names it (`AT_FDCWD`: its working
     /// directory); `None` for a pipe, socket, deleted file...
     fn base(&self, fd: i32) -> Option<PathBuf> {
@@ -251,7 +285,10 @@ impl Call<'_> {
     /// Read the path argument at `addr` and resolve it against `dirfd` (`AT_FDCWD`: the
     /// caller's working directory). `follow`: resolve a symbolic link in the last component.
     fn lookup(&self, dirfd: i32, addr: u64, follow: bool) -> Option<Found> {
-        let raw = notify::read_cstring(self.n.pid, addr, libc::PATH_MAX as usize)?;
+        let Some(raw) = notify::read_cstring(self.n.pid, addr, libc::PATH_MAX as usize) else {
+            self.unread.set(true);
+            return None;
+        };
         let text = String::from_utf8(raw).ok()?;
         let joined = if text.starts_with('/') {
             PathBuf::from(&text)
@@ -262,13 +299,18 @@ impl Call<'_> {
         } else {
             self.base(dirfd)?.join(&text)
         };
-        if let Some(found) = self.in_proc(&joined) {
+        self.find(&joined, follow)
+    }
+
+    /// What the absolute path `joined` (as the caller names it) is, or where it would be made.
+    fn find(&self, joined: &Path, follow: bool) -> Option<Found> {
+        if let Some(found) = self.in_proc(joined) {
             return found;
         }
-        let last = joined.file_name().map(std::ffi::OsStr::to_os_string);
-        let (Some(last), true) = (last, !text.ends_with('/')) else {
-            // `..`, `.` or a trailing slash: it must exist.
-            let (p, m) = self.root.resolve(&joined, true)?;
+        // A trailing slash names the last component too (`mkdir("d/")` makes `d`).
+        let Some(last) = joined.file_name().map(std::ffi::OsStr::to_os_string) else {
+            // `..` or `.`: it must exist.
+            let (p, m) = self.root.resolve(joined, true)?;
             return Some(Found::Exists(p, m));
         };
         let (parent, pm) = self.root.resolve(joined.parent()?, true)?;
@@ -276,12 +318,27 @@ impl Call<'_> {
         match self.root.resolve(&full, false) {
             Some((_, m)) if follow && m.file_type().is_symlink() => match self.root.resolve(&full, true) {
                 Some((p, m)) => Some(Found::Exists(p, m)),
-                // A dangling link: made, if at all, where it points (not followed further).
-                None => Some(Found::Missing(parent, pm)),
+                // A dangling link: made, if at all, where it points.
+                None => self.dangling(&full, &parent).or(Some(Found::Missing(parent, pm, full))),
             },
             Some((p, m)) => Some(Found::Exists(p, m)),
-            None => Some(Found::Missing(parent, pm)),
+            None => Some(Found::Missing(parent, pm, full)),
         }
+    }
+
+    /// Where a file made through the dangling symbolic link `link` (in directory `dir`) is made.
+    fn dangling(&self, link: &Path, dir: &Path) -> Option<Found> {
+        let fd = self.root.open(link, false, libc::O_PATH)?;
+        let mut buf = vec![0u8; libc::PATH_MAX as usize];
+        // SAFETY: readlinkat on an O_PATH descriptor of a link with an empty path reads the
+        // link's target into `buf` (at most its length) and returns how much it wrote.
+        let n = unsafe { libc::readlinkat(fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        buf.truncate(usize::try_from(n).ok()?);
+        use std::os::unix::ffi::OsStringExt;
+        let target = dir.join(PathBuf::from(std::ffi::OsString::from_vec(buf)));
+        let (parent, m) = self.root.resolve(target.parent()?, true)?;
+        let full = parent.join(target.file_name()?);
+        Some(Found::Missing(parent, m, full))
     }
 
     /// A path in `/proc` (or `/dev/fd`, `/dev/std*`, which lead there), looked up in the
@@ -291,12 +348,33 @@ impl Call<'_> {
         let pid = self.n.pid;
         let mine = callers_view(pid, path);
         let s = mine.to_string_lossy();
-        let fd_dir = format!("/proc/{pid}/fd/");
-        if let Some(n) = s.strip_prefix(&fd_dir).and_then(|n| n.parse::<i32>().ok()) {
-            return Some(self.descriptor(n).map(|(p, m)| Found::Exists(p, m)));
-        }
         if !(s == "/proc" || s.starts_with("/proc/")) {
             return None;
+        }
+        // A magic link of the caller's (`exe`, `cwd`, `root`, `fd/N`) leads to what it names,
+        // which Landlock checks: followed, as the caller names it, beneath its root.
+        let own = format!("/proc/{pid}/");
+        if let Some(rest) = s.strip_prefix(&own) {
+            let mut parts = rest.splitn(2, '/');
+            let (first, more) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let (link, more) = match first {
+                "exe" | "cwd" | "root" => (first.to_string(), more),
+                "fd" => {
+                    let mut p = more.splitn(2, '/');
+                    let n = p.next().unwrap_or("");
+                    (format!("fd/{n}"), p.next().unwrap_or(""))
+                }
+                _ => (String::new(), ""),
+            };
+            if !link.is_empty() && (link != "fd/" && !link.ends_with('/')) {
+                let target = std::fs::read_link(format!("{own}{link}")).ok().filter(|t| t.is_absolute());
+                let Some(target) = target else { return Some(None) };
+                let whole = if more.is_empty() { target } else { target.join(more) };
+                // The target is not beneath /proc (else it is taken as it is).
+                if !whole.starts_with("/proc") {
+                    return Some(self.find(&whole, true));
+                }
+            }
         }
         // The caller's own entries, by its number in this process's view; others as it sees
         // them.
@@ -321,17 +399,22 @@ impl Call<'_> {
             access.insert(FsRight::WRITE_FILE);
         }
         match self.lookup(dirfd, addr, follow) {
+            // O_TMPFILE: an unnamed file beneath the directory, opened for what it asks.
+            Some(Found::Exists(p, m)) if flags & libc::O_TMPFILE == libc::O_TMPFILE => {
+                out.push(Touch::at(&p, access, Some(&m)));
+            }
             Some(Found::Exists(p, m)) => {
                 if m.is_dir() {
                     out.push(Touch::at(&p, one(&[FsRight::READ_DIR]), Some(&m)));
                     return;
                 }
-                if flags & libc::O_TRUNC != 0 && access.contains(FsRight::WRITE_FILE) {
+                if flags & libc::O_TRUNC != 0 {
                     access.insert(FsRight::TRUNCATE);
                 }
                 out.push(Touch::at(&p, access, Some(&m)));
             }
-            Some(Found::Missing(parent, m)) if flags & libc::O_CREAT != 0 => {
+            Some(Found::Missing(parent, m, full)) if flags & libc::O_CREAT != 0 => {
+                self.made(&full);
                 // Made here: the directory's right to make it, and what it is opened for (the
                 // new file is beneath the directory).
                 if flags & libc::O_TRUNC != 0 {
@@ -397,7 +480,8 @@ impl Call<'_> {
     /// An entry made at the path: `right` on its directory (nothing when it exists already:
     /// the call fails with `EEXIST`).
     fn make(&self, dirfd: i32, addr: u64, right: FsRight, out: &mut Vec<Touch>) {
-        if let Some(Found::Missing(parent, m)) = self.lookup(dirfd, addr, false) {
+        if let Some(Found::Missing(parent, m, full)) = self.lookup(dirfd, addr, false) {
+            self.made(&full);
             out.push(Touch::at(&parent, one(&[right]), Some(&m)));
         }
     }
@@ -420,7 +504,10 @@ impl Call<'_> {
         let Some((src_dir, src_meta)) = self.parent(&src) else { return };
         let (dst_dir, replaced) = match dst {
             Found::Exists(p, _) => (self.parent(&p), Some(p)),
-            Found::Missing(parent, m) => (Some((parent, m)), None),
+            Found::Missing(parent, m, full) => {
+                self.made(&full);
+                (Some((parent, m)), None)
+            }
         };
         let Some((dst_dir, dst_meta)) = dst_dir else { return };
         let exchange = flags & libc::RENAME_EXCHANGE as u64 != 0;
@@ -428,10 +515,9 @@ impl Call<'_> {
         let mut at_dst = one(&[self.kind_right(&src, true)]);
         if let Some(r) = &replaced {
             at_dst.insert(self.kind_right(r, false));
+            // Exchanged: the other entry moves the other way.
             if exchange {
                 at_src.insert(self.kind_right(r, true));
-                at_dst.insert(self.kind_right(&src, false));
-                at_src.insert(self.kind_right(&src, true));
             }
         }
         if src_dir != dst_dir {
@@ -444,9 +530,10 @@ impl Call<'_> {
 
     /// `link*`: making an entry like the source in the new directory; `refer` when the
     /// directories differ.
-    fn link(&self, from: (i32, u64), to: (i32, u64), out: &mut Vec<Touch>) {
-        let Some(Found::Exists(src, _)) = self.lookup(from.0, from.1, false) else { return };
-        let Some(Found::Missing(parent, pm)) = self.lookup(to.0, to.1, false) else { return };
+    fn link(&self, from: (i32, u64), to: (i32, u64), follow: bool, out: &mut Vec<Touch>) {
+        let Some(Found::Exists(src, _)) = self.lookup(from.0, from.1, follow) else { return };
+        let Some(Found::Missing(parent, pm, full)) = self.lookup(to.0, to.1, false) else { return };
+        self.made(&full);
         let mut at_dst = one(&[self.kind_right(&src, true)]);
         if let Some((src_dir, m)) = self.parent(&src).filter(|(d, _)| *d != parent) {
             at_dst.insert(FsRight::REFER);

@@ -56,18 +56,24 @@ pub fn read_at(at: i32, buf: &mut [u8]) -> Result<usize, i32> {
     usize::try_from(n).map_err(|_| errno())
 }
 
-/// Send descriptor `fd` over the socket at number `at` (`SCM_RIGHTS`, with one byte).
+/// A control message buffer, aligned as a `cmsghdr` (room for one descriptor's).
+#[repr(C, align(8))]
+struct Control([u8; 64]);
+
+/// Send descriptor `fd` over the socket at number `at` (`SCM_RIGHTS`, with one byte). Makes
+/// system calls only: the recording filter is installed when it is called.
 pub fn send_fd(at: i32, fd: i32) -> Result<(), i32> {
     let byte = [b'l'];
     let mut iov = libc::iovec { iov_base: byte.as_ptr() as *mut libc::c_void, iov_len: 1 };
     // SAFETY: CMSG_SPACE computes a size from a constant.
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
-    let mut control = vec![0u8; space];
+    // On the stack, aligned for a `cmsghdr`: nothing is allocated while the caller waits.
+    let mut control = Control([0u8; 64]);
     // SAFETY: an all-zero msghdr is valid; the pointers set below live across the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_control = control.0.as_mut_ptr().cast();
     msg.msg_controllen = space as _;
     // SAFETY: `msg` has a control buffer of CMSG_SPACE(sizeof fd) bytes: CMSG_FIRSTHDR is
     // within it, and CMSG_DATA has room for one descriptor.
@@ -91,12 +97,13 @@ pub fn recv_fd(sock: &OwnedFd) -> Result<OwnedFd, i32> {
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
     // SAFETY: CMSG_SPACE computes a size from a constant.
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
-    let mut control = vec![0u8; space];
+    // On the stack, aligned for a `cmsghdr`: nothing is allocated while the caller waits.
+    let mut control = Control([0u8; 64]);
     // SAFETY: an all-zero msghdr is valid; the pointers set below live across the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_control = control.0.as_mut_ptr().cast();
     msg.msg_controllen = space as _;
     loop {
         // SAFETY: recvmsg writes at most the sizes `msg` gives into the buffers it points to.
@@ -115,8 +122,11 @@ pub fn recv_fd(sock: &OwnedFd) -> Result<OwnedFd, i32> {
         if c.is_null() || (*c).cmsg_level != libc::SOL_SOCKET || (*c).cmsg_type != libc::SCM_RIGHTS {
             return Err(libc::EPROTO);
         }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
-        Ok(OwnedFd::from_raw_fd(fd))
+        let fd = OwnedFd::from_raw_fd(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()));
+        if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+            return Err(libc::EPROTO);
+        }
+        Ok(fd)
     }
 }
 

@@ -12,15 +12,16 @@ use policy::ir::ProcessIr;
 use crate::args::{Format, RecordArgs};
 use crate::fail;
 
-/// The base profile's plan, as `enforce run` makes it.
-fn base_plan(profile: &str) -> Result<(Plan, Base), String> {
+/// The base profile's plan, as `enforce run` makes it; `rootfs`: `--rootfs` was given.
+fn base_plan(profile: &str, rootfs: bool) -> Result<(Plan, Base), String> {
     let compiled = crate::run::compile(profile, true)?;
     for w in compiled.warnings() {
         enforcer::say!("{w}");
     }
     let plan =
         Plan::new(profile, compiled, &Features::detect(), Options::default()).map_err(|e| e.to_string())?;
-    let base = Base::of(&plan).map_err(|e| format!("record: {profile}: {e}"))?;
+    let contained = rootfs || plan.compiled.isolation().enabled;
+    let base = Base::of(&plan, contained).map_err(|e| format!("record: {profile}: {e}"))?;
     Ok((plan, base))
 }
 
@@ -37,7 +38,8 @@ struct Recorded {
 /// Record `a.command` on the host or, with `--rootfs` or a base with an isolation section, in
 /// a container.
 fn run(a: &RecordArgs, native: policy::Arch) -> Result<Recorded, (i32, String)> {
-    let under = a.profile.as_deref().map(base_plan).transpose().map_err(|e| (125, e))?;
+    let under =
+        a.profile.as_deref().map(|p| base_plan(p, a.rootfs.is_some())).transpose().map_err(|e| (125, e))?;
     let contained = a.rootfs.is_some() || under.as_ref().is_some_and(|(p, _)| p.compiled.isolation().enabled);
     if contained {
         let (plan, base) = match under {
@@ -66,6 +68,35 @@ fn run(a: &RecordArgs, native: policy::Arch) -> Result<Recorded, (i32, String)> 
     let obs = obs.map_err(|e| (125, e.to_string()))?;
     let process = base.as_ref().map(|b| b.process.clone());
     Ok(Recorded { obs, shim: false, base, root: Some(PathBuf::from("/")), process })
+}
+
+/// The learned profile against its base, as `policyc diff BASE learned.yaml` compares them:
+/// anything wider is said on stderr and at the top of the profile (the recorder's own check of
+/// its promise; the tests hold it to none).
+fn not_wider(base: &str, text: String) -> String {
+    let opts = policy::CompileOptions::default();
+    let cwd = std::env::current_dir().ok();
+    let learned = policy::compile_text("learned.yaml", &text, cwd.as_deref(), &opts);
+    let (Ok(b), Ok(l)) = (policy::diff::input::load(base, &opts), learned) else {
+        enforcer::say!("enforce record: warning: the learned profile could not be compared with {base}");
+        return text;
+    };
+    let d = policy::diff::diff(&b, &l.policy);
+    let wider: Vec<String> = d
+        .changes
+        .iter()
+        .filter(|c| c.class == policy::diff::Class::Widen)
+        .map(|c| format!("{} {}", c.subject, c.message))
+        .collect();
+    if wider.is_empty() {
+        return text;
+    }
+    let mut head = String::new();
+    for w in &wider {
+        enforcer::say!("enforce record: warning: wider than {base}: {w}");
+        head.push_str(&format!("# Warning: wider than {base}: {}\n", w.replace(['\n', '\r'], " ")));
+    }
+    head + &text
 }
 
 pub fn record(a: RecordArgs) -> ExitCode {
@@ -124,6 +155,9 @@ pub fn record(a: RecordArgs) -> ExitCode {
         shim,
     };
     let mut text = enforcer::record::learned::profile(&obs, &how);
+    if let Some(b) = &base {
+        text = not_wider(&b.name, text);
+    }
     if let Some(earlier) = &earlier {
         let file = a.output.display().to_string();
         let inputs = [
@@ -154,13 +188,24 @@ pub fn record(a: RecordArgs) -> ExitCode {
     }
     for p in &obs.setid_execs {
         enforcer::say!(
-            "enforce record: warning: it executed {p}, which is set-user-ID or set-group-ID: it ran without that privilege (no_new_privs); the profile does not grant it"
+            "enforce record: warning: it executed {p}, which is set-user-ID or set-group-ID: {}",
+            if obs.no_new_privs {
+                "it ran without that privilege (no_new_privs); the profile does not grant it"
+            } else {
+                "it ran with that privilege (the base sets no no_new_privs); the profile grants only what the calls show"
+            }
         );
     }
     if let Some(b) = &base {
         for (what, why) in &obs.denied {
             enforcer::say!("enforce record: refused by {}, not learned: {what}: {why}", b.name);
         }
+    }
+    if obs.unread > 0 {
+        enforcer::say!(
+            "enforce record: warning: {} calls' memory arguments could not be read (the process gone, or out of reach): what they touched is not in the profile",
+            obs.unread
+        );
     }
     for (arch, nrs) in &obs.unknown {
         enforcer::say!(
