@@ -396,3 +396,37 @@ fn a_busybox_container_is_recorded_from_inside() {
     let o = replay(&format!("{script}; cat /etc/passwd"));
     assert!(!o.status.success() && text(&o.stderr).contains("Permission denied"), "{}", text(&o.stderr));
 }
+
+/// A 64-bit program that makes a 32-bit system call (`int $0x80`): the recording has it under
+/// the x86 arch (the profile accepts that ABI, and says where the call was seen), the replay
+/// makes it, and another 32-bit call it never made is refused.
+#[test]
+fn a_32_bit_call_is_learned_under_its_own_arch() {
+    if !root() {
+        return;
+    }
+    if std::env::consts::ARCH != "x86_64" {
+        assert!(std::env::var_os("CI").is_none(), "the 32-bit ABI test needs x86_64");
+        eprintln!("SKIPPED: the 32-bit ABI test needs x86_64");
+        return;
+    }
+    let d = common::tempdir("record-x86");
+    // i386 getpid is 20, getppid 64; the argument says which to make.
+    let c = "#include <stdio.h>\n#include <stdlib.h>\nint main(int argc, char **argv) {\n  long nr = argc > 1 ? atol(argv[1]) : 20, r;\n  __asm__ volatile (\"int $0x80\" : \"=a\"(r) : \"a\"(nr) : \"memory\");\n  printf(\"%s\\n\", r > 0 ? \"ok\" : \"refused\");\n  return 0;\n}\n";
+    std::fs::write(d.join("x.c"), c).unwrap();
+    let exe = d.join("x");
+    let ok = Command::new("gcc").args(["-O1", "-o"]).arg(&exe).arg(d.join("x.c")).status().unwrap();
+    assert!(ok.success(), "gcc");
+    let learned = d.join("x.yaml");
+    let (e, l) = (exe.to_str().unwrap(), learned.to_str().unwrap());
+    let o = Command::new(ENFORCE).args(["record", "-o", l, "--", e, "20"]).output().unwrap();
+    assert_eq!(text(&o.stdout), "ok\n", "{}", text(&o.stderr));
+    let yaml = std::fs::read_to_string(&learned).unwrap();
+    assert!(yaml.contains("arches: [x86_64, x86]"), "{yaml}");
+    assert!(yaml.contains("1 calls of 1 system calls on x86, first seen in"), "{yaml}");
+    assert!(yaml.contains("- allow: [getpid]\n"), "{yaml}");
+    let replay =
+        |nr: &str| Command::new(ENFORCE).args(["run", "--profile", l, "--", e, nr]).output().unwrap();
+    assert_eq!(text(&replay("20").stdout), "ok\n");
+    assert_eq!(text(&replay("64").stdout), "refused\n");
+}

@@ -45,9 +45,15 @@ pub enum Command {
     /// namespaces, no_new_privs, cgroup layout.
     Probe(ProbeArgs),
     /// Run CMD (and every process and thread it starts) and write a profile that allows what it
-    /// did: its system calls, address families and TCP ports, no namespaces unless it made one
+    /// did, in all three tiers: its system calls (with the argument values the built-ins filter),
+    /// the paths it used and the Landlock rights they needed, its address families and TCP
+    /// ports, and the capabilities its calls used (inferred); no namespaces unless it made one
     /// (seccomp user notification: no ptrace, no root needed; Ctrl-C stops CMD, not the
     /// recording).
+    ///
+    /// Examples: `enforce record -o app.yaml -- ./app`; `enforce record --append -o app.yaml --
+    /// ./app --other-mode`; `enforce record --profile builtin:web -o web-app.yaml -- ./server`
+    /// (never wider than web); `enforce record --rootfs ./rootfs -o c.yaml -- /bin/sh -c ...`.
     Record(RecordArgs),
     /// Print a shell completion script (`enforce completions bash > /etc/bash_completion.d/enforce`).
     Completions(crate::docs::CompletionsArgs),
