@@ -229,7 +229,6 @@ fn ports_bound_and_connected_become_landlock_network_rules() {
 /// port it cannot bind, and from a directory beside its own it cannot read (Landlock).
 #[test]
 fn a_server_recorded_until_ctrl_c_replays_on_its_port_only() {
-    use std::io::{Read, Write};
     use std::os::unix::process::CommandExt;
     if !root() {
         return;
@@ -264,13 +263,13 @@ fn a_server_recorded_until_ctrl_c_replays_on_its_port_only() {
             .spawn()
             .unwrap()
     };
+    // curl fetches the file once the server listens (status line, headers and body: `-i`).
     let fetch = |port: u32| -> String {
         for _ in 0..200 {
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port as u16)) {
-                s.write_all(b"GET /index.txt HTTP/1.0\r\n\r\n").unwrap();
-                let mut body = String::new();
-                let _ = s.read_to_string(&mut body);
-                return body;
+            if std::net::TcpStream::connect(("127.0.0.1", port as u16)).is_ok() {
+                let url = format!("http://127.0.0.1:{port}/index.txt");
+                let o = Command::new("curl").args(["-s", "-i", "--max-time", "10", &url]).output().unwrap();
+                return text(&o.stdout);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
