@@ -32,6 +32,7 @@ pub mod error;
 pub mod exec;
 mod exec_stdio;
 pub mod idmap;
+pub mod image;
 pub mod keeper;
 pub mod launcher;
 pub mod lifecycle;

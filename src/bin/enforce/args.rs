@@ -55,6 +55,13 @@ pub enum Command {
     /// ./app --other-mode`; `enforce record --profile builtin:web -o web-app.yaml -- ./server`
     /// (never wider than web); `enforce record --rootfs ./rootfs -o c.yaml -- /bin/sh -c ...`.
     Record(RecordArgs),
+    /// Container images: `enforce image load FILE` unpacks an image into the store.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// List the images in the store (its id, tags, and root filesystem).
+    Images(ImagesArgs),
+    /// Remove an image from the store (by tag, or by id or a prefix of 12 hex digits or more).
+    Rmi(RmiArgs),
     /// Print a shell completion script (`enforce completions bash > /etc/bash_completion.d/enforce`).
     Completions(crate::docs::CompletionsArgs),
     /// Print the man page, or write one per subcommand with -o DIR.
@@ -249,6 +256,44 @@ pub struct RmArgs {
     /// Stop it first if it runs.
     #[arg(short = 'f', long)]
     pub force: bool,
+}
+
+/// `enforce image ...`.
+#[derive(Subcommand)]
+pub enum ImageCommand {
+    /// Check and unpack an image into the store: an OCI image layout directory, an OCI archive
+    /// (`podman save --format oci-archive`), or a `docker save` archive. Every blob is checked
+    /// against its digest; entries that would leave the root are refused; nothing is left
+    /// half-unpacked. Loading an image already stored unpacks nothing.
+    Load(ImageLoadArgs),
+}
+
+// The arguments of `enforce image load`.
+#[derive(clap::Args)]
+pub struct ImageLoadArgs {
+    /// The archive or layout directory.
+    pub file: std::path::PathBuf,
+    /// Which image of it (`name:tag` or `tag`), when it holds several.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+// The arguments of `enforce images`.
+#[derive(clap::Args)]
+pub struct ImagesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+// The arguments of `enforce rmi`.
+#[derive(clap::Args)]
+pub struct RmiArgs {
+    /// A tag (`name:tag`, or `name` for `name:latest`), or an id.
+    pub image: String,
 }
 
 // The arguments of `enforce record`.

@@ -5,6 +5,7 @@ mod args;
 mod containers;
 #[path = "../shared/docs.rs"]
 mod docs;
+mod images;
 mod record;
 mod run;
 
@@ -37,6 +38,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Record(a) => record::record(a),
+        Command::Image(args::ImageCommand::Load(a)) => images::load(a),
+        Command::Images(a) => images::list(a),
+        Command::Rmi(a) => images::remove(a),
         Command::Completions(a) => {
             docs::completions(Cli::command(), &a);
             ExitCode::SUCCESS
