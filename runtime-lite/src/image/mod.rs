@@ -1,8 +1,9 @@
 //! Container images: read from an OCI image layout, an OCI archive or a `docker save` archive
 //! ([`source`]), resolved to one image with every document checked against its digest
 //! ([`manifest`]), its layers applied safely ([`layer`]) into a content-addressed store
-//! ([`store`]) that containers run from.
+//! ([`store`]) that containers run from; what a container of it runs ([`launch`]).
 
+pub mod launch;
 pub mod layer;
 pub mod manifest;
 pub mod source;
