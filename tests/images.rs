@@ -336,3 +336,61 @@ fn a_damaged_or_hostile_image_is_refused_naming_the_blob_and_entry() {
     assert!(text(&o.stderr).starts_with("enforce: image: "), "{}", text(&o.stderr));
     store_is(&store, 0);
 }
+
+/// `enforce run --image` runs what `docker run` runs, with the image's Entrypoint, Cmd, Env,
+/// WorkingDir and User, and the command line's arguments, `--entrypoint`, `-e` and `--user` on
+/// top: the same output, for each combination.
+#[test]
+fn run_image_means_what_docker_run_means() {
+    if !root() {
+        return;
+    }
+    let Some(daemon) = common::dockerd::start("imgrun", serde_json::json!({})) else { return };
+    let d = common::tempdir("images-run");
+    let ctx = d.join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    let dockerfile = format!(
+        "FROM {}\nRUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd\nENV FOO=bar\nWORKDIR /work\nUSER app\n\
+         ENTRYPOINT [\"/bin/sh\", \"-c\", \"echo $(id -u):$(id -g) $(pwd) FOO=$FOO HOME=$HOME args: \\\"$0\\\" \\\"$*\\\"\", \"first\"]\n\
+         CMD [\"c1\", \"c2\"]\n",
+        common::dockerd::IMAGE
+    );
+    std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    let o = daemon.docker(&["build", "-q", "-t", "palisade-config:v1", ctx.to_str().unwrap()]);
+    assert!(o.status.success(), "docker build: {}", text(&o.stderr));
+    let saved = d.join("saved.tar");
+    let o = daemon.docker(&["save", "-o", saved.to_str().unwrap(), "palisade-config:v1"]);
+    assert!(o.status.success(), "docker save: {}", text(&o.stderr));
+    let store = d.join("store");
+    let o = enforce(&store, &["image", "load", saved.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let cases: [&[&str]; 5] = [
+        &[],
+        &["--", "x", "y"],
+        &["--entrypoint", "/bin/echo", "--", "hello"],
+        &["-e", "FOO=baz"],
+        &["--user", "0:0"],
+    ];
+    for case in cases {
+        // The same words for both, the image last for Docker, `--image` for us.
+        let (flags, args) = match case.iter().position(|w| *w == "--") {
+            Some(i) => (&case[..i], &case[i + 1..]),
+            None => (case, &[][..]),
+        };
+        let mut docker = vec!["run", "--rm", "--pull", "never", "--network", "none"];
+        docker.extend_from_slice(flags);
+        docker.push("palisade-config:v1");
+        docker.extend_from_slice(args);
+        let theirs = daemon.docker(&docker);
+        assert!(theirs.status.success(), "docker {case:?}: {}", text(&theirs.stderr));
+        assert!(!text(&theirs.stdout).trim().is_empty(), "docker {case:?} printed nothing");
+        let mut ours = vec!["run", "--image", "palisade-config:v1"];
+        ours.extend_from_slice(flags);
+        if !args.is_empty() {
+            ours.push("--");
+            ours.extend_from_slice(args);
+        }
+        let o = enforce(&store, &ours);
+        assert_eq!(text(&o.stdout), text(&theirs.stdout), "{case:?}: {}", text(&o.stderr));
+    }
+}

@@ -123,11 +123,25 @@ pub struct RunArgs {
     /// run nothing.
     #[arg(long)]
     pub print_profile: bool,
+    /// Run a container of this image: a stored image (`name:tag`, or an id), or an archive or
+    /// OCI layout to load first (`PATH` or `PATH:TAG`). Its Entrypoint and Cmd (CMD replaces
+    /// Cmd), Env (under -e), WorkingDir and User (under --user and --workdir) apply as with
+    /// `docker run`; its root filesystem is the container's, read-only.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// With --image: replace the image's Entrypoint (and drop its Cmd).
+    #[arg(long, requires = "image")]
+    pub entrypoint: Option<String>,
     #[command(flatten)]
     pub flags: ProfileFlags,
     /// The command and its arguments (`--` before it is needed only when its first word
-    /// starts with `-`).
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    /// starts with `-`); with --image, the arguments that replace its Cmd.
+    #[arg(
+        required_unless_present = "image",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub cmd: Vec<String>,
 }
 

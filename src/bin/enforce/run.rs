@@ -78,7 +78,12 @@ fn compile_layer(layer: &str) -> Result<CompiledPolicy, String> {
         .map_err(|e| format!("cannot compile the flags over the profile:\n{e}"))
 }
 
-pub fn run(a: RunArgs) -> ExitCode {
+pub fn run(mut a: RunArgs) -> ExitCode {
+    if a.image.is_some() {
+        if let Err((code, e)) = crate::images::for_run(&mut a) {
+            return fail(code, e);
+        }
+    }
     let o = match overrides(&a.flags) {
         Ok(o) => o,
         Err(e) => return fail(125, e),
