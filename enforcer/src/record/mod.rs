@@ -13,6 +13,7 @@ pub mod caps;
 pub mod collapse;
 pub mod learned;
 pub mod paths;
+pub mod root;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::OwnedFd;

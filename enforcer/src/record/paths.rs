@@ -12,12 +12,12 @@
 //! entry are the parent directory's; a file made by the run is noted at its parent too (at
 //! replay it does not exist yet).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use policy::vocab::{FsAccess, FsRight};
 
+use super::root::Root;
 use crate::sys::notify::{self, Notification};
 
 /// One path a call touches and the rights it needs there.
@@ -42,69 +42,6 @@ impl Touch {
             dir: meta.is_some_and(std::fs::Metadata::is_dir),
             stat: meta.map(|m| (m.uid(), m.gid(), m.mode())),
         }
-    }
-}
-
-/// The caller's root: its paths are resolved beneath it, as the caller sees them.
-pub struct Root {
-    fd: OwnedFd,
-}
-
-impl Root {
-    /// Thread `tid`'s root.
-    pub fn of(tid: u32) -> Option<Root> {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-            .open(format!("/proc/{tid}/root"))
-            .ok()?;
-        Some(Root { fd: OwnedFd::from(f) })
-    }
-
-    /// `path` opened beneath the root with `flags` (`O_PATH` to look at it).
-    fn open(&self, path: &Path, follow: bool, flags: i32) -> Option<OwnedFd> {
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-        // SAFETY: an all-zero open_how is valid (no flags, no mode, no resolve flags).
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (flags | nofollow | libc::O_CLOEXEC) as u64;
-        how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-        // SAFETY: openat2 reads `c` and `how` (their size given) and returns a new descriptor
-        // or -1.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        // SAFETY: the kernel just returned this descriptor, owned by nobody else.
-        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
-    }
-
-    /// `path` resolved (as the caller names it) and what it is.
-    fn resolve(&self, path: &Path, follow: bool) -> Option<(PathBuf, std::fs::Metadata)> {
-        let fd = self.open(path, follow, libc::O_PATH)?;
-        let name = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
-        let meta = std::fs::File::from(fd).metadata().ok()?;
-        Some((name, meta))
-    }
-
-    /// The first `n` bytes of the file at `path`.
-    /// Only a regular file is read (a FIFO would block the recorder, a device could act), and
-    /// without blocking or taking a terminal.
-    fn head(&self, path: &Path, n: u64) -> Option<Vec<u8>> {
-        use std::io::Read;
-        if !self.resolve(path, true).is_some_and(|(_, m)| m.is_file()) {
-            return None;
-        }
-        let fd = self.open(path, true, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
-        let mut head = Vec::new();
-        std::fs::File::from(fd).take(n).read_to_end(&mut head).ok()?;
-        Some(head)
     }
 }
 

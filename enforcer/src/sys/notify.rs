@@ -60,21 +60,28 @@ pub fn read_at(at: i32, buf: &mut [u8]) -> Result<usize, i32> {
 #[repr(C, align(8))]
 struct Control([u8; 64]);
 
+/// A message of one byte (`iov`) with room for one descriptor in `control`. The pointers it
+/// holds are `iov`'s and `control`'s: they must outlive its use.
+fn one_fd_message(iov: &mut libc::iovec, control: &mut Control) -> libc::msghdr {
+    // SAFETY: CMSG_SPACE computes a size from a constant.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+    // SAFETY: an all-zero msghdr is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    msg
+}
+
 /// Send descriptor `fd` over the socket at number `at` (`SCM_RIGHTS`, with one byte). Makes
 /// system calls only: the recording filter is installed when it is called.
 pub fn send_fd(at: i32, fd: i32) -> Result<(), i32> {
     let byte = [b'l'];
     let mut iov = libc::iovec { iov_base: byte.as_ptr() as *mut libc::c_void, iov_len: 1 };
-    // SAFETY: CMSG_SPACE computes a size from a constant.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
     // On the stack, aligned for a `cmsghdr`: nothing is allocated while the caller waits.
     let mut control = Control([0u8; 64]);
-    // SAFETY: an all-zero msghdr is valid; the pointers set below live across the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
+    let msg = one_fd_message(&mut iov, &mut control);
     // SAFETY: `msg` has a control buffer of CMSG_SPACE(sizeof fd) bytes: CMSG_FIRSTHDR is
     // within it, and CMSG_DATA has room for one descriptor.
     unsafe {
@@ -95,16 +102,8 @@ pub fn send_fd(at: i32, fd: i32) -> Result<(), i32> {
 pub fn recv_fd(sock: &OwnedFd) -> Result<OwnedFd, i32> {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
-    // SAFETY: CMSG_SPACE computes a size from a constant.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
-    // On the stack, aligned for a `cmsghdr`: nothing is allocated while the caller waits.
     let mut control = Control([0u8; 64]);
-    // SAFETY: an all-zero msghdr is valid; the pointers set below live across the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
+    let mut msg = one_fd_message(&mut iov, &mut control);
     loop {
         // SAFETY: recvmsg writes at most the sizes `msg` gives into the buffers it points to.
         let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
