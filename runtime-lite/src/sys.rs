@@ -313,43 +313,9 @@ pub fn add_key_permissions(serial: i32, add: u32) -> Result<(), SysError> {
     Ok(())
 }
 
-/// `struct open_how` of openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-/// `openat2(root, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: `path` resolved as if
-/// `root` were `/` (symbolic links and `..` never leave it; no `/proc` magic links), so a
-/// path of a container image is looked up in the image, never on the host.
-pub fn open_in_root(root: &OwnedFd, path: &std::path::Path, flags: i32) -> std::io::Result<OwnedFd> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    let how = OpenHow {
-        // O_PATH takes no other flag but O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC.
-        flags: (flags | libc::O_CLOEXEC | if flags & libc::O_PATH == 0 { libc::O_NOCTTY } else { 0 }) as u64,
-        mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: openat2 reads a NUL-terminated path and an `open_how` of the size given, both
-    // alive for the call, and returns a new descriptor or -1.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(received(fd as i32))
-}
+/// `openat2(root, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` (the enforcer's:
+/// image, container and recorder paths are all looked up this one way).
+pub use enforcer::sys::process::open_in_root;
 
 /// Overwrite this process's command line (what `/proc/PID/cmdline` and `ps` show) and its
 /// name with `name`: PID 1 is a copy of the launcher, whose arguments (profile paths, the

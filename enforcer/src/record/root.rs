@@ -2,7 +2,7 @@
 //! through `openat2` with `RESOLVE_IN_ROOT`, so that in a container an absolute symbolic link
 //! or `..` stays inside it and the paths are the container's.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -24,26 +24,8 @@ impl Root {
 
     /// `path` opened beneath the root with `flags` (`O_PATH` to look at it).
     pub(super) fn open(&self, path: &Path, follow: bool, flags: i32) -> Option<OwnedFd> {
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
         let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-        // SAFETY: an all-zero open_how is valid (no flags, no mode, no resolve flags).
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (flags | nofollow | libc::O_CLOEXEC) as u64;
-        how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-        // SAFETY: openat2 reads `c` and `how` (their size given) and returns a new descriptor
-        // or -1.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        // SAFETY: the kernel just returned this descriptor, owned by nobody else.
-        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+        crate::sys::process::open_in_root(&self.fd, path, flags | nofollow).ok()
     }
 
     /// `path` resolved (as the caller names it) and what it is.

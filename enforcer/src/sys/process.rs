@@ -73,3 +73,46 @@ pub fn pread_all(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> Result<usiz
         Ok(r as usize)
     }
 }
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// `openat2(root, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: `path` resolved as if
+/// `root` were `/` (symbolic links and `..` never leave it; no `/proc` magic links), so a
+/// path of a container image is looked up in the image, never on the host.
+pub fn open_in_root(
+    root: &std::os::fd::OwnedFd,
+    path: &std::path::Path,
+    flags: i32,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let how = OpenHow {
+        // O_PATH takes no other flag but O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC.
+        flags: (flags | libc::O_CLOEXEC | if flags & libc::O_PATH == 0 { libc::O_NOCTTY } else { 0 }) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: openat2 reads a NUL-terminated path and an `open_how` of the size given, both
+    // alive for the call, and returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            std::os::fd::AsRawFd::as_raw_fd(root),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor, owned by nobody else.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+}

@@ -89,8 +89,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Say on stderr, once per call and rule, each system call the profile refuses with an
-    /// errno, its arguments and the rule that decided (`file:line:column`); the command gets
-    /// the same answer. Host runs.
+    /// errno, its arguments and the rule that decided (`file:line:column`), and each path or
+    /// port Landlock refuses, with the rights no rule grants and the rules that cover the path;
+    /// the command gets the same answer. Host runs.
     #[arg(long)]
     pub explain: bool,
     /// Run with the Landlock rights this kernel can enforce, even when the profile says
