@@ -6,12 +6,13 @@
 
 mod common;
 
+use common::images::{enforce, file, layout};
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-const ENFORCE: &str = env!("CARGO_BIN_EXE_enforce");
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
@@ -24,11 +25,6 @@ fn root() -> bool {
     assert!(std::env::var_os("CI").is_none(), "the image tests need root on CI (owners are kept)");
     eprintln!("SKIPPED: the image tests need root (owners are kept)");
     false
-}
-
-/// `enforce ARGS` with the store at `store`.
-fn enforce(store: &Path, args: &[&str]) -> Output {
-    Command::new(ENFORCE).env("PALISADE_STORE", store).args(args).output().unwrap()
 }
 
 /// Every entry beneath `dir`: relative path → type, mode, owner, and contents or link target.
@@ -196,22 +192,6 @@ fn layers_docker_built_unpack_as_docker_exports_them() {
     assert_eq!(ours, docker);
     assert!(!unpacked.join("data/gone").exists() && !unpacked.join("data/dir/old").exists());
     assert_eq!(std::fs::read_to_string(unpacked.join("data/dir/new")).unwrap(), "new\n");
-}
-
-/// Build an OCI layout from `spec` (tests/fixtures/images/make_layout.py).
-fn layout(dir: &Path, spec: serde_json::Value) -> PathBuf {
-    let mut spec = spec;
-    spec["dir"] = serde_json::json!(dir);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/make_layout.py");
-    let mut child = Command::new("python3").arg(script).stdin(std::process::Stdio::piped()).spawn().unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(spec.to_string().as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "make_layout.py");
-    dir.to_path_buf()
-}
-
-fn file(name: &str, data: &str) -> serde_json::Value {
-    serde_json::json!({ "name": name, "data": data })
 }
 
 #[test]

@@ -176,6 +176,9 @@ pub struct IsolationReport {
     /// The root is an idmapped mount: files on disk owned by `0` are the container root's.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub rootfs_idmapped: bool,
+    /// How the container's writable layer over an image's root was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writable_layer: Option<WritableLayer>,
     /// Every mount made, in order (`TYPE SOURCE -> TARGET (OPTIONS)`).
     pub mounts: Vec<String>,
     /// Paths hidden from the workload.
@@ -186,6 +189,16 @@ pub struct IsolationReport {
     pub cgroup: CgroupReport,
     /// What was optional and could not be done.
     pub notes: Vec<String>,
+}
+
+/// How a container's writable layer over an image's read-only root was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WritableLayer {
+    /// An overlayfs: the image beneath, the container's changes in its layer.
+    Overlay,
+    /// A copy of the image's root in the layer (overlayfs could not be mounted).
+    Copy,
 }
 
 /// The whole report.

@@ -49,6 +49,7 @@ pub fn detach(
         variables: c.plan.variables.clone(),
         cgroup: None,
         auto_remove,
+        layer: c.layer.clone(),
     };
     let (tx, rx) = channel::channel::<Start>()?;
     match crate::sys::fork().map_err(|e| SysError::errno("fork the keeper", e))? {
@@ -155,6 +156,9 @@ fn keep(mut c: Container, mut st: State, started: Sender<Start>) -> i32 {
     if st.auto_remove {
         if let Ok(dir) = state::dir(&st.name) {
             let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(layer) = &st.layer {
+            crate::image::writable::remove_layer(layer);
         }
         return code;
     }

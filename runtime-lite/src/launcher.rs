@@ -34,6 +34,9 @@ pub struct Container {
     pub argv: Vec<String>,
     /// Root filesystem (`None`: the host root, read-only).
     pub rootfs: Option<PathBuf>,
+    /// The container's writable layer over `rootfs` (an image's, never written): a directory
+    /// holding `upper/` and `work/` ([`crate::image::store::Store::new_layer`]).
+    pub layer: Option<PathBuf>,
     /// Where the workload's report goes (inside, only stderr is reachable).
     pub report: ReportTo,
     /// Name (detached containers; the start of the cgroup's name).
@@ -91,6 +94,7 @@ pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<Is
             None => "the host root".into(),
         },
         rootfs_idmapped: false,
+        writable_layer: None,
         mounts: Vec::new(),
         masked: iso.masked_paths.clone(),
         readonly: iso.readonly_paths.clone(),
@@ -169,9 +173,30 @@ fn reachable(rootfs: &std::path::Path, uid: idmap::Mapping, gid: idmap::Mapping)
     Ok(())
 }
 
+/// Give container root the writable layer `dir` (its `upper/` and `work/`, which overlayfs
+/// writes as the mounter), and open its tree when this process may (so container root need
+/// not walk the store's path to it).
+fn writable_layer(
+    dir: &std::path::Path,
+    uid: idmap::Mapping,
+    gid: idmap::Mapping,
+) -> Result<Option<std::os::fd::OwnedFd>, RunError> {
+    if nix::unistd::geteuid().is_root() {
+        for sub in [dir.to_path_buf(), dir.join("upper"), dir.join("work")] {
+            std::os::unix::fs::chown(&sub, Some(uid.host), Some(gid.host))
+                .map_err(|e| SysError::io(format!("chown {}", sub.display()), e))?;
+        }
+    }
+    match crate::sys::clone_tree(dir, false) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.source.raw_os_error() == Some(libc::EPERM) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Run `c`; returns the workload's exit status.
 pub fn run(c: Container) -> Result<i32, RunError> {
-    let Container { plan, argv, rootfs, report, name, on_started, tty, interactive, recording } = c;
+    let Container { plan, argv, rootfs, layer, report, name, on_started, tty, interactive, recording } = c;
     let iso = plan.compiled.isolation().clone();
     if let Some(r) = &rootfs {
         let why = match std::fs::metadata(r) {
@@ -223,6 +248,10 @@ pub fn run(c: Container) -> Result<i32, RunError> {
             }
         }
     };
+    let layer_tree = match &layer {
+        Some(dir) => writable_layer(dir, uid_map, gid_map)?,
+        None => None,
+    };
     let mut isolation = planned(&iso, rootfs.as_deref())?;
     let (status_tx, status_rx) = channel::channel::<Status>()?;
     let (go_tx, go_rx) = channel::channel::<Go>()?;
@@ -254,6 +283,13 @@ pub fn run(c: Container) -> Result<i32, RunError> {
                 namespaces,
                 rootfs: rootfs.as_deref(),
                 tree: tree.as_ref(),
+                layer: layer.as_deref().map(|dir| crate::overlay::Writable {
+                    at: match &layer_tree {
+                        Some(t) => crate::overlay::Layer::Tree(t),
+                        None => crate::overlay::Layer::Dir(dir),
+                    },
+                    force_copy: std::env::var(crate::overlay::FORCE_ENV).is_ok_and(|v| v == "copy"),
+                }),
                 console: console.as_ref().map(|(_, theirs)| theirs),
                 peer: None,
                 isolation,

@@ -42,6 +42,7 @@ pub mod mount;
 pub mod name;
 pub mod net;
 pub mod oci;
+pub mod overlay;
 pub mod pid1;
 pub mod record;
 pub mod shim;

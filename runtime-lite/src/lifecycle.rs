@@ -128,6 +128,9 @@ pub fn rm(name: &ContainerName, force: bool) -> Result<(), RunError> {
         }
         stop(name, 0)?;
     }
+    if let Some(layer) = &st.layer {
+        crate::image::writable::remove_layer(layer);
+    }
     let dir = state::dir(name)?;
     std::fs::remove_dir_all(&dir)
         .map_err(|e| RunError::Lifecycle(crate::error::SysError::io(format!("remove {}", dir.display()), e)))

@@ -10,6 +10,7 @@
 //! mounted on by descriptor (`/proc/self/fd/N`).
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::fcntl::OFlag;
@@ -45,6 +46,8 @@ pub struct Done {
     pub readonly: Vec<String>,
     /// What was optional and could not be done.
     pub notes: Vec<String>,
+    /// How the writable layer was made, when the root has one.
+    pub layer: Option<crate::overlay::Made>,
 }
 
 /// Builds the tree under one root and records what it mounts.
@@ -503,21 +506,43 @@ fn stage() -> Result<(&'static Path, PathBuf), SysError> {
     Ok((stage, r))
 }
 
-/// Build the tree under the root `from` and pivot into it; with `private_tmp` (the profile's
-/// `tmpdir: private`), `/tmp` is a new tmpfs unless a mount of the profile is there already, so
-/// the workload's own directory can be made in it even under a read-only root.
-pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) -> Result<Done, SysError> {
+/// What the container's root is made of besides [`Root`].
+#[derive(Default)]
+pub struct Extras<'a> {
+    /// A writable layer over the root (an image's): the root itself is never written.
+    pub layer: Option<crate::overlay::Writable<'a>>,
+    /// The workload's working directory, made (owned by root, mode 755, as Docker does) in
+    /// the writable layer when it is missing.
+    pub workdir: Option<&'a Path>,
+    /// The container has a network namespace of its own (sysfs can be mounted).
+    pub new_netns: bool,
+    /// The profile's `tmpdir: private`: `/tmp` is a new tmpfs unless a mount of the profile
+    /// is there already, so the workload's own directory can be made in it even under a
+    /// read-only root.
+    pub private_tmp: bool,
+}
+
+/// Build the tree under the root `from` and pivot into it.
+pub fn setup(iso: &IsolationIr, from: Root, x: Extras) -> Result<Done, SysError> {
     // Nothing mounted from here on propagates to the host.
     let mut t = Tree::begin(MsFlags::MS_REC | MsFlags::MS_PRIVATE)?;
     let sources = open_sources(iso)?;
-    let root: PathBuf = match from {
-        Root::Dir(r) => r.to_path_buf(),
-        Root::Tree(tree) => {
+    let mut root: PathBuf = match (from, &x.layer) {
+        (Root::Dir(r), None) => r.to_path_buf(),
+        // The image beneath a writable layer is reached at the staging directory (no path of
+        // the host is written into overlayfs's options).
+        (Root::Dir(r), Some(_)) => {
+            let (_, staged) = stage()?;
+            mount(Some(r), &staged, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .map_err(|e| fail("bind the root at", &staged, e))?;
+            staged
+        }
+        (Root::Tree(tree), _) => {
             let (_, r) = stage()?;
             crate::sys::attach_tree(tree, &r)?;
             r
         }
-        Root::Host => {
+        (Root::Host, _) => {
             let (stage, r) = stage()?;
             mount(Some("/"), &r, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
                 .map_err(|e| fail("mount /", &r, e))?;
@@ -528,8 +553,17 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) 
             r
         }
     };
+    if let Some(w) = &x.layer {
+        let (merged, made, why) = crate::overlay::writable(&root, w)?;
+        if let Some(why) = why {
+            t.done.notes.push(format!("the writable layer is a copy of the image's root ({why})"));
+        }
+        t.done.layer = Some(made);
+        root = merged;
+    }
     t.bind_root(&root)?;
-    if iso.readonly_rootfs {
+    let readonly_root = iso.readonly_root(x.layer.is_some());
+    if readonly_root {
         // Every filesystem mounted beneath the root comes along read-only too (the root itself
         // is made read-only last, once the mount points the container needs exist).
         for sub in submounts(&root)? {
@@ -550,21 +584,30 @@ pub fn setup(iso: &IsolationIr, from: Root, new_netns: bool, private_tmp: bool) 
         crate::sys::open_in_root(r, Path::new("/sys"), libc::O_PATH | libc::O_DIRECTORY).is_ok()
     }) {
         let ro = hidden | MsFlags::MS_RDONLY;
-        if !new_netns || t.mount_in(Some("sysfs"), "/sys", Kind::Dir, Some("sysfs"), ro, None).is_err() {
+        if !x.new_netns || t.mount_in(Some("sysfs"), "/sys", Kind::Dir, Some("sysfs"), ro, None).is_err() {
             t.done.notes.push("/sys left empty (sysfs needs a network namespace of our own)".into());
         }
     }
     for (m, opened) in iso.mounts.iter().zip(&sources) {
         user_mount(&mut t, m, opened.as_ref())?;
     }
-    if private_tmp && !iso.mounts.iter().any(|m| m.target() == "/tmp") {
+    if x.private_tmp && !iso.mounts.iter().any(|m| m.target() == "/tmp") {
         user_mount(&mut t, &MountIr::Tmpfs { target: "/tmp".into(), readonly: false, size: None }, None)?;
     }
     drop(sources);
     t.pivot()?;
+    if let (Some(dir), Some(_)) = (x.workdir, &x.layer) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)
+                .map_err(|e| fail("make the working directory", dir, e))?;
+        }
+    }
     t.mask(&iso.masked_paths)?;
     t.readonly(&iso.readonly_paths)?;
-    if iso.readonly_rootfs {
+    if readonly_root {
         t.readonly_root()?;
     }
     Ok(t.done)

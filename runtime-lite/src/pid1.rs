@@ -32,6 +32,8 @@ pub(crate) struct Pid1<'a> {
     pub rootfs: Option<&'a Path>,
     /// The root's detached tree, when the launcher could open one.
     pub tree: Option<&'a OwnedFd>,
+    /// The writable layer over an image's root.
+    pub layer: Option<crate::overlay::Writable<'a>>,
     /// `-t`: where the terminal's master end goes (the launcher).
     pub console: Option<&'a OwnedFd>,
     /// The terminal's peer end, for the workload (opened in `build`).
@@ -152,13 +154,20 @@ impl Pid1<'_> {
             (None, Some(r)) => mount::Root::Dir(r),
             (None, None) => mount::Root::Host,
         };
-        let private_tmp = self.plan.compiled.process().tmpdir == policy::vocab::TmpdirMode::Private;
-        let done = mount::setup(self.iso, from, own_net, private_tmp)?;
+        let process = self.plan.compiled.process();
+        let extras = mount::Extras {
+            layer: self.layer.take(),
+            workdir: process.workdir.as_deref().map(Path::new),
+            new_netns: own_net,
+            private_tmp: process.tmpdir == policy::vocab::TmpdirMode::Private,
+        };
+        let done = mount::setup(self.iso, from, extras)?;
         if let Some(to) = self.console {
             self.peer = Some(crate::console::open(to)?);
         }
         let r = &mut self.isolation;
         (r.mounts, r.masked, r.readonly, r.notes) = (done.mounts, done.masked, done.readonly, done.notes);
+        r.writable_layer = done.layer;
         if self.namespaces.contains(Namespace::Uts) {
             let name = self.iso.host_name();
             nix::unistd::sethostname(name).map_err(|e| SysError::errno(format!("sethostname {name}"), e))?;

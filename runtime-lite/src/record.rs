@@ -44,6 +44,7 @@ pub fn contained(
             plan,
             argv,
             rootfs,
+            layer: None,
             report: ReportTo::None,
             name: None,
             on_started: None,

@@ -23,6 +23,9 @@ pub struct Request {
     pub argv: Vec<String>,
     /// Root filesystem: run in a container even when the profile has no isolation section.
     pub rootfs: Option<PathBuf>,
+    /// A writable layer over `rootfs` (an image's): made by
+    /// [`crate::image::store::Store::new_layer`], it goes with the container.
+    pub layer: Option<PathBuf>,
     /// Where the report goes.
     pub report: ReportTo,
     /// Landlock best-effort whatever the profile says.
@@ -55,8 +58,20 @@ pub enum Started {
     Planned(Box<Report>),
 }
 
+/// Removes a container's writable layer unless a detached container's keeper took it.
+struct LayerGuard(Option<PathBuf>);
+
+impl Drop for LayerGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            crate::image::writable::remove_layer(&dir);
+        }
+    }
+}
+
 /// Run `r` as it asks.
-pub fn start(r: Request) -> Result<Started, RunError> {
+pub fn start(mut r: Request) -> Result<Started, RunError> {
+    let mut layer = LayerGuard(r.layer.take());
     let contained = r.rootfs.is_some() || r.compiled.isolation().enabled;
     if r.detach && !contained {
         return Err(RunError::Invalid(
@@ -147,6 +162,7 @@ pub fn start(r: Request) -> Result<Started, RunError> {
                 plan,
                 argv: r.argv,
                 rootfs,
+                layer: layer.0.clone(),
                 report: r.report,
                 name: name.clone(),
                 on_started: None,
@@ -156,7 +172,11 @@ pub fn start(r: Request) -> Result<Started, RunError> {
             };
             match name.filter(|_| r.detach) {
                 Some(name) => {
-                    keeper::detach(c, &name, &r.profile, r.auto_remove).map(|()| Started::Detached(name))
+                    let detached = keeper::detach(c, &name, &r.profile, r.auto_remove);
+                    if detached.is_ok() {
+                        layer.0 = None; // the keeper's, removed with the container
+                    }
+                    detached.map(|()| Started::Detached(name))
                 }
                 None => launcher::run(c).map(Started::Exited),
             }

@@ -119,6 +119,9 @@ pub struct State {
     /// `--rm`: the state and logs are removed when it exits.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_remove: bool,
+    /// Its writable layer over an image's root (removed with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<PathBuf>,
 }
 
 /// Seconds since the epoch.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dockerd;
+pub mod images;
 pub mod live;
 pub mod rootfs;
 pub mod scmp;

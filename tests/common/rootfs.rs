@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 /// Applets linked into /bin.
-const APPLETS: [&str; 25] = [
+pub const APPLETS: [&str; 25] = [
     "sh", "hostname", "cat", "ps", "echo", "sleep", "ip", "id", "ls", "kill", "mount", "touch", "true",
     "false", "wc", "grep", "head", "tail", "mkdir", "umount", "insmod", "stat", "seq", "sync", "unshare",
 ];

@@ -25,7 +25,7 @@ use crate::error::{Diagnostic, Error, Origin};
 use crate::formats::docker::{DockerArg, DockerFilter, DockerProfile, DockerSyscall};
 use crate::frontend::profile::{ArgCond, ArgValue, Capabilities, Profile, Rule, Seccomp, When};
 use crate::frontend::spanned::Sp;
-use crate::ir::ArgOp;
+use crate::ir::{ArgOp, KernelVersion};
 use crate::syscalls::arch::normalize_host;
 use crate::syscalls::widths::arg_width;
 use crate::syscalls::{table, Arch};
@@ -148,7 +148,19 @@ fn when_of(
     if let Some(i) = inc {
         w.caps_present = strings(&i.caps);
         w.arches = strings(&i.arches);
-        w.min_kernel = i.min_kernel.clone().map(Sp::new);
+        w.min_kernel = match i.min_kernel.as_deref() {
+            None | Some("") => None,
+            Some(k) => {
+                let v = KernelVersion::parse_docker(k).ok_or_else(|| {
+                    bad(
+                        file,
+                        format!("includes.minKernel {k:?} is not a kernel version"),
+                        "Docker reads `major.minor` from its start, e.g. \"4.8\" or \"5.10.3-rc1\"",
+                    )
+                })?;
+                Some(Sp::new(v.to_string()))
+            }
+        };
     }
     if let Some(e) = exc {
         w.caps_absent = strings(&e.caps);
@@ -796,6 +808,33 @@ mod tests {
 
     fn permits(p: &Policy, name: &str) -> Option<bool> {
         p.evaluate_name(Arch::X86_64, name, [0; 6]).map(|e| e.action.permits())
+    }
+
+    /// Found by the `docker_json` fuzz target: a `minKernel` of `4.8'` was copied into the
+    /// profile, which then did not compile. moby reads `%d.%d` from the start and ignores the
+    /// rest; the import writes what moby read, and refuses what moby refuses.
+    #[test]
+    fn min_kernel_is_read_as_moby_reads_it() {
+        let json = |k: &str| {
+            format!(
+                r#"{{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{{"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {{"minKernel": {k:?}}}}}]}}"#
+            )
+        };
+        for (k, want) in [("4.8'", "4.8"), ("5.10.3-rc1", "5.10"), (" 4.8", "4.8"), ("6.1", "6.1")] {
+            let (_, _, yaml) = imported(&json(k));
+            assert!(
+                yaml.contains(&format!("min_kernel: '{want}'"))
+                    || yaml.contains(&format!("min_kernel: \"{want}\"")),
+                "{k}: {yaml}"
+            );
+        }
+        let (p, _, _) = imported(&json(""));
+        assert_eq!(permits(&p, "read"), Some(true));
+        for k in ["4", "four", "4.x", ".8", "-4.8"] {
+            let d = parse_docker("p.json", &json(k)).unwrap();
+            let Err(e) = import("p.json", "p", &d) else { panic!("{k} accepted") };
+            assert!(e.to_string().contains("is not a kernel version"), "{k}: {e}");
+        }
     }
 
     /// Issue 14, finding 12: Docker ignores a name `@privileged`; the import allowed the 54

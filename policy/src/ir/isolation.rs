@@ -65,6 +65,15 @@ impl IsolationIr {
         self.hostname.as_deref().unwrap_or("palisade")
     }
 
+    /// Whether the container's root is read-only. `layered`: it is an image's, under a
+    /// writable layer of the container's own. A profile without an isolation section says
+    /// nothing of the root: such an image container is writable (in its layer), as Docker
+    /// runs it and as the profile exported for Docker says; a `--rootfs` tree (the caller's
+    /// own files) stays read-only.
+    pub fn readonly_root(&self, layered: bool) -> bool {
+        self.readonly_rootfs && (self.enabled || !layered)
+    }
+
     /// Whether the container gets a network namespace of its own.
     pub fn own_network(&self) -> bool {
         self.namespaces.contains(Namespace::Net) && self.network == NetworkMode::None

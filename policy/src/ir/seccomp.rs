@@ -25,6 +25,22 @@ impl KernelVersion {
         let minor = it.next().map(|m| m.parse().ok()).unwrap_or(Some(0))?;
         Some(KernelVersion(major, minor))
     }
+
+    /// Read a Docker profile's `minKernel` as moby does (`fmt.Sscanf(release, "%d.%d")` into
+    /// unsigned fields): leading blanks, decimal `major.minor`, and anything after it ignored
+    /// (`"5.10.3-rc1"` is 5.10). The minor part is required.
+    pub fn parse_docker(s: &str) -> Option<KernelVersion> {
+        let s = s.trim_start();
+        let number = |s: &str| -> Option<(u32, usize)> {
+            let s = s.strip_prefix('+').map_or((s, 0), |r| (r, 1));
+            let digits = s.0.bytes().take_while(u8::is_ascii_digit).count();
+            Some((s.0[..digits].parse().ok()?, s.1 + digits))
+        };
+        let (major, used) = number(s)?;
+        let rest = s[used..].strip_prefix('.')?;
+        let (minor, _) = number(rest)?;
+        Some(KernelVersion(major, minor))
+    }
 }
 
 impl std::fmt::Display for KernelVersion {

@@ -8,6 +8,7 @@ pub mod layer;
 pub mod manifest;
 pub mod source;
 pub mod store;
+pub mod writable;
 
 /// Why an image cannot be read, checked or stored.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,14 @@ pub enum ImageError {
         tag: String,
         /// The tags it has.
         known: Vec<String>,
+    },
+    /// A container's writable layer lies over the image.
+    #[error("image: {image} is used by the container whose layer is {} (enforce rm it first)", layer.display())]
+    InUse {
+        /// As asked.
+        image: String,
+        /// The layer.
+        layer: std::path::PathBuf,
     },
     /// No stored image of that name.
     #[error("image: no stored image {0} (`enforce images` lists them)")]

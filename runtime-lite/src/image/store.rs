@@ -61,6 +61,11 @@ impl Store {
         data.join("palisade")
     }
 
+    /// Where the store is.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn images(&self) -> PathBuf {
         self.root.join("images")
     }
@@ -182,9 +187,12 @@ impl Store {
         }
     }
 
-    /// Remove the stored image `name` names.
+    /// Remove the stored image `name` names, unless a container's layer lies over it.
     pub fn remove(&self, name: &str) -> Result<Stored, ImageError> {
         let s = self.find(name)?;
+        if let Some(layer) = self.layers_of(&s.id).first() {
+            return Err(ImageError::InUse { image: name.to_string(), layer: layer.clone() });
+        }
         let dir = self.dir_of(&s.id);
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         Ok(s)

@@ -127,7 +127,8 @@ pub struct RunArgs {
     /// Run a container of this image: a stored image (`name:tag`, or an id), or an archive or
     /// OCI layout to load first (`PATH` or `PATH:TAG`). Its Entrypoint and Cmd (CMD replaces
     /// Cmd), Env (under -e), WorkingDir and User (under --user and --workdir) apply as with
-    /// `docker run`; its root filesystem is the container's, read-only.
+    /// `docker run`; the container writes a layer of its own over the image (see
+    /// docs/runtime.md).
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
     /// With --image: replace the image's Entrypoint (and drop its Cmd).

@@ -63,9 +63,10 @@ pub fn remove(a: RmiArgs) -> ExitCode {
 
 /// `enforce run --image REF`: the stored image (loaded first when REF is an archive or a
 /// layout), and the run's command, environment, working directory, user and root as the
-/// image's configuration gives them under what the command line asks.
-pub fn for_run(a: &mut RunArgs) -> Result<(), (i32, String)> {
-    let Some(reference) = a.image.clone() else { return Ok(()) };
+/// image's configuration gives them under what the command line asks; returns the store and
+/// the image's id, for the container's writable layer.
+pub fn for_run(a: &mut RunArgs) -> Result<Option<(Store, String)>, (i32, String)> {
+    let Some(reference) = a.image.clone() else { return Ok(None) };
     if a.rootfs.is_some() {
         return Err((125, "--image and --rootfs both name the container's root: give one".into()));
     }
@@ -102,5 +103,5 @@ pub fn for_run(a: &mut RunArgs) -> Result<(), (i32, String)> {
         a.flags.user = Some(format!("{}:{}", u.uid, u.gid));
     }
     a.rootfs = Some(stored.rootfs);
-    Ok(())
+    Ok(Some((store, stored.id)))
 }

@@ -79,11 +79,10 @@ fn compile_layer(layer: &str) -> Result<CompiledPolicy, String> {
 }
 
 pub fn run(mut a: RunArgs) -> ExitCode {
-    if a.image.is_some() {
-        if let Err((code, e)) = crate::images::for_run(&mut a) {
-            return fail(code, e);
-        }
-    }
+    let image = match crate::images::for_run(&mut a) {
+        Ok(i) => i,
+        Err((code, e)) => return fail(code, e),
+    };
     let o = match overrides(&a.flags) {
         Ok(o) => o,
         Err(e) => return fail(125, e),
@@ -108,11 +107,20 @@ pub fn run(mut a: RunArgs) -> ExitCode {
         Some("-") => ReportTo::Stderr,
         Some(f) => ReportTo::File(PathBuf::from(f)),
     };
+    // Made last: `start` removes it with the container.
+    let layer = match image.filter(|_| !a.dry_run) {
+        Some((store, id)) => match store.new_layer(a.name.as_ref().map(|n| n.as_str()), &id) {
+            Ok(dir) => Some(dir),
+            Err(e) => return fail(125, e),
+        },
+        None => None,
+    };
     let request = Request {
         profile: a.profile,
         compiled,
         argv: a.cmd,
         rootfs: a.rootfs,
+        layer,
         report,
         best_effort: a.best_effort,
         name: a.name,
