@@ -13,7 +13,6 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_string()
 }
@@ -130,6 +129,20 @@ fn one_image_from_three_formats_is_unpacked_once() {
         let o = enforce(&store, &args);
         let out = text(&o.stdout);
         assert!(out.starts_with(&format!("already stored: {id} ")), "{out}{}", text(&o.stderr));
+    }
+    store_is(&store, 1);
+    // A container runs from the podman OCI archive and from the skopeo layout (by path).
+    for src in [oci.display().to_string(), format!("{}:v1", layout.display())] {
+        let o = enforce(
+            &store,
+            &["run", "--image", &src, "--", "sh", "-c", "cat /data/in.txt; echo w > /data/w; cat /data/w"],
+        );
+        assert_eq!(
+            (o.status.code(), text(&o.stdout).as_str()),
+            (Some(0), "inside\nw\n"),
+            "{src}: {}",
+            text(&o.stderr)
+        );
     }
     store_is(&store, 1);
     let unpacked = stored_rootfs(&store, text(&first.stdout).trim());
@@ -257,6 +270,11 @@ fn a_damaged_or_hostile_image_is_refused_naming_the_blob_and_entry() {
             serde_json::json!({"arch": "arm64", "layers": [[file("a", "")]]}),
             "for linux/arm64, and this machine is linux/amd64".into(),
         ),
+        (
+            "index-arch",
+            serde_json::json!({"index_platforms": ["arm64", "s390x"], "layers": [[file("a", "")]]}),
+            "for linux/arm64, linux/s390x, and this machine is linux/amd64".into(),
+        ),
     ];
     for (name, spec, want) in cases {
         let src = layout(&d.join(name), spec);
@@ -265,6 +283,16 @@ fn a_damaged_or_hostile_image_is_refused_naming_the_blob_and_entry() {
         assert!(!o.status.success() && err.contains(&want), "{name}: {want} in {err}");
         store_is(&store, 0);
     }
+    // Through a multi-arch index, this machine's entry.
+    let src = layout(
+        &d.join("index-ok"),
+        serde_json::json!({"index_platforms": ["arm64", "amd64"], "layers": [[file("a", "")]]}),
+    );
+    let o = enforce(&store, &["image", "load", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = enforce(&store, &["rmi", text(&o.stdout).split_whitespace().nth(1).unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    store_is(&store, 0);
     // A link out of the root is followed inside it: the file lands in the image.
     let src = layout(
         &d.join("symlink"),
@@ -320,6 +348,60 @@ fn a_damaged_or_hostile_image_is_refused_naming_the_blob_and_entry() {
 /// `enforce run --image` runs what `docker run` runs, with the image's Entrypoint, Cmd, Env,
 /// WorkingDir and User, and the command line's arguments, `--entrypoint`, `-e` and `--user` on
 /// top: the same output, for each combination.
+/// The images of the Docker comparison: each a Dockerfile's lines after `FROM` the busybox
+/// image, and the cases run with it (the words for `docker run` before the image, `--` and
+/// the arguments after it).
+const DOCKER_IMAGES: [(&str, &str, &[&[&str]]); 8] = [
+    (
+        "exec-form",
+        "RUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd\nENV FOO=bar\nWORKDIR /work\nUSER app\n\
+         ENTRYPOINT [\"/bin/sh\", \"-c\", \"echo $(id -u):$(id -g) $(pwd) FOO=$FOO HOME=$HOME args: \\\"$0\\\" \\\"$*\\\"\", \"first\"]\n\
+         CMD [\"c1\", \"c2\"]\n",
+        &[&[], &["--", "x", "y"], &["--entrypoint", "/bin/echo", "--", "hello"], &["-e", "FOO=baz"], &["--user", "0:0"]],
+    ),
+    (
+        // Shell form: the builder wrote `/bin/sh -c` around it; arguments do not reach it.
+        "shell-form",
+        "ENV WHO=shell\nENTRYPOINT echo entry $WHO \"$0\" \"$@\"\nCMD [\"ignored\"]\n",
+        &[&[], &["--", "a", "b"], &["--entrypoint", "/bin/echo", "--", "replaced"]],
+    ),
+    ("only-cmd", "CMD echo only cmd $HOME\n", &[&[], &["--", "/bin/echo", "args", "replace", "it"]]),
+    (
+        "only-entrypoint",
+        "ENTRYPOINT [\"/bin/echo\", \"entry\"]\n",
+        &[&[], &["--", "more", "args"], &["--entrypoint", "/bin/sh", "--", "-c", "echo sh then $0", "zero"]],
+    ),
+    (
+        // Users by name, name:group and uid:gid; supplementary groups from /etc/group.
+        "users",
+        "RUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'root:x:0:' > /etc/group && \
+         echo 'app:x:1000:' >> /etc/group && echo 'staff:x:50:app' >> /etc/group && echo 'wheel:x:10:x,app' >> /etc/group\n\
+         USER app\nCMD [\"id\"]\n",
+        &[&[], &["--user", "app:staff"], &["--user", "1000:50"], &["--user", "1000"], &["--user", "0"], &["--user", "4242:4242"]],
+    ),
+    (
+        // A working directory the image does not have is made (and is root's).
+        "workdir",
+        "WORKDIR /made/by/build\nCMD [\"sh\", \"-c\", \"pwd; stat -c '%u:%g %a' .\"]\n",
+        &[&[], &["--workdir", "/made/at/run"], &["--user", "4242", "--workdir", "/by/user"]],
+    ),
+    (
+        // A file deleted and a directory replaced in upper layers (a whiteout, an opaque
+        // directory), then written to by the container.
+        "layers",
+        "RUN mkdir -p /data/old && echo gone > /etc/motd && echo old > /data/old/f\nRUN rm /etc/motd\n\
+         RUN rm -rf /data && mkdir /data && echo new > /data/new\nCMD [\"sh\", \"-c\", \
+         \"ls /data; cat /etc/motd 2>&1; echo written > /data/w && cat /data/w && rm /data/new && ls /data\"]\n",
+        &[&[]],
+    ),
+    (
+        // A scratch-like image: one static binary, no shell.
+        "no-shell",
+        "ENTRYPOINT [\"/bin/busybox\", \"echo\", \"static\"]\n",
+        &[&[], &["--", "args"]],
+    ),
+];
+
 #[test]
 fn run_image_means_what_docker_run_means() {
     if !root() {
@@ -327,50 +409,49 @@ fn run_image_means_what_docker_run_means() {
     }
     let Some(daemon) = common::dockerd::start("imgrun", serde_json::json!({})) else { return };
     let d = common::tempdir("images-run");
-    let ctx = d.join("ctx");
-    std::fs::create_dir(&ctx).unwrap();
-    let dockerfile = format!(
-        "FROM {}\nRUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd\nENV FOO=bar\nWORKDIR /work\nUSER app\n\
-         ENTRYPOINT [\"/bin/sh\", \"-c\", \"echo $(id -u):$(id -g) $(pwd) FOO=$FOO HOME=$HOME args: \\\"$0\\\" \\\"$*\\\"\", \"first\"]\n\
-         CMD [\"c1\", \"c2\"]\n",
-        common::dockerd::IMAGE
-    );
-    std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
-    let o = daemon.docker(&["build", "-q", "-t", "palisade-config:v1", ctx.to_str().unwrap()]);
-    assert!(o.status.success(), "docker build: {}", text(&o.stderr));
-    let saved = d.join("saved.tar");
-    let o = daemon.docker(&["save", "-o", saved.to_str().unwrap(), "palisade-config:v1"]);
-    assert!(o.status.success(), "docker save: {}", text(&o.stderr));
     let store = d.join("store");
-    let o = enforce(&store, &["image", "load", saved.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let cases: [&[&str]; 5] = [
-        &[],
-        &["--", "x", "y"],
-        &["--entrypoint", "/bin/echo", "--", "hello"],
-        &["-e", "FOO=baz"],
-        &["--user", "0:0"],
-    ];
-    for case in cases {
-        // The same words for both, the image last for Docker, `--image` for us.
-        let (flags, args) = match case.iter().position(|w| *w == "--") {
-            Some(i) => (&case[..i], &case[i + 1..]),
-            None => (case, &[][..]),
+    for (name, lines, cases) in DOCKER_IMAGES {
+        let ctx = d.join(name);
+        std::fs::create_dir(&ctx).unwrap();
+        let from = match name {
+            // Only the static binary (the busybox image's, copied out by a stage).
+            "no-shell" => format!(
+                "FROM {} AS bb\nFROM scratch\nCOPY --from=bb /bin/busybox /bin/busybox\n",
+                common::dockerd::IMAGE
+            ),
+            _ => format!("FROM {}\n", common::dockerd::IMAGE),
         };
-        let mut docker = vec!["run", "--rm", "--pull", "never", "--network", "none"];
-        docker.extend_from_slice(flags);
-        docker.push("palisade-config:v1");
-        docker.extend_from_slice(args);
-        let theirs = daemon.docker(&docker);
-        assert!(theirs.status.success(), "docker {case:?}: {}", text(&theirs.stderr));
-        assert!(!text(&theirs.stdout).trim().is_empty(), "docker {case:?} printed nothing");
-        let mut ours = vec!["run", "--image", "palisade-config:v1"];
-        ours.extend_from_slice(flags);
-        if !args.is_empty() {
-            ours.push("--");
-            ours.extend_from_slice(args);
+        std::fs::write(ctx.join("Dockerfile"), format!("{from}{lines}")).unwrap();
+        let tag = format!("palisade-{name}:v1");
+        let o = daemon.docker(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()]);
+        assert!(o.status.success(), "docker build {name}: {}", text(&o.stderr));
+        let saved = d.join(format!("{name}.tar"));
+        let o = daemon.docker(&["save", "-o", saved.to_str().unwrap(), &tag]);
+        assert!(o.status.success(), "docker save: {}", text(&o.stderr));
+        let o = enforce(&store, &["image", "load", saved.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        for case in cases.iter() {
+            // The same words for both, the image last for Docker, `--image` for us.
+            let (flags, args) = match case.iter().position(|w| *w == "--") {
+                Some(i) => (&case[..i], &case[i + 1..]),
+                None => (*case, &[][..]),
+            };
+            let mut docker = vec!["run", "--rm", "--pull", "never", "--network", "none"];
+            docker.extend_from_slice(flags);
+            docker.push(&tag);
+            docker.extend_from_slice(args);
+            let theirs = daemon.docker(&docker);
+            assert!(theirs.status.success(), "docker {name} {case:?}: {}", text(&theirs.stderr));
+            assert!(!text(&theirs.stdout).trim().is_empty(), "docker {name} {case:?} printed nothing");
+            let mut ours = vec!["run", "--image", &tag];
+            ours.extend_from_slice(flags);
+            if !args.is_empty() {
+                ours.push("--");
+                ours.extend_from_slice(args);
+            }
+            let o = enforce(&store, &ours);
+            assert_eq!(text(&o.stdout), text(&theirs.stdout), "{name} {case:?}: {}", text(&o.stderr));
+            assert_eq!(o.status.code(), theirs.status.code(), "{name} {case:?}");
         }
-        let o = enforce(&store, &ours);
-        assert_eq!(text(&o.stdout), text(&theirs.stdout), "{case:?}: {}", text(&o.stderr));
     }
 }

@@ -150,6 +150,14 @@ impl Plan {
         let landlock = landlock_plan(&compiled, &features.landlock_abi, opts, &mut degraded)?;
         let p = compiled.process();
         let (uid, gid) = p.user.ids((features.caller.uid, features.caller.gid));
+        if p.non_root && uid == 0 {
+            return Err(refuse(
+                Step::SwitchUser,
+                format!(
+                    "the profile requires a non-root user (process.run_as_non_root), and the workload would run as {uid}:{gid}; nothing was run (give a user: --user UID[:GID], the profile's process.user, or an image whose User is not root)"
+                ),
+            ));
+        }
         // Landlock can only restrict a process that cannot gain privileges.
         let no_new_privs = p.no_new_privs || landlock.as_ref().is_some_and(|l| l.ruleset.is_some());
         let mut caps = *compiled.capabilities();

@@ -176,6 +176,9 @@ pub struct IsolationReport {
     /// The root is an idmapped mount: files on disk owned by `0` are the container root's.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub rootfs_idmapped: bool,
+    /// The image the container runs, and whose user it runs as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageReport>,
     /// How the container's writable layer over an image's root was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub writable_layer: Option<WritableLayer>,
@@ -189,6 +192,39 @@ pub struct IsolationReport {
     pub cgroup: CgroupReport,
     /// What was optional and could not be done.
     pub notes: Vec<String>,
+}
+
+/// A container's image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageReport {
+    /// Its id (`sha256:...`).
+    pub id: String,
+    /// As asked (`--image` or the profile's `isolation.image`).
+    pub reference: String,
+    /// The user the workload runs as (`uid:gid`), and who decided it.
+    pub user: String,
+    /// Who decided the user.
+    pub user_from: UserFrom,
+    /// Supplementary groups, from the image's `/etc/group`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<u32>,
+    /// The image's `StopSignal` (`SIGNAME`): what `enforce stop` sends first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+}
+
+/// Who decided the user a container of an image runs as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserFrom {
+    /// `--user`.
+    CommandLine,
+    /// The profile's `process.user` (over the image's `User`).
+    Profile,
+    /// The image's `User`.
+    Image,
+    /// Nobody: root, as Docker runs an image without a `User`.
+    Default,
 }
 
 /// How a container's writable layer over an image's read-only root was made.

@@ -50,6 +50,7 @@ pub fn detach(
         cgroup: None,
         auto_remove,
         layer: c.layer.clone(),
+        stop_signal: c.image.as_ref().and_then(|i| i.stop_signal.clone()),
     };
     let (tx, rx) = channel::channel::<Start>()?;
     match crate::sys::fork().map_err(|e| SysError::errno("fork the keeper", e))? {

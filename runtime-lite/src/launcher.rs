@@ -37,6 +37,8 @@ pub struct Container {
     /// The container's writable layer over `rootfs` (an image's, never written): a directory
     /// holding `upper/` and `work/` ([`crate::image::store::Store::new_layer`]).
     pub layer: Option<PathBuf>,
+    /// The image `rootfs` is (for the report).
+    pub image: Option<enforcer::report::ImageReport>,
     /// Where the workload's report goes (inside, only stderr is reachable).
     pub report: ReportTo,
     /// Name (detached containers; the start of the cgroup's name).
@@ -94,6 +96,7 @@ pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<Is
             None => "the host root".into(),
         },
         rootfs_idmapped: false,
+        image: None,
         writable_layer: None,
         mounts: Vec::new(),
         masked: iso.masked_paths.clone(),
@@ -196,7 +199,8 @@ fn writable_layer(
 
 /// Run `c`; returns the workload's exit status.
 pub fn run(c: Container) -> Result<i32, RunError> {
-    let Container { plan, argv, rootfs, layer, report, name, on_started, tty, interactive, recording } = c;
+    let Container { plan, argv, rootfs, layer, image, report, name, on_started, tty, interactive, recording } =
+        c;
     let iso = plan.compiled.isolation().clone();
     if let Some(r) = &rootfs {
         let why = match std::fs::metadata(r) {
@@ -253,6 +257,7 @@ pub fn run(c: Container) -> Result<i32, RunError> {
         None => None,
     };
     let mut isolation = planned(&iso, rootfs.as_deref())?;
+    isolation.image = image;
     let (status_tx, status_rx) = channel::channel::<Status>()?;
     let (go_tx, go_rx) = channel::channel::<Go>()?;
     let cg_name = cgroup::group_name(name.as_ref().map(ContainerName::as_str));

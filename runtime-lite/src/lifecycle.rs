@@ -91,15 +91,17 @@ pub fn logs(name: &ContainerName, tail: Option<usize>, follow: bool) -> Result<(
     }
 }
 
-/// `enforce stop NAME [--time S]`: SIGTERM to PID 1 (the shim forwards it), SIGKILL after
-/// `secs` seconds. A container that does not run is already stopped (as `docker stop` says).
+/// `enforce stop NAME [--time S]`: SIGTERM (or the image's `StopSignal`) to PID 1 (the shim
+/// forwards it), SIGKILL after `secs` seconds. A container that does not run is already
+/// stopped (as `docker stop` says).
 pub fn stop(name: &ContainerName, secs: u64) -> Result<(), RunError> {
     let st = State::load(name)?;
     if st.checked_status() != ContainerStatus::Running {
         return Ok(());
     }
     let pid = Pid::from_raw(st.pid.unwrap_or(0));
-    let _ = kill(pid, Signal::SIGTERM);
+    let first = st.stop_signal.as_deref().and_then(crate::image::launch::parse_signal);
+    let _ = kill(pid, first.unwrap_or(Signal::SIGTERM));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while st.alive() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));

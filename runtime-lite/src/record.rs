@@ -45,6 +45,7 @@ pub fn contained(
             argv,
             rootfs,
             layer: None,
+            image: None,
             report: ReportTo::None,
             name: None,
             on_started: None,

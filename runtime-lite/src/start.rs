@@ -26,6 +26,9 @@ pub struct Request {
     /// A writable layer over `rootfs` (an image's): made by
     /// [`crate::image::store::Store::new_layer`], it goes with the container.
     pub layer: Option<PathBuf>,
+    /// The image `rootfs` is, for the report; its user's supplementary groups are the
+    /// workload's.
+    pub image: Option<enforcer::report::ImageReport>,
     /// Where the report goes.
     pub report: ReportTo,
     /// Landlock best-effort whatever the profile says.
@@ -107,6 +110,9 @@ pub fn start(mut r: Request) -> Result<Started, RunError> {
     };
     let mut plan =
         Plan::new(&r.profile, r.compiled, &Features::detect(), Options { best_effort: r.best_effort })?;
+    if let Some(i) = &r.image {
+        plan.groups = i.groups.clone();
+    }
     if r.explain {
         if contained {
             return Err(RunError::Invalid("--explain explains host runs (not a container's)".into()));
@@ -154,7 +160,9 @@ pub fn start(mut r: Request) -> Result<Started, RunError> {
         (None, true) => {
             let mut report = Report::planned(&plan, None)?;
             report.command = r.argv;
-            report.isolation = Some(launcher::planned(plan.compiled.isolation(), rootfs.as_deref())?);
+            let mut isolation = launcher::planned(plan.compiled.isolation(), rootfs.as_deref())?;
+            isolation.image = r.image;
+            report.isolation = Some(isolation);
             Ok(Started::Planned(Box::new(report)))
         }
         (None, false) => {
@@ -163,6 +171,7 @@ pub fn start(mut r: Request) -> Result<Started, RunError> {
                 argv: r.argv,
                 rootfs,
                 layer: layer.0.clone(),
+                image: r.image,
                 report: r.report,
                 name: name.clone(),
                 on_started: None,

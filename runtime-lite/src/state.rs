@@ -122,6 +122,9 @@ pub struct State {
     /// Its writable layer over an image's root (removed with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<PathBuf>,
+    /// What `enforce stop` sends first (an image's `StopSignal`; default SIGTERM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
 }
 
 /// Seconds since the epoch.

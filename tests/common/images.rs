@@ -40,7 +40,7 @@ pub fn busybox_layer() -> Vec<serde_json::Value> {
         serde_json::json!({"name": "tmp", "type": "dir", "mode": 0o1777}),
         serde_json::json!({"name": "bin/busybox", "src": bb, "mode": 0o755}),
     ];
-    for a in super::rootfs::APPLETS.iter().chain(&["pwd", "rm", "nc", "httpd", "env", "printf"]) {
+    for a in super::rootfs::APPLETS.iter().chain(&["nc", "httpd", "printf"]) {
         out.push(serde_json::json!({"name": format!("bin/{a}"), "type": "symlink", "target": "busybox"}));
     }
     out

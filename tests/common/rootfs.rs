@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 
 /// Applets linked into /bin.
-pub const APPLETS: [&str; 25] = [
+pub const APPLETS: [&str; 28] = [
     "sh", "hostname", "cat", "ps", "echo", "sleep", "ip", "id", "ls", "kill", "mount", "touch", "true",
     "false", "wc", "grep", "head", "tail", "mkdir", "umount", "insmod", "stat", "seq", "sync", "unshare",
+    "rm", "env", "pwd",
 ];
 
 /// The host's busybox, which must be statically linked.

@@ -71,6 +71,11 @@ pub struct Process {
     /// `uid` or `uid:gid` (numbers; 0 is root). Default `0:0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<Sp<UserSpec>>,
+    /// `true`: the workload must not run as uid 0. A container whose image (or `--user`) says
+    /// root is refused before anything runs, as Kubernetes' `runAsNonRoot` does. Default
+    /// `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_non_root: Option<Sp<bool>>,
     /// Set `PR_SET_NO_NEW_PRIVS` so setuid binaries and file capabilities cannot raise
     /// privileges. Default `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -363,6 +368,11 @@ pub struct Isolation {
     /// bind-mounted read-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootfs: Option<Sp<String>>,
+    /// A container image to run (as `enforce run --image` does): a stored image (`name:tag`,
+    /// an id), or an archive or OCI layout (a path: absolute, or `./`/`../` relative to the
+    /// profile's directory; `PATH:TAG` picks a tag). Not with `rootfs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Sp<String>>,
     /// Mount the root filesystem read-only (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readonly_rootfs: Option<Sp<bool>>,

@@ -19,6 +19,10 @@ pub struct IsolationIr {
     /// Root filesystem (absolute); `None`: the host root, read-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootfs: Option<String>,
+    /// A container image to run: a stored image's name or id, or an archive or layout's
+    /// absolute path (a `:TAG` kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Root filesystem read-only.
     pub readonly_rootfs: bool,
     /// The network the container gets.
@@ -166,6 +170,7 @@ impl Default for IsolationIr {
             namespaces: namespaces.into_iter().collect(),
             hostname: None,
             rootfs: None,
+            image: None,
             readonly_rootfs: true,
             network: NetworkMode::None,
             map_root_to: None,

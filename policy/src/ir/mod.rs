@@ -60,6 +60,12 @@ pub struct Policy {
 pub struct ProcessIr {
     /// Who the workload runs as.
     pub user: UserIr,
+    /// Whether the profile names the user (an image's `User` applies only where it does not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user_set: bool,
+    /// The workload must not run as uid 0 (`run_as_non_root`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub non_root: bool,
     /// PR_SET_NO_NEW_PRIVS.
     pub no_new_privs: bool,
     /// Securebits to set.

@@ -7,6 +7,8 @@
 use std::io::Read;
 use std::path::Path;
 
+pub use enforcer::report::UserFrom;
+
 use super::manifest::RunConfig;
 use super::ImageError;
 
@@ -37,8 +39,24 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Absolute working directory.
     pub workdir: String,
-    /// User and group ids, and the supplementary groups the image's `/etc/group` gives.
+    /// User and group ids, and the supplementary groups the image's `/etc/group` gives;
+    /// `None` where the profile decides (or nobody: root).
     pub user: Option<ImageUser>,
+    /// Who decided the user.
+    pub user_from: UserFrom,
+    /// The image's `StopSignal`, checked (`SIGNAME`).
+    pub stop_signal: Option<nix::sys::signal::Signal>,
+}
+
+/// A signal as Docker takes one: `SIGTERM`, `TERM` or `15`.
+pub fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {
+    use std::str::FromStr;
+    if let Ok(n) = s.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n).ok();
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    nix::sys::signal::Signal::from_str(&name).ok()
 }
 
 /// A user as the image names it, resolved.
@@ -50,18 +68,21 @@ pub struct ImageUser {
     pub uid: u32,
     /// Group id.
     pub gid: u32,
-    /// Supplementary groups (the user's name is a member of them in `/etc/group`).
+    /// Supplementary groups, as Docker sets them: the primary group, and for a user named
+    /// without a group, the groups whose members in `/etc/group` name it.
     pub groups: Vec<u32>,
     /// Home directory (`/` when the image has no entry).
     pub home: String,
 }
 
 /// The process a container of an image of `config`, rooted at `root`, starts when asked
-/// `asked`; `caller_env` gives `-e NAME` its value.
+/// `asked` under a profile that names the user (`profile_user`, its uid: the image's `User`
+/// gives way to it, `--user` does not) or not; `caller_env` gives `-e NAME` its value.
 pub fn launch(
     config: &RunConfig,
     root: &std::os::fd::OwnedFd,
     asked: &Asked,
+    profile_user: Option<u32>,
     caller_env: impl Fn(&str) -> Option<String>,
 ) -> Result<Launch, ImageError> {
     let (entry, cmd) = match &asked.entrypoint {
@@ -77,7 +98,13 @@ pub fn launch(
             why: "no command: it has no Entrypoint or Cmd, and none was given (add it after --)".into(),
         });
     }
-    let spec = asked.user.clone().or_else(|| config.user.clone().filter(|u| !u.is_empty()));
+    let image_user = config.user.clone().filter(|u| !u.is_empty());
+    let (spec, user_from) = match (&asked.user, profile_user, image_user) {
+        (Some(u), _, _) => (Some(u.clone()), UserFrom::CommandLine),
+        (None, Some(_), _) => (None, UserFrom::Profile),
+        (None, None, Some(u)) => (Some(u), UserFrom::Image),
+        (None, None, None) => (Some("0".to_string()), UserFrom::Default),
+    };
     let user = spec.map(|s| resolve_user(root, &s)).transpose()?;
     let mut env: Vec<(String, String)> = Vec::new();
     let mut set = |k: String, v: String| match env.iter_mut().find(|(n, _)| *n == k) {
@@ -102,7 +129,12 @@ pub fn launch(
         env.insert(0, ("PATH".into(), DEFAULT_PATH.into()));
     }
     if !env.iter().any(|(k, _)| k == "HOME") {
-        let home = user.as_ref().map_or("/root".to_string(), |u| u.home.clone());
+        // The user's home in the image's /etc/passwd (root's without a user), else `/`, as runc
+        // sets it.
+        let home = match &user {
+            Some(u) => u.home.clone(),
+            None => resolve_user(root, &profile_user.unwrap_or(0).to_string())?.home,
+        };
         env.push(("HOME".into(), home));
     }
     let workdir = asked.workdir.clone().or_else(|| config.working_dir.clone().filter(|w| !w.is_empty()));
@@ -113,7 +145,14 @@ pub fn launch(
             why: format!("{workdir} is not absolute"),
         });
     }
-    Ok(Launch { argv, env, workdir, user })
+    let stop_signal = match config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(parse_signal(s).ok_or_else(|| ImageError::Format {
+            what: "the image's StopSignal".into(),
+            why: format!("{s:?} is not a signal"),
+        })?),
+    };
+    Ok(Launch { argv, env, workdir, user, user_from, stop_signal })
 }
 
 /// One of the image's account files (`etc/passwd`, `etc/group`), read beneath its root; empty
@@ -170,16 +209,13 @@ pub fn resolve_user(root: &std::os::fd::OwnedFd, spec: &str) -> Result<ImageUser
         None => entry.and_then(|f| f[3].parse().ok()).unwrap_or(0),
     };
     let name = entry.map(|f| f[0]).unwrap_or("");
-    let mut extra: Vec<u32> = if name.is_empty() {
-        Vec::new()
-    } else {
-        groups
-            .iter()
-            .filter(|f| f[3].split(',').any(|m| m == name))
-            .filter_map(|f| f[2].parse().ok())
-            .filter(|id| *id != gid)
-            .collect()
-    };
+    // As Docker sets them: the primary group, and for a user named without a group the
+    // groups /etc/group lists it in.
+    let mut extra = vec![gid];
+    if g.is_none() && !name.is_empty() {
+        let member = groups.iter().filter(|f| f[3].split(',').any(|m| m == name));
+        extra.extend(member.filter_map(|f| f[2].parse::<u32>().ok()));
+    }
     extra.sort_unstable();
     extra.dedup();
     let home = entry.map(|f| f[5].to_string()).filter(|h| !h.is_empty()).unwrap_or_else(|| "/".into());
@@ -232,8 +268,9 @@ mod tests {
             cmd: c.map(|v| v.iter().map(|s| s.to_string()).collect()),
             ..RunConfig::default()
         };
-        let argv =
-            |cfg: &RunConfig, asked: Asked| launch(cfg, &root, &asked, |_| None).map(|l| l.argv.join(" "));
+        let argv = |cfg: &RunConfig, asked: Asked| {
+            launch(cfg, &root, &asked, None, |_| None).map(|l| l.argv.join(" "))
+        };
         let both = config(Some(&["/bin/echo", "e"]), Some(&["c1", "c2"]));
         assert_eq!(argv(&both, Asked::default()).unwrap(), "/bin/echo e c1 c2");
         assert_eq!(
@@ -263,7 +300,7 @@ mod tests {
             env: vec!["B=3".into(), "C".into(), "D".into()],
             ..Asked::default()
         };
-        let l = launch(&cfg, &root, &asked, |n| (n == "C").then(|| "from caller".to_string())).unwrap();
+        let l = launch(&cfg, &root, &asked, None, |n| (n == "C").then(|| "from caller".to_string())).unwrap();
         let env: Vec<String> = l.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(
             env,
@@ -284,7 +321,7 @@ mod tests {
         let u = resolve_user(&root, "app").unwrap();
         assert_eq!(
             (u.uid, u.gid, u.groups.clone(), u.home.as_str()),
-            (1000, 1001, vec![10, 50], "/home/app")
+            (1000, 1001, vec![10, 50, 1001], "/home/app")
         );
         let u = resolve_user(&root, "app:staff").unwrap();
         assert_eq!((u.uid, u.gid), (1000, 50));
@@ -296,5 +333,23 @@ mod tests {
         assert!(e.contains("no user ghost in the image's /etc/passwd"), "{e}");
         let e = resolve_user(&root, "app:ghosts").unwrap_err().to_string();
         assert!(e.contains("no group ghosts in the image's /etc/group"), "{e}");
+    }
+
+    /// `--user` wins; then the profile's `process.user`; then the image's `User`; then root.
+    #[test]
+    fn the_command_line_then_the_profile_then_the_image_decide_the_user() {
+        let (_d, root) = root_with(PASSWD, GROUP);
+        let cfg = RunConfig { cmd: Some(vec!["x".into()]), user: Some("app".into()), ..RunConfig::default() };
+        let who = |cfg: &RunConfig, user: Option<&str>, profile: bool| {
+            let asked = Asked { user: user.map(String::from), ..Asked::default() };
+            let l = launch(cfg, &root, &asked, profile.then_some(7), |_| None).unwrap();
+            (l.user.map(|u| (u.uid, u.gid, u.groups)), l.user_from)
+        };
+        assert_eq!(who(&cfg, Some("0"), true), (Some((0, 0, vec![0])), UserFrom::CommandLine));
+        assert_eq!(who(&cfg, None, true), (None, UserFrom::Profile));
+        assert_eq!(who(&cfg, None, false), (Some((1000, 1001, vec![10, 50, 1001])), UserFrom::Image));
+        assert_eq!(who(&cfg, Some("app:staff"), false), (Some((1000, 50, vec![50])), UserFrom::CommandLine));
+        let bare = RunConfig { cmd: Some(vec!["x".into()]), ..RunConfig::default() };
+        assert_eq!(who(&bare, None, false), (Some((0, 0, vec![0])), UserFrom::Default));
     }
 }

@@ -137,13 +137,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub flags: ProfileFlags,
     /// The command and its arguments (`--` before it is needed only when its first word
-    /// starts with `-`); with --image, the arguments that replace its Cmd.
-    #[arg(
-        required_unless_present = "image",
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    /// starts with `-`); with an image (--image, or the profile's `isolation.image`), the
+    /// arguments that replace its Cmd.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     pub cmd: Vec<String>,
 }
 

@@ -61,12 +61,20 @@ pub fn remove(a: RmiArgs) -> ExitCode {
     }
 }
 
-/// `enforce run --image REF`: the stored image (loaded first when REF is an archive or a
-/// layout), and the run's command, environment, working directory, user and root as the
-/// image's configuration gives them under what the command line asks; returns the store and
-/// the image's id, for the container's writable layer.
-pub fn for_run(a: &mut RunArgs) -> Result<Option<(Store, String)>, (i32, String)> {
-    let Some(reference) = a.image.clone() else { return Ok(None) };
+/// A container of an image: its store (for the container's writable layer) and what the
+/// report says of it.
+pub struct ImageRun {
+    pub store: Store,
+    pub report: enforcer::report::ImageReport,
+}
+
+/// `enforce run --image REF` (or a profile's `isolation.image`, under `base`): the stored
+/// image (loaded first when REF is an archive or a layout), and the run's command,
+/// environment, working directory, user and root as the image's configuration gives them
+/// under what the command line asks. `--env-file` comes between the image's `Env` and `-e`.
+pub fn for_run(a: &mut RunArgs, base: &enforcer::CompiledPolicy) -> Result<Option<ImageRun>, (i32, String)> {
+    let from_profile = base.isolation().image.clone().filter(|_| a.rootfs.is_none());
+    let Some(reference) = a.image.clone().or(from_profile) else { return Ok(None) };
     if a.rootfs.is_some() {
         return Err((125, "--image and --rootfs both name the container's root: give one".into()));
     }
@@ -86,22 +94,60 @@ pub fn for_run(a: &mut RunArgs) -> Result<Option<(Store, String)>, (i32, String)
     let root: std::os::fd::OwnedFd = std::fs::File::open(&stored.rootfs)
         .map_err(|e| (125, format!("image {}: {e}", stored.rootfs.display())))?
         .into();
+    let mut env = Vec::new();
+    for file in std::mem::take(&mut a.flags.env_file) {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| (125, format!("--env-file {}: {}", file.display(), policy::error::io_reason(&e))))?;
+        let pairs = policy::frontend::overrides::env_file(&text, &file.display().to_string())
+            .map_err(|e| (125, e))?;
+        env.extend(pairs.into_iter().map(|(k, v)| format!("{k}={v}")));
+    }
+    env.extend(a.flags.env.iter().cloned());
     let asked = runtime_lite::image::launch::Asked {
         args: a.cmd.clone(),
         entrypoint: a.entrypoint.clone(),
-        env: a.flags.env.clone(),
+        env,
         user: a.flags.user.clone(),
         workdir: a.flags.workdir.clone(),
     };
+    let caller = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+    let profile_user = base.process().user_set.then(|| base.process().user.ids(caller).0);
     let launch =
-        runtime_lite::image::launch::launch(&stored.config.config, &root, &asked, |n| std::env::var(n).ok())
-            .map_err(err)?;
+        runtime_lite::image::launch::launch(&stored.config.config, &root, &asked, profile_user, |n| {
+            std::env::var(n).ok()
+        })
+        .map_err(err)?;
     a.cmd = launch.argv;
     a.flags.env = launch.env.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
     a.flags.workdir = Some(launch.workdir);
-    if let Some(u) = launch.user {
-        a.flags.user = Some(format!("{}:{}", u.uid, u.gid));
+    let (user, groups) = match &launch.user {
+        Some(u) => (format!("{}:{}", u.uid, u.gid), u.groups.clone()),
+        None => (base.process().user.to_string(), Vec::new()),
+    };
+    use runtime_lite::image::launch::UserFrom;
+    if let (true, Some(u)) = (base.process().non_root, launch.user.as_ref().filter(|u| u.uid == 0)) {
+        let who = match launch.user_from {
+            UserFrom::CommandLine => format!("--user {} is root", u.spec),
+            UserFrom::Image => format!("the image's User ({}) is root", u.spec),
+            _ => "the image names no User, so it runs as root".to_string(),
+        };
+        return Err((
+            125,
+            format!("the profile requires a non-root user (process.run_as_non_root), and {who}; nothing was run (give --user UID[:GID], or the profile's process.user)"),
+        ));
+    }
+    // Root by default is the profile's own default: only a user someone named is a flag.
+    if matches!(launch.user_from, UserFrom::CommandLine | UserFrom::Image) {
+        a.flags.user = Some(user.clone());
     }
     a.rootfs = Some(stored.rootfs);
-    Ok(Some((store, stored.id)))
+    let report = enforcer::report::ImageReport {
+        id: stored.id,
+        reference,
+        user,
+        user_from: launch.user_from,
+        groups,
+        stop_signal: launch.stop_signal.map(|s| s.as_str().to_string()),
+    };
+    Ok(Some(ImageRun { store, report }))
 }

@@ -79,10 +79,22 @@ fn compile_layer(layer: &str) -> Result<CompiledPolicy, String> {
 }
 
 pub fn run(mut a: RunArgs) -> ExitCode {
-    let image = match crate::images::for_run(&mut a) {
+    // The profile as written decides whether an image runs (`isolation.image`) and whose user
+    // it runs as; the flags are a layer over it.
+    let base = match compile(&a.profile, !a.no_cache) {
+        Ok(c) => c,
+        Err(e) => return fail(125, e),
+    };
+    let image = match crate::images::for_run(&mut a, &base) {
         Ok(i) => i,
         Err((code, e)) => return fail(code, e),
     };
+    if image.is_none() && a.cmd.is_empty() {
+        return fail(
+            2,
+            "no command: give one (after --), or run an image (--image, or a profile's isolation.image)",
+        );
+    }
     let o = match overrides(&a.flags) {
         Ok(o) => o,
         Err(e) => return fail(125, e),
@@ -92,7 +104,7 @@ pub fn run(mut a: RunArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let compiled = match o.is_empty() {
-        true => compile(&a.profile, !a.no_cache),
+        true => Ok(base),
         false => compile_layer(&o.layer(&a.profile)),
     };
     let compiled = match compiled {
@@ -108,8 +120,8 @@ pub fn run(mut a: RunArgs) -> ExitCode {
         Some(f) => ReportTo::File(PathBuf::from(f)),
     };
     // Made last: `start` removes it with the container.
-    let layer = match image.filter(|_| !a.dry_run) {
-        Some((store, id)) => match store.new_layer(a.name.as_ref().map(|n| n.as_str()), &id) {
+    let layer = match image.as_ref().filter(|_| !a.dry_run) {
+        Some(i) => match i.store.new_layer(a.name.as_ref().map(|n| n.as_str()), &i.report.id) {
             Ok(dir) => Some(dir),
             Err(e) => return fail(125, e),
         },
@@ -121,6 +133,7 @@ pub fn run(mut a: RunArgs) -> ExitCode {
         argv: a.cmd,
         rootfs: a.rootfs,
         layer,
+        image: image.map(|i| i.report),
         report,
         best_effort: a.best_effort,
         name: a.name,

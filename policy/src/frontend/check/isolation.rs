@@ -123,6 +123,36 @@ fn section(i: &Isolation, ctx: &Ctx, out: &mut IsolationIr, diags: &mut Diagnost
             ),
         }
     }
+    if let Some(img) = &i.image {
+        let v = img.value.as_str();
+        if let Some(r) = &i.rootfs {
+            diags.error(
+                ctx.at(r),
+                "`rootfs` and `image` both name the container's root".to_string(),
+                Some("keep one".into()),
+            );
+        }
+        // A path (absolute, or `./`, `../` from the profile's directory) or a stored image.
+        let path = v.starts_with('/') || v.starts_with("./") || v.starts_with("../");
+        let (file, tag) = match v.rsplit_once(':') {
+            Some((f, t)) if path && !t.contains('/') => (f, Some(t)),
+            _ => (v, None),
+        };
+        match path.then(|| resolved(file, ctx.file)) {
+            None if !v.is_empty() && !v.contains(char::is_whitespace) => out.image = Some(v.to_string()),
+            None => diags.error(
+                ctx.at(img),
+                format!("invalid image `{v}`"),
+                Some("name a stored image (`name:tag`), or a path starting with `/`, `./` or `../`".into()),
+            ),
+            Some(Ok(p)) => out.image = Some(tag.map_or_else(|| p.clone(), |t| format!("{p}:{t}"))),
+            Some(Err(why)) => diags.error(
+                ctx.at(img),
+                format!("image `{v}` cannot be resolved{why}"),
+                Some(RESOLVE_HINT.into()),
+            ),
+        }
+    }
     if let Some(r) = &i.readonly_rootfs {
         out.readonly_rootfs = r.value;
     }

@@ -12,6 +12,9 @@ use crate::vocab::{Resource, SecurebitsMode, TmpdirMode};
 
 pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
     let mut user = UserIr::Id { uid: 0, gid: 0 };
+    let mut user_set = false;
+    let mut non_root: Option<&crate::frontend::spanned::Sp<bool>> = None;
+    let mut root_at = None;
     let mut nnp = true;
     let mut securebits = None;
     let mut tmpdir = TmpdirMode::Inherit;
@@ -22,8 +25,12 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
         let Some(p) = &layer.profile.process else { continue };
         let ctx = Ctx { file: &layer.file };
         if let Some(u) = &p.user {
+            user_set = true;
             match parse_user(&u.value) {
-                Some(x) => user = x,
+                Some(x) => {
+                    user = x;
+                    root_at = x.is_root().then(|| ctx.at(u));
+                }
                 None => diags.error(
                     ctx.at(u),
                     format!("invalid user {:?}", user_text(&u.value)),
@@ -32,6 +39,9 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
                     ),
                 ),
             }
+        }
+        if let Some(n) = &p.run_as_non_root {
+            non_root = Some(n);
         }
         if let Some(n) = &p.no_new_privs {
             nnp = n.value;
@@ -96,7 +106,25 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
     // Root keeps its capabilities across exec unless the bits say otherwise.
     let mode =
         securebits.unwrap_or(if user.is_root() { SecurebitsMode::Locked } else { SecurebitsMode::None });
-    ProcessIr { user, no_new_privs: nnp, securebits: SecurebitsIr::of(mode), tmpdir, env, workdir, rlimits }
+    let non_root = non_root.is_some_and(|n| n.value);
+    if let (true, Some(at)) = (non_root, root_at) {
+        diags.error(
+            at,
+            "`user` is root, and `run_as_non_root` is true".to_string(),
+            Some("name a non-root `uid:gid`, or drop `run_as_non_root`".into()),
+        );
+    }
+    ProcessIr {
+        user,
+        user_set,
+        non_root,
+        no_new_privs: nnp,
+        securebits: SecurebitsIr::of(mode),
+        tmpdir,
+        env,
+        workdir,
+        rlimits,
+    }
 }
 
 fn user_text(u: &UserSpec) -> String {
