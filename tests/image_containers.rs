@@ -94,10 +94,21 @@ fn a_container_writes_its_own_layer_and_never_the_image() {
         );
         assert_eq!(text(&o.stdout), "hello\nls: /new: No such file or directory\ngroup\nmotd\npasswd\n");
     }
-    // A profile with an isolation section keeps its read-only root (as `docker run
-    // --read-only`, which its Docker export says); the missing workdir is still made.
+    // A profile that writes `readonly_rootfs: true` gets a read-only root (as `docker run
+    // --read-only`, which its Docker export says); the missing workdir is still made. An
+    // isolation section that does not write it leaves the layer writable (a `-p` or
+    // `--hostname` flag is such a section).
+    let o = enforce(
+        &store,
+        &["run", "--hostname", "h", "--image", "bb", "--", "sh", "-c", "echo x > /etc/motd && cat /etc/motd"],
+    );
+    assert_eq!(text(&o.stdout), "x\n", "{}", text(&o.stderr));
     let profile = d.join("ro.yaml");
-    std::fs::write(&profile, "name: ro\nextends: builtin:docker-default\nisolation: {}\n").unwrap();
+    std::fs::write(
+        &profile,
+        "name: ro\nextends: builtin:docker-default\nisolation: { readonly_rootfs: true }\n",
+    )
+    .unwrap();
     let o = enforce(
         &store,
         &[

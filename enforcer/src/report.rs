@@ -179,6 +179,13 @@ pub struct IsolationReport {
     /// The image the container runs, and whose user it runs as.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageReport>,
+    /// The user-mode network stack of `network: private` (`pasta`), and the ports it
+    /// publishes (`[ADDRESS:]HOST:CONTAINER/PROTO`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_mode_network: Option<String>,
+    /// Ports published from the host.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<String>,
     /// How the container's writable layer over an image's root was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub writable_layer: Option<WritableLayer>,

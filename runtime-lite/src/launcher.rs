@@ -97,6 +97,9 @@ pub fn planned(iso: &IsolationIr, rootfs: Option<&std::path::Path>) -> Result<Is
         },
         rootfs_idmapped: false,
         image: None,
+        user_mode_network: (iso.own_network() && iso.network == policy::vocab::NetworkMode::Private)
+            .then(|| crate::net::PASTA.to_string()),
+        published: iso.publish.iter().map(ToString::to_string).collect(),
         writable_layer: None,
         mounts: Vec::new(),
         masked: iso.masked_paths.clone(),
@@ -310,6 +313,24 @@ pub fn run(c: Container) -> Result<i32, RunError> {
                 Ok(()) => idmap::write_maps(child.as_raw(), uid_map, gid_map),
                 Err(_) => Ok(()),
             };
+            // `network: private`: pasta, in PID 1's namespaces before anything runs there.
+            let network = match (&joined, &mapped) {
+                (Ok(()), Ok(()))
+                    if iso.own_network() && iso.network == policy::vocab::NetworkMode::Private =>
+                {
+                    Some(crate::net::Pasta::start(child.as_raw(), &iso.publish))
+                }
+                _ => None,
+            };
+            let network = match network.transpose() {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = kill(child, Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(child, None);
+                    let _ = shim::unblock_all();
+                    return Err(e);
+                }
+            };
             if joined.is_ok() && mapped.is_ok() {
                 let idmapped = match (&tree, &rootfs) {
                     (Some(t), Some(r)) if unshifted(r, uid_map) => idmap_root(t, child.as_raw(), r),
@@ -332,6 +353,7 @@ pub fn run(c: Container) -> Result<i32, RunError> {
                 Box::new(move |pid| f(Running { pid, cgroup: cgroup_path.clone() })) as Box<dyn FnMut(i32)>
             });
             let Outcome { status, failure } = wait(status_rx, child, early, on_started, relay);
+            drop(network);
             let _ = shim::unblock_all();
             // The plan and the policy are large and about to be dropped by an exiting process:
             // freeing them only delays the exit status.

@@ -346,3 +346,18 @@ pub fn set_cmdline(name: &str) {
         let _ = nix::sys::prctl::set_name(&c);
     }
 }
+
+/// Let `cmd`'s process start with no signal blocked (the launcher blocks the ones it
+/// forwards, and a spawned helper such as pasta would inherit that mask and ignore them).
+pub fn spawn_unblocked(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only calls
+    // sigprocmask, which is async-signal-safe; it touches no memory of the parent's.
+    unsafe {
+        cmd.pre_exec(|| {
+            let empty = nix::sys::signal::SigSet::empty();
+            nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None)
+                .map_err(std::io::Error::from)
+        });
+    }
+}

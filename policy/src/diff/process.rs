@@ -2,7 +2,7 @@
 
 use super::{more_is_wider, Change, Class, Tier};
 use crate::ir::{IsolationIr, MountIr, Policy, RlimitIr, TimeOffsets};
-use crate::vocab::{NetworkMode, Resource, TmpdirMode};
+use crate::vocab::{Resource, TmpdirMode};
 
 fn fmt_limit(v: Option<u64>) -> String {
     v.map_or_else(|| "unlimited".to_string(), |v| v.to_string())
@@ -120,8 +120,14 @@ pub(super) fn isolation(old: &IsolationIr, new: &IsolationIr, out: &mut Vec<Chan
         out.push(change(Class::Narrow, &format!("namespace {ns}"), "now created".into()));
     }
     if old.network != new.network {
-        let class = if new.network == NetworkMode::Host { Class::Widen } else { Class::Narrow };
+        let class = if new.network.reach() > old.network.reach() { Class::Widen } else { Class::Narrow };
         out.push(change(class, "network", format!("{} → {}", old.network, new.network)));
+    }
+    for p in new.publish.iter().filter(|p| !old.publish.contains(p)) {
+        out.push(change(Class::Widen, "published port", format!("{p} now published")));
+    }
+    for p in old.publish.iter().filter(|p| !new.publish.contains(p)) {
+        out.push(change(Class::Narrow, "published port", format!("{p} no longer published")));
     }
     if old.readonly_rootfs != new.readonly_rootfs {
         let class = if new.readonly_rootfs { Class::Narrow } else { Class::Widen };

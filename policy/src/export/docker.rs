@@ -27,6 +27,7 @@ struct Settings {
     ulimits: Vec<(String, i64, i64)>,
     read_only: bool,
     network: Option<&'static str>,
+    ports: Vec<String>,
     host_namespaces: Vec<&'static str>,
     cgroupns_private: bool,
     hostname: Option<String>,
@@ -104,11 +105,15 @@ fn settings(p: &Policy, t: &Texts, o: &Options, losses: &mut Vec<Loss>) -> Setti
     if !iso.enabled {
         return s;
     }
-    s.read_only = iso.readonly_rootfs;
+    // A Docker container writes a layer of its own over its image.
+    s.read_only = iso.readonly_root(true);
     s.network = Some(match (iso.namespaces.contains(Namespace::Net), iso.network) {
         (true, NetworkMode::None) => "none",
+        // Docker's default network: outbound connectivity, and `-p` reaches it.
+        (true, NetworkMode::Private) => "bridge",
         _ => "host",
     });
+    s.ports = iso.publish.iter().map(|p| p.to_string()).collect();
     for (ns, flag) in [(Namespace::Pid, "pid"), (Namespace::Ipc, "ipc"), (Namespace::Uts, "uts")] {
         if !iso.namespaces.contains(ns) {
             s.host_namespaces.push(flag);
@@ -193,6 +198,9 @@ pub fn flags(p: &Policy, t: &Texts, o: &Options) -> (Vec<String>, Vec<Loss>) {
     if let Some(n) = s.network {
         flag("--network", n.into());
     }
+    for p in &s.ports {
+        flag("--publish", p.clone());
+    }
     for ns in &s.host_namespaces {
         flag(&format!("--{ns}"), "host".into());
     }
@@ -270,6 +278,8 @@ struct Service {
     read_only: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     network_mode: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -349,6 +359,7 @@ pub fn compose(p: &Policy, t: &Texts, o: &Options) -> Exported {
         ulimits: s.ulimits.into_iter().map(|(n, soft, hard)| (n, Ulimit { soft, hard })).collect(),
         read_only: s.read_only,
         network_mode: s.network.map(str::to_string),
+        ports: s.ports,
         pid: host(s.host_namespaces.contains(&"pid")),
         ipc: host(s.host_namespaces.contains(&"ipc")),
         uts: host(s.host_namespaces.contains(&"uts")),

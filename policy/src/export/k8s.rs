@@ -152,7 +152,8 @@ pub fn objects(p: &Policy, t: &Texts, o: &Options, arch: Option<Arch>) -> Result
     let mut pod_spec = json!({"securityContext": pod_ctx, "containers": [container]});
     let iso = &p.isolation;
     if iso.enabled {
-        pod_spec["containers"][0]["securityContext"]["readOnlyRootFilesystem"] = json!(iso.readonly_rootfs);
+        pod_spec["containers"][0]["securityContext"]["readOnlyRootFilesystem"] =
+            json!(iso.readonly_root(true));
         if iso.network == NetworkMode::Host || !iso.namespaces.contains(Namespace::Net) {
             pod_spec["hostNetwork"] = json!(true);
         }
@@ -164,6 +165,13 @@ pub fn objects(p: &Policy, t: &Texts, o: &Options, arch: Option<Arch>) -> Result
         }
         if iso.namespaces.contains(Namespace::User) {
             pod_spec["hostUsers"] = json!(false);
+        }
+        if !iso.publish.is_empty() {
+            losses.push(Loss {
+                part: "isolation.publish".into(),
+                at: t.at("isolation", Some("publish")),
+                instead: "a pod's ports are published by a Service, not by the pod".into(),
+            });
         }
         if iso.network == NetworkMode::None && iso.namespaces.contains(Namespace::Net) {
             losses.push(Loss {

@@ -96,6 +96,13 @@ pub fn config(p: &Policy, t: &Texts, o: &Options, arch: Option<Arch>) -> Result<
     } else {
         vec![Namespace::Pid, Namespace::Net, Namespace::Ipc, Namespace::Uts, Namespace::Mount]
     };
+    if iso.enabled && iso.network == NetworkMode::Private {
+        losses.push(Loss {
+            part: "isolation.network: private".into(),
+            at: t.at("isolation", Some("network")),
+            instead: "config.json gives the container a network namespace with loopback only: runc starts no user-mode network and publishes no port (the engine above it does)".into(),
+        });
+    }
     if iso.enabled && iso.network == NetworkMode::Host {
         set.retain(|ns| *ns != Namespace::Net);
     }

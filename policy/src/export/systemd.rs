@@ -270,6 +270,13 @@ pub fn dropin(p: &Policy, t: &Texts, o: &Options, arch: Option<Arch>) -> Result<
         if iso.network == NetworkMode::None && iso.namespaces.contains(Namespace::Net) {
             set("PrivateNetwork", "yes".into());
         }
+        if iso.network == NetworkMode::Private {
+            losses.push(Loss {
+                part: "isolation.network: private".into(),
+                at: t.at("isolation", Some("network")),
+                instead: "systemd has no user-mode network: the unit shares the host's network, and ports are the host's".into(),
+            });
+        }
         if iso.namespaces.contains(Namespace::User) {
             set("PrivateUsers", "yes".into());
         }

@@ -58,6 +58,8 @@ pub struct Overrides {
     pub read_only: bool,
     /// `--network`.
     pub network: Option<NetworkMode>,
+    /// `--publish`, as written.
+    pub publish: Vec<String>,
     /// `--memory`.
     pub memory: Option<String>,
     /// `--pids-limit`.
@@ -149,6 +151,7 @@ impl Overrides {
             || !self.tmpfs.is_empty()
             || self.read_only
             || self.network.is_some()
+            || !self.publish.is_empty()
             || self.memory.is_some()
             || self.pids.is_some()
             || self.cpus.is_some()
@@ -227,6 +230,10 @@ impl Overrides {
         }
         if let Some(n) = self.network {
             let _ = writeln!(y, "  network: {n}");
+        }
+        if !self.publish.is_empty() {
+            let list: Vec<String> = self.publish.iter().map(|p| q(p)).collect();
+            let _ = writeln!(y, "  publish: [{}]", list.join(", "));
         }
         if self.read_only {
             y.push_str("  readonly_rootfs: true\n");

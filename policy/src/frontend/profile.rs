@@ -376,9 +376,14 @@ pub struct Isolation {
     /// Mount the root filesystem read-only (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readonly_rootfs: Option<Sp<bool>>,
-    /// `none` (a new network namespace with loopback only) or `host`.
+    /// `none` (a new network namespace with loopback only), `private` (a new one with
+    /// outbound connectivity and published ports, through pasta) or `host`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Sp<String>>,
+    /// Host ports forwarded to the container's, as `docker run -p` writes them:
+    /// `[ADDRESS:]HOST:CONTAINER[/tcp|udp]`; implies `network: private`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<Vec<Sp<String>>>,
     /// The user mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Users>,

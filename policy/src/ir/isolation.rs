@@ -23,10 +23,17 @@ pub struct IsolationIr {
     /// absolute path (a `:TAG` kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// Root filesystem read-only.
+    /// Root filesystem read-only (a `rootfs` directory's, or the host's).
     pub readonly_rootfs: bool,
+    /// Whether a layer wrote `readonly_rootfs`: a container with a writable layer over an
+    /// image's root (ours, Docker's, a pod's) is read-only only when one wrote it true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub readonly_rootfs_written: bool,
     /// The network the container gets.
     pub network: NetworkMode,
+    /// Host ports forwarded to the container's (`network: private`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publish: Vec<Published>,
     /// Host uid for container root; `None`: auto.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_root_to: Option<u32>,
@@ -70,17 +77,100 @@ impl IsolationIr {
     }
 
     /// Whether the container's root is read-only. `layered`: it is an image's, under a
-    /// writable layer of the container's own. A profile without an isolation section says
-    /// nothing of the root: such an image container is writable (in its layer), as Docker
-    /// runs it and as the profile exported for Docker says; a `--rootfs` tree (the caller's
-    /// own files) stays read-only.
+    /// writable layer of the container's own, which is read-only only when the profile (or
+    /// `--read-only`) writes `readonly_rootfs: true`, as with Docker (and as the profile's
+    /// Docker and Kubernetes exports say); a `rootfs` tree (the caller's own files) is
+    /// read-only unless the profile writes `false`.
     pub fn readonly_root(&self, layered: bool) -> bool {
-        self.readonly_rootfs && (self.enabled || !layered)
+        match layered {
+            true => self.readonly_rootfs && self.readonly_rootfs_written,
+            false => self.readonly_rootfs,
+        }
     }
 
     /// Whether the container gets a network namespace of its own.
     pub fn own_network(&self) -> bool {
-        self.namespaces.contains(Namespace::Net) && self.network == NetworkMode::None
+        self.namespaces.contains(Namespace::Net) && self.network != NetworkMode::Host
+    }
+}
+
+/// A transport protocol of a published port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// A published port, as `docker run -p` writes one: `[ADDRESS:]HOST:CONTAINER[/tcp|udp]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Published {
+    /// The host address it is bound on (`None`: every address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<std::net::IpAddr>,
+    /// The host's port.
+    pub host: u16,
+    /// The container's port.
+    pub container: u16,
+    /// The protocol.
+    pub protocol: Protocol,
+}
+
+impl Published {
+    /// Read `[ADDRESS:]HOST:CONTAINER[/tcp|udp]` (an IPv6 address in brackets).
+    pub fn parse(s: &str) -> Result<Published, String> {
+        let (rest, protocol) = match s.rsplit_once('/') {
+            Some((r, "tcp")) => (r, Protocol::Tcp),
+            Some((r, "udp")) => (r, Protocol::Udp),
+            Some((_, p)) => return Err(format!("unknown protocol `{p}` (tcp or udp)")),
+            None => (s, Protocol::Tcp),
+        };
+        let (address, ports) = match rest.strip_prefix('[') {
+            Some(r) => {
+                let (a, ports) =
+                    r.split_once("]:").ok_or("an IPv6 address is written `[ADDRESS]:HOST:CONTAINER`")?;
+                (Some(a), ports)
+            }
+            None => match rest.matches(':').count() {
+                0 => {
+                    return Err(
+                        "give the host's port too, `HOST:CONTAINER` (no port is chosen at random)".into()
+                    )
+                }
+                1 => (None, rest),
+                2 => rest.split_once(':').map(|(a, p)| (Some(a), p)).ok_or("")?,
+                _ => {
+                    return Err("write `HOST:CONTAINER`, optionally `ADDRESS:` before and `/udp` after".into())
+                }
+            },
+        };
+        let address = address
+            .map(|a| a.parse::<std::net::IpAddr>().map_err(|_| format!("`{a}` is not an IP address")))
+            .transpose()?;
+        let (h, c) = ports.split_once(':').ok_or("write `HOST:CONTAINER`: both ports")?;
+        let port = |p: &str| match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("`{p}` is not a port (1-65535)")),
+        };
+        Ok(Published { address, host: port(h)?, container: port(c)?, protocol })
+    }
+}
+
+impl std::fmt::Display for Published {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.address {
+            Some(std::net::IpAddr::V6(a)) => write!(f, "[{a}]:")?,
+            Some(a) => write!(f, "{a}:")?,
+            None => {}
+        }
+        let proto = match self.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        };
+        write!(f, "{}:{}/{proto}", self.host, self.container)
     }
 }
 
@@ -172,7 +262,9 @@ impl Default for IsolationIr {
             rootfs: None,
             image: None,
             readonly_rootfs: true,
+            readonly_rootfs_written: false,
             network: NetworkMode::None,
+            publish: Vec::new(),
             map_root_to: None,
             time_offsets: None,
             mounts: vec![],
@@ -207,5 +299,29 @@ mod tests {
             r#"{"kind":"tmpfs","target":"/t","readonly":true,"extra":1}"#
         )
         .is_err());
+    }
+}
+
+#[cfg(test)]
+mod published_tests {
+    use super::{Protocol, Published};
+
+    #[test]
+    fn docker_run_p_forms_parse_and_print_back() {
+        for (text, shown) in [
+            ("8080:80", "8080:80/tcp"),
+            ("8080:80/tcp", "8080:80/tcp"),
+            ("127.0.0.1:5353:53/udp", "127.0.0.1:5353:53/udp"),
+            ("[::1]:8443:443", "[::1]:8443:443/tcp"),
+        ] {
+            let p = Published::parse(text).unwrap();
+            assert_eq!(p.to_string(), shown);
+            assert_eq!(Published::parse(shown).unwrap(), p);
+        }
+        let p = Published::parse("127.0.0.1:5353:53/udp").unwrap();
+        assert_eq!((p.host, p.container, p.protocol), (5353, 53, Protocol::Udp));
+        for bad in ["80", "0:80", "1:2:3:4", "a:1", "1:2/sctp", "[::1:1:2", "65536:1"] {
+            assert!(Published::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use isolation::{IsolationIr, MountIr, TimeOffsets, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS};
+pub use isolation::{
+    IsolationIr, MountIr, Protocol, Published, TimeOffsets, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS,
+};
 pub use landlock::{beneath, LandlockIr, NetworkIr, PathRuleIr};
 pub use lower::CompileOptions;
 pub use seccomp::{

@@ -93,10 +93,24 @@ impl TmpdirMode {
 pub enum NetworkMode {
     /// A network namespace of its own with loopback only.
     None,
+    /// A network namespace of its own with outbound connectivity and published ports, through
+    /// a user-mode network stack (pasta).
+    Private,
     /// The host's network namespace.
     Host,
 }
-words!(NetworkMode { None = "none", Host = "host" });
+words!(NetworkMode { None = "none", Private = "private", Host = "host" });
+
+impl NetworkMode {
+    /// How far it reaches: `none` < `private` < `host`.
+    pub fn reach(self) -> u8 {
+        match self {
+            NetworkMode::None => 0,
+            NetworkMode::Private => 1,
+            NetworkMode::Host => 2,
+        }
+    }
+}
 
 /// How cgroup limits are applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -128,7 +142,7 @@ mod tests {
         for m in SecurebitsMode::ALL {
             assert_eq!(serde_json::to_value(m).unwrap(), m.name());
         }
-        assert_eq!(NetworkMode::choices(), "`none` or `host`");
+        assert_eq!(NetworkMode::choices(), "`none`, `private` or `host`");
         assert_eq!(LandlockMode::choices(), "`enforce`, `best-effort` or `off`");
     }
 }

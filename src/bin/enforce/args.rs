@@ -185,9 +185,14 @@ pub struct ProfileFlags {
     /// Container: a read-only root filesystem.
     #[arg(long = "read-only")]
     pub read_only: bool,
-    /// Container: `none` (loopback only) or `host`.
+    /// Container: `none` (loopback only), `private` (its own network with outbound
+    /// connectivity, through pasta) or `host`.
     #[arg(long, value_enum, value_name = "MODE")]
     pub network: Option<Network>,
+    /// Container: forward a host port to the container's, `[ADDRESS:]HOST:CONTAINER[/tcp|udp]`
+    /// as `docker run -p` writes it (repeatable; implies `--network private`).
+    #[arg(short = 'p', long, value_name = "PORTS")]
+    pub publish: Vec<String>,
     /// Container: memory limit (`256Mi`, `1G`, bytes).
     #[arg(long, value_name = "SIZE")]
     pub memory: Option<String>,
@@ -206,6 +211,8 @@ pub struct ProfileFlags {
 pub enum Network {
     /// A network namespace of its own, loopback only.
     None,
+    /// A network namespace of its own with outbound connectivity and published ports.
+    Private,
     /// The host's network.
     Host,
 }

@@ -60,8 +60,10 @@ fn overrides(f: &ProfileFlags) -> Result<Overrides, String> {
         read_only: f.read_only,
         network: f.network.map(|n| match n {
             Network::None => NetworkMode::None,
+            Network::Private => NetworkMode::Private,
             Network::Host => NetworkMode::Host,
         }),
+        publish: f.publish.clone(),
         memory: f.memory.clone(),
         pids: f.pids_limit,
         cpus: f.cpus,

@@ -17,7 +17,7 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
     let mut out = IsolationIr::default();
     let mut init: Option<bool> = None;
     let mut offsets_at = None;
-    let (mut network_at, mut namespaces_at) = (None, None);
+    let (mut network_at, mut namespaces_at, mut publish_at) = (None, None, None);
     for layer in layers {
         let Some(i) = &layer.profile.isolation else { continue };
         out.enabled = true;
@@ -32,6 +32,18 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
         if let Some(n) = i.network.as_ref().filter(|n| NetworkMode::parse(&n.value).is_some()) {
             network_at = Some(ctx.at(n));
         }
+        for p in i.publish.iter().flatten() {
+            publish_at.get_or_insert(ctx.at(p));
+            match crate::ir::Published::parse(&p.value) {
+                Ok(x) if !out.publish.contains(&x) => out.publish.push(x),
+                Ok(_) => {}
+                Err(why) => diags.error(
+                    ctx.at(p),
+                    format!("invalid published port `{}`: {why}", p.value),
+                    Some("write `HOST:CONTAINER` as `docker run -p` does, e.g. \"8080:80\" or \"127.0.0.1:5353:53/udp\"".into()),
+                ),
+            }
+        }
         if let Some(list) = &i.namespaces {
             // The list has no place of its own: its first entry's (the file's, when empty).
             namespaces_at = Some(list.first().map_or_else(|| Origin::new(ctx.file, 0, 0), |n| ctx.at(n)));
@@ -43,6 +55,18 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> IsolationIr {
             "time_offsets need a time namespace",
             Some("add `time` to `isolation.namespaces`".into()),
         );
+    }
+    if let Some(at) = publish_at {
+        match &network_at {
+            // Publishing means a network of the container's own that the host can reach.
+            None => out.network = NetworkMode::Private,
+            Some(_) if out.network == NetworkMode::Private => {}
+            Some(n) => diags.error(
+                at,
+                format!("published ports need `network: private`, and the network is `{}`", out.network),
+                Some(format!("write `network: private` (at {n}), or drop `publish`")),
+            ),
+        }
     }
     network(&mut out, network_at, namespaces_at, diags);
     out.init = init.unwrap_or(out.namespaces.contains(Namespace::Pid));
@@ -62,13 +86,13 @@ fn network(
     namespaces_at: Option<Origin>,
     diags: &mut Diagnostics,
 ) {
-    if !out.enabled || out.network != NetworkMode::None || out.namespaces.contains(Namespace::Net) {
+    if !out.enabled || out.network == NetworkMode::Host || out.namespaces.contains(Namespace::Net) {
         return;
     }
     match (network_at, namespaces_at) {
         (Some(at), _) => diags.error(
             at,
-            "`network: none` needs a network namespace, but `isolation.namespaces` leaves out `net`: the container would share the host's network",
+            format!("`network: {}` needs a network namespace, but `isolation.namespaces` leaves out `net`: the container would share the host's network", out.network),
             Some("add `net` to `isolation.namespaces`, or write `network: host` to share the host's network".into()),
         ),
         (None, Some(at)) => {
@@ -155,6 +179,7 @@ fn section(i: &Isolation, ctx: &Ctx, out: &mut IsolationIr, diags: &mut Diagnost
     }
     if let Some(r) = &i.readonly_rootfs {
         out.readonly_rootfs = r.value;
+        out.readonly_rootfs_written = true;
     }
     if let Some(n) = &i.network {
         match NetworkMode::parse(&n.value) {
