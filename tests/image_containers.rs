@@ -254,11 +254,18 @@ fn the_command_line_then_the_profile_then_the_image_name_the_user() {
     );
     let (code, out, err) = run(&store, &["run", "--profile", nonroot, "--image", src, "--user", "0"]);
     assert_eq!((code, out.as_str()), (Some(125), ""));
-    assert!(err.contains("the profile requires a non-root user (process.run_as_non_root), and --user 0 is root; nothing was run"), "{err}");
+    assert!(
+        err.contains("enforce-flags.yaml:5:9: error: `user` is root, and `run_as_non_root` is true"),
+        "{err}"
+    );
     let mut root_image = busybox_layer();
     root_image.push(file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
     let rooted =
         layout(&d.join("rooted"), serde_json::json!({ "layers": [root_image], "config": { "Cmd": ["id"] } }));
+    // An image without a User under a profile that names one: the profile's, and no group of
+    // root's.
+    let (_, out, err) = run(&store, &["run", "--profile", profile, "--image", rooted.to_str().unwrap()]);
+    assert_eq!(out, "uid=7 gid=7\n", "{err}");
     let (code, out, err) = run(&store, &["run", "--profile", nonroot, "--image", rooted.to_str().unwrap()]);
     assert_eq!((code, out.as_str()), (Some(125), ""));
     assert!(err.contains("the profile requires a non-root user (process.run_as_non_root), and the image names no User, so it runs as root; nothing was run"), "{err}");

@@ -137,14 +137,24 @@ pub(super) fn load(path: &Path, key: &str) -> Option<CompiledPolicy> {
 
 /// Write the entry next to its final name, then rename it into place (readers never see half
 /// an entry). Best effort: a cache that cannot be written only costs the next compile.
-/// `files`: whether the entry depends on the policy's input files (a text compiled from memory,
-/// whose key holds the text's digest, depends on none).
-pub(super) fn store(dir: &Path, path: &Path, key: &str, c: &CompiledPolicy, files: bool) -> bool {
+/// `files`: whether the entry depends on the policy's input files; `in_memory` names the one
+/// that is not a file (a text compiled from memory, whose digest is in the key).
+pub(super) fn store(
+    dir: &Path,
+    path: &Path,
+    key: &str,
+    c: &CompiledPolicy,
+    files: bool,
+    in_memory: Option<&str>,
+) -> bool {
     let Ok((head, section)) = c.json() else { return false };
     let entry = Head {
         format: FORMAT,
         key: key.to_string(),
-        deps: if files { c.inputs().iter().map(dep).collect() } else { Vec::new() },
+        deps: match files {
+            true => c.inputs().iter().filter(|i| Some(i.file.as_str()) != in_memory).map(dep).collect(),
+            false => Vec::new(),
+        },
         warnings: c.warnings().to_vec(),
         policy: c.head(),
         program: c.program().map(StoredProgram::new),

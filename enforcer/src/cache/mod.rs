@@ -110,7 +110,7 @@ impl CompileCache {
             return Ok((c, CacheHit::Hit));
         }
         let compiled = CompiledPolicy::new(policy::compile(spec, opts)?, opts.tables_for);
-        if entry::store(&self.dir, &path, &key, &compiled, true) {
+        if entry::store(&self.dir, &path, &key, &compiled, true, None) {
             prune(&self.dir, MAX_ENTRIES);
         }
         Ok((compiled, CacheHit::Compiled))
@@ -130,10 +130,49 @@ impl CompileCache {
             return Ok((c, CacheHit::Hit));
         }
         let compiled = CompiledPolicy::new(policy::compile_text(file, text, None, opts)?, opts.tables_for);
-        if entry::store(&self.dir, &path, &key, &compiled, false) {
+        if entry::store(&self.dir, &path, &key, &compiled, false, None) {
             prune(&self.dir, MAX_ENTRIES);
         }
         Ok((compiled, CacheHit::Compiled))
+    }
+
+    /// Compile `text` (shown as `file`, held in memory) as a layer over the profile files it
+    /// `extends`, relative paths against `cwd` (`enforce run`'s flags over `--profile`), or
+    /// reuse the entry of an earlier compile: the key holds the text's digest, and the entry
+    /// depends on every file the layer extends.
+    pub fn compile_layer(
+        &self,
+        file: &str,
+        text: &str,
+        cwd: Option<&Path>,
+        opts: &CompileOptions,
+    ) -> Result<(CompiledPolicy, CacheHit), policy::Error> {
+        let key = key(&format!("layer {file} {}", hex(Sha256::digest(text.as_bytes()))), opts);
+        let path = self.dir.join(format!("{key}.json"));
+        if let Some(c) = entry::load(&path, &key) {
+            return Ok((c, CacheHit::Hit));
+        }
+        let compiled = CompiledPolicy::new(policy::compile_text(file, text, cwd, opts)?, opts.tables_for);
+        if entry::store(&self.dir, &path, &key, &compiled, true, Some(file)) {
+            prune(&self.dir, MAX_ENTRIES);
+        }
+        Ok((compiled, CacheHit::Compiled))
+    }
+}
+
+/// [`CompileCache::compile_layer`] in [`default_dir`] when `use_cache` (compiled without a
+/// cache when there is none that can be used).
+pub fn compile_layer(
+    file: &str,
+    text: &str,
+    cwd: Option<&Path>,
+    opts: &CompileOptions,
+    use_cache: bool,
+) -> Result<CompiledPolicy, policy::Error> {
+    let cached = default_dir().filter(|_| use_cache).and_then(|d| CompileCache::open(&d).ok());
+    match cached {
+        Some(cache) => Ok(cache.compile_layer(file, text, cwd, opts)?.0),
+        None => Ok(CompiledPolicy::new(policy::compile_text(file, text, cwd, opts)?, opts.tables_for)),
     }
 }
 

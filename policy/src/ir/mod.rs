@@ -62,9 +62,10 @@ pub struct Policy {
 pub struct ProcessIr {
     /// Who the workload runs as.
     pub user: UserIr,
-    /// Whether the profile names the user (an image's `User` applies only where it does not).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub user_set: bool,
+    /// The layers (files, `builtin:NAME`) that name the user, in order: an image's `User`
+    /// applies only where no profile does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_set_by: Vec<String>,
     /// The workload must not run as uid 0 (`run_as_non_root`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub non_root: bool,

@@ -145,7 +145,7 @@ pub struct RunArgs {
 
 /// Flags that add to the profile: each is what the same key written in a child profile means
 /// (docs/cli.md). Relative paths are relative to the working directory.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 #[command(next_help_heading = "Profile flags (a layer over --profile)")]
 pub struct ProfileFlags {
     /// Landlock: read beneath PATH (repeatable; the first --allow-* makes Landlock restrict

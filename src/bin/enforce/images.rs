@@ -66,15 +66,20 @@ pub fn remove(a: RmiArgs) -> ExitCode {
 pub struct ImageRun {
     pub store: Store,
     pub report: enforcer::report::ImageReport,
+    /// The user as named (`app`, `1000:50`), when someone named one.
+    pub spec: Option<String>,
 }
 
-/// `enforce run --image REF` (or a profile's `isolation.image`, under `base`): the stored
-/// image (loaded first when REF is an archive or a layout), and the run's command,
-/// environment, working directory, user and root as the image's configuration gives them
-/// under what the command line asks. `--env-file` comes between the image's `Env` and `-e`.
-pub fn for_run(a: &mut RunArgs, base: &enforcer::CompiledPolicy) -> Result<Option<ImageRun>, (i32, String)> {
-    let from_profile = base.isolation().image.clone().filter(|_| a.rootfs.is_none());
-    let Some(reference) = a.image.clone().or(from_profile) else { return Ok(None) };
+/// `enforce run --image REF` (or a profile's `isolation.image`): the stored image (loaded
+/// first when REF is an archive or a layout), and the run's command, environment, working
+/// directory, user and root as the image's configuration gives them under what the command
+/// line asks, as flags over the profile (`profile_user`: the uid the profile names, which wins
+/// over the image's `User`). `--env-file` comes between the image's `Env` and `-e`.
+pub fn for_run(
+    a: &mut RunArgs,
+    reference: &str,
+    profile_user: Option<u32>,
+) -> Result<ImageRun, (i32, String)> {
     if a.rootfs.is_some() {
         return Err((125, "--image and --rootfs both name the container's root: give one".into()));
     }
@@ -82,14 +87,14 @@ pub fn for_run(a: &mut RunArgs, base: &enforcer::CompiledPolicy) -> Result<Optio
     let err = |e: runtime_lite::image::ImageError| (125, e.to_string());
     // A path (or PATH:TAG) is loaded; anything else is a stored image's name.
     let (path, tag) = match reference.rsplit_once(':') {
-        Some((p, t)) if std::path::Path::new(p).exists() && !std::path::Path::new(&reference).exists() => {
+        Some((p, t)) if std::path::Path::new(p).exists() && !std::path::Path::new(reference).exists() => {
             (Some(p.to_string()), Some(t.to_string()))
         }
-        _ => (std::path::Path::new(&reference).exists().then(|| reference.clone()), None),
+        _ => (std::path::Path::new(reference).exists().then(|| reference.to_string()), None),
     };
     let stored = match path {
         Some(p) => store.load(std::path::Path::new(&p), tag.as_deref()).map_err(err)?.0,
-        None => store.find(&reference).map_err(err)?,
+        None => store.find(reference).map_err(err)?,
     };
     let root: std::os::fd::OwnedFd = std::fs::File::open(&stored.rootfs)
         .map_err(|e| (125, format!("image {}: {e}", stored.rootfs.display())))?
@@ -110,8 +115,6 @@ pub fn for_run(a: &mut RunArgs, base: &enforcer::CompiledPolicy) -> Result<Optio
         user: a.flags.user.clone(),
         workdir: a.flags.workdir.clone(),
     };
-    let caller = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
-    let profile_user = base.process().user_set.then(|| base.process().user.ids(caller).0);
     let launch =
         runtime_lite::image::launch::launch(&stored.config.config, &root, &asked, profile_user, |n| {
             std::env::var(n).ok()
@@ -122,32 +125,45 @@ pub fn for_run(a: &mut RunArgs, base: &enforcer::CompiledPolicy) -> Result<Optio
     a.flags.workdir = Some(launch.workdir);
     let (user, groups) = match &launch.user {
         Some(u) => (format!("{}:{}", u.uid, u.gid), u.groups.clone()),
-        None => (base.process().user.to_string(), Vec::new()),
+        None => (profile_user.map_or_else(|| "0:0".to_string(), |u| u.to_string()), Vec::new()),
     };
     use runtime_lite::image::launch::UserFrom;
-    if let (true, Some(u)) = (base.process().non_root, launch.user.as_ref().filter(|u| u.uid == 0)) {
-        let who = match launch.user_from {
-            UserFrom::CommandLine => format!("--user {} is root", u.spec),
-            UserFrom::Image => format!("the image's User ({}) is root", u.spec),
-            _ => "the image names no User, so it runs as root".to_string(),
-        };
-        return Err((
-            125,
-            format!("the profile requires a non-root user (process.run_as_non_root), and {who}; nothing was run (give --user UID[:GID], or the profile's process.user)"),
-        ));
-    }
-    // Root by default is the profile's own default: only a user someone named is a flag.
-    if matches!(launch.user_from, UserFrom::CommandLine | UserFrom::Image) {
+    // A user someone named is a flag; root is the profile's own default (so a profile that
+    // requires a non-root user says so below, naming who chose root).
+    let root_default = launch.user.as_ref().is_some_and(|u| (u.uid, u.gid) == (0, 0));
+    if launch.user_from == UserFrom::CommandLine || (launch.user_from == UserFrom::Image && !root_default) {
         a.flags.user = Some(user.clone());
     }
     a.rootfs = Some(stored.rootfs);
+    let spec = launch.user.map(|u| u.spec);
     let report = enforcer::report::ImageReport {
         id: stored.id,
-        reference,
+        reference: reference.to_string(),
         user,
         user_from: launch.user_from,
         groups,
         stop_signal: launch.stop_signal.map(|s| s.as_str().to_string()),
     };
-    Ok(Some(ImageRun { store, report }))
+    Ok(ImageRun { store, report, spec })
+}
+
+/// A profile that requires a non-root user (`process.run_as_non_root`) refuses a container of
+/// an image that would run as root, naming who chose root.
+pub fn non_root(c: &enforcer::CompiledPolicy, image: &ImageRun) -> Result<(), (i32, String)> {
+    use runtime_lite::image::launch::UserFrom;
+    let caller = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+    if !c.process().non_root || c.process().user.ids(caller).0 != 0 {
+        return Ok(());
+    }
+    let spec = image.spec.as_deref().unwrap_or("root");
+    let who = match image.report.user_from {
+        UserFrom::CommandLine => format!("--user {spec} is root"),
+        UserFrom::Image => format!("the image's User ({spec}) is root"),
+        UserFrom::Profile => "the profile's process.user is root".to_string(),
+        UserFrom::Default => "the image names no User, so it runs as root".to_string(),
+    };
+    Err((
+        125,
+        format!("the profile requires a non-root user (process.run_as_non_root), and {who}; nothing was run (give --user UID[:GID], or the profile's process.user)"),
+    ))
 }

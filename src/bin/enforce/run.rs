@@ -11,6 +11,8 @@ use policy::vocab::NetworkMode;
 
 use crate::args::{Network, ProfileFlags, RunArgs};
 use crate::fail;
+use crate::images::ImageRun;
+use runtime_lite::image::launch::UserFrom;
 
 /// Compile `profile` for this machine (tables only for its arch family: enforce runs nowhere
 /// else), through the compile cache unless `use_cache` is false; the cache keeps this
@@ -71,24 +73,72 @@ fn overrides(f: &ProfileFlags) -> Result<Overrides, String> {
     })
 }
 
-/// Compile the flags' layer over the profile (never cached: it is a few milliseconds).
-fn compile_layer(layer: &str) -> Result<CompiledPolicy, String> {
+/// Compile the flags' layer over the profile, through the compile cache unless `use_cache` is
+/// false (an image's run always has such a layer: its command's environment and directory).
+fn compile_layer(layer: &str, use_cache: bool) -> Result<CompiledPolicy, String> {
     let opts = policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
     let cwd = std::env::current_dir().ok();
-    policy::compile_text(overrides::FILE, layer, cwd.as_deref(), &opts)
-        .map(|c| CompiledPolicy::new(c, opts.tables_for))
+    enforcer::cache::compile_layer(overrides::FILE, layer, cwd.as_deref(), &opts, use_cache)
         .map_err(|e| format!("cannot compile the flags over the profile:\n{e}"))
 }
 
-pub fn run(mut a: RunArgs) -> ExitCode {
-    // The profile as written decides whether an image runs (`isolation.image`) and whose user
-    // it runs as; the flags are a layer over it.
-    let base = match compile(&a.profile, !a.no_cache) {
-        Ok(c) => c,
-        Err(e) => return fail(125, e),
+/// The profile with the flags over it, compiled once (through the cache) in the common cases;
+/// for an image (`--image`, or the profile's `isolation.image`) its configuration is part of
+/// the flags. `None`: `--print-profile` printed the layer.
+fn compiled(a: &mut RunArgs) -> Result<Option<(CompiledPolicy, Option<ImageRun>)>, (i32, String)> {
+    let cache = !a.no_cache;
+    let layered = |a: &RunArgs| -> Result<Option<CompiledPolicy>, (i32, String)> {
+        let o = overrides(&a.flags).map_err(|e| (125, e))?;
+        if a.print_profile {
+            enforcer::out!("{}", o.layer(&a.profile));
+            return Ok(None);
+        }
+        let c = match o.is_empty() {
+            true => compile(&a.profile, cache),
+            false => compile_layer(&o.layer(&a.profile), cache),
+        };
+        c.map(Some).map_err(|e| (125, e))
     };
-    let image = match crate::images::for_run(&mut a, &base) {
-        Ok(i) => i,
+    // Without --image, the profile may name one.
+    let (reference, first) = match a.image.clone() {
+        Some(r) => (r, None),
+        None => {
+            let Some(c) = layered(a)? else { return Ok(None) };
+            match c.isolation().image.clone().filter(|_| a.rootfs.is_none()) {
+                Some(r) => (r, Some(c)),
+                None => return Ok(Some((c, None))),
+            }
+        }
+    };
+    // The user a profile layer (not the flags) names wins over the image's `User`. Not known
+    // before the compile of an `--image` run: taken as none, and compiled again in the rare
+    // case that the profile names one and the image has a `User` too.
+    let caller = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+    let named = |c: &CompiledPolicy| {
+        let p = c.process();
+        p.user_set_by.iter().any(|f| f != overrides::FILE).then(|| p.user.ids(caller).0)
+    };
+    let mut profile_user = first.as_ref().and_then(named);
+    let original = (a.cmd.clone(), a.flags.clone());
+    loop {
+        let image = crate::images::for_run(a, &reference, profile_user)?;
+        let Some(c) = layered(a)? else { return Ok(None) };
+        let from = image.report.user_from;
+        if let (UserFrom::Image | UserFrom::Default, None, Some(uid)) = (from, profile_user, named(&c)) {
+            (a.cmd, a.flags) = original.clone();
+            a.rootfs = None;
+            profile_user = Some(uid);
+            continue;
+        }
+        crate::images::non_root(&c, &image)?;
+        return Ok(Some((c, Some(image))));
+    }
+}
+
+pub fn run(mut a: RunArgs) -> ExitCode {
+    let (compiled, image) = match compiled(&mut a) {
+        Ok(Some(c)) => c,
+        Ok(None) => return ExitCode::SUCCESS,
         Err((code, e)) => return fail(code, e),
     };
     if image.is_none() && a.cmd.is_empty() {
@@ -97,22 +147,6 @@ pub fn run(mut a: RunArgs) -> ExitCode {
             "no command: give one (after --), or run an image (--image, or a profile's isolation.image)",
         );
     }
-    let o = match overrides(&a.flags) {
-        Ok(o) => o,
-        Err(e) => return fail(125, e),
-    };
-    if a.print_profile {
-        enforcer::out!("{}", o.layer(&a.profile));
-        return ExitCode::SUCCESS;
-    }
-    let compiled = match o.is_empty() {
-        true => Ok(base),
-        false => compile_layer(&o.layer(&a.profile)),
-    };
-    let compiled = match compiled {
-        Ok(c) => c,
-        Err(e) => return fail(125, e),
-    };
     for w in compiled.warnings() {
         enforcer::say!("{w}");
     }

@@ -12,7 +12,7 @@ use crate::vocab::{Resource, SecurebitsMode, TmpdirMode};
 
 pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
     let mut user = UserIr::Id { uid: 0, gid: 0 };
-    let mut user_set = false;
+    let mut user_set_by = Vec::new();
     let mut non_root: Option<&crate::frontend::spanned::Sp<bool>> = None;
     let mut root_at = None;
     let mut nnp = true;
@@ -25,7 +25,7 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
         let Some(p) = &layer.profile.process else { continue };
         let ctx = Ctx { file: &layer.file };
         if let Some(u) = &p.user {
-            user_set = true;
+            user_set_by.push(layer.file.clone());
             match parse_user(&u.value) {
                 Some(x) => {
                     user = x;
@@ -116,7 +116,7 @@ pub(super) fn check(layers: &[Layer], diags: &mut Diagnostics) -> ProcessIr {
     }
     ProcessIr {
         user,
-        user_set,
+        user_set_by,
         non_root,
         no_new_privs: nnp,
         securebits: SecurebitsIr::of(mode),
