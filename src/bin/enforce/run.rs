@@ -82,10 +82,13 @@ fn compile_layer(layer: &str, use_cache: bool) -> Result<CompiledPolicy, String>
         .map_err(|e| format!("cannot compile the flags over the profile:\n{e}"))
 }
 
+/// The run's policy, and the image it runs, if any.
+type Compiled = (CompiledPolicy, Option<ImageRun>);
+
 /// The profile with the flags over it, compiled once (through the cache) in the common cases;
 /// for an image (`--image`, or the profile's `isolation.image`) its configuration is part of
 /// the flags. `None`: `--print-profile` printed the layer.
-fn compiled(a: &mut RunArgs) -> Result<Option<(CompiledPolicy, Option<ImageRun>)>, (i32, String)> {
+fn compiled(a: &mut RunArgs) -> Result<Option<Compiled>, (i32, String)> {
     let cache = !a.no_cache;
     let layered = |a: &RunArgs| -> Result<Option<CompiledPolicy>, (i32, String)> {
         let o = overrides(&a.flags).map_err(|e| (125, e))?;
