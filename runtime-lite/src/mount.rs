@@ -527,14 +527,32 @@ pub fn setup(iso: &IsolationIr, from: Root, x: Extras) -> Result<Done, SysError>
     // Nothing mounted from here on propagates to the host.
     let mut t = Tree::begin(MsFlags::MS_REC | MsFlags::MS_PRIVATE)?;
     let sources = open_sources(iso)?;
+    // Directories reached by path are opened before the staging tmpfs over /tmp can hide them
+    // (a store beneath /tmp).
+    let open_dir = |p: &Path| {
+        nix::fcntl::open(p, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| fail("open", p, e))
+    };
+    let layer_dir = match x.layer.as_ref().map(|w| &w.at) {
+        Some(crate::overlay::Layer::Dir(d)) => Some(open_dir(d)?),
+        _ => None,
+    };
     let mut root: PathBuf = match (from, &x.layer) {
         (Root::Dir(r), None) => r.to_path_buf(),
         // The image beneath a writable layer is reached at the staging directory (no path of
         // the host is written into overlayfs's options).
         (Root::Dir(r), Some(_)) => {
+            let opened = open_dir(r)?;
             let (_, staged) = stage()?;
-            mount(Some(r), &staged, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .map_err(|e| fail("bind the root at", &staged, e))?;
+            let source = via(&opened);
+            mount(
+                Some(source.as_str()),
+                &staged,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| fail("bind the root at", &staged, e))?;
             staged
         }
         (Root::Tree(tree), _) => {
@@ -554,7 +572,7 @@ pub fn setup(iso: &IsolationIr, from: Root, x: Extras) -> Result<Done, SysError>
         }
     };
     if let Some(w) = &x.layer {
-        let (merged, made, why) = crate::overlay::writable(&root, w)?;
+        let (merged, made, why) = crate::overlay::writable(&root, w, layer_dir.as_ref())?;
         if let Some(why) = why {
             t.done.notes.push(format!("the writable layer is a copy of the image's root ({why})"));
         }

@@ -38,13 +38,22 @@ pub const FORCE_ENV: &str = "PALISADE_WRITABLE_LAYER";
 /// which [`crate::mount`] made): the layer is attached at `/tmp/layer`, and the root is
 /// `/tmp/merged` (overlayfs) or `/tmp/layer/upper` (a copy). `why` says why overlayfs was not
 /// used, when it was not.
-pub(crate) fn writable(lower: &Path, w: &Writable) -> Result<(PathBuf, Made, Option<String>), SysError> {
+/// `opened`: the layer's directory ([`Layer::Dir`]), opened before the staging tmpfs could
+/// hide its path.
+pub(crate) fn writable(
+    lower: &Path,
+    w: &Writable,
+    opened: Option<&OwnedFd>,
+) -> Result<(PathBuf, Made, Option<String>), SysError> {
     let at = Path::new("/tmp/layer");
     std::fs::create_dir(at).map_err(|e| fail("mkdir", at, e))?;
-    match &w.at {
-        Layer::Dir(d) => mount(Some(*d), at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(|e| fail("bind the writable layer at", at, e))?,
-        Layer::Tree(t) => crate::sys::attach_tree(t, at)?,
+    match (&w.at, opened) {
+        (Layer::Tree(t), _) => crate::sys::attach_tree(t, at)?,
+        (Layer::Dir(d), opened) => {
+            let source = opened.map_or_else(|| d.display().to_string(), crate::mount::via);
+            mount(Some(source.as_str()), at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(|e| fail("bind the writable layer at", at, e))?
+        }
     }
     let (upper, work) = (at.join("upper"), at.join("work"));
     let why = match w.force_copy {

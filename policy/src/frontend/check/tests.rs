@@ -78,7 +78,7 @@ const CASES: &[Case] = &[
     ("isolation: { hostname: \"a b\" }", E, "invalid hostname `a b`", "letters, digits", "\"a b\""),
     ("name: x\nisolation: { rootfs: r/../x }", E, "rootfs `r/../x` cannot be resolved: `..` may only start a relative path", "relative to a profile file", "r/../x"),
     ("isolation: { rootfs: \"${HOME}/../r\" }", E, "rootfs `${HOME}/../r` cannot be resolved: `${HOME}/../r` climbs with `..`", "${XDG_RUNTIME_DIR}", "\"${HOME}"),
-    ("isolation: { network: bridge }", E, "unknown network `bridge`", "`none` or `host`", "bridge"),
+    ("isolation: { network: bridge }", E, "unknown network `bridge`", "`none`, `private` or `host`", "bridge"),
     // Issue 14, finding 3: `none` without `net` was the host's network, and said `none`.
     ("isolation:\n  namespaces: [user, mount, pid]\n  network: none\n", E, "`network: none` needs a network namespace, but `isolation.namespaces` leaves out `net`", "add `net` to `isolation.namespaces`, or write `network: host`", "none\n"),
     ("isolation: { namespaces: [user, mount, pid] }", W, "`isolation.namespaces` leaves out `net`: the container shares the host's network", "add `net`", "user"),
