@@ -354,3 +354,42 @@ fn stop_sends_the_images_stop_signal() {
     assert!(ps.contains("\"exit_code\": 3"), "{ps}");
     assert!(layers(&store).is_empty());
 }
+
+/// `enforce` as a normal user (`nobody`), with a store of its own: the image is unpacked with
+/// the user's ids, and the container's root is root of its own user namespace (the user on the
+/// host) and writes its layer through an overlayfs mounted in that namespace; the layer goes
+/// when the run ends (overlayfs's mode-000 work directory included).
+#[test]
+fn a_normal_user_runs_an_image_and_writes_its_layer() {
+    if !root() {
+        return;
+    }
+    let d = common::tempdir("image-rootless");
+    let src = image(&d);
+    let home = d.join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new("runuser")
+            .args(["-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin"])
+            .arg(format!("HOME={}", home.display()))
+            .arg(format!("XDG_RUNTIME_DIR={}", home.display()))
+            .arg(format!("PALISADE_STORE={}/store", home.display()))
+            .arg(env!("CARGO_BIN_EXE_enforce"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let script = "id -u; echo x > /etc/motd; cat /etc/motd; grep -E '^(Uid|CapEff)' /proc/self/status";
+    let o = run(&["run", "--image", src.to_str().unwrap(), "--", "sh", "-c", script]);
+    assert_eq!(text(&o.stdout), "0\nx\nUid:\t0\t0\t0\t0\nCapEff:\t00000000a80425fb\n", "{}", text(&o.stderr));
+    let store = home.join("store");
+    let stored: Vec<_> =
+        std::fs::read_dir(store.join("images")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(stored.len(), 1);
+    use std::os::unix::fs::MetadataExt;
+    let motd = stored[0].join("rootfs/etc/motd");
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "hello\n");
+    assert_eq!(std::fs::metadata(&motd).unwrap().uid(), 65534, "unpacked with the user's ids");
+    assert!(layers(&store).is_empty(), "{:?}", layers(&store));
+}

@@ -168,3 +168,56 @@ fn bad_ports_and_a_port_in_use_are_refused_and_nothing_is_left() {
     assert!(std::fs::read_dir(store.join("containers")).unwrap().next().is_none());
     assert!(pastas("18083:80").is_empty());
 }
+
+/// As a normal user pasta needs the host's /dev/net/tun (usually mode 0666): where `nobody`
+/// may open it, a published port answers as it does for root; where it may not (this
+/// machine's is 0600), the run is refused before anything starts, saying so, and nothing is
+/// left.
+#[test]
+fn a_normal_users_published_port_needs_the_tun_device() {
+    if !ready() {
+        return;
+    }
+    let d = common::tempdir("image-net-user");
+    let src = web_image(&d);
+    let home = d.join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new("runuser")
+            .args(["-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin"])
+            .arg(format!("HOME={}", home.display()))
+            .arg(format!("XDG_RUNTIME_DIR={}", home.display()))
+            .arg(format!("PALISADE_STORE={}/store", home.display()))
+            .arg(env!("CARGO_BIN_EXE_enforce"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let tun =
+        std::fs::metadata("/dev/net/tun").map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
+    let open_to_all = tun.as_ref().is_ok_and(|m| m & 0o006 == 0o006);
+    let name = format!("webuser-{}", std::process::id());
+    let o = run(&["run", "-d", "--name", &name, "-p", "18084:80", "--image", src.to_str().unwrap()]);
+    if open_to_all {
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let answer = get(18084);
+        run(&["rm", "-f", &name]);
+        assert!(answer.is_some_and(|a| a.ends_with("served from the container\n")));
+    } else {
+        eprintln!(
+            "NOTE: /dev/net/tun is mode {:o} here, so a normal user's pasta cannot run: the refusal is checked instead",
+            tun.as_ref().map_or(0, |m| m & 0o7777)
+        );
+        assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("pasta needs /dev/net/tun, which uid 65534 may not open (mode 600)"),
+            "{}",
+            text(&o.stderr)
+        );
+        assert!(!text(&run(&["ps"]).stdout).contains(&name));
+    }
+    assert!(pastas("18084:80").is_empty());
+    let left = std::fs::read_dir(home.join("store/containers")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0);
+}

@@ -45,6 +45,18 @@ impl Features {
             vars: PathValues::Process,
         }
     }
+
+    /// As the workload of a container sees them: it is root of its own user namespace, with
+    /// every capability there (whoever started it, a normal user included), within the
+    /// bounding set and the hard limits it inherits.
+    pub fn in_container(self) -> Features {
+        let caller = Caller {
+            bounding: self.caller.bounding,
+            hard_limits: self.caller.hard_limits.clone(),
+            ..Caller::root()
+        };
+        Features { caller, ..self }
+    }
 }
 
 /// This machine's arch.

@@ -54,6 +54,19 @@ impl Pasta {
     /// Start pasta for the container whose PID 1 is `pid` (its uid and gid maps written), and
     /// return once the namespace is configured.
     pub fn start(pid: i32, published: &[Published]) -> Result<Pasta, RunError> {
+        // pasta opens the tun device inside the container's namespaces, checked against the
+        // host's node: a normal user needs it readable and writable (its usual mode, 0666).
+        let tun = std::path::Path::new("/dev/net/tun");
+        let rw = nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK;
+        if !nix::unistd::geteuid().is_root() && nix::unistd::access(tun, rw).is_err() {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(tun).map(|m| format!("mode {:o}", m.permissions().mode() & 0o7777));
+            return Err(RunError::Invalid(format!(
+                "the container's network: {PASTA} needs /dev/net/tun, which uid {} may not open ({}); its usual mode is 0666 (or run as root, or use `network: none`)",
+                nix::unistd::geteuid(),
+                mode.unwrap_or_else(|e| e.to_string())
+            )));
+        }
         // pasta writes its pid into a directory of this process's own (made, never reused).
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

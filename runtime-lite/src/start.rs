@@ -108,8 +108,12 @@ pub fn start(mut r: Request) -> Result<Started, RunError> {
         true => None,
         false => Some(Command::resolve_with_overrides(&r.argv, env, None)?),
     };
-    let mut plan =
-        Plan::new(&r.profile, r.compiled, &Features::detect(), Options { best_effort: r.best_effort })?;
+    // A container's workload is root of its own user namespace, whoever starts it.
+    let features = match contained {
+        true => Features::detect().in_container(),
+        false => Features::detect(),
+    };
+    let mut plan = Plan::new(&r.profile, r.compiled, &features, Options { best_effort: r.best_effort })?;
     if let Some(i) = &r.image {
         plan.groups = i.groups.clone();
     }
