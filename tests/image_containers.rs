@@ -7,20 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::images::{busybox_layer, enforce, file, layout};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
-
-fn root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "the image tests need root on CI (owners are kept)");
-    eprintln!("SKIPPED: the image container tests need root (owners are kept)");
-    false
-}
+use common::images::{busybox_layer, enforce, file, layout, root, text};
 
 /// A busybox image: /etc/motd, an `app` user (1000) owning /home/app, the working directory
 /// /work/dir missing.

@@ -10,11 +10,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::images::{busybox_layer, enforce, file, layout};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
+use common::images::{busybox_layer, enforce, file, layout, text};
 
 fn ready() -> bool {
     let root = nix::unistd::geteuid().is_root();

@@ -6,25 +6,12 @@
 
 mod common;
 
-use common::images::{enforce, file, layout};
+use common::images::{enforce, file, layout, root, text};
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
-}
-
-fn root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(std::env::var_os("CI").is_none(), "the image tests need root on CI (owners are kept)");
-    eprintln!("SKIPPED: the image tests need root (owners are kept)");
-    false
-}
 
 /// Every entry beneath `dir`: relative path → type, mode, owner, and contents or link target.
 fn tree(dir: &Path) -> BTreeMap<String, String> {

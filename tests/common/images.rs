@@ -8,6 +8,21 @@ use std::process::{Command, Output};
 
 const ENFORCE: &str = env!("CARGO_BIN_EXE_enforce");
 
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+/// Whether the image tests can run: they keep the images' owners, which needs root (said
+/// loudly when not; on CI a failure).
+pub fn root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "the image tests need root on CI (owners are kept)");
+    eprintln!("SKIPPED: the image tests need root (owners are kept)");
+    false
+}
+
 /// `enforce ARGS` with the store at `store`.
 pub fn enforce(store: &Path, args: &[&str]) -> Output {
     Command::new(ENFORCE).env("PALISADE_STORE", store).args(args).output().unwrap()
