@@ -2,9 +2,9 @@
 //! `network: private` a user-mode network stack, pasta (Debian `passt`), attached by the
 //! launcher to PID 1's network and user namespaces before the workload starts: outbound
 //! connectivity through the host's sockets, and the profile's published ports forwarded from
-//! the host. No bridge, no iptables, no route on the host. pasta configures the namespace,
-//! goes into the background, and quits when the namespace goes; the launcher stops it with
-//! the container all the same.
+//! the host. No bridge, no iptables, no route on the host. pasta configures the namespace and
+//! goes into the background; it does not notice the namespace going, so the launcher stops it
+//! with the container (and waits for it: the ports are free when `enforce` returns).
 
 use std::io::{Read, Seek};
 use std::os::unix::fs::DirBuilderExt;
