@@ -223,6 +223,10 @@ fn the_command_line_then_the_profile_then_the_image_name_the_user() {
     let (_, out, _) = run(&store, &["run", "--dry-run", "--profile", profile, "--image", src]);
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(plan["isolation"]["image"]["user_from"], "profile");
+    assert_eq!(plan["isolation"]["image"]["user"], "7:7", "the profile's ids, not the image's");
+    let (_, out, _) =
+        run(&store, &["run", "--profile", profile, "--image", src, "--", "sh", "-c", "echo $HOME"]);
+    assert_eq!(out, "/\n", "uid 7 has no entry in the image's passwd");
     let (_, out, err) = run(&store, &["run", "--profile", profile, "--image", src, "--user", "app:staff"]);
     assert_eq!(out, "uid=1000(app) gid=50(staff) groups=50(staff)\n", "{err}");
     // A profile that requires a non-root user runs the image's app, and refuses root.
@@ -257,6 +261,21 @@ fn the_command_line_then_the_profile_then_the_image_name_the_user() {
     assert_eq!((code, out.as_str()), (Some(125), ""));
     assert!(err.contains("the profile requires a non-root user (process.run_as_non_root), and the image names no User, so it runs as root; nothing was run"), "{err}");
     assert!(layers(&store).is_empty(), "{:?}", layers(&store));
+    // A StopSignal `enforce stop` cannot send (real-time) leaves SIGTERM, said; the image runs.
+    let mut rt = busybox_layer();
+    rt.push(file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
+    let rt = layout(
+        &d.join("rt"),
+        serde_json::json!({ "layers": [rt], "config": { "Cmd": ["echo", "ran"], "StopSignal": "SIGRTMIN+3" } }),
+    );
+    let (code, out, err) = run(&store, &["run", "--image", rt.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (Some(0), "ran\n"), "{err}");
+    assert!(
+        err.contains(
+            "the image's StopSignal \"SIGRTMIN+3\" is not one `enforce stop` sends: it sends SIGTERM"
+        ),
+        "{err}"
+    );
     // A user the image does not have.
     let (code, _, err) = run(&store, &["run", "--image", src, "--user", "ghost"]);
     assert_eq!(code, Some(125));

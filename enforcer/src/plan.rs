@@ -52,6 +52,7 @@ impl Features {
     pub fn in_container(self) -> Features {
         let caller = Caller {
             bounding: self.caller.bounding,
+            securebits: self.caller.securebits,
             hard_limits: self.caller.hard_limits.clone(),
             ..Caller::root()
         };

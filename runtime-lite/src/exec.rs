@@ -73,7 +73,9 @@ pub fn exec(r: ExecRequest) -> Result<i32, RunError> {
         ));
     }
     // Every decision before entering anything.
-    let features = Features { vars: PathValues::Recorded(st.variables.clone()), ..Features::detect() };
+    // The command joins the container's user namespace as its root, as the workload did.
+    let features =
+        Features { vars: PathValues::Recorded(st.variables.clone()), ..Features::detect().in_container() };
     let plan = Plan::new(&st.profile, r.compiled, &features, Options { best_effort: r.best_effort })?;
     // Its limits hold for this process too, as for `runc exec`.
     if let Some(group) = &st.cgroup {

@@ -102,6 +102,8 @@ impl Pasta {
         let text = std::fs::read_to_string(&pidfile).unwrap_or_default();
         let _ = std::fs::remove_dir_all(&dir);
         let started = Pasta { pid: text.trim().parse().ok() };
+        // A pasta whose pid is unknown could not be stopped: a failure too.
+        let why = why.or_else(|| started.pid.is_none().then(|| format!("it wrote no pid ({text:?})")));
         match why {
             None => Ok(started),
             Some(why) => {

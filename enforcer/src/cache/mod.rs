@@ -136,18 +136,25 @@ impl CompileCache {
         Ok((compiled, CacheHit::Compiled))
     }
 
-    /// Compile `text` (shown as `file`, held in memory) as a layer over the profile files it
+    /// Compile `text` (shown as `file`, held in memory) as a layer over `base`, the profile it
     /// `extends`, relative paths against `cwd` (`enforce run`'s flags over `--profile`), or
-    /// reuse the entry of an earlier compile: the key holds the text's digest, and the entry
+    /// reuse the entry of an earlier compile: the key holds the text's digest and the base's
+    /// canonical path (relative paths in it resolve against its real directory), and the entry
     /// depends on every file the layer extends.
     pub fn compile_layer(
         &self,
         file: &str,
         text: &str,
+        base: &str,
         cwd: Option<&Path>,
         opts: &CompileOptions,
     ) -> Result<(CompiledPolicy, CacheHit), policy::Error> {
-        let key = key(&format!("layer {file} {}", hex(Sha256::digest(text.as_bytes()))), opts);
+        let digest = hex(Sha256::digest(text.as_bytes()));
+        let real = match base.starts_with("builtin:") {
+            true => String::new(),
+            false => std::fs::canonicalize(base).map(|p| p.display().to_string()).unwrap_or_default(),
+        };
+        let key = key(&format!("layer {file} {digest} over {base} real {real}"), opts);
         let path = self.dir.join(format!("{key}.json"));
         if let Some(c) = entry::load(&path, &key) {
             return Ok((c, CacheHit::Hit));
@@ -165,13 +172,14 @@ impl CompileCache {
 pub fn compile_layer(
     file: &str,
     text: &str,
+    base: &str,
     cwd: Option<&Path>,
     opts: &CompileOptions,
     use_cache: bool,
 ) -> Result<CompiledPolicy, policy::Error> {
     let cached = default_dir().filter(|_| use_cache).and_then(|d| CompileCache::open(&d).ok());
     match cached {
-        Some(cache) => Ok(cache.compile_layer(file, text, cwd, opts)?.0),
+        Some(cache) => Ok(cache.compile_layer(file, text, base, cwd, opts)?.0),
         None => Ok(CompiledPolicy::new(policy::compile_text(file, text, cwd, opts)?, opts.tables_for)),
     }
 }

@@ -46,6 +46,8 @@ pub struct Launch {
     pub user_from: UserFrom,
     /// The image's `StopSignal`, checked (`SIGNAME`).
     pub stop_signal: Option<nix::sys::signal::Signal>,
+    /// What of the configuration is not followed, and why (said on stderr).
+    pub notes: Vec<String>,
 }
 
 /// A signal as Docker takes one: `SIGTERM`, `TERM` or `15`.
@@ -145,14 +147,19 @@ pub fn launch(
             why: format!("{workdir} is not absolute"),
         });
     }
-    let stop_signal = match config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(parse_signal(s).ok_or_else(|| ImageError::Format {
-            what: "the image's StopSignal".into(),
-            why: format!("{s:?} is not a signal"),
-        })?),
-    };
-    Ok(Launch { argv, env, workdir, user, user_from, stop_signal })
+    // A signal `enforce stop` cannot send (a real-time one, which the PID-1 shim does not
+    // forward either) leaves SIGTERM, said; the image still runs, as with Docker.
+    let mut notes = Vec::new();
+    let stop_signal = config.stop_signal.as_deref().filter(|s| !s.is_empty()).and_then(|s| {
+        let sig = parse_signal(s);
+        if sig.is_none() {
+            notes.push(format!(
+                "the image's StopSignal {s:?} is not one `enforce stop` sends: it sends SIGTERM"
+            ));
+        }
+        sig
+    });
+    Ok(Launch { argv, env, workdir, user, user_from, stop_signal, notes })
 }
 
 /// One of the image's account files (`etc/passwd`, `etc/group`), read beneath its root; empty

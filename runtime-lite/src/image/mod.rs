@@ -66,7 +66,7 @@ pub enum ImageError {
         known: Vec<String>,
     },
     /// A container's writable layer lies over the image.
-    #[error("image: {image} is used by the container whose layer is {} (enforce rm it first)", layer.display())]
+    #[error("image: {image} is used by the container whose layer is {} (enforce rm that container first; a layer no container is left for, of a run killed before it could remove it, can be removed by hand)", layer.display())]
     InUse {
         /// As asked.
         image: String,

@@ -54,13 +54,15 @@ impl Store {
 /// as the user who made it, who may remove them). overlayfs leaves `work/work` with mode 000,
 /// which a normal user (container root is that user) must open up before removing it.
 pub fn remove_layer(dir: &Path) {
-    if std::fs::remove_dir_all(dir).is_ok() || !dir.exists() {
+    // Root needs no mode opened (and opens none: a path in the layer is the container's).
+    if std::fs::remove_dir_all(dir).is_ok() || !dir.exists() || nix::unistd::geteuid().is_root() {
         return;
     }
     fn open_up(dir: &Path) {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            // Not through a link (file_type does not follow one).
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 open_up(&entry.path());
             }

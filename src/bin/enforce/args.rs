@@ -126,13 +126,14 @@ pub struct RunArgs {
     pub print_profile: bool,
     /// Run a container of this image: a stored image (`name:tag`, or an id), or an archive or
     /// OCI layout to load first (`PATH` or `PATH:TAG`). Its Entrypoint and Cmd (CMD replaces
-    /// Cmd), Env (under -e), WorkingDir and User (under --user and --workdir) apply as with
-    /// `docker run`; the container writes a layer of its own over the image (see
-    /// docs/runtime.md).
+    /// Cmd), Env (under --env-file and -e) and WorkingDir (under --workdir) apply as with
+    /// `docker run`; its User too, unless --user or the profile's process.user names one. The
+    /// container writes a layer of its own over the image (see docs/runtime.md).
     #[arg(long, value_name = "REF")]
     pub image: Option<String>,
-    /// With --image: replace the image's Entrypoint (and drop its Cmd).
-    #[arg(long, requires = "image")]
+    /// With an image (--image, or the profile's `isolation.image`): replace its Entrypoint
+    /// (and drop its Cmd).
+    #[arg(long)]
     pub entrypoint: Option<String>,
     #[command(flatten)]
     pub flags: ProfileFlags,
@@ -190,7 +191,8 @@ pub struct ProfileFlags {
     #[arg(long, value_enum, value_name = "MODE")]
     pub network: Option<Network>,
     /// Container: forward a host port to the container's, `[ADDRESS:]HOST:CONTAINER[/tcp|udp]`
-    /// as `docker run -p` writes it (repeatable; implies `--network private`).
+    /// as `docker run -p` writes it (repeatable; implies `--network private`, and is an error
+    /// where the profile or `--network` says `none` or `host`).
     #[arg(short = 'p', long, value_name = "PORTS")]
     pub publish: Vec<String>,
     /// Container: memory limit (`256Mi`, `1G`, bytes).

@@ -73,12 +73,12 @@ pub struct ImageRun {
 /// `enforce run --image REF` (or a profile's `isolation.image`): the stored image (loaded
 /// first when REF is an archive or a layout), and the run's command, environment, working
 /// directory, user and root as the image's configuration gives them under what the command
-/// line asks, as flags over the profile (`profile_user`: the uid the profile names, which wins
+/// line asks, as flags over the profile (`profile_user`: the ids the profile names, which win
 /// over the image's `User`). `--env-file` comes between the image's `Env` and `-e`.
 pub fn for_run(
     a: &mut RunArgs,
     reference: &str,
-    profile_user: Option<u32>,
+    profile_user: Option<(u32, u32)>,
 ) -> Result<ImageRun, (i32, String)> {
     if a.rootfs.is_some() {
         return Err((125, "--image and --rootfs both name the container's root: give one".into()));
@@ -115,17 +115,23 @@ pub fn for_run(
         user: a.flags.user.clone(),
         workdir: a.flags.workdir.clone(),
     };
-    let launch =
-        runtime_lite::image::launch::launch(&stored.config.config, &root, &asked, profile_user, |n| {
-            std::env::var(n).ok()
-        })
-        .map_err(err)?;
+    let launch = runtime_lite::image::launch::launch(
+        &stored.config.config,
+        &root,
+        &asked,
+        profile_user.map(|u| u.0),
+        |n| std::env::var(n).ok(),
+    )
+    .map_err(err)?;
+    for n in &launch.notes {
+        enforcer::say!("enforce: warning: {n}");
+    }
     a.cmd = launch.argv;
     a.flags.env = launch.env.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
     a.flags.workdir = Some(launch.workdir);
     let (user, groups) = match &launch.user {
         Some(u) => (format!("{}:{}", u.uid, u.gid), u.groups.clone()),
-        None => (profile_user.map_or_else(|| "0:0".to_string(), |u| u.to_string()), Vec::new()),
+        None => (profile_user.map_or_else(|| "0:0".to_string(), |(u, g)| format!("{u}:{g}")), Vec::new()),
     };
     use runtime_lite::image::launch::UserFrom;
     // A user someone named is a flag; root is the profile's own default (so a profile that
@@ -151,8 +157,8 @@ pub fn for_run(
 /// an image that would run as root, naming who chose root.
 pub fn non_root(c: &enforcer::CompiledPolicy, image: &ImageRun) -> Result<(), (i32, String)> {
     use runtime_lite::image::launch::UserFrom;
-    let caller = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
-    if !c.process().non_root || c.process().user.ids(caller).0 != 0 {
+    // In the container the workload is root of its user namespace: `user: caller` is root.
+    if !c.process().non_root || c.process().user.ids((0, 0)).0 != 0 {
         return Ok(());
     }
     let spec = image.spec.as_deref().unwrap_or("root");

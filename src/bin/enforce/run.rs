@@ -75,10 +75,10 @@ fn overrides(f: &ProfileFlags) -> Result<Overrides, String> {
 
 /// Compile the flags' layer over the profile, through the compile cache unless `use_cache` is
 /// false (an image's run always has such a layer: its command's environment and directory).
-fn compile_layer(layer: &str, use_cache: bool) -> Result<CompiledPolicy, String> {
+fn compile_layer(layer: &str, base: &str, use_cache: bool) -> Result<CompiledPolicy, String> {
     let opts = policy::CompileOptions { tables_for: enforcer::plan::host_arch(), ..Default::default() };
     let cwd = std::env::current_dir().ok();
-    enforcer::cache::compile_layer(overrides::FILE, layer, cwd.as_deref(), &opts, use_cache)
+    enforcer::cache::compile_layer(overrides::FILE, layer, base, cwd.as_deref(), &opts, use_cache)
         .map_err(|e| format!("cannot compile the flags over the profile:\n{e}"))
 }
 
@@ -89,16 +89,18 @@ type Compiled = (CompiledPolicy, Option<ImageRun>);
 /// for an image (`--image`, or the profile's `isolation.image`) its configuration is part of
 /// the flags. `None`: `--print-profile` printed the layer.
 fn compiled(a: &mut RunArgs) -> Result<Option<Compiled>, (i32, String)> {
-    let cache = !a.no_cache;
-    let layered = |a: &RunArgs| -> Result<Option<CompiledPolicy>, (i32, String)> {
+    // A layer that carries `-e` or `--env-file` values (secrets, often) is never cached.
+    let cache = !a.no_cache && a.flags.env.is_empty() && a.flags.env_file.is_empty();
+    // `print`: print the layer instead of compiling it.
+    let layered = |a: &RunArgs, print: bool| -> Result<Option<CompiledPolicy>, (i32, String)> {
         let o = overrides(&a.flags).map_err(|e| (125, e))?;
-        if a.print_profile {
+        if print {
             enforcer::out!("{}", o.layer(&a.profile));
             return Ok(None);
         }
         let c = match o.is_empty() {
-            true => compile(&a.profile, cache),
-            false => compile_layer(&o.layer(&a.profile), cache),
+            true => compile(&a.profile, !a.no_cache),
+            false => compile_layer(&o.layer(&a.profile), &a.profile, cache),
         };
         c.map(Some).map_err(|e| (125, e))
     };
@@ -106,31 +108,36 @@ fn compiled(a: &mut RunArgs) -> Result<Option<Compiled>, (i32, String)> {
     let (reference, first) = match a.image.clone() {
         Some(r) => (r, None),
         None => {
-            let Some(c) = layered(a)? else { return Ok(None) };
+            let Some(c) = layered(a, a.print_profile && a.rootfs.is_some())? else { return Ok(None) };
             match c.isolation().image.clone().filter(|_| a.rootfs.is_none()) {
                 Some(r) => (r, Some(c)),
+                None if a.entrypoint.is_some() => {
+                    return Err((125, "--entrypoint replaces an image's Entrypoint: give --image, or a profile with isolation.image".into()))
+                }
+                None if a.print_profile => return layered(a, true).map(|_| None),
                 None => return Ok(Some((c, None))),
             }
         }
     };
     // The user a profile layer (not the flags) names wins over the image's `User`. Not known
-    // before the compile of an `--image` run: taken as none, and compiled again in the rare
-    // case that the profile names one and the image has a `User` too.
-    let caller = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+    // before the compile of an `--image` run: taken as none, and found again without the
+    // image's settings in the rare case that the profile names one and the image a `User`.
+    // In the container the workload is root of its user namespace: `user: caller` is root.
     let named = |c: &CompiledPolicy| {
         let p = c.process();
-        p.user_set_by.iter().any(|f| f != overrides::FILE).then(|| p.user.ids(caller).0)
+        p.user_set_by.iter().any(|f| f != overrides::FILE).then(|| p.user.ids((0, 0)))
     };
     let mut profile_user = first.as_ref().and_then(named);
     let original = (a.cmd.clone(), a.flags.clone());
     loop {
         let image = crate::images::for_run(a, &reference, profile_user)?;
-        let Some(c) = layered(a)? else { return Ok(None) };
+        let Some(c) = layered(a, a.print_profile)? else { return Ok(None) };
         let from = image.report.user_from;
-        if let (UserFrom::Image | UserFrom::Default, None, Some(uid)) = (from, profile_user, named(&c)) {
+        if let (UserFrom::Image | UserFrom::Default, None, Some(_)) = (from, profile_user, named(&c)) {
             (a.cmd, a.flags) = original.clone();
             a.rootfs = None;
-            profile_user = Some(uid);
+            let Some(profile) = layered(a, false)? else { return Ok(None) };
+            profile_user = named(&profile);
             continue;
         }
         crate::images::non_root(&c, &image)?;
