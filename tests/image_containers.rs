@@ -372,22 +372,13 @@ fn a_normal_user_runs_an_image_and_writes_its_layer() {
     }
     let d = common::tempdir("image-rootless");
     let src = image(&d);
-    let home = d.join("home");
-    std::fs::create_dir(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
-    let run = |args: &[&str]| {
-        std::process::Command::new("runuser")
-            .args(["-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin"])
-            .arg(format!("HOME={}", home.display()))
-            .arg(format!("XDG_RUNTIME_DIR={}", home.display()))
-            .arg(format!("PALISADE_STORE={}/store", home.display()))
-            .arg(env!("CARGO_BIN_EXE_enforce"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let (home, as_nobody) = common::images::nobody(&d);
     let script = "id -u; echo x > /etc/motd; cat /etc/motd; grep -E '^(Uid|CapEff)' /proc/self/status";
-    let o = run(&["run", "--image", src.to_str().unwrap(), "--", "sh", "-c", script]);
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{as_nobody} run --image {} -- sh -c \"{script}\"", src.display()))
+        .output()
+        .unwrap();
     assert_eq!(text(&o.stdout), "0\nx\nUid:\t0\t0\t0\t0\nCapEff:\t00000000a80425fb\n", "{}", text(&o.stderr));
     let store = home.join("store");
     let stored: Vec<_> =

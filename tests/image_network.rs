@@ -177,14 +177,7 @@ fn a_normal_user_publishes_a_port_with_the_tun_device_open_to_it() {
     }
     let d = common::tempdir("image-net-user");
     let src = web_image(&d);
-    let home = d.join("home");
-    std::fs::create_dir(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
-    let as_nobody = format!(
-        "runuser -u nobody -- env -i PATH=/usr/bin:/bin HOME={h} XDG_RUNTIME_DIR={h} PALISADE_STORE={h}/store {e}",
-        h = home.display(),
-        e = env!("CARGO_BIN_EXE_enforce")
-    );
+    let (home, as_nobody) = common::images::nobody(&d);
     let run = |args: &str| {
         std::process::Command::new("sh").arg("-c").arg(format!("{as_nobody} {args}")).output().unwrap()
     };

@@ -23,6 +23,19 @@ pub fn root() -> bool {
     false
 }
 
+/// A home for `nobody` in `dir` (its store, runtime directory and `HOME`), and the words that
+/// run `enforce` as `nobody` with it (a shell command's start, with a clean environment).
+pub fn nobody(dir: &Path) -> (PathBuf, String) {
+    let home = dir.join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let words = format!(
+        "runuser -u nobody -- env -i PATH=/usr/bin:/bin HOME={h} XDG_RUNTIME_DIR={h} PALISADE_STORE={h}/store {ENFORCE}",
+        h = home.display()
+    );
+    (home, words)
+}
+
 /// `enforce ARGS` with the store at `store`.
 pub fn enforce(store: &Path, args: &[&str]) -> Output {
     Command::new(ENFORCE).env("PALISADE_STORE", store).args(args).output().unwrap()
